@@ -1,0 +1,507 @@
+//! [`Agent`]: a model with instructions and hooks, and the agent loop that runs it once.
+
+use crate::event::{AgentContext, EventSink, RunEvent};
+use crate::hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, call_contained};
+use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, Usage};
+use crate::run::{Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, unix_seconds};
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// An agent: a model, instructions (the system message) and hooks.
+///
+/// ```
+/// use agentos::{Agent, ScriptedModel};
+/// let analyzer = Agent::new("Analyzer")
+///     .model(ScriptedModel::new())
+///     .instructions("Analyze the input and identify key points.");
+/// assert_eq!(analyzer.id(), "analyzer");
+/// ```
+#[derive(Clone)]
+pub struct Agent {
+    id: String,
+    name: String,
+    model: Option<Arc<dyn Model>>,
+    instructions: Option<String>,
+    pre_hooks: Vec<Hook>,
+    post_hooks: Vec<Hook>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("model", &self.model.as_ref().map(|m| m.id().to_owned()))
+            .field("pre_hooks", &self.pre_hooks)
+            .field("post_hooks", &self.post_hooks)
+            .finish()
+    }
+}
+
+/// agno's default id: the name lowercased, spaces and underscores as dashes.
+pub(crate) fn slug(name: &str) -> String {
+    name.to_lowercase().replace([' ', '_'], "-")
+}
+
+impl Agent {
+    /// An agent called `name`; its id is the name in lowercase with dashes (agno's rule).
+    pub fn new(name: impl Into<String>) -> Agent {
+        let name = name.into();
+        Agent {
+            id: slug(&name),
+            name,
+            model: None,
+            instructions: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
+        }
+    }
+
+    /// Overrides the id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Agent {
+        self.id = id.into();
+        self
+    }
+
+    /// The model that answers.
+    pub fn model(mut self, model: impl Model) -> Agent {
+        self.model = Some(Arc::new(model));
+        self
+    }
+
+    /// The model that answers, already shared.
+    pub fn shared_model(mut self, model: Arc<dyn Model>) -> Agent {
+        self.model = Some(model);
+        self
+    }
+
+    /// The system message.
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Agent {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Adds a hook that runs before the model call; it may reject the input with
+    /// [`HookError::input_check`].
+    pub fn pre_hook(mut self, hook: impl IntoHook) -> Agent {
+        self.pre_hooks.push(hook.into_hook());
+        self
+    }
+
+    /// Adds a hook that runs after the answer.
+    pub fn post_hook(mut self, hook: impl IntoHook) -> Agent {
+        self.post_hooks.push(hook.into_hook());
+        self
+    }
+
+    /// The agent's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The agent's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The model, if one was set.
+    pub fn get_model(&self) -> Option<&Arc<dyn Model>> {
+        self.model.as_ref()
+    }
+
+    /// Every hook of this agent, pre-hooks first.
+    pub(crate) fn hooks(&self) -> impl Iterator<Item = &Hook> {
+        self.pre_hooks.iter().chain(self.post_hooks.iter())
+    }
+}
+
+/// Where an agent run sits inside a workflow run.
+#[derive(Debug, Clone)]
+pub(crate) struct StepPlace {
+    pub workflow_id: String,
+    pub workflow_run_id: String,
+    pub step_id: String,
+    pub step_name: String,
+    pub step_index: usize,
+}
+
+/// The request-level facts an agent run needs.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentRunParams {
+    pub input: String,
+    pub session_id: String,
+    pub user_id: Option<String>,
+    pub extra: Map<String, Value>,
+    pub metadata: Option<Map<String, Value>>,
+    pub place: Option<StepPlace>,
+    /// AgentOs-wide `run_hooks_in_background`.
+    pub hooks_in_background: bool,
+}
+
+/// A hook to run after the response, with the context it will get.
+#[derive(Debug, Clone)]
+pub(crate) struct DeferredHook {
+    pub hook_name: String,
+    pub ctx: HookContext,
+}
+
+/// Why an agent run failed.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentFailure {
+    pub message: String,
+    /// agno's `error_type`: `input_check_error`, `output_check_error`, `model_error`.
+    pub error_type: &'static str,
+    pub error_id: Option<String>,
+}
+
+impl AgentFailure {
+    /// True when a guardrail rejected the client's input.
+    pub(crate) fn is_input_rejection(&self) -> bool {
+        self.error_type == "input_check_error"
+    }
+}
+
+/// What one agent run leaves behind.
+#[derive(Debug)]
+pub(crate) struct AgentRunResult {
+    pub output: RunOutput,
+    pub failure: Option<AgentFailure>,
+    pub deferred: Vec<DeferredHook>,
+}
+
+impl Agent {
+    /// Runs the agent once: pre-hooks, the model call (streamed when someone listens),
+    /// post-hooks; emits agno's agent events in agno's order.
+    pub(crate) async fn run(
+        &self,
+        params: &AgentRunParams,
+        sink: &mut EventSink,
+    ) -> AgentRunResult {
+        let started = Instant::now();
+        let run_id = uuid::Uuid::new_v4().to_string();
+        // `AgentOs` refuses agents without a model at build time; `NoModel` keeps this total.
+        let model = self.model.clone().unwrap_or_else(|| Arc::new(NoModel));
+        let actx = AgentContext {
+            created_at: unix_seconds(),
+            agent_id: self.id.clone(),
+            agent_name: self.name.clone(),
+            run_id: run_id.clone(),
+            session_id: params.session_id.clone(),
+            workflow_id: params.place.as_ref().map(|p| p.workflow_id.clone()),
+            workflow_run_id: params.place.as_ref().map(|p| p.workflow_run_id.clone()),
+            step_id: params.place.as_ref().map(|p| p.step_id.clone()),
+            step_name: params.place.as_ref().map(|p| p.step_name.clone()),
+            step_index: params.place.as_ref().map(|p| p.step_index),
+            nested_depth: 0,
+        };
+        let mut hook_ctx = HookContext {
+            agent: AgentInfo {
+                id: self.id.clone(),
+                name: self.name.clone(),
+            },
+            run_id: run_id.clone(),
+            workflow_id: actx.workflow_id.clone(),
+            workflow_run_id: actx.workflow_run_id.clone(),
+            session_id: params.session_id.clone(),
+            user_id: params.user_id.clone(),
+            run_input: RunInput {
+                input_content: params.input.clone(),
+            },
+            run_output: None,
+            extra: params.extra.clone(),
+            metadata: params.metadata.clone(),
+            job: None,
+        };
+        let mut output = RunOutput {
+            run_id,
+            agent_id: self.id.clone(),
+            agent_name: self.name.clone(),
+            session_id: params.session_id.clone(),
+            parent_run_id: actx.workflow_run_id.clone(),
+            workflow_id: actx.workflow_id.clone(),
+            workflow_step_id: actx.step_id.clone(),
+            user_id: params.user_id.clone(),
+            content: String::new(),
+            content_type: "str".to_owned(),
+            model: model.id().to_owned(),
+            model_provider: model.provider().to_owned(),
+            created_at: actx.created_at,
+            status: RunStatus::Running,
+            metrics: RunMetrics::default(),
+            messages: Vec::new(),
+            tools: Vec::new(),
+            input: hook_ctx.run_input.clone(),
+        };
+        let mut deferred = Vec::new();
+
+        sink.emit(|| RunEvent::RunStarted {
+            ctx: actx.clone(),
+            model: output.model.clone(),
+            model_provider: output.model_provider.clone(),
+        })
+        .await;
+
+        if let Err(failure) = self
+            .run_hooks(true, params, &hook_ctx, &actx, sink, &mut deferred)
+            .await
+        {
+            return fail(output, failure, deferred, &actx, sink, started).await;
+        }
+
+        let mut messages = Vec::with_capacity(3);
+        if let Some(instructions) = &self.instructions {
+            messages.push(Message::new("system", instructions.clone()));
+        }
+        messages.push(Message::new("user", params.input.clone()));
+        let request = ModelRequest {
+            messages: messages
+                .iter()
+                .map(|m| ChatMessage::new(&m.role, m.content.clone()))
+                .collect(),
+        };
+
+        sink.emit(|| RunEvent::ModelRequestStarted {
+            ctx: actx.clone(),
+            model: output.model.clone(),
+            model_provider: output.model_provider.clone(),
+        })
+        .await;
+        let answer = call_model(model.as_ref(), &request, &actx, sink).await;
+        output.messages = messages;
+        let (content, usage, ttft) = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                let failure = AgentFailure {
+                    message: e.to_string(),
+                    error_type: "model_error",
+                    error_id: None,
+                };
+                return fail(output, failure, deferred, &actx, sink, started).await;
+            }
+        };
+        sink.emit(|| RunEvent::ModelRequestCompleted {
+            ctx: actx.clone(),
+            model: output.model.clone(),
+            model_provider: output.model_provider.clone(),
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            total_tokens: usage.input_tokens + usage.output_tokens,
+            time_to_first_token: ttft,
+        })
+        .await;
+        sink.emit(|| RunEvent::RunContentCompleted { ctx: actx.clone() })
+            .await;
+
+        output
+            .messages
+            .push(Message::new("assistant", content.clone()));
+        output.content = content;
+        output.status = RunStatus::Completed;
+        output.metrics = metrics(&output, usage, ttft, started);
+        hook_ctx.run_output = Some(output.clone());
+
+        if let Err(failure) = self
+            .run_hooks(false, params, &hook_ctx, &actx, sink, &mut deferred)
+            .await
+        {
+            return fail(output, failure, deferred, &actx, sink, started).await;
+        }
+        output.metrics.duration = Some(started.elapsed().as_secs_f64());
+        sink.emit(|| RunEvent::RunCompleted {
+            ctx: actx.clone(),
+            content: output.content.clone(),
+            content_type: output.content_type.clone(),
+            metrics: output.metrics.clone(),
+        })
+        .await;
+        AgentRunResult {
+            output,
+            failure: None,
+            deferred,
+        }
+    }
+
+    /// Runs the pre-hooks (`pre == true`) or post-hooks in order. Deferred hooks are collected;
+    /// inline ones run now. A check error stops the run; any other failure is logged.
+    async fn run_hooks(
+        &self,
+        pre: bool,
+        params: &AgentRunParams,
+        ctx: &HookContext,
+        actx: &AgentContext,
+        sink: &mut EventSink,
+        deferred: &mut Vec<DeferredHook>,
+    ) -> Result<(), AgentFailure> {
+        let hooks = if pre {
+            &self.pre_hooks
+        } else {
+            &self.post_hooks
+        };
+        for hook in hooks {
+            if hook.deferred(params.hooks_in_background) {
+                deferred.push(DeferredHook {
+                    hook_name: hook.name().to_owned(),
+                    ctx: ctx.clone(),
+                });
+                continue;
+            }
+            let name = hook.name().to_owned();
+            sink.emit(|| match pre {
+                true => RunEvent::PreHookStarted {
+                    ctx: actx.clone(),
+                    pre_hook_name: name.clone(),
+                },
+                false => RunEvent::PostHookStarted {
+                    ctx: actx.clone(),
+                    post_hook_name: name.clone(),
+                },
+            })
+            .await;
+            match call_contained(hook, ctx.clone()).await {
+                Ok(()) => {
+                    sink.emit(|| match pre {
+                        true => RunEvent::PreHookCompleted {
+                            ctx: actx.clone(),
+                            pre_hook_name: name.clone(),
+                        },
+                        false => RunEvent::PostHookCompleted {
+                            ctx: actx.clone(),
+                            post_hook_name: name.clone(),
+                        },
+                    })
+                    .await;
+                }
+                Err(HookError::InputCheck {
+                    message,
+                    check_trigger,
+                }) => {
+                    return Err(AgentFailure {
+                        message,
+                        error_type: "input_check_error",
+                        error_id: Some(check_trigger),
+                    });
+                }
+                Err(HookError::OutputCheck {
+                    message,
+                    check_trigger,
+                }) => {
+                    return Err(AgentFailure {
+                        message,
+                        error_type: "output_check_error",
+                        error_id: Some(check_trigger),
+                    });
+                }
+                Err(HookError::Failed(e)) => {
+                    tracing::warn!(hook = %name, agent = %self.name, error = %e, "hook failed");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Calls the model: streamed (forwarding deltas as `RunContent`) when someone listens, in one
+/// piece otherwise. Returns the content, usage and time to first token.
+async fn call_model(
+    model: &dyn Model,
+    request: &ModelRequest,
+    actx: &AgentContext,
+    sink: &mut EventSink,
+) -> Result<(String, Usage, Option<f64>), ModelError> {
+    let started = Instant::now();
+    if !sink.is_streaming() {
+        let response = model.complete(request).await?;
+        return Ok((response.content, response.usage.unwrap_or_default(), None));
+    }
+    let mut stream = model.stream(request).await?;
+    let mut content = String::new();
+    let mut usage = Usage::default();
+    let mut ttft = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk? {
+            ModelChunk::Content(delta) => {
+                ttft.get_or_insert_with(|| started.elapsed().as_secs_f64());
+                content.push_str(&delta);
+                sink.emit(|| RunEvent::RunContent {
+                    ctx: actx.clone(),
+                    content: delta,
+                    content_type: "str".to_owned(),
+                    workflow_agent: false,
+                    reasoning_content: String::new(),
+                })
+                .await;
+            }
+            ModelChunk::Usage(u) => usage = u,
+        }
+    }
+    Ok((content, usage, ttft))
+}
+
+fn metrics(output: &RunOutput, usage: Usage, ttft: Option<f64>, started: Instant) -> RunMetrics {
+    let total = usage.input_tokens + usage.output_tokens;
+    let mut m = RunMetrics {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        total_tokens: total,
+        time_to_first_token: ttft,
+        duration: Some(started.elapsed().as_secs_f64()),
+        details: Default::default(),
+    };
+    m.details.insert(
+        "model".to_owned(),
+        vec![ModelMetrics {
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            total_tokens: total,
+            id: output.model.clone(),
+            provider: output.model_provider.clone(),
+        }],
+    );
+    m
+}
+
+async fn fail(
+    mut output: RunOutput,
+    failure: AgentFailure,
+    deferred: Vec<DeferredHook>,
+    actx: &AgentContext,
+    sink: &mut EventSink,
+    started: Instant,
+) -> AgentRunResult {
+    output.status = RunStatus::Error;
+    output.content = failure.message.clone();
+    output.metrics.duration = Some(started.elapsed().as_secs_f64());
+    sink.emit(|| RunEvent::RunError {
+        ctx: actx.clone(),
+        content: failure.message.clone(),
+        error_type: Some(failure.error_type.to_owned()),
+        error_id: failure.error_id.clone(),
+    })
+    .await;
+    AgentRunResult {
+        output,
+        failure: Some(failure),
+        deferred,
+    }
+}
+
+/// Stands in for a missing model: every call fails with a clear message.
+struct NoModel;
+
+#[async_trait::async_trait]
+impl Model for NoModel {
+    fn id(&self) -> &str {
+        "none"
+    }
+    fn provider(&self) -> &str {
+        "none"
+    }
+    async fn complete(&self, _: &ModelRequest) -> Result<crate::model::ModelResponse, ModelError> {
+        Err(ModelError::Malformed("the agent has no model".into()))
+    }
+    async fn stream(&self, _: &ModelRequest) -> Result<crate::model::ModelStream, ModelError> {
+        Err(ModelError::Malformed("the agent has no model".into()))
+    }
+}

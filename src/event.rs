@@ -1,0 +1,258 @@
+//! Run events, serialized as agno's SSE payloads: a JSON object whose `"event"` key is the
+//! event name (`WorkflowStarted`, `RunContent`, ...).
+
+use crate::run::{RunMetrics, RunOutput, StepOutput, WorkflowMetrics};
+use serde::Serialize;
+
+/// Fields every workflow-level event carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkflowContext {
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// The session.
+    pub session_id: String,
+    /// The workflow run's id.
+    pub run_id: String,
+    /// The step's id, on step events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// Always 0: workflows do not nest yet.
+    pub nested_depth: u32,
+}
+
+/// Fields every agent-level event carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentContext {
+    /// Unix seconds.
+    pub created_at: i64,
+    /// The agent's id.
+    pub agent_id: String,
+    /// The agent's name.
+    pub agent_name: String,
+    /// The agent run's own id.
+    pub run_id: String,
+    /// The session.
+    pub session_id: String,
+    /// The workflow, when the agent runs as a step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    /// The workflow run, when the agent runs as a step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_run_id: Option<String>,
+    /// The step's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// The step's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_name: Option<String>,
+    /// The step's position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_index: Option<usize>,
+    /// Always 0.
+    pub nested_depth: u32,
+}
+
+/// One event of a run, in agno's names and shapes (wire spec §2.6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event")]
+#[allow(missing_docs)] // the variant fields are agno's wire keys, documented in the wire spec
+pub enum RunEvent {
+    /// The workflow run began.
+    WorkflowStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+    },
+    /// A step began.
+    StepStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+    },
+    /// A step finished.
+    StepCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        content: Option<String>,
+        content_type: String,
+        step_response: Box<StepOutput>,
+    },
+    /// A step failed.
+    StepError {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        error: String,
+    },
+    /// The workflow run finished.
+    WorkflowCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        content: Option<String>,
+        content_type: String,
+        step_results: Vec<StepOutput>,
+        step_executor_runs: Vec<RunOutput>,
+        metrics: Box<WorkflowMetrics>,
+    },
+    /// The workflow run failed.
+    WorkflowError {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        error: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_type: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_id: Option<String>,
+    },
+    /// An agent run began.
+    RunStarted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        model: String,
+        model_provider: String,
+    },
+    /// A pre-hook began (inline hooks only).
+    PreHookStarted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        pre_hook_name: String,
+    },
+    /// A pre-hook finished.
+    PreHookCompleted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        pre_hook_name: String,
+    },
+    /// The model request began.
+    ModelRequestStarted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        model: String,
+        model_provider: String,
+    },
+    /// A content delta from the model's stream.
+    RunContent {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        content: String,
+        content_type: String,
+        workflow_agent: bool,
+        reasoning_content: String,
+    },
+    /// The model request finished.
+    ModelRequestCompleted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        model: String,
+        model_provider: String,
+        input_tokens: u64,
+        output_tokens: u64,
+        total_tokens: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        time_to_first_token: Option<f64>,
+    },
+    /// All content has arrived.
+    RunContentCompleted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+    },
+    /// A post-hook began (inline hooks only).
+    PostHookStarted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        post_hook_name: String,
+    },
+    /// A post-hook finished.
+    PostHookCompleted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        post_hook_name: String,
+    },
+    /// The agent run finished.
+    RunCompleted {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        content: String,
+        content_type: String,
+        metrics: RunMetrics,
+    },
+    /// The agent run failed.
+    RunError {
+        #[serde(flatten)]
+        ctx: AgentContext,
+        content: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_type: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_id: Option<String>,
+    },
+}
+
+impl RunEvent {
+    /// The event's name: the SSE `event:` line and the JSON `"event"` key.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RunEvent::WorkflowStarted { .. } => "WorkflowStarted",
+            RunEvent::StepStarted { .. } => "StepStarted",
+            RunEvent::StepCompleted { .. } => "StepCompleted",
+            RunEvent::StepError { .. } => "StepError",
+            RunEvent::WorkflowCompleted { .. } => "WorkflowCompleted",
+            RunEvent::WorkflowError { .. } => "WorkflowError",
+            RunEvent::RunStarted { .. } => "RunStarted",
+            RunEvent::PreHookStarted { .. } => "PreHookStarted",
+            RunEvent::PreHookCompleted { .. } => "PreHookCompleted",
+            RunEvent::ModelRequestStarted { .. } => "ModelRequestStarted",
+            RunEvent::RunContent { .. } => "RunContent",
+            RunEvent::ModelRequestCompleted { .. } => "ModelRequestCompleted",
+            RunEvent::RunContentCompleted { .. } => "RunContentCompleted",
+            RunEvent::PostHookStarted { .. } => "PostHookStarted",
+            RunEvent::PostHookCompleted { .. } => "PostHookCompleted",
+            RunEvent::RunCompleted { .. } => "RunCompleted",
+            RunEvent::RunError { .. } => "RunError",
+        }
+    }
+
+    /// The compact JSON payload (the SSE `data:` line).
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail: every key is a string and no map has
+        // non-string keys.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// Where a run's events go: the live subscriber (an SSE response), if any. Events are built
+/// lazily, so a run nobody streams pays nothing for them. A subscriber that goes away is
+/// dropped and the run goes on.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    tx: Option<tokio::sync::mpsc::Sender<RunEvent>>,
+}
+
+impl EventSink {
+    /// A sink that forwards to `tx`, or discards when `None`.
+    pub(crate) fn new(tx: Option<tokio::sync::mpsc::Sender<RunEvent>>) -> EventSink {
+        EventSink { tx }
+    }
+
+    /// Sends the event `make` builds, if anyone listens. Waits while the subscriber's buffer is
+    /// full (backpressure); a closed subscriber is forgotten.
+    pub(crate) async fn emit(&mut self, make: impl FnOnce() -> RunEvent) {
+        if let Some(tx) = &self.tx
+            && tx.send(make()).await.is_err()
+        {
+            self.tx = None;
+        }
+    }
+
+    /// True while a subscriber listens (the run streams).
+    pub(crate) fn is_streaming(&self) -> bool {
+        self.tx.is_some()
+    }
+}

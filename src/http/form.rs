@@ -1,0 +1,154 @@
+//! The run form: `multipart/form-data` or `application/x-www-form-urlencoded`, parsed into a
+//! [`RunRequest`] with FastAPI's rules (wire spec §0, §2.1).
+
+use super::error::ApiError;
+use crate::runtime::RunRequest;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{StatusCode, header};
+use serde_json::Value;
+
+/// The fields of a run form, in order. File parts are skipped (workflows take no files).
+#[derive(Debug, Default)]
+pub(crate) struct RunForm(pub Vec<(String, String)>);
+
+fn body_error(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(status, "Request body too large")
+    } else {
+        ApiError::bad_request(format!("Malformed request body: {text}"))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for RunForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<RunForm, ApiError> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let mut multipart = Multipart::from_request(req, state)
+                .await
+                .map_err(|e| body_error(e.status(), e.body_text()))?;
+            let mut fields = Vec::new();
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| body_error(e.status(), e.body_text()))?
+            {
+                let Some(name) = field.name().map(str::to_owned) else {
+                    continue;
+                };
+                if field.file_name().is_some() {
+                    // Drain the file part (workflows take no uploads).
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| body_error(e.status(), e.body_text()))?;
+                    continue;
+                }
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| body_error(e.status(), e.body_text()))?;
+                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    ApiError::bad_request(format!("Field {name:?} is not valid UTF-8"))
+                })?;
+                fields.push((name, text));
+            }
+            Ok(RunForm(fields))
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(|e| body_error(e.status(), e.body_text()))?;
+            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+                .map_err(|e| ApiError::bad_request(format!("Malformed form body: {e}")))?;
+            Ok(RunForm(fields))
+        } else {
+            // FastAPI answers any other body (JSON included) as a form without `message`.
+            Err(ApiError::missing("body", "message"))
+        }
+    }
+}
+
+/// FastAPI's boolean parsing for declared fields.
+fn parse_bool(field: &str, value: &str) -> Result<bool, ApiError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" | "yes" | "t" | "y" => Ok(true),
+        "false" | "0" | "off" | "no" | "f" | "n" => Ok(false),
+        _ => Err(ApiError::bad_bool(field, value)),
+    }
+}
+
+/// An extra field's value: `true`/`false` become booleans, `null`/`none` null (agno's rule).
+fn coerce_extra(value: String) -> Value {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        "null" | "none" => Value::Null,
+        _ => Value::String(value),
+    }
+}
+
+/// Fields agno decodes as JSON objects; bad JSON is dropped with a warning, as agno does.
+const JSON_FIELDS: [&str; 3] = ["session_state", "dependencies", "metadata"];
+
+fn has_nul(s: &str) -> bool {
+    s.contains('\0')
+}
+
+impl RunForm {
+    /// Validates the form into a run request.
+    pub(crate) fn into_run_request(self) -> Result<RunRequest, ApiError> {
+        let mut req = RunRequest {
+            stream: true,
+            ..RunRequest::default()
+        };
+        let mut message = None;
+        for (name, value) in self.0 {
+            match name.as_str() {
+                "message" => message = Some(value),
+                "stream" => req.stream = parse_bool("stream", &value)?,
+                "background" => {
+                    if parse_bool("background", &value)? {
+                        return Err(ApiError::bad_request(
+                            "Background execution is not supported by this server yet",
+                        ));
+                    }
+                }
+                "session_id" => {
+                    if has_nul(&value) {
+                        return Err(ApiError::bad_request(
+                            "session_id must not contain NUL bytes",
+                        ));
+                    }
+                    req.session_id = Some(value).filter(|v| !v.is_empty());
+                }
+                "user_id" => req.user_id = Some(value).filter(|v| !v.is_empty()),
+                "stream_events" | "version" | "factory_input" => {}
+                field if JSON_FIELDS.contains(&field) => {
+                    match serde_json::from_str::<Value>(&value) {
+                        Ok(Value::Object(map)) => {
+                            if field == "metadata" {
+                                req.metadata = Some(map.clone());
+                            }
+                            req.extra.insert(name, Value::Object(map));
+                        }
+                        _ => {
+                            tracing::warn!(field, "ignoring a form field that is not a JSON object")
+                        }
+                    }
+                }
+                _ => {
+                    req.extra.insert(name, coerce_extra(value));
+                }
+            }
+        }
+        req.message = message.ok_or_else(|| ApiError::missing("body", "message"))?;
+        Ok(req)
+    }
+}

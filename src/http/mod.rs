@@ -1,0 +1,96 @@
+//! The wire layer: axum routes (one file per resource), the form extractor, SSE, and
+//! `{"detail": ...}` errors. Nothing below this module knows about axum.
+
+mod error;
+mod form;
+mod meta;
+mod workflows;
+
+use crate::runtime::{ResponseGuard, Runtime};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use error::ApiError;
+use http_body::{Frame, SizeHint};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+pub(crate) type AppState = Arc<Runtime>;
+
+/// Every route, with agno's error bodies for unknown paths and methods.
+pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .merge(meta::router())
+        .merge(workflows::router())
+        .fallback(|| async { ApiError::not_found("Not Found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(runtime)
+}
+
+/// Adds `path` and `path/` (agno strips a trailing slash; a nested router cannot rewrite the
+/// path before routing, so both are registered).
+pub(crate) fn route(
+    router: Router<AppState>,
+    path: &str,
+    handler: MethodRouter<AppState>,
+) -> Router<AppState> {
+    router
+        .route(path, handler.clone())
+        .route(&format!("{path}/"), handler)
+}
+
+/// Unix milliseconds as agno's ISO-8601 UTC timestamp (`2026-11-24T01:27:44Z`).
+pub(crate) fn iso(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A complete JSON body that holds the run's [`ResponseGuard`] until the server has taken the
+/// last byte, so background hooks start only after the response is written.
+pub(crate) struct GuardedBody {
+    bytes: Option<Bytes>,
+    _guard: ResponseGuard,
+}
+
+impl GuardedBody {
+    pub(crate) fn json(bytes: Vec<u8>, guard: ResponseGuard) -> Response {
+        let body = GuardedBody {
+            bytes: Some(Bytes::from(bytes)),
+            _guard: guard,
+        };
+        let mut response = Body::new(body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.bytes.take().map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.bytes.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.bytes.as_ref().map_or(0, |b| b.len() as u64))
+    }
+}

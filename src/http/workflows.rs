@@ -1,0 +1,249 @@
+//! `/workflows`: list, detail, run (JSON or SSE), and the stored runs.
+
+use super::error::ApiError;
+use super::form::RunForm;
+use super::{AppState, GuardedBody, iso, route};
+use crate::agent::Agent;
+use crate::event::RunEvent;
+use crate::run::WorkflowRunOutput;
+use crate::runtime::{RunHandle, RunResult, Runtime};
+use crate::store::RunRecord;
+use crate::workflow::{StepKind, Workflow};
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+
+pub(crate) fn router() -> Router<AppState> {
+    let r = Router::new();
+    let r = route(r, "/workflows", get(list_workflows));
+    let r = route(r, "/workflows/{workflow_id}", get(get_workflow));
+    let r = route(
+        r,
+        "/workflows/{workflow_id}/runs",
+        post(create_run).get(list_runs),
+    );
+    route(r, "/workflows/{workflow_id}/runs/{run_id}", get(get_run))
+}
+
+fn summary(rt: &Runtime, wf: &Workflow) -> Value {
+    let mut v = json!({
+        "id": wf.id(),
+        "name": wf.get_name(),
+        "db_id": rt.db_id,
+        "is_factory": false,
+        "is_component": false,
+    });
+    if let Some(d) = wf.get_description() {
+        v["description"] = json!(d);
+    }
+    v
+}
+
+fn agent_summary(agent: &Agent) -> Value {
+    let model = agent
+        .get_model()
+        .map(|m| json!({"name": m.provider(), "model": m.id(), "provider": m.provider()}));
+    json!({
+        "id": agent.id(),
+        "name": agent.name(),
+        "is_factory": false,
+        "model": model,
+        "is_component": false,
+    })
+}
+
+async fn list_workflows(State(rt): State<AppState>) -> Json<Vec<Value>> {
+    Json(rt.workflows.iter().map(|wf| summary(&rt, wf)).collect())
+}
+
+fn find<'a>(rt: &'a Runtime, id: &str) -> Result<&'a Workflow, ApiError> {
+    rt.workflow(id)
+        .map(|w| w.as_ref())
+        .ok_or_else(|| ApiError::not_found("Workflow not found"))
+}
+
+async fn get_workflow(
+    State(rt): State<AppState>,
+    Path(workflow_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let wf = find(&rt, &workflow_id)?;
+    let steps: Vec<Value> = wf
+        .get_steps()
+        .iter()
+        .map(|s| match s.kind() {
+            StepKind::Agent(a) => {
+                json!({"name": s.name(), "type": "Step", "agent": agent_summary(a)})
+            }
+        })
+        .collect();
+    let mut v = summary(&rt, wf);
+    v["steps"] = json!(steps);
+    v["workflow_agent"] = json!(false);
+    Ok(Json(v))
+}
+
+/// `POST /workflows/{id}/runs`: runs the workflow; JSON when `stream=false`, SSE otherwise.
+async fn create_run(
+    State(rt): State<AppState>,
+    Path(workflow_id): Path<String>,
+    form: RunForm,
+) -> Result<Response, ApiError> {
+    let req = form.into_run_request()?;
+    let stream = req.stream;
+    let handle = rt.start_workflow_run(&workflow_id, req).await?;
+    if stream {
+        Ok(sse(handle).into_response())
+    } else {
+        json_answer(handle).await
+    }
+}
+
+async fn json_answer(handle: RunHandle) -> Result<Response, ApiError> {
+    let RunHandle {
+        run_id,
+        result,
+        guard,
+        ..
+    } = handle;
+    let result = result
+        .await
+        .map_err(|_| ApiError::internal("run task ended without a result", &run_id))?;
+    match result {
+        RunResult::Finished {
+            rejected_input: Some(message),
+            ..
+        } => Err(ApiError::bad_request(message)),
+        RunResult::Finished { output, .. } => {
+            let body = serde_json::to_vec(&output)
+                .map_err(|e| ApiError::internal("cannot encode the run", e))?;
+            Ok(GuardedBody::json(body, guard))
+        }
+        RunResult::NotStored(message) => Err(ApiError::internal("run not stored", message)),
+    }
+}
+
+/// The run's events as agno's SSE: `event: <Name>` and `data: <compact JSON>`. The stream holds
+/// the response guard, so background hooks start once the last event is out.
+fn sse(handle: RunHandle) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let RunHandle { events, guard, .. } = handle;
+    let state = (events, guard);
+    let stream = futures::stream::unfold(state, |(mut events, guard)| async move {
+        let event: RunEvent = events.as_mut()?.recv().await?;
+        let sse = Event::default().event(event.name()).data(event.to_json());
+        Some((Ok(sse), (events, guard)))
+    });
+    Sse::new(stream)
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionQuery {
+    session_id: Option<String>,
+}
+
+/// `GET /workflows/{id}/runs?session_id=`: the session's runs as agno's `WorkflowRunSchema`.
+async fn list_runs(
+    State(rt): State<AppState>,
+    Path(workflow_id): Path<String>,
+    Query(q): Query<SessionQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    find(&rt, &workflow_id)?;
+    let session_id = q
+        .session_id
+        .ok_or_else(|| ApiError::missing("query", "session_id"))?;
+    let session = rt.store.get_session(&session_id).await?;
+    if !session.is_some_and(|s| s.component_id == workflow_id && s.session_type == "workflow") {
+        return Err(ApiError::not_found("Session not found"));
+    }
+    let runs = rt.store.session_runs(&session_id).await?;
+    runs.iter()
+        .map(|r| run_schema(&rt, r))
+        .collect::<Result<_, _>>()
+        .map(Json)
+}
+
+/// `GET /workflows/{id}/runs/{run_id}?session_id=`: the run's `WorkflowRunOutput`.
+async fn get_run(
+    State(rt): State<AppState>,
+    Path((workflow_id, run_id)): Path<(String, String)>,
+    Query(q): Query<SessionQuery>,
+) -> Result<Json<WorkflowRunOutput>, ApiError> {
+    let wf = find(&rt, &workflow_id)?;
+    let run = rt
+        .store
+        .get_run(&run_id)
+        .await?
+        .filter(|r| r.component_type == "workflow" && r.component_id == workflow_id)
+        .filter(|r| q.session_id.as_deref().is_none_or(|s| s == r.session_id))
+        .ok_or_else(|| ApiError::not_found("Run not found"))?;
+    Ok(Json(stored_output(wf, &run)?))
+}
+
+/// The stored output of a run, or, while it runs, what is known so far.
+fn stored_output(wf: &Workflow, run: &RunRecord) -> Result<WorkflowRunOutput, ApiError> {
+    if let Some(json) = &run.output {
+        return serde_json::from_str(json)
+            .map_err(|e| ApiError::internal("stored run is unreadable", e));
+    }
+    Ok(WorkflowRunOutput {
+        input: run.input.clone(),
+        content: None,
+        content_type: "str".to_owned(),
+        workflow_id: wf.id().to_owned(),
+        workflow_name: wf.get_name().to_owned(),
+        run_id: run.run_id.clone(),
+        session_id: run.session_id.clone(),
+        user_id: run.user_id.clone(),
+        created_at: run.created_at / 1000,
+        status: run.status,
+        error: run.error.clone(),
+        images: Vec::new(),
+        videos: Vec::new(),
+        audio: Vec::new(),
+        files: Vec::new(),
+        step_results: Vec::new(),
+        step_executor_runs: Vec::new(),
+        metrics: None,
+        metadata: None,
+    })
+}
+
+/// agno's `WorkflowRunSchema` (wire spec §5.4): defaults filled, nulls kept.
+fn run_schema(rt: &Runtime, run: &RunRecord) -> Result<Value, ApiError> {
+    let wf = find(rt, &run.component_id)?;
+    let out = stored_output(wf, run)?;
+    Ok(json!({
+        "run_id": run.run_id,
+        "run_input": run.input,
+        "events": [],
+        "workflow_id": run.component_id,
+        "user_id": run.user_id.clone().unwrap_or_default(),
+        "content": out.content,
+        "content_type": out.content_type,
+        "status": run.status,
+        "error": run.error,
+        "step_results": out.step_results,
+        "step_executor_runs": out.step_executor_runs,
+        "step_requirements": null,
+        "pause_kind": null,
+        "paused_step_name": null,
+        "paused_step_index": null,
+        "metrics": out.metrics,
+        "created_at": iso(run.created_at),
+        "reasoning_content": "",
+        "reasoning_steps": [],
+        "references": [],
+        "citations": null,
+        "reasoning_messages": [],
+        "images": [],
+        "videos": [],
+        "audio": [],
+        "files": [],
+        "response_audio": null,
+    }))
+}

@@ -1,0 +1,57 @@
+//! # agentos
+//!
+//! An agent-orchestration server and library that speaks agno AgentOS's HTTP protocol: agno's
+//! clients work against it unmodified. Workflows run their steps in order, each an agent
+//! calling an OpenAI-compatible model; results come back as JSON or SSE; post-hooks run in the
+//! background after the response, as durable jobs; runs persist in SQLite.
+//!
+//! ```no_run
+//! use agentos::{Agent, AgentOs, HookContext, HookError, OpenAIChat, SqliteDb, Workflow};
+//!
+//! async fn log_step_completion(ctx: HookContext) -> Result<(), HookError> {
+//!     println!("[Background Hook] Agent '{}' completed step", ctx.agent.name);
+//!     Ok(())
+//! }
+//!
+//! # async fn run() -> Result<(), agentos::OsError> {
+//! let analyzer = Agent::new("Analyzer")
+//!     .model(OpenAIChat::new("gpt-5.2"))
+//!     .instructions("Analyze the input and identify key points.")
+//!     .post_hook(log_step_completion);
+//! let workflow = Workflow::new("analysis-workflow")
+//!     .name("AnalysisWorkflow")
+//!     .steps([analyzer])
+//!     .db(SqliteDb::new("tmp/workflow.db"));
+//! AgentOs::new()
+//!     .workflow(workflow)
+//!     .run_hooks_in_background(true)
+//!     .serve("127.0.0.1:7777")
+//!     .await
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod agent;
+mod event;
+mod hooks;
+mod http;
+pub mod model;
+mod os;
+mod run;
+mod runtime;
+pub mod store;
+mod workflow;
+
+pub use agent::Agent;
+pub use event::{AgentContext, RunEvent, WorkflowContext};
+pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
+#[cfg(feature = "scripted")]
+pub use model::ScriptedModel;
+pub use model::{Model, ModelError, ModelRequest, OpenAIChat};
+pub use os::{AgentOs, OsError, shutdown_signal};
+pub use run::{
+    Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics, StepOutput,
+    WorkflowMetrics, WorkflowRunOutput,
+};
+pub use store::{DbConfig, SqliteDb};
+pub use workflow::{Step, StepKind, Workflow};

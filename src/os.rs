@@ -1,0 +1,302 @@
+//! [`AgentOs`]: the builder users start from; it owns the runtime and serves the router.
+
+use crate::hooks::Hook;
+use crate::runtime::hooks::HookSettings;
+use crate::runtime::{Runtime, RuntimeParts};
+use crate::store::{DbConfig, StoreError};
+use crate::workflow::Workflow;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::OnceCell;
+
+/// Why the OS could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OsError {
+    /// The configuration is inconsistent (duplicate ids, an agent without a model, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The address could not be bound or served.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// An agent operating system: workflows served over agno AgentOS's HTTP protocol.
+///
+/// ```no_run
+/// use agentos::{Agent, AgentOs, ScriptedModel, Workflow};
+/// # async fn run() -> Result<(), agentos::OsError> {
+/// let wf = Workflow::new("echo").steps([Agent::new("Echo").model(ScriptedModel::new())]);
+/// AgentOs::new().workflow(wf).serve("127.0.0.1:7777").await
+/// # }
+/// ```
+pub struct AgentOs {
+    id: String,
+    workflows: Vec<Workflow>,
+    db: Option<DbConfig>,
+    hooks_in_background: bool,
+    hook_settings: HookSettings,
+    shutdown_timeout: Duration,
+    max_body_bytes: usize,
+    runtime: OnceCell<Arc<Runtime>>,
+}
+
+impl Default for AgentOs {
+    fn default() -> Self {
+        AgentOs::new()
+    }
+}
+
+impl std::fmt::Debug for AgentOs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentOs")
+            .field("id", &self.id)
+            .field("workflows", &self.workflows.len())
+            .field("db", &self.db)
+            .field("hooks_in_background", &self.hooks_in_background)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AgentOs {
+    /// An empty OS with the defaults: hooks inline, 64 concurrent background hooks, 60 s per
+    /// hook attempt, 3 attempts, 30 s shutdown drain, 10 MiB request bodies.
+    pub fn new() -> AgentOs {
+        AgentOs {
+            id: "agentos".to_owned(),
+            workflows: Vec::new(),
+            db: None,
+            hooks_in_background: false,
+            hook_settings: HookSettings::default(),
+            shutdown_timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+            runtime: OnceCell::new(),
+        }
+    }
+
+    /// The OS id reported by `/config` and `/`.
+    pub fn id(mut self, id: impl Into<String>) -> AgentOs {
+        self.id = id.into();
+        self
+    }
+
+    /// Serves this workflow.
+    pub fn workflow(mut self, workflow: Workflow) -> AgentOs {
+        self.workflows.push(workflow);
+        self
+    }
+
+    /// The database for every run. Default: `DATABASE_URL`, else the first workflow's `db`,
+    /// else `tmp/agentos.db`.
+    pub fn db(mut self, db: impl Into<DbConfig>) -> AgentOs {
+        self.db = Some(db.into());
+        self
+    }
+
+    /// Runs every hook that is not a guardrail in the background, after the response (agno's
+    /// `AgentOS(run_hooks_in_background=True)`, which agno itself drops; we honour it).
+    pub fn run_hooks_in_background(mut self, on: bool) -> AgentOs {
+        self.hooks_in_background = on;
+        self
+    }
+
+    /// At most `n` background hooks run at once (default 64).
+    pub fn hook_concurrency(mut self, n: usize) -> AgentOs {
+        self.hook_settings.concurrency = n.max(1);
+        self
+    }
+
+    /// Each background hook attempt is cut off after `timeout` (default 60 s).
+    pub fn hook_timeout(mut self, timeout: Duration) -> AgentOs {
+        self.hook_settings.timeout = timeout;
+        self
+    }
+
+    /// A failed background hook is tried up to `max_attempts` times in all (default 3), waiting
+    /// about `backoff`, then twice that, ... between attempts (default 1 s, with jitter).
+    pub fn hook_retries(mut self, max_attempts: u32, backoff: Duration) -> AgentOs {
+        self.hook_settings.max_attempts = max_attempts.max(1);
+        self.hook_settings.backoff = backoff;
+        self
+    }
+
+    /// How long shutdown waits for in-flight runs, and then for background hooks (default 30 s each).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> AgentOs {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The largest request body accepted (default 10 MiB); larger ones get 413.
+    pub fn max_body_bytes(mut self, bytes: usize) -> AgentOs {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    fn db_config(&self) -> Result<DbConfig, OsError> {
+        if let Some(db) = DbConfig::from_env()? {
+            return Ok(db);
+        }
+        Ok(self
+            .db
+            .clone()
+            .or_else(|| self.workflows.iter().find_map(|w| w.get_db().cloned()))
+            .unwrap_or_else(|| DbConfig::Sqlite(PathBuf::from("tmp/agentos.db"))))
+    }
+
+    fn hooks(&self) -> Result<HashMap<String, Hook>, OsError> {
+        let mut hooks: HashMap<String, Hook> = HashMap::new();
+        let mut ids = HashMap::new();
+        for wf in &self.workflows {
+            if ids.insert(wf.id().to_owned(), ()).is_some() {
+                return Err(OsError::Config(format!(
+                    "two workflows have the id {:?}",
+                    wf.id()
+                )));
+            }
+            for agent in wf.agents() {
+                if agent.get_model().is_none() {
+                    return Err(OsError::Config(format!(
+                        "agent {:?} has no model",
+                        agent.name()
+                    )));
+                }
+                for hook in agent.hooks() {
+                    // One name, one hook: a durable job finds its hook again by name. The same
+                    // function attached to several agents shares its name, which is fine.
+                    hooks
+                        .entry(hook.name().to_owned())
+                        .or_insert_with(|| hook.clone());
+                }
+            }
+        }
+        Ok(hooks)
+    }
+
+    /// Opens the database, applies migrations and builds the runtime (once).
+    async fn runtime(&self) -> Result<Arc<Runtime>, OsError> {
+        self.runtime
+            .get_or_try_init(|| async {
+                let hooks = self.hooks()?;
+                let db = self.db_config()?;
+                let store = db.open().await?;
+                let db_id = match &db {
+                    DbConfig::Sqlite(path) => uuid::Uuid::new_v5(
+                        &uuid::Uuid::NAMESPACE_DNS,
+                        path.to_string_lossy().as_bytes(),
+                    )
+                    .to_string(),
+                };
+                Ok(Arc::new(Runtime::new(RuntimeParts {
+                    os_id: self.id.clone(),
+                    db_id,
+                    workflows: self.workflows.iter().cloned().map(Arc::new).collect(),
+                    store,
+                    hooks_in_background: self.hooks_in_background,
+                    hooks,
+                    hook_settings: self.hook_settings.clone(),
+                })))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The HTTP API as an `axum::Router`, to serve or to `nest` inside a host application.
+    /// Opens the database on first use.
+    pub async fn router(&self) -> Result<axum::Router, OsError> {
+        let runtime = self.runtime().await?;
+        Ok(crate::http::api_router(runtime, self.max_body_bytes))
+    }
+
+    /// Binds `addr` (overridden by `AGENT_OS_HOST` / `AGENT_OS_PORT`) and serves until SIGINT or
+    /// SIGTERM, then shuts down gracefully.
+    pub async fn serve(self, addr: &str) -> Result<(), OsError> {
+        let addr = resolve_addr(addr)?;
+        let listener = TcpListener::bind(addr).await?;
+        tracing::info!("AgentOS listening on http://{}", listener.local_addr()?);
+        self.serve_with_shutdown(listener, shutdown_signal()).await
+    }
+
+    /// Serves on `listener` until `signal` completes: then stops accepting, lets in-flight
+    /// requests and runs finish, drains background hooks, and closes the database.
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), OsError> {
+        let router = self.router().await?;
+        axum::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .await?;
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// For a host application's own shutdown path: waits for in-flight runs, drains background
+    /// hooks (each up to the shutdown timeout), then closes the database.
+    pub async fn shutdown(&self) {
+        if let Some(runtime) = self.runtime.get() {
+            runtime.shutdown(self.shutdown_timeout).await;
+        }
+    }
+}
+
+fn resolve_addr(addr: &str) -> Result<SocketAddr, OsError> {
+    let bad = |e: String| OsError::Config(format!("bad listen address: {e}"));
+    let default: SocketAddr = addr.parse().map_err(|e| bad(format!("{addr:?}: {e}")))?;
+    let host = std::env::var("AGENT_OS_HOST")
+        .ok()
+        .filter(|h| !h.is_empty());
+    let port = std::env::var("AGENT_OS_PORT")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let ip = match host.as_deref() {
+        None => default.ip(),
+        Some("localhost") => std::net::Ipv4Addr::LOCALHOST.into(),
+        Some(h) => h
+            .parse()
+            .map_err(|e| bad(format!("AGENT_OS_HOST={h:?}: {e}")))?,
+    };
+    let port = match port {
+        None => default.port(),
+        Some(p) => p
+            .parse()
+            .map_err(|e| bad(format!("AGENT_OS_PORT={p:?}: {e}")))?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight runs and background hooks");
+}

@@ -1,0 +1,308 @@
+//! The data a run produces: agno's `RunOutput`, `WorkflowRunOutput`, `StepOutput`, statuses and
+//! metrics, with agno's JSON keys (null keys omitted where agno omits them).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Unix time in whole seconds, as agno puts in `created_at`.
+pub(crate) fn unix_seconds() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Unix time in milliseconds, as stored in the database.
+pub(crate) fn unix_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The lifecycle status of a run (agno's `RunStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RunStatus {
+    /// Accepted, not started.
+    Pending,
+    /// Executing now.
+    Running,
+    /// Finished successfully.
+    Completed,
+    /// Waiting for a human.
+    Paused,
+    /// Stopped on request.
+    Cancelled,
+    /// Failed; the error text is recorded on the run.
+    Error,
+}
+
+impl RunStatus {
+    /// The wire and database spelling (`"COMPLETED"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "PENDING",
+            RunStatus::Running => "RUNNING",
+            RunStatus::Completed => "COMPLETED",
+            RunStatus::Paused => "PAUSED",
+            RunStatus::Cancelled => "CANCELLED",
+            RunStatus::Error => "ERROR",
+        }
+    }
+
+    /// Parses the database spelling; unknown text reads as `Error` so a bad row never hides.
+    pub fn parse(s: &str) -> RunStatus {
+        match s {
+            "PENDING" => RunStatus::Pending,
+            "RUNNING" => RunStatus::Running,
+            "COMPLETED" => RunStatus::Completed,
+            "PAUSED" => RunStatus::Paused,
+            "CANCELLED" => RunStatus::Cancelled,
+            _ => RunStatus::Error,
+        }
+    }
+
+    /// True once the run will not change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Cancelled | RunStatus::Error
+        )
+    }
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// Token usage and timing of one model, inside [`RunMetrics::details`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelMetrics {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Sum of both.
+    pub total_tokens: u64,
+    /// The model id.
+    pub id: String,
+    /// The model provider.
+    pub provider: String,
+}
+
+/// agno's `RunMetrics`: zero counts and missing values are left out of the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    /// Prompt tokens.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub input_tokens: u64,
+    /// Completion tokens.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub output_tokens: u64,
+    /// Sum of both.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub total_tokens: u64,
+    /// Seconds from the request to the first content token (streamed runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_token: Option<f64>,
+    /// Seconds the run took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// Per-model breakdown, keyed by model type (`"model"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, Vec<ModelMetrics>>,
+}
+
+/// One chat message as agno records it in `RunOutput.messages`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// A uuid.
+    pub id: String,
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+    /// Whether the message came from an earlier run of the session.
+    #[serde(default)]
+    pub from_history: bool,
+    /// agno's flag, always false here.
+    #[serde(default)]
+    pub stop_after_tool_call: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl Message {
+    /// A message with a fresh id, stamped now.
+    pub fn new(role: &str, content: impl Into<String>) -> Message {
+        Message {
+            id: uuid::Uuid::new_v4().to_string(),
+            role: role.to_owned(),
+            content: content.into(),
+            from_history: false,
+            stop_after_tool_call: false,
+            created_at: unix_seconds(),
+        }
+    }
+}
+
+/// The input of an agent run (agno's `RunInput`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunInput {
+    /// The text the agent was asked.
+    pub input_content: String,
+}
+
+/// The output of one agent run (agno's `RunOutput.to_dict()`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOutput {
+    /// This agent run's id.
+    pub run_id: String,
+    /// The agent's id.
+    pub agent_id: String,
+    /// The agent's name.
+    pub agent_name: String,
+    /// The session the run belongs to.
+    pub session_id: String,
+    /// The workflow run this agent run is a step of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<String>,
+    /// The workflow this run is a step of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+    /// The step id inside the workflow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_step_id: Option<String>,
+    /// The user, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The answer.
+    pub content: String,
+    /// `"str"` for text.
+    pub content_type: String,
+    /// Which model answered.
+    pub model: String,
+    /// Its provider.
+    pub model_provider: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Final status.
+    pub status: RunStatus,
+    /// Tokens and timing.
+    pub metrics: RunMetrics,
+    /// System, user and assistant messages of the run.
+    pub messages: Vec<Message>,
+    /// Tool calls (none yet).
+    pub tools: Vec<Value>,
+    /// What the agent was asked.
+    pub input: RunInput,
+}
+
+/// The result of one workflow step (agno's `StepOutput.to_dict()`: every key present, nulls too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepOutput {
+    /// The step's content (the agent's answer, or an error text).
+    pub content: Option<String>,
+    /// The step's name.
+    pub step_name: String,
+    /// The step's id.
+    pub step_id: String,
+    /// `"Step"`.
+    pub step_type: String,
+    /// `"agent"` or `"function"`.
+    pub executor_type: String,
+    /// The agent's name.
+    pub executor_name: String,
+    /// The agent run's id.
+    pub step_run_id: Option<String>,
+    /// Media (unused, null).
+    pub images: Option<Vec<Value>>,
+    /// Media (unused, null).
+    pub videos: Option<Vec<Value>>,
+    /// Media (unused, null).
+    pub audio: Option<Vec<Value>>,
+    /// Media (unused, null).
+    pub files: Option<Vec<Value>>,
+    /// The agent run's metrics.
+    pub metrics: Option<RunMetrics>,
+    /// False when the step failed.
+    pub success: bool,
+    /// The failure, if any.
+    pub error: Option<String>,
+    /// Whether the step asked the workflow to stop.
+    pub stop: bool,
+    /// Whether the step is paused for a human.
+    pub is_paused: bool,
+}
+
+/// One entry of `WorkflowRunOutput.metrics.steps`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// The step's name.
+    pub step_name: String,
+    /// `"agent"`.
+    pub executor_type: String,
+    /// The agent's name.
+    pub executor_name: String,
+    /// The agent run's metrics.
+    pub metrics: RunMetrics,
+}
+
+/// `WorkflowRunOutput.metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowMetrics {
+    /// Per-step metrics, by step name.
+    pub steps: BTreeMap<String, StepMetrics>,
+    /// Seconds the whole run took.
+    pub duration: f64,
+}
+
+/// The output of a workflow run (agno's `WorkflowRunOutput.to_dict()`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRunOutput {
+    /// The message the run was started with.
+    pub input: String,
+    /// The last step's content (or the error text of a failed run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// `"str"`.
+    pub content_type: String,
+    /// The workflow's id.
+    pub workflow_id: String,
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// This run's id.
+    pub run_id: String,
+    /// Its session.
+    pub session_id: String,
+    /// The user, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Current or final status.
+    pub status: RunStatus,
+    /// The error of a failed run (an agentos addition; agno has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Media (always empty).
+    #[serde(default)]
+    pub images: Vec<Value>,
+    /// Media (always empty).
+    #[serde(default)]
+    pub videos: Vec<Value>,
+    /// Media (always empty).
+    #[serde(default)]
+    pub audio: Vec<Value>,
+    /// Media (always empty).
+    #[serde(default)]
+    pub files: Vec<Value>,
+    /// One entry per executed step.
+    #[serde(default)]
+    pub step_results: Vec<StepOutput>,
+    /// The agent runs behind the steps.
+    #[serde(default)]
+    pub step_executor_runs: Vec<RunOutput>,
+    /// Per-step metrics and total duration (absent until the run ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<WorkflowMetrics>,
+    /// Free-form metadata from the request (`metadata` form field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+}

@@ -1,0 +1,336 @@
+//! The runtime: the registry of workflows, the run manager (a run is a task the runtime owns; an
+//! HTTP request only subscribes to it), the hook dispatcher and graceful shutdown.
+
+pub(crate) mod hooks;
+
+use crate::agent::DeferredHook;
+use crate::event::{EventSink, RunEvent};
+use crate::run::{RunStatus, WorkflowRunOutput, unix_millis, unix_seconds};
+use crate::store::{NewHookJob, RunRecord, SessionRecord, Store, StoreError};
+use crate::workflow::{Execution, Workflow, WorkflowRunParams};
+use hooks::{HookDispatcher, ReadyJob};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+
+/// How long a finished run waits for its HTTP response to be written before it releases its
+/// background hooks anyway.
+const RESPONSE_WAIT: Duration = Duration::from_secs(30);
+/// Events buffered between a run and a slow SSE client before the run waits for it.
+const EVENT_BUFFER: usize = 256;
+
+/// A parsed run request (the form fields of `POST .../runs`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunRequest {
+    pub message: String,
+    pub stream: bool,
+    pub session_id: Option<String>,
+    pub user_id: Option<String>,
+    pub extra: Map<String, Value>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    #[error("Workflow not found")]
+    WorkflowNotFound,
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// The end of a run as its requester sees it.
+#[derive(Debug)]
+pub(crate) enum RunResult {
+    /// The run ended (completed or failed) and is stored.
+    Finished {
+        output: Box<WorkflowRunOutput>,
+        /// Set when a guardrail rejected the input.
+        rejected_input: Option<String>,
+    },
+    /// The run ended but its final state could not be stored.
+    NotStored(String),
+}
+
+/// Dropped once the HTTP response is fully written (or abandoned); until then the run holds
+/// back its background hooks, so they always start after the response.
+#[derive(Debug)]
+pub(crate) struct ResponseGuard(#[allow(dead_code)] oneshot::Sender<()>);
+
+/// A started run.
+#[derive(Debug)]
+pub(crate) struct RunHandle {
+    pub run_id: String,
+    pub events: Option<mpsc::Receiver<RunEvent>>,
+    pub result: oneshot::Receiver<RunResult>,
+    pub guard: ResponseGuard,
+}
+
+pub(crate) struct Runtime {
+    pub os_id: String,
+    pub db_id: String,
+    pub workflows: Vec<Arc<Workflow>>,
+    pub store: Arc<dyn Store>,
+    pub hooks_in_background: bool,
+    pub instantiated_at: String,
+    dispatcher: HookDispatcher,
+    max_attempts: u32,
+    runs: TaskTracker,
+}
+
+pub(crate) struct RuntimeParts {
+    pub os_id: String,
+    pub db_id: String,
+    pub workflows: Vec<Arc<Workflow>>,
+    pub store: Arc<dyn Store>,
+    pub hooks_in_background: bool,
+    pub hooks: HashMap<String, crate::hooks::Hook>,
+    pub hook_settings: hooks::HookSettings,
+}
+
+impl Runtime {
+    pub(crate) fn new(parts: RuntimeParts) -> Runtime {
+        let max_attempts = parts.hook_settings.max_attempts.max(1);
+        Runtime {
+            os_id: parts.os_id,
+            db_id: parts.db_id,
+            workflows: parts.workflows,
+            dispatcher: HookDispatcher::new(parts.store.clone(), parts.hooks, parts.hook_settings),
+            store: parts.store,
+            hooks_in_background: parts.hooks_in_background,
+            instantiated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            max_attempts,
+            runs: TaskTracker::new(),
+        }
+    }
+
+    /// A workflow by id.
+    pub(crate) fn workflow(&self, id: &str) -> Option<&Arc<Workflow>> {
+        self.workflows.iter().find(|w| w.id() == id)
+    }
+
+    /// Records the run as RUNNING (visible at once) and starts it on the runtime's tracker.
+    pub(crate) async fn start_workflow_run(
+        &self,
+        workflow_id: &str,
+        req: RunRequest,
+    ) -> Result<RunHandle, StartError> {
+        let workflow = self
+            .workflow(workflow_id)
+            .ok_or(StartError::WorkflowNotFound)?
+            .clone();
+        let now = unix_millis();
+        let run_id = uuid::Uuid::new_v4().to_string();
+        let session_id = req
+            .session_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let session = SessionRecord {
+            session_id: session_id.clone(),
+            session_type: "workflow".to_owned(),
+            component_id: workflow.id().to_owned(),
+            user_id: req.user_id.clone(),
+            session_name: Some(req.message.clone()),
+            session_state: "{}".to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        let record = RunRecord {
+            run_id: run_id.clone(),
+            session_id: session_id.clone(),
+            component_type: "workflow".to_owned(),
+            component_id: workflow.id().to_owned(),
+            user_id: req.user_id.clone(),
+            status: RunStatus::Running,
+            input: req.message.clone(),
+            output: None,
+            error: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.begin_run(&session, &record).await?;
+
+        let params = WorkflowRunParams {
+            run_id: run_id.clone(),
+            session_id,
+            user_id: req.user_id,
+            input: req.message,
+            extra: req.extra,
+            metadata: req.metadata,
+            hooks_in_background: self.hooks_in_background,
+            created_at: unix_seconds(),
+        };
+        let (events_tx, events) = match req.stream {
+            true => {
+                let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
+        let (result_tx, result) = oneshot::channel();
+        let (guard_tx, response_done) = oneshot::channel();
+        let task = RunTask {
+            store: self.store.clone(),
+            workflow,
+            params,
+            sink: EventSink::new(events_tx),
+            result_tx,
+            response_done,
+            max_attempts: self.max_attempts,
+            dispatcher: self.dispatcher.clone(),
+        };
+        self.runs.spawn(task.run());
+        Ok(RunHandle {
+            run_id,
+            events,
+            result,
+            guard: ResponseGuard(guard_tx),
+        })
+    }
+
+    /// Shuts down in order: in-flight runs finish, then pending background hooks drain (up to
+    /// `deadline`), then the database closes.
+    pub(crate) async fn shutdown(&self, deadline: Duration) {
+        self.runs.close();
+        if tokio::time::timeout(deadline, self.runs.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight runs did not finish within {deadline:?}");
+        }
+        if !self.dispatcher.drain(deadline).await {
+            tracing::warn!(
+                "background hooks did not drain within {deadline:?}; they stay pending in hook_jobs"
+            );
+        }
+        self.store.close().await;
+    }
+}
+
+/// One run, owned by the runtime.
+struct RunTask {
+    store: Arc<dyn Store>,
+    workflow: Arc<Workflow>,
+    params: WorkflowRunParams,
+    sink: EventSink,
+    result_tx: oneshot::Sender<RunResult>,
+    response_done: oneshot::Receiver<()>,
+    max_attempts: u32,
+    dispatcher: HookDispatcher,
+}
+
+impl RunTask {
+    /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
+    /// once the response is out — hands the jobs to the dispatcher.
+    async fn run(mut self) {
+        let Execution {
+            output,
+            deferred,
+            failure,
+        } = self.workflow.execute(&self.params, &mut self.sink).await;
+        let (jobs, ready) = self.jobs(deferred);
+        let stored = match serde_json::to_string(&output) {
+            Ok(json) => self
+                .store
+                .finish_run(
+                    &output.run_id,
+                    output.status,
+                    &json,
+                    output.error.as_deref(),
+                    &jobs,
+                )
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let ctx = self.workflow.event_context(&self.params, None);
+        let stored_ok = stored.is_ok();
+        match stored {
+            Ok(()) => {
+                let rejected_input = failure
+                    .as_ref()
+                    .filter(|f| f.is_input_rejection())
+                    .map(|f| f.message.clone());
+                match &failure {
+                    None => {
+                        self.sink
+                            .emit(|| RunEvent::WorkflowCompleted {
+                                ctx,
+                                content: output.content.clone(),
+                                content_type: output.content_type.clone(),
+                                step_results: output.step_results.clone(),
+                                step_executor_runs: output.step_executor_runs.clone(),
+                                metrics: Box::new(output.metrics.clone().unwrap_or_default()),
+                            })
+                            .await
+                    }
+                    Some(f) => {
+                        self.sink
+                            .emit(|| RunEvent::WorkflowError {
+                                ctx,
+                                error: f.message.clone(),
+                                error_type: Some(f.error_type.to_owned()),
+                                error_id: f.error_id.clone(),
+                            })
+                            .await
+                    }
+                }
+                let _ = self.result_tx.send(RunResult::Finished {
+                    output: Box::new(output),
+                    rejected_input,
+                });
+            }
+            Err(e) => {
+                tracing::error!(run = %self.params.run_id, error = %e, "cannot store the run's final state");
+                let message = format!("failed to store the run: {e}");
+                self.sink
+                    .emit(|| RunEvent::WorkflowError {
+                        ctx,
+                        error: message.clone(),
+                        error_type: Some("storage_error".to_owned()),
+                        error_id: None,
+                    })
+                    .await;
+                let _ = self.result_tx.send(RunResult::NotStored(message));
+            }
+        }
+        // Close the event stream, then wait for the response to be written.
+        drop(self.sink);
+        let _ = tokio::time::timeout(RESPONSE_WAIT, self.response_done).await;
+        if stored_ok && !ready.is_empty() {
+            self.dispatcher.dispatch(ready);
+        }
+    }
+
+    fn jobs(&self, deferred: Vec<DeferredHook>) -> (Vec<NewHookJob>, Vec<ReadyJob>) {
+        deferred
+            .into_iter()
+            .filter_map(|d| {
+                let job_id = uuid::Uuid::new_v4().to_string();
+                let payload = match serde_json::to_string(&d.ctx) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(hook = %d.hook_name, error = %e, "cannot serialize hook context");
+                        return None;
+                    }
+                };
+                let new = NewHookJob {
+                    job_id: job_id.clone(),
+                    run_id: self.params.run_id.clone(),
+                    hook_name: d.hook_name.clone(),
+                    payload,
+                    max_attempts: self.max_attempts,
+                };
+                let ready = ReadyJob {
+                    job_id,
+                    hook_name: d.hook_name,
+                    ctx: d.ctx,
+                };
+                Some((new, ready))
+            })
+            .unzip()
+    }
+}

@@ -1,0 +1,235 @@
+//! The storage boundary: a small [`Store`] trait over our own normalized tables (`sessions`,
+//! `runs`, `run_events`, `hook_jobs`), with SQLite behind it by default.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::run::RunStatus;
+use async_trait::async_trait;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Which database to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DbConfig {
+    /// A SQLite file (created, with its parent directory, if missing).
+    Sqlite(PathBuf),
+}
+
+impl DbConfig {
+    /// Reads `DATABASE_URL` (`sqlite://path` or `sqlite:path`), if set.
+    pub fn from_env() -> Result<Option<DbConfig>, StoreError> {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => DbConfig::from_url(&url).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Parses a database URL.
+    pub fn from_url(url: &str) -> Result<DbConfig, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                StoreError::Config(format!(
+                    "unsupported DATABASE_URL {url:?}: use sqlite://<file>"
+                ))
+            })?;
+        let path = path.split('?').next().unwrap_or(path);
+        Ok(DbConfig::Sqlite(PathBuf::from(path)))
+    }
+
+    /// Opens the database and applies the migrations.
+    pub async fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        match self {
+            DbConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+        }
+    }
+}
+
+/// agno's `SqliteDb(db_file=...)`: a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteDb(PathBuf);
+
+impl SqliteDb {
+    /// The SQLite file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> SqliteDb {
+        SqliteDb(path.into())
+    }
+}
+
+impl From<SqliteDb> for DbConfig {
+    fn from(db: SqliteDb) -> DbConfig {
+        DbConfig::Sqlite(db.0)
+    }
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The schema could not be applied.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A bad configuration.
+    #[error("{0}")]
+    Config(String),
+    /// The session exists and belongs to another workflow, agent or team.
+    #[error("session {0} belongs to another component")]
+    SessionConflict(String),
+    /// Could not create the database's directory.
+    #[error("cannot create database directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A session row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    /// The id.
+    pub session_id: String,
+    /// `workflow`, `agent` or `team`.
+    pub session_type: String,
+    /// The workflow, agent or team id.
+    pub component_id: String,
+    /// The user, when known.
+    pub user_id: Option<String>,
+    /// The name (the first run's input by default).
+    pub session_name: Option<String>,
+    /// Session state (JSON text).
+    pub session_state: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// A run row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// The id.
+    pub run_id: String,
+    /// Its session.
+    pub session_id: String,
+    /// `workflow`, `agent` or `team`.
+    pub component_type: String,
+    /// The workflow, agent or team id.
+    pub component_id: String,
+    /// The user, when known.
+    pub user_id: Option<String>,
+    /// Current status.
+    pub status: RunStatus,
+    /// The message the run was started with.
+    pub input: String,
+    /// The full output as JSON text, once terminal.
+    pub output: Option<String>,
+    /// The error of a failed run.
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// A background hook job to record with a run's final state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHookJob {
+    /// The job id.
+    pub job_id: String,
+    /// The run (the workflow run) it belongs to.
+    pub run_id: String,
+    /// The hook's registered name.
+    pub hook_name: String,
+    /// The serialized `HookContext`.
+    pub payload: String,
+    /// How many attempts before the job is `dead`.
+    pub max_attempts: u32,
+}
+
+/// A hook job's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookJobRecord {
+    /// The job id.
+    pub job_id: String,
+    /// Its run.
+    pub run_id: String,
+    /// The hook's registered name.
+    pub hook_name: String,
+    /// The serialized `HookContext`.
+    pub payload: String,
+    /// `pending`, `running`, `done`, `failed` (will retry) or `dead`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Attempts allowed.
+    pub max_attempts: u32,
+    /// `ok`, `error`, `panic` or `timeout`: how the last attempt ended.
+    pub outcome: Option<String>,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+/// How a hook attempt ended, to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobAttempt {
+    /// The new status: `done`, `failed` (retry at `next_attempt_at`) or `dead`.
+    pub status: &'static str,
+    /// `ok`, `error`, `panic` or `timeout`.
+    pub outcome: &'static str,
+    /// The error text.
+    pub error: Option<String>,
+    /// When to retry (unix milliseconds), for `failed`.
+    pub next_attempt_at: i64,
+}
+
+/// The storage operations the runtime needs. Small on purpose: SQLite and Postgres both fit.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// In one transaction: creates the session if it does not exist, checks that it belongs to
+    /// the run's component (else [`StoreError::SessionConflict`]), and records the new run
+    /// (status RUNNING or PENDING). Returns the stored session.
+    async fn begin_run(
+        &self,
+        session: &SessionRecord,
+        run: &RunRecord,
+    ) -> Result<SessionRecord, StoreError>;
+    /// A session by id.
+    async fn get_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// Records a run's final state and, in the same transaction, its background hook jobs.
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        output: &str,
+        error: Option<&str>,
+        jobs: &[NewHookJob],
+    ) -> Result<(), StoreError>;
+    /// A run by id.
+    async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
+    /// A session's runs, oldest first.
+    async fn session_runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError>;
+    /// Marks a job running for another attempt; returns the attempt number, or `None` if the
+    /// job is not runnable (already done, running or dead).
+    async fn start_job_attempt(
+        &self,
+        job_id: &str,
+        lease_until: i64,
+    ) -> Result<Option<u32>, StoreError>;
+    /// Records how an attempt ended.
+    async fn finish_job_attempt(
+        &self,
+        job_id: &str,
+        attempt: &JobAttempt,
+    ) -> Result<(), StoreError>;
+    /// Hook jobs, optionally of one run, oldest first.
+    async fn hook_jobs(&self, run_id: Option<&str>) -> Result<Vec<HookJobRecord>, StoreError>;
+    /// Closes the connections once every write is done.
+    async fn close(&self);
+}

@@ -1,0 +1,237 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 with a fresh SQLite file and a local
+//! OpenAI-compatible mock, plus a record of what the hooks did.
+
+use crate::mock_openai::MockOpenAi;
+use agentos::store::{HookJobRecord, SqliteStore, Store};
+use agentos::{Agent, AgentOs, Hook, HookContext, HookError, OpenAIChat, SqliteDb, Workflow};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+pub const WF: &str = "analysis-workflow";
+pub const ANALYZER_INSTRUCTIONS: &str = "Analyze the input and identify key points.";
+pub const SUMMARIZER_INSTRUCTIONS: &str = "Summarize the analysis into a brief response.";
+
+/// What hooks did, in order: `(entry, when)`.
+#[derive(Clone, Default)]
+pub struct HookLog(Arc<Mutex<Vec<(String, Instant)>>>);
+
+impl HookLog {
+    pub fn push(&self, entry: String) {
+        self.0.lock().unwrap().push((entry, Instant::now()));
+    }
+
+    pub fn entries(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(e, _)| e.clone())
+            .collect()
+    }
+
+    pub fn contains(&self, entry: &str) -> bool {
+        self.entries().iter().any(|e| e == entry)
+    }
+
+    /// Waits up to `limit` until `entry` is logged.
+    pub async fn wait_for(&self, entry: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.contains(entry) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.contains(entry)
+    }
+}
+
+/// The seed example's hook, recording instead of printing: `start:<agent>` then, after
+/// `sleep`, `done:<agent>`.
+pub fn sleeping_hook(log: &HookLog, sleep: Duration) -> Hook {
+    let log = log.clone();
+    Hook::new("log_step_completion", move |ctx: HookContext| {
+        let log = log.clone();
+        async move {
+            log.push(format!("start:{}", ctx.agent.name));
+            tokio::time::sleep(sleep).await;
+            log.push(format!("done:{}", ctx.agent.name));
+            Ok::<(), HookError>(())
+        }
+    })
+}
+
+/// The seed workflow (Analyzer then Summarizer) against `model_url`, each agent with `hooks`.
+pub fn seed_workflow(model_url: &str, hooks: &[Hook]) -> Workflow {
+    let agent = |name: &str, instructions: &str| {
+        let model = OpenAIChat::new("gpt-5.2")
+            .base_url(model_url)
+            .api_key("test-key")
+            .timeout(Duration::from_secs(5));
+        hooks.iter().cloned().fold(
+            Agent::new(name).model(model).instructions(instructions),
+            |a, h| a.post_hook(h),
+        )
+    };
+    Workflow::new(WF)
+        .name("AnalysisWorkflow")
+        .description("Analyzes input and provides a summary")
+        .steps([
+            agent("Analyzer", ANALYZER_INSTRUCTIONS),
+            agent("Summarizer", SUMMARIZER_INSTRUCTIONS),
+        ])
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db_path: PathBuf,
+    pub mock: Arc<MockOpenAi>,
+    pub hooks: HookLog,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), agentos::OsError>>>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+/// Builds the seed app: the seed workflow with a 1 s background hook on each agent.
+pub async fn spawn_app() -> TestApp {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    let wf = seed_workflow(
+        &mock.base_url(),
+        &[sleeping_hook(&hooks, Duration::from_secs(1))],
+    );
+    let os = AgentOs::new()
+        .workflow(wf)
+        .run_hooks_in_background(true)
+        .hook_retries(1, Duration::from_millis(10));
+    spawn_with(os, mock, hooks).await
+}
+
+/// Serves `os` (whose db is set here to a fresh temp file) on a loopback port.
+pub async fn spawn_with(os: AgentOs, mock: Arc<MockOpenAi>, hooks: HookLog) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let db_path = dir.path().join("agentos.db");
+    serve_on(os.db(SqliteDb::new(&db_path)), mock, hooks, dir, db_path).await
+}
+
+/// Serves `os` on the database file of `previous` (a restart on the same file).
+pub async fn restart_on(previous: &TestApp, os: AgentOs) -> TestApp {
+    serve_on(
+        os.db(SqliteDb::new(&previous.db_path)),
+        previous.mock.clone(),
+        previous.hooks.clone(),
+        previous._dir.clone(),
+        previous.db_path.clone(),
+    )
+    .await
+}
+
+async fn serve_on(
+    os: AgentOs,
+    mock: Arc<MockOpenAi>,
+    hooks: HookLog,
+    dir: Arc<tempfile::TempDir>,
+    db_path: PathBuf,
+) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(os.serve_with_shutdown(listener, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        db_path,
+        mock,
+        hooks,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `POST /workflows/{WF}/runs` as multipart with these fields.
+    pub async fn post_run(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let form = fields
+            .iter()
+            .fold(reqwest::multipart::Form::new(), |f, (k, v)| {
+                f.text(k.to_string(), v.to_string())
+            });
+        self.client
+            .post(self.url(&format!("/workflows/{WF}/runs")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A non-streamed run; returns the status and JSON body.
+    pub async fn run_json(&self, fields: &[(&str, &str)]) -> (u16, Value) {
+        let mut all = vec![("stream", "false")];
+        all.extend_from_slice(fields);
+        let res = self.post_run(&all).await;
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let res = self.client.get(self.url(path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+
+    /// Stops accepting, finishes runs, drains hooks, closes the pool; returns when done.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    /// The hook jobs as stored, read through a fresh connection to the database file.
+    pub async fn hook_jobs(&self) -> Vec<HookJobRecord> {
+        let store = SqliteStore::open(&self.db_path).await.unwrap();
+        let jobs = store.hook_jobs(None).await.unwrap();
+        store.close().await;
+        jobs
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Parses an SSE body into `(event name, data JSON)` pairs.
+pub fn parse_sse(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            (name, serde_json::from_str(&data).unwrap_or(Value::Null))
+        })
+        .collect()
+}

@@ -1,0 +1,261 @@
+//! Hooks: background after the response, contained failures, retries, guardrails, inline events.
+
+use crate::helpers::*;
+use crate::mock_openai::MockOpenAi;
+use agentos::{Agent, AgentOs, Hook, HookContext, HookError, OpenAIChat, Workflow};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::test]
+async fn background_hooks_finish_after_the_response() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .run_json(&[("message", "Explain the benefits of exercise")])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "COMPLETED");
+    // Each hook sleeps 1 s: the response must not have waited for them.
+    assert!(
+        !app.hooks.entries().iter().any(|e| e.starts_with("done:")),
+        "response waited for a hook: {:?}",
+        app.hooks.entries()
+    );
+    assert!(
+        app.hooks
+            .wait_for("done:Analyzer", Duration::from_secs(5))
+            .await
+    );
+    assert!(
+        app.hooks
+            .wait_for("done:Summarizer", Duration::from_secs(5))
+            .await
+    );
+
+    let jobs = app.hook_jobs().await;
+    assert_eq!(jobs.len(), 2);
+    for job in &jobs {
+        assert_eq!(job.run_id, body["run_id"].as_str().unwrap());
+        assert_eq!(job.hook_name, "log_step_completion");
+        assert_eq!(job.status, "done");
+        assert_eq!(job.outcome.as_deref(), Some("ok"));
+        assert_eq!(job.attempts, 1);
+    }
+}
+
+/// A hook that records its call, then fails in the way its name says.
+fn misbehaving(log: &HookLog, name: &'static str) -> Hook {
+    let log = log.clone();
+    Hook::new(name, move |ctx: HookContext| {
+        let log = log.clone();
+        async move {
+            log.push(format!("{name}:{}", ctx.agent.name));
+            match name {
+                "failing" => Err(HookError::msg("the metrics service said no")),
+                "panicking" => panic!("hook exploded"),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        }
+    })
+}
+
+#[tokio::test]
+async fn failing_panicking_and_slow_hooks_leave_the_response_and_other_hooks_intact() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let log = HookLog::default();
+    let hooks: Vec<Hook> = ["failing", "panicking", "slow", "ok"]
+        .into_iter()
+        .map(|n| misbehaving(&log, n))
+        .collect();
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &hooks))
+        .run_hooks_in_background(true)
+        .hook_timeout(Duration::from_millis(300))
+        .hook_retries(1, Duration::from_millis(10));
+    let app = spawn_with(os, mock, log.clone()).await;
+
+    let (status, body) = app.run_json(&[("message", "hello")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "COMPLETED");
+    assert_eq!(body["content"], "reply to: reply to: hello");
+    assert!(log.wait_for("ok:Analyzer", Duration::from_secs(5)).await);
+    assert!(log.wait_for("ok:Summarizer", Duration::from_secs(5)).await);
+
+    // Every outcome is recorded, each on its own job.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let jobs = loop {
+        let jobs = app.hook_jobs().await;
+        if jobs
+            .iter()
+            .all(|j| j.status == "done" || j.status == "dead")
+            || tokio::time::Instant::now() > deadline
+        {
+            break jobs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(jobs.len(), 8);
+    for job in &jobs {
+        let (status, outcome) = match job.hook_name.as_str() {
+            "failing" => ("dead", "error"),
+            "panicking" => ("dead", "panic"),
+            "slow" => ("dead", "timeout"),
+            _ => ("done", "ok"),
+        };
+        assert_eq!(
+            (job.status.as_str(), job.outcome.as_deref()),
+            (status, Some(outcome)),
+            "{job:?}"
+        );
+    }
+    let failing = jobs.iter().find(|j| j.hook_name == "failing").unwrap();
+    assert_eq!(
+        failing.last_error.as_deref(),
+        Some("the metrics service said no")
+    );
+    let panicking = jobs.iter().find(|j| j.hook_name == "panicking").unwrap();
+    assert!(
+        panicking
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("hook exploded")
+    );
+
+    // The server is still up and still answers runs.
+    let (status, again) = app.run_json(&[("message", "again")]).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("COMPLETED")));
+}
+
+#[tokio::test]
+async fn an_inline_panicking_hook_does_not_break_the_run() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let log = HookLog::default();
+    let hooks = [misbehaving(&log, "panicking"), misbehaving(&log, "ok")];
+    let os = AgentOs::new().workflow(seed_workflow(&mock.base_url(), &hooks));
+    let app = spawn_with(os, mock, log.clone()).await;
+    let (status, body) = app.run_json(&[("message", "hello")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "COMPLETED");
+    // Inline hooks ran before the response, in order, the panic contained.
+    assert_eq!(
+        log.entries(),
+        [
+            "panicking:Analyzer",
+            "ok:Analyzer",
+            "panicking:Summarizer",
+            "ok:Summarizer"
+        ]
+    );
+    assert!(
+        app.hook_jobs().await.is_empty(),
+        "inline hooks are not jobs"
+    );
+}
+
+#[tokio::test]
+async fn inline_hooks_stream_agnos_hook_events() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let log = HookLog::default();
+    let os = AgentOs::new().workflow(seed_workflow(&mock.base_url(), &[misbehaving(&log, "ok")]));
+    let app = spawn_with(os, mock, log).await;
+    let res = app.post_run(&[("message", "hello")]).await;
+    let names: Vec<String> = parse_sse(&res.text().await.unwrap())
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let at = |n: &str| names.iter().position(|x| x == n).unwrap();
+    assert!(at("RunContentCompleted") < at("PostHookStarted"));
+    assert!(at("PostHookStarted") < at("PostHookCompleted"));
+    assert!(at("PostHookCompleted") < at("RunCompleted"));
+}
+
+#[tokio::test]
+async fn a_failed_background_hook_is_retried_and_knows_its_attempt() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let log = HookLog::default();
+    let flaky = {
+        let log = log.clone();
+        Hook::new("flaky", move |ctx: HookContext| {
+            let log = log.clone();
+            async move {
+                let job = ctx.job.clone().expect("background hooks know their job");
+                log.push(format!("attempt:{}:{}", ctx.agent.name, job.attempt));
+                if job.attempt < 2 {
+                    return Err(HookError::msg("transient"));
+                }
+                Ok(())
+            }
+        })
+        .background()
+    };
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[flaky]))
+        .hook_retries(3, Duration::from_millis(20));
+    let app = spawn_with(os, mock, log.clone()).await;
+    let (status, _) = app.run_json(&[("message", "hello")]).await;
+    assert_eq!(status, 200);
+    assert!(
+        log.wait_for("attempt:Analyzer:2", Duration::from_secs(5))
+            .await
+    );
+    assert!(
+        log.wait_for("attempt:Summarizer:2", Duration::from_secs(5))
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let jobs = app.hook_jobs().await;
+    assert!(
+        jobs.iter().all(|j| j.status == "done" && j.attempts == 2),
+        "{jobs:?}"
+    );
+}
+
+fn guarded_workflow(model_url: &str) -> Workflow {
+    let guard = Hook::new("no_secrets", |ctx: HookContext| async move {
+        if ctx.run_input.input_content.contains("password") {
+            return Err(HookError::input_check("Input contains a password"));
+        }
+        Ok(())
+    })
+    .guardrail();
+    let model = OpenAIChat::new("gpt-5.2").base_url(model_url).api_key("k");
+    Workflow::new(WF).steps([Agent::new("Analyzer").model(model).pre_hook(guard)])
+}
+
+#[tokio::test]
+async fn a_pre_hook_can_reject_the_input() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(guarded_workflow(&mock.base_url()))
+        .run_hooks_in_background(true);
+    let app = spawn_with(os, mock, HookLog::default()).await;
+
+    let (status, body) = app
+        .run_json(&[
+            ("message", "my password is hunter2"),
+            ("session_id", "s-guard"),
+        ])
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["detail"], "Input contains a password");
+    assert!(app.mock.requests().is_empty(), "the model is never called");
+    let (_, runs) = app
+        .get_json(&format!("/workflows/{WF}/runs?session_id=s-guard"))
+        .await;
+    assert_eq!(runs[0]["status"], "ERROR");
+    assert_eq!(runs[0]["error"], "Input contains a password");
+
+    let res = app.post_run(&[("message", "password again")]).await;
+    let events = parse_sse(&res.text().await.unwrap());
+    let (_, err) = events.iter().find(|(n, _)| n == "RunError").unwrap();
+    assert_eq!(err["error_type"], "input_check_error");
+    assert_eq!(err["error_id"], "input_not_allowed");
+    assert_eq!(events.last().unwrap().0, "WorkflowError");
+
+    let (status, ok) = app.run_json(&[("message", "hello")]).await;
+    assert_eq!((status, ok["status"].as_str()), (200, Some("COMPLETED")));
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server on a loopback port, a temp SQLite file, and a local
+//! OpenAI-compatible mock. One binary, many modules.
+
+mod errors;
+mod helpers;
+mod hooks;
+mod lifecycle;
+mod mock_openai;
+mod runs;

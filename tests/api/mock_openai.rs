@@ -1,0 +1,224 @@
+//! A local, OpenAI-compatible mock server for integration tests.
+//!
+//! Serves `POST /v1/chat/completions` (plain JSON or SSE streaming) and `GET /v1/models`.
+//! Replies are deterministic: `reply to: <last user message>`. Tests can switch the server
+//! into failure modes ([`MockOpenAi::fail_with`], [`MockOpenAi::garbage`]), add latency
+//! ([`MockOpenAi::set_delay`]) and inspect every request body received ([`MockOpenAi::requests`]).
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+/// How the server answers chat completion requests.
+#[derive(Clone, Copy, Debug, Default)]
+enum Mode {
+    #[default]
+    Normal,
+    /// Fail with this HTTP status and an OpenAI-style error body.
+    Fail(u16),
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+}
+
+/// Mutable server state shared between the handle and the handlers.
+#[derive(Default)]
+struct Inner {
+    mode: Mode,
+    delay: Duration,
+    requests: Vec<Value>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// Handle to a running mock server; the server task is aborted when this is dropped.
+pub struct MockOpenAi {
+    addr: SocketAddr,
+    state: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockOpenAi {
+    /// Starts an axum server on 127.0.0.1:0 (tokio::spawn), returns once listening.
+    pub async fn start() -> MockOpenAi {
+        let state: Shared = Arc::default();
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/models", get(models))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind mock server");
+        let addr = listener.local_addr().expect("mock server address");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("mock server");
+        });
+        MockOpenAi { addr, state, task }
+    }
+
+    /// Base URL including /v1, e.g. "http://127.0.0.1:PORT/v1" (what goes into OPENAI_BASE_URL).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// From now on every chat completion request fails with this HTTP status and an
+    /// OpenAI-style error body.
+    pub fn fail_with(&self, status: u16) {
+        self.state.lock().unwrap().mode = Mode::Fail(status);
+    }
+
+    /// From now on, answer garbage: 200 with body "not json" (content-type application/json).
+    pub fn garbage(&self) {
+        self.state.lock().unwrap().mode = Mode::Garbage;
+    }
+
+    /// Back to normal replies.
+    pub fn heal(&self) {
+        self.state.lock().unwrap().mode = Mode::Normal;
+    }
+
+    /// Delay before answering each request (default 0).
+    pub fn set_delay(&self, d: Duration) {
+        self.state.lock().unwrap().delay = d;
+    }
+
+    /// JSON bodies of all chat completion requests received so far, in order.
+    pub fn requests(&self) -> Vec<Value> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+impl Drop for MockOpenAi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `GET /v1/models`: a single fixed model.
+async fn models() -> Json<Value> {
+    Json(json!({
+        "object": "list",
+        "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "mock"}]
+    }))
+}
+
+/// Text of a message `content`: a string, or the joined `text` of the text parts of an array.
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|p| p["type"] == "text")
+            .filter_map(|p| p["text"].as_str())
+            .collect(),
+        _ => String::new(),
+    }
+}
+
+/// `POST /v1/chat/completions`.
+async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response {
+    // Parse leniently so that even a malformed request gets recorded.
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let (mode, delay) = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(req.clone());
+        (s.mode, s.delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match mode {
+        Mode::Fail(status) => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let err = json!({"error": {
+                "message": format!("mock failure {status}"),
+                "type": "server_error", "param": null, "code": null
+            }});
+            return (code, Json(err)).into_response();
+        }
+        Mode::Garbage => {
+            return ([(header::CONTENT_TYPE, "application/json")], "not json").into_response();
+        }
+        Mode::Normal => {}
+    }
+
+    let messages = req["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| content_text(&m["content"]))
+        .unwrap_or_default();
+    let reply = format!("reply to: {last}");
+    let prompt_tokens: usize = messages
+        .iter()
+        .map(|m| content_text(&m["content"]).split_whitespace().count())
+        .sum();
+    let completion_tokens = reply.split_whitespace().count();
+    let usage = json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    });
+    let model = req["model"].clone();
+
+    if req["stream"] != true {
+        return Json(json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "finish_reason": "stop"
+            }],
+            "usage": usage,
+        }))
+        .into_response();
+    }
+
+    // Streaming: one SSE event per chunk.
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+        })
+    };
+    let mut chunks = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    let chars: Vec<char> = reply.chars().collect();
+    for piece in chars.chunks(5) {
+        chunks.push(chunk(
+            json!({"content": String::from_iter(piece)}),
+            Value::Null,
+        ));
+    }
+    chunks.push(chunk(json!({}), json!("stop")));
+    if req["stream_options"]["include_usage"] == true {
+        chunks.push(json!({
+            "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": model,
+            "choices": [], "usage": usage
+        }));
+    }
+    let mut events: Vec<String> = chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+    events.push("data: [DONE]\n\n".to_string());
+    let stream = futures::stream::iter(
+        events
+            .into_iter()
+            .map(|e| Ok::<_, Infallible>(Bytes::from(e))),
+    );
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
