@@ -259,3 +259,49 @@ async fn a_pre_hook_can_reject_the_input() {
     let (status, ok) = app.run_json(&[("message", "hello")]).await;
     assert_eq!((status, ok["status"].as_str()), (200, Some("COMPLETED")));
 }
+
+#[tokio::test]
+async fn hooks_see_the_request_extra_fields_metadata_and_ids() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let log = HookLog::default();
+    let inspect = {
+        let log = log.clone();
+        Hook::new("inspect", move |ctx: HookContext| {
+            let log = log.clone();
+            async move {
+                let out = ctx.run_output().expect("post-hooks see the output");
+                log.push(format!(
+                    "{}|{}|{}|{}|{}|{}|{}",
+                    ctx.agent.id,
+                    ctx.extra["foo"],
+                    ctx.extra["flag"],
+                    ctx.metadata
+                        .as_ref()
+                        .map(|m| m["k"].clone())
+                        .unwrap_or_default(),
+                    ctx.user_id.as_deref().unwrap_or("-"),
+                    ctx.session_id,
+                    out.content,
+                ));
+                Ok(())
+            }
+        })
+    };
+    let os = AgentOs::new().workflow(seed_workflow(&mock.base_url(), &[inspect]));
+    let app = spawn_with(os, mock, log.clone()).await;
+    let (status, _) = app
+        .run_json(&[
+            ("message", "hi"),
+            ("foo", "bar"),
+            ("flag", "TRUE"),
+            ("metadata", r#"{"k": 7}"#),
+            ("user_id", "u-9"),
+            ("session_id", "s-ctx"),
+        ])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        log.entries()[0],
+        r#"analyzer|"bar"|true|7|u-9|s-ctx|reply to: hi"#
+    );
+}

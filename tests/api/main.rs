@@ -2,6 +2,7 @@
 //! OpenAI-compatible mock. One binary, many modules.
 
 mod errors;
+mod example;
 mod helpers;
 mod hooks;
 mod lifecycle;

@@ -1,0 +1,203 @@
+//! Process-level: the seed example as a user runs it, its output read from its stdout.
+
+use crate::helpers::WF;
+use crate::mock_openai::MockOpenAi;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// `target/<profile>/examples/background_hooks_workflow`, built by `cargo test`.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/api-<hash>
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("background_hooks_workflow")
+}
+
+struct Example {
+    child: Child,
+    base: String,
+    stdout: Arc<Mutex<String>>,
+    dir: tempfile::TempDir,
+}
+
+async fn start_example(envs: &[(&str, String)]) -> Example {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cmd = Command::new(example_binary());
+    cmd.current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("DATABASE_URL")
+        .env("AGENT_OS_PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("cargo test builds the examples");
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let sink = stdout.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut out = sink.lock().unwrap();
+            out.push_str(&line);
+            out.push('\n');
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if reqwest::get(format!("{base}/health"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the example did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Example {
+        child,
+        base,
+        stdout,
+        dir,
+    }
+}
+
+impl Example {
+    fn output(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    async fn wait_for_output(&self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.output().contains(text) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    async fn run(&self, message: &str) -> Value {
+        let form = reqwest::multipart::Form::new()
+            .text("message", message.to_owned())
+            .text("stream", "false");
+        reqwest::Client::new()
+            .post(format!("{}/workflows/{WF}/runs", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// SIGTERM, then the exit status.
+    async fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        let pid = self.child.id().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the example exits after SIGTERM")
+            .unwrap();
+        (status, self.dir)
+    }
+}
+
+#[tokio::test]
+async fn the_seed_example_answers_then_prints_its_hooks() {
+    let mock = MockOpenAi::start().await;
+    let example = start_example(&[("OPENAI_BASE_URL", mock.base_url())]).await;
+    let body = example.run("Explain the benefits of exercise").await;
+    let at_response = example.output();
+    assert_eq!(body["status"], "COMPLETED");
+    assert_eq!(
+        body["content"],
+        "reply to: reply to: Explain the benefits of exercise"
+    );
+    assert_eq!(body["step_executor_runs"][0]["model"], "gpt-5.2");
+    assert!(
+        !at_response.contains("Logged metrics"),
+        "the response waited for the hooks:\n{at_response}"
+    );
+
+    for agent in ["Analyzer", "Summarizer"] {
+        let line = format!("[Background Hook] Logged metrics for {agent}");
+        assert!(
+            example.wait_for_output(&line, Duration::from_secs(5)).await,
+            "{}",
+            example.output()
+        );
+        assert!(
+            example
+                .output()
+                .contains(&format!("[Background Hook] Agent '{agent}' completed step"))
+        );
+    }
+    let out = example.output();
+    for run in body["step_executor_runs"].as_array().unwrap() {
+        assert!(out.contains(&format!(
+            "[Background Hook] Run ID: {}",
+            run["run_id"].as_str().unwrap()
+        )));
+    }
+    let (status, dir) = example.terminate().await;
+    assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+    assert!(dir.path().join("tmp/workflow.db").exists());
+}
+
+#[tokio::test]
+async fn without_a_model_server_the_example_says_so_and_answers_offline() {
+    let example = start_example(&[]).await;
+    assert!(
+        example
+            .output()
+            .contains("answering with the offline ScriptedModel"),
+        "{}",
+        example.output()
+    );
+    let body = example.run("hello").await;
+    assert_eq!(body["status"], "COMPLETED");
+    assert_eq!(body["step_executor_runs"][1]["model"], "scripted");
+    // SIGTERM with hooks still sleeping: they drain before the process exits.
+    assert!(!example.output().contains("Logged metrics"));
+    let out = example.stdout.clone();
+    let (status, _dir) = example.terminate().await;
+    assert!(status.success());
+    // The process has exited; give the reader task a moment to take the last lines.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !out
+        .lock()
+        .unwrap()
+        .contains("Logged metrics for Summarizer")
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let out = out.lock().unwrap().clone();
+    assert!(
+        out.contains("Logged metrics for Analyzer")
+            && out.contains("Logged metrics for Summarizer"),
+        "hooks drained on SIGTERM:\n{out}"
+    );
+}
