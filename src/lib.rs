@@ -47,7 +47,7 @@ pub use event::{AgentContext, RunEvent, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 #[cfg(feature = "scripted")]
 pub use model::ScriptedModel;
-pub use model::{Model, ModelError, ModelRequest, OpenAIChat};
+pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 pub use os::{AgentOs, OsError, shutdown_signal};
 pub use run::{
     Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics, StepOutput,

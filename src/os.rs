@@ -45,6 +45,7 @@ pub struct AgentOs {
     hook_settings: HookSettings,
     shutdown_timeout: Duration,
     max_body_bytes: usize,
+    idempotency_ttl: Duration,
     runtime: OnceCell<Arc<Runtime>>,
 }
 
@@ -77,6 +78,7 @@ impl AgentOs {
             hook_settings: HookSettings::default(),
             shutdown_timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
+            idempotency_ttl: Duration::from_secs(24 * 3600),
             runtime: OnceCell::new(),
         }
     }
@@ -130,6 +132,18 @@ impl AgentOs {
     /// How long shutdown waits for in-flight runs, and then for background hooks (default 30 s each).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> AgentOs {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How often due hook retries and abandoned hook jobs are looked for (default 1 s).
+    pub fn hook_poll_interval(mut self, interval: Duration) -> AgentOs {
+        self.hook_settings.poll_interval = interval;
+        self
+    }
+
+    /// How long an `Idempotency-Key` names its run (default 24 h).
+    pub fn idempotency_ttl(mut self, ttl: Duration) -> AgentOs {
+        self.idempotency_ttl = ttl;
         self
     }
 
@@ -193,7 +207,7 @@ impl AgentOs {
                     )
                     .to_string(),
                 };
-                Ok(Arc::new(Runtime::new(RuntimeParts {
+                let runtime = Runtime::new(RuntimeParts {
                     os_id: self.id.clone(),
                     db_id,
                     workflows: self.workflows.iter().cloned().map(Arc::new).collect(),
@@ -201,7 +215,10 @@ impl AgentOs {
                     hooks_in_background: self.hooks_in_background,
                     hooks,
                     hook_settings: self.hook_settings.clone(),
-                })))
+                    idempotency_ttl: self.idempotency_ttl,
+                });
+                runtime.recover().await?;
+                Ok(Arc::new(runtime))
             })
             .await
             .cloned()

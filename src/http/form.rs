@@ -8,6 +8,13 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 use serde_json::Value;
 
+/// More fields than any client sends; past this the form is refused (400).
+const MAX_FIELDS: usize = 1000;
+
+fn too_many_fields() -> ApiError {
+    ApiError::bad_request(format!("Too many form fields (at most {MAX_FIELDS})"))
+}
+
 /// The fields of a run form, in order. File parts are skipped (workflows take no files).
 #[derive(Debug, Default)]
 pub(crate) struct RunForm(pub Vec<(String, String)>);
@@ -40,6 +47,9 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
                 .await
                 .map_err(|e| body_error(e.status(), e.body_text()))?
             {
+                if fields.len() >= MAX_FIELDS {
+                    return Err(too_many_fields());
+                }
                 let Some(name) = field.name().map(str::to_owned) else {
                     continue;
                 };
@@ -65,14 +75,38 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
             let bytes = Bytes::from_request(req, state)
                 .await
                 .map_err(|e| body_error(e.status(), e.body_text()))?;
-            let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
-                .map_err(|e| ApiError::bad_request(format!("Malformed form body: {e}")))?;
-            Ok(RunForm(fields))
+            Ok(RunForm(parse_urlencoded(&bytes)?))
         } else {
             // FastAPI answers any other body (JSON included) as a form without `message`.
             Err(ApiError::missing("body", "message"))
         }
     }
+}
+
+/// Parses `application/x-www-form-urlencoded`, refusing invalid UTF-8 (rather than replacing
+/// it, as lenient parsers do) and more than [`MAX_FIELDS`] fields.
+fn parse_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let decode = |part: &[u8]| -> Result<String, ApiError> {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| ApiError::bad_request("Form field is not valid UTF-8"))
+    };
+    let mut fields = Vec::new();
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        if fields.len() >= MAX_FIELDS {
+            return Err(too_many_fields());
+        }
+        let mut kv = pair.splitn(2, |&b| b == b'=');
+        let name = decode(kv.next().unwrap_or_default())?;
+        let value = decode(kv.next().unwrap_or_default())?;
+        fields.push((name, value));
+    }
+    Ok(fields)
 }
 
 /// FastAPI's boolean parsing for declared fields.

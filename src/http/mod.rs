@@ -3,6 +3,7 @@
 
 mod error;
 mod form;
+mod hooks;
 mod meta;
 mod workflows;
 
@@ -26,6 +27,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
     Router::new()
         .merge(meta::router())
         .merge(workflows::router())
+        .merge(hooks::router())
         .fallback(|| async { ApiError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

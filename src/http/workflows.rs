@@ -4,12 +4,13 @@ use super::error::ApiError;
 use super::form::RunForm;
 use super::{AppState, GuardedBody, iso, route};
 use crate::agent::Agent;
-use crate::event::RunEvent;
+use crate::event::{RunEvent, WorkflowContext};
 use crate::run::WorkflowRunOutput;
-use crate::runtime::{RunHandle, RunResult, Runtime};
+use crate::runtime::{RunHandle, RunResult, Runtime, Started};
 use crate::store::RunRecord;
 use crate::workflow::{StepKind, Workflow};
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -88,20 +89,78 @@ async fn get_workflow(
     Ok(Json(v))
 }
 
+/// The `Idempotency-Key` header, if present and well-formed.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
 /// `POST /workflows/{id}/runs`: runs the workflow; JSON when `stream=false`, SSE otherwise.
+/// With an `Idempotency-Key` seen before, answers with that run instead of running again.
 async fn create_run(
     State(rt): State<AppState>,
     Path(workflow_id): Path<String>,
+    headers: HeaderMap,
     form: RunForm,
 ) -> Result<Response, ApiError> {
-    let req = form.into_run_request()?;
+    let mut req = form.into_run_request()?;
+    req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
-    let handle = rt.start_workflow_run(&workflow_id, req).await?;
-    if stream {
-        Ok(sse(handle).into_response())
-    } else {
-        json_answer(handle).await
+    match rt.start_workflow_run(&workflow_id, req).await? {
+        Started::New(handle) if stream => Ok(sse(handle).into_response()),
+        Started::New(handle) => json_answer(handle).await,
+        Started::Existing(run) => existing_answer(find(&rt, &workflow_id)?, &run, stream),
     }
+}
+
+/// The answer for a repeated `Idempotency-Key`: the stored output (as JSON, or as the final
+/// SSE event), or 202 with the run's id while it still runs.
+fn existing_answer(wf: &Workflow, run: &RunRecord, stream: bool) -> Result<Response, ApiError> {
+    if !run.status.is_terminal() {
+        let body =
+            json!({"run_id": run.run_id, "session_id": run.session_id, "status": run.status});
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
+    let output = stored_output(wf, run)?;
+    if !stream {
+        return Ok(Json(output).into_response());
+    }
+    let ctx = WorkflowContext {
+        created_at: output.created_at,
+        workflow_id: output.workflow_id.clone(),
+        workflow_name: output.workflow_name.clone(),
+        session_id: output.session_id.clone(),
+        run_id: output.run_id.clone(),
+        step_id: None,
+        nested_depth: 0,
+    };
+    let event = match &output.error {
+        Some(error) => RunEvent::WorkflowError {
+            ctx,
+            error: error.clone(),
+            error_type: None,
+            error_id: None,
+        },
+        None => RunEvent::WorkflowCompleted {
+            ctx,
+            content: output.content.clone(),
+            content_type: output.content_type.clone(),
+            step_results: output.step_results.clone(),
+            step_executor_runs: output.step_executor_runs.clone(),
+            metrics: Box::new(output.metrics.clone().unwrap_or_default()),
+        },
+    };
+    let sse = Event::default().event(event.name()).data(event.to_json());
+    Ok(Sse::new(futures::stream::iter([Ok::<_, Infallible>(sse)])).into_response())
 }
 
 async fn json_answer(handle: RunHandle) -> Result<Response, ApiError> {

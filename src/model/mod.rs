@@ -2,10 +2,12 @@
 //! and [`ScriptedModel`] for offline demos and users' own tests.
 
 mod openai;
+mod retry;
 #[cfg(feature = "scripted")]
 mod scripted;
 
 pub use openai::OpenAIChat;
+pub use retry::RetryPolicy;
 #[cfg(feature = "scripted")]
 pub use scripted::ScriptedModel;
 

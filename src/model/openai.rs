@@ -2,6 +2,7 @@
 //! llama.cpp) through async-openai, with raw JSON bodies so quirks of compatible servers
 //! (`"finish_reason": ""`, missing usage) never fail a run.
 
+use super::retry::{AttemptTimeout, RetryPolicy, RetryService};
 use super::{
     ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ModelResponse, ModelStream, Usage,
 };
@@ -25,6 +26,7 @@ pub struct OpenAIChat {
     http: reqwest::Client,
     client: async_openai::Client<OpenAIConfig>,
     timeout: Duration,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for OpenAIChat {
@@ -48,7 +50,9 @@ impl OpenAIChat {
             config,
             http,
             timeout: DEFAULT_TIMEOUT,
+            retry: RetryPolicy::default(),
         }
+        .rebuild()
     }
 
     /// True when `OPENAI_API_KEY` or `OPENAI_BASE_URL` is set, i.e. a real server is configured.
@@ -70,14 +74,32 @@ impl OpenAIChat {
         self.rebuild()
     }
 
-    /// Bounds each call (and each wait between two stream chunks). Default 120 s.
+    /// Bounds each attempt (until the response starts) and each wait between two stream
+    /// chunks. Default 120 s.
     pub fn timeout(mut self, timeout: Duration) -> OpenAIChat {
         self.timeout = timeout;
-        self
+        self.rebuild()
+    }
+
+    /// How failed calls are retried (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> OpenAIChat {
+        self.retry = policy;
+        self.rebuild()
+    }
+
+    /// The longest a whole call may take, retries included.
+    fn call_limit(&self) -> Duration {
+        self.retry.max_elapsed + self.timeout * 2
     }
 
     fn rebuild(mut self) -> OpenAIChat {
-        self.client = async_openai::Client::build(self.http.clone(), self.config.clone());
+        let service = RetryService {
+            http: self.http.clone(),
+            policy: self.retry.clone(),
+            attempt_timeout: self.timeout,
+        };
+        self.client = async_openai::Client::build(self.http.clone(), self.config.clone())
+            .with_http_service(service);
         self
     }
 
@@ -114,6 +136,10 @@ fn map_error(e: OpenAIError) -> ModelError {
             ModelError::Malformed(format!("{e}: {snippet}"))
         }
         OpenAIError::StreamError(e) => ModelError::Transport(e.to_string()),
+        OpenAIError::Boxed(e) => match e.downcast_ref::<AttemptTimeout>() {
+            Some(t) => ModelError::Timeout(t.0),
+            None => ModelError::Transport(e.to_string()),
+        },
         other => ModelError::Malformed(other.to_string()),
     }
 }
@@ -145,9 +171,10 @@ impl Model for OpenAIChat {
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
         let chat = self.client.chat();
         let call = chat.create_byot::<Value, Value>(self.body(request, false));
-        let reply = tokio::time::timeout(self.timeout, call)
+        let limit = self.call_limit();
+        let reply = tokio::time::timeout(limit, call)
             .await
-            .map_err(|_| ModelError::Timeout(self.timeout))?
+            .map_err(|_| ModelError::Timeout(limit))?
             .map_err(map_error)?;
         let message = reply
             .pointer("/choices/0/message")
@@ -167,9 +194,10 @@ impl Model for OpenAIChat {
         let timeout = self.timeout;
         let chat = self.client.chat();
         let call = chat.create_stream_byot::<Value, Value>(self.body(request, true));
-        let inner = tokio::time::timeout(timeout, call)
+        let limit = self.call_limit();
+        let inner = tokio::time::timeout(limit, call)
             .await
-            .map_err(|_| ModelError::Timeout(timeout))?
+            .map_err(|_| ModelError::Timeout(limit))?
             .map_err(map_error)?;
         let state = StreamState {
             inner,

@@ -1,11 +1,13 @@
-//! The hook dispatcher: runs background hook jobs on a `TaskTracker`, with bounded concurrency,
-//! a per-attempt timeout, retries with exponential backoff and jitter, and records every
-//! attempt in `hook_jobs`. A failing, panicking or slow hook never touches a response, another
-//! hook, or the server.
+//! The hook dispatcher: background hooks are durable jobs in `hook_jobs`. Each attempt is
+//! claimed with a lease, run on a `TaskTracker` with bounded concurrency and a timeout, and its
+//! outcome recorded; a failure is retried later with exponential backoff and jitter until the
+//! job is `dead`. A periodic sweep claims due retries and jobs whose lease expired (their
+//! process died), so every job runs at least once. A failing, panicking or slow hook never
+//! touches a response, another hook, or the server.
 
 use crate::hooks::{Hook, HookContext, JobInfo, panic_message};
 use crate::run::unix_millis;
-use crate::store::{JobAttempt, Store};
+use crate::store::{HookJobRecord, JobAttempt, Store};
 use futures::FutureExt;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -26,6 +28,8 @@ pub struct HookSettings {
     pub max_attempts: u32,
     /// The first retry waits about this long; each further retry doubles it (capped at 5 min).
     pub backoff: Duration,
+    /// How often due retries and abandoned jobs are looked for.
+    pub poll_interval: Duration,
 }
 
 impl Default for HookSettings {
@@ -35,15 +39,15 @@ impl Default for HookSettings {
             timeout: Duration::from_secs(60),
             max_attempts: 3,
             backoff: Duration::from_secs(1),
+            poll_interval: Duration::from_secs(1),
         }
     }
 }
 
-/// One job ready to run.
+/// One job ready to run in this process.
 #[derive(Debug, Clone)]
 pub(crate) struct ReadyJob {
     pub job_id: String,
-    pub hook_name: String,
     pub ctx: HookContext,
 }
 
@@ -62,8 +66,9 @@ pub(crate) struct HookDispatcher {
     settings: HookSettings,
     permits: Arc<Semaphore>,
     tracker: TaskTracker,
-    /// Cancelled at shutdown: retries waiting for their backoff give up (the job stays
-    /// `failed` in the database for the next start).
+    /// This process, as the owner of its leases.
+    owner: Arc<str>,
+    /// Cancelled at shutdown: the sweep stops; jobs not yet started stay in the database.
     stopping: CancellationToken,
 }
 
@@ -79,125 +84,182 @@ impl HookDispatcher {
             permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             tracker: TaskTracker::new(),
+            owner: uuid::Uuid::new_v4().to_string().into(),
             stopping: CancellationToken::new(),
         }
     }
 
-    /// Starts the jobs (already committed to `hook_jobs`).
+    /// The lease owner name of this process.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Runs jobs this process committed (and leased to itself) with a run's final state.
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
         for job in jobs {
-            let Some(hook) = self.hooks.get(&job.hook_name).cloned() else {
-                tracing::error!(hook = %job.hook_name, "no hook registered under this name");
-                continue;
-            };
-            let worker = Worker {
-                store: self.store.clone(),
-                settings: self.settings.clone(),
-                permits: self.permits.clone(),
-                stopping: self.stopping.clone(),
-            };
-            self.tracker.spawn(worker.run(hook, job));
-        }
-    }
-
-    /// Waits up to `deadline` for running and queued hooks; retries still waiting for their
-    /// backoff are abandoned (they stay `failed` in the database). Returns false on time-out.
-    pub(crate) async fn drain(&self, deadline: Duration) -> bool {
-        self.tracker.close();
-        self.stopping.cancel();
-        tokio::time::timeout(deadline, self.tracker.wait())
-            .await
-            .is_ok()
-    }
-}
-
-struct Worker {
-    store: Arc<dyn Store>,
-    settings: HookSettings,
-    permits: Arc<Semaphore>,
-    stopping: CancellationToken,
-}
-
-impl Worker {
-    async fn run(self, hook: Hook, job: ReadyJob) {
-        loop {
-            // The semaphore is never closed, so acquiring only waits.
-            let Ok(_permit) = self.permits.acquire().await else {
-                return;
-            };
-            let lease_until = unix_millis() + self.settings.timeout.as_millis() as i64 + 30_000;
-            let attempt = match self.store.start_job_attempt(&job.job_id, lease_until).await {
-                Ok(Some(attempt)) => attempt,
-                Ok(None) => return, // done elsewhere or not runnable
-                Err(e) => {
-                    tracing::error!(job = %job.job_id, error = %e, "cannot start hook job");
+            let this = self.clone();
+            self.tracker.spawn(async move {
+                let Ok(_permit) = this.permits.clone().acquire_owned().await else {
                     return;
-                }
-            };
-            let mut ctx = job.ctx.clone();
-            ctx.job = Some(JobInfo {
-                id: job.job_id.clone(),
-                attempt,
-            });
-            let outcome = self.attempt(&hook, ctx).await;
-            drop(_permit);
-            let retry_in = self.backoff(attempt);
-            let record = match &outcome {
-                Outcome::Ok => JobAttempt {
-                    status: "done",
-                    outcome: "ok",
-                    error: None,
-                    next_attempt_at: unix_millis(),
-                },
-                failed => {
-                    let (kind, text) = match failed {
-                        Outcome::Error(e) => ("error", e.clone()),
-                        Outcome::Panic(e) => ("panic", format!("panicked: {e}")),
-                        _ => (
-                            "timeout",
-                            format!("timed out after {:?}", self.settings.timeout),
-                        ),
-                    };
-                    tracing::warn!(hook = %job.hook_name, job = %job.job_id, attempt, error = %text, "background hook failed");
-                    let last = attempt >= self.settings.max_attempts;
-                    JobAttempt {
-                        status: if last { "dead" } else { "failed" },
-                        outcome: kind,
-                        error: Some(text),
-                        next_attempt_at: unix_millis() + retry_in.as_millis() as i64,
+                };
+                let lease = this.lease_until();
+                match this.store.claim_job(&job.job_id, &this.owner, lease).await {
+                    Ok(Some(record)) => this.attempt(record, job.ctx).await,
+                    Ok(None) => {} // already taken over by someone else
+                    Err(e) => {
+                        tracing::error!(job = %job.job_id, error = %e, "cannot claim hook job")
                     }
                 }
-            };
-            let finished = record.status != "failed";
-            if let Err(e) = self.store.finish_job_attempt(&job.job_id, &record).await {
-                tracing::error!(job = %job.job_id, error = %e, "cannot record hook outcome");
-                return;
-            }
-            if finished {
-                return;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(retry_in) => {}
-                _ = self.stopping.cancelled() => return,
-            }
+            });
         }
     }
 
-    async fn attempt(&self, hook: &Hook, ctx: HookContext) -> Outcome {
+    /// Claims what a previous process left (at once, on an exclusive store) and starts the
+    /// periodic sweep.
+    pub(crate) async fn start(&self) {
+        self.sweep(self.store.exclusive()).await;
+        let this = self.clone();
+        self.tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(this.settings.poll_interval) => {}
+                    _ = this.stopping.cancelled() => return,
+                }
+                this.sweep(false).await;
+            }
+        });
+    }
+
+    /// Claims due jobs, as many as there are free slots, and runs them.
+    async fn sweep(&self, ignore_leases: bool) {
+        let free = self.permits.available_permits() as u32;
+        if free == 0 {
+            return;
+        }
+        let claimed = self
+            .store
+            .claim_due_jobs(&self.owner, self.lease_until(), free, ignore_leases)
+            .await;
+        let records = match claimed {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim due hook jobs");
+                return;
+            }
+        };
+        for record in records {
+            let ctx = match serde_json::from_str::<HookContext>(&record.payload) {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    let why = format!("unreadable job payload: {e}");
+                    self.record(&record, "dead", "error", Some(why), 0).await;
+                    continue;
+                }
+            };
+            let this = self.clone();
+            self.tracker.spawn(async move {
+                let Ok(_permit) = this.permits.clone().acquire_owned().await else {
+                    return;
+                };
+                this.attempt(record, ctx).await;
+            });
+        }
+    }
+
+    fn lease_until(&self) -> i64 {
+        unix_millis() + self.settings.timeout.as_millis() as i64 + 30_000
+    }
+
+    /// Runs one claimed attempt and records how it ended.
+    async fn attempt(&self, record: HookJobRecord, mut ctx: HookContext) {
+        let Some(hook) = self.hooks.get(&record.hook_name).cloned() else {
+            let why = format!(
+                "no hook is registered under the name {:?}",
+                record.hook_name
+            );
+            tracing::error!(job = %record.job_id, "{why}");
+            self.record(&record, "dead", "error", Some(why), 0).await;
+            return;
+        };
+        ctx.job = Some(JobInfo {
+            id: record.job_id.clone(),
+            attempt: record.attempts,
+        });
         let call = AssertUnwindSafe(hook.call(ctx)).catch_unwind();
-        match tokio::time::timeout(self.settings.timeout, call).await {
+        let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
             Err(_) => Outcome::Timeout,
             Ok(Err(panic)) => Outcome::Panic(panic_message(&panic)),
             Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
             Ok(Ok(Ok(()))) => Outcome::Ok,
+        };
+        let (kind, error) = match outcome {
+            Outcome::Ok => {
+                self.record(&record, "done", "ok", None, 0).await;
+                return;
+            }
+            Outcome::Error(e) => ("error", e),
+            Outcome::Panic(e) => ("panic", format!("panicked: {e}")),
+            Outcome::Timeout => (
+                "timeout",
+                format!("timed out after {:?}", self.settings.timeout),
+            ),
+        };
+        tracing::warn!(hook = %record.hook_name, job = %record.job_id, attempt = record.attempts, error = %error, "background hook failed");
+        let status = if record.attempts >= record.max_attempts {
+            "dead"
+        } else {
+            "failed"
+        };
+        let retry_in = self.backoff(record.attempts);
+        self.record(
+            &record,
+            status,
+            kind,
+            Some(error),
+            retry_in.as_millis() as i64,
+        )
+        .await;
+    }
+
+    async fn record(
+        &self,
+        record: &HookJobRecord,
+        status: &'static str,
+        outcome: &'static str,
+        error: Option<String>,
+        retry_in_ms: i64,
+    ) {
+        let attempt = JobAttempt {
+            status,
+            outcome,
+            error,
+            next_attempt_at: unix_millis() + retry_in_ms,
+        };
+        if let Err(e) = self
+            .store
+            .finish_job_attempt(&record.job_id, &attempt)
+            .await
+        {
+            // The lease expires and the job is claimed again: at least once.
+            tracing::error!(job = %record.job_id, error = %e, "cannot record hook outcome");
         }
     }
 
     /// Exponential backoff with ±25 % jitter, capped at five minutes.
     fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.settings.backoff.as_secs_f64()
-            * 2f64.powi(attempt.saturating_sub(1).min(16) as i32);
+        let doublings = attempt.saturating_sub(1).min(16) as i32;
+        let base = self.settings.backoff.as_secs_f64() * 2f64.powi(doublings);
         let jitter = 0.75 + fastrand::f64() * 0.5;
         Duration::from_secs_f64((base * jitter).min(300.0))
+    }
+
+    /// Stops the sweep and waits up to `deadline` for running and queued hooks. Jobs not
+    /// started stay in the database for the next start. Returns false on time-out.
+    pub(crate) async fn drain(&self, deadline: Duration) -> bool {
+        self.stopping.cancel();
+        self.tracker.close();
+        tokio::time::timeout(deadline, self.tracker.wait())
+            .await
+            .is_ok()
     }
 }

@@ -6,7 +6,9 @@ pub(crate) mod hooks;
 use crate::agent::DeferredHook;
 use crate::event::{EventSink, RunEvent};
 use crate::run::{RunStatus, WorkflowRunOutput, unix_millis, unix_seconds};
-use crate::store::{NewHookJob, RunRecord, SessionRecord, Store, StoreError};
+use crate::store::{
+    BeginRun, IdempotencyKey, NewHookJob, RunRecord, SessionRecord, Store, StoreError,
+};
 use crate::workflow::{Execution, Workflow, WorkflowRunParams};
 use hooks::{HookDispatcher, ReadyJob};
 use serde_json::{Map, Value};
@@ -19,6 +21,8 @@ use tokio_util::task::TaskTracker;
 /// How long a finished run waits for its HTTP response to be written before it releases its
 /// background hooks anyway.
 const RESPONSE_WAIT: Duration = Duration::from_secs(30);
+/// The error recorded on runs a dead process left unfinished.
+pub(crate) const INTERRUPTED: &str = "interrupted: server restarted";
 /// Events buffered between a run and a slow SSE client before the run waits for it.
 const EVENT_BUFFER: usize = 256;
 
@@ -31,6 +35,8 @@ pub(crate) struct RunRequest {
     pub user_id: Option<String>,
     pub extra: Map<String, Value>,
     pub metadata: Option<Map<String, Value>>,
+    /// The `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
 }
 
 /// Why a run could not start.
@@ -60,6 +66,15 @@ pub(crate) enum RunResult {
 #[derive(Debug)]
 pub(crate) struct ResponseGuard(#[allow(dead_code)] oneshot::Sender<()>);
 
+/// What asking for a run gave.
+#[derive(Debug)]
+pub(crate) enum Started {
+    /// A new run, executing now.
+    New(RunHandle),
+    /// The idempotency key names this earlier run; it was not executed again.
+    Existing(RunRecord),
+}
+
 /// A started run.
 #[derive(Debug)]
 pub(crate) struct RunHandle {
@@ -78,6 +93,7 @@ pub(crate) struct Runtime {
     pub instantiated_at: String,
     dispatcher: HookDispatcher,
     max_attempts: u32,
+    idempotency_ttl: Duration,
     runs: TaskTracker,
 }
 
@@ -89,6 +105,7 @@ pub(crate) struct RuntimeParts {
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
     pub hook_settings: hooks::HookSettings,
+    pub idempotency_ttl: Duration,
 }
 
 impl Runtime {
@@ -103,8 +120,23 @@ impl Runtime {
             hooks_in_background: parts.hooks_in_background,
             instantiated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             max_attempts,
+            idempotency_ttl: parts.idempotency_ttl,
             runs: TaskTracker::new(),
         }
+    }
+
+    /// Takes over what a dead process left: runs still RUNNING or PENDING end ERROR (an
+    /// exclusive store only: on a shared one they may be another replica's), pending hook jobs
+    /// are claimed, and the periodic hook sweep starts.
+    pub(crate) async fn recover(&self) -> Result<(), StoreError> {
+        if self.store.exclusive() {
+            let n = self.store.fail_interrupted_runs(INTERRUPTED).await?;
+            if n > 0 {
+                tracing::warn!("{n} run(s) left unfinished by a previous process marked ERROR");
+            }
+        }
+        self.dispatcher.start().await;
+        Ok(())
     }
 
     /// A workflow by id.
@@ -117,7 +149,7 @@ impl Runtime {
         &self,
         workflow_id: &str,
         req: RunRequest,
-    ) -> Result<RunHandle, StartError> {
+    ) -> Result<Started, StartError> {
         let workflow = self
             .workflow(workflow_id)
             .ok_or(StartError::WorkflowNotFound)?
@@ -151,7 +183,18 @@ impl Runtime {
             created_at: now,
             updated_at: now,
         };
-        self.store.begin_run(&session, &record).await?;
+        let key = req.idempotency_key.as_ref().map(|key| IdempotencyKey {
+            scope: format!("workflow:{}", workflow.id()),
+            key: key.clone(),
+            expires_at: now + self.idempotency_ttl.as_millis() as i64,
+        });
+        if let BeginRun::Existing(run) = self
+            .store
+            .begin_run(&session, &record, key.as_ref())
+            .await?
+        {
+            return Ok(Started::Existing(run));
+        }
 
         let params = WorkflowRunParams {
             run_id: run_id.clone(),
@@ -183,12 +226,12 @@ impl Runtime {
             dispatcher: self.dispatcher.clone(),
         };
         self.runs.spawn(task.run());
-        Ok(RunHandle {
+        Ok(Started::New(RunHandle {
             run_id,
             events,
             result,
             guard: ResponseGuard(guard_tx),
-        })
+        }))
     }
 
     /// Shuts down in order: in-flight runs finish, then pending background hooks drain (up to
@@ -323,12 +366,11 @@ impl RunTask {
                     hook_name: d.hook_name.clone(),
                     payload,
                     max_attempts: self.max_attempts,
+                    lease_owner: self.dispatcher.owner().to_owned(),
+                    // Held until the response is out (at most RESPONSE_WAIT), then released.
+                    lease_until: unix_millis() + RESPONSE_WAIT.as_millis() as i64 + 10_000,
                 };
-                let ready = ReadyJob {
-                    job_id,
-                    hook_name: d.hook_name,
-                    ctx: d.ctx,
-                };
+                let ready = ReadyJob { job_id, ctx: d.ctx };
                 Some((new, ready))
             })
             .unzip()

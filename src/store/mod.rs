@@ -134,7 +134,8 @@ pub struct RunRecord {
     pub updated_at: i64,
 }
 
-/// A background hook job to record with a run's final state.
+/// A background hook job to record with a run's final state. It is leased to the process
+/// that wrote it until `lease_until`, so no other replica takes it before the response is out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewHookJob {
     /// The job id.
@@ -147,6 +148,10 @@ pub struct NewHookJob {
     pub payload: String,
     /// How many attempts before the job is `dead`.
     pub max_attempts: u32,
+    /// The process that will run it.
+    pub lease_owner: String,
+    /// Unix milliseconds; after this any process may claim the job.
+    pub lease_until: i64,
 }
 
 /// A hook job's state.
@@ -170,6 +175,8 @@ pub struct HookJobRecord {
     pub outcome: Option<String>,
     /// The last attempt's error.
     pub last_error: Option<String>,
+    /// When the job is next due (unix milliseconds).
+    pub next_attempt_at: i64,
     /// Unix milliseconds.
     pub created_at: i64,
     /// Unix milliseconds.
@@ -189,17 +196,57 @@ pub struct JobAttempt {
     pub next_attempt_at: i64,
 }
 
+/// Which hook jobs to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs in this status.
+    pub status: Option<String>,
+    /// Only jobs of this run.
+    pub run_id: Option<String>,
+    /// Only jobs of this hook.
+    pub hook: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+/// An `Idempotency-Key` to honour when a run starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// `workflow:<id>` or `agent:<id>`: keys are per component.
+    pub scope: String,
+    /// The client's key.
+    pub key: String,
+    /// Unix milliseconds after which the key is forgotten.
+    pub expires_at: i64,
+}
+
+/// What [`Store::begin_run`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BeginRun {
+    /// The run was recorded; here is its session.
+    Started(SessionRecord),
+    /// The idempotency key already names this run; nothing was recorded.
+    Existing(RunRecord),
+}
+
 /// The storage operations the runtime needs. Small on purpose: SQLite and Postgres both fit.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// In one transaction: creates the session if it does not exist, checks that it belongs to
-    /// the run's component (else [`StoreError::SessionConflict`]), and records the new run
-    /// (status RUNNING or PENDING). Returns the stored session.
+    /// True when one process owns the database (SQLite): at startup, whatever a previous
+    /// process left unfinished is that process's and can be taken over at once.
+    fn exclusive(&self) -> bool;
+    /// In one transaction: honours the idempotency key (returning the run it names, if live),
+    /// creates the session if it does not exist, checks that it belongs to the run's component
+    /// (else [`StoreError::SessionConflict`]), and records the new run (status RUNNING or
+    /// PENDING) with its key.
     async fn begin_run(
         &self,
         session: &SessionRecord,
         run: &RunRecord,
-    ) -> Result<SessionRecord, StoreError>;
+        key: Option<&IdempotencyKey>,
+    ) -> Result<BeginRun, StoreError>;
     /// A session by id.
     async fn get_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Records a run's final state and, in the same transaction, its background hook jobs.
@@ -215,21 +262,38 @@ pub trait Store: Send + Sync + 'static {
     async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// A session's runs, oldest first.
     async fn session_runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError>;
-    /// Marks a job running for another attempt; returns the attempt number, or `None` if the
-    /// job is not runnable (already done, running or dead).
-    async fn start_job_attempt(
+    /// Marks runs left RUNNING or PENDING by a dead process as ERROR with `error`; returns
+    /// how many.
+    async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError>;
+    /// Claims one job leased to `owner` (or whose lease expired) for an attempt: marks it
+    /// running until `lease_until` and counts the attempt. `None` if it is not runnable.
+    async fn claim_job(
         &self,
         job_id: &str,
+        owner: &str,
         lease_until: i64,
-    ) -> Result<Option<u32>, StoreError>;
-    /// Records how an attempt ended.
+    ) -> Result<Option<HookJobRecord>, StoreError>;
+    /// Claims up to `limit` due jobs: pending or failed ones whose time has come and whose
+    /// lease (if any) expired, and running ones whose lease expired (their process died).
+    /// With `ignore_leases`, leases are ignored (startup on an exclusive store).
+    async fn claim_due_jobs(
+        &self,
+        owner: &str,
+        lease_until: i64,
+        limit: u32,
+        ignore_leases: bool,
+    ) -> Result<Vec<HookJobRecord>, StoreError>;
+    /// Records how an attempt ended and releases the lease.
     async fn finish_job_attempt(
         &self,
         job_id: &str,
         attempt: &JobAttempt,
     ) -> Result<(), StoreError>;
-    /// Hook jobs, optionally of one run, oldest first.
-    async fn hook_jobs(&self, run_id: Option<&str>) -> Result<Vec<HookJobRecord>, StoreError>;
+    /// Puts a failed or dead job back to pending (with at least one attempt left). `Ok(None)`
+    /// if there is no such job; the job unchanged if it is not failed or dead.
+    async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, HookJobRecord)>, StoreError>;
+    /// Hook jobs matching `filter`, oldest first, and how many match in all.
+    async fn hook_jobs(&self, filter: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError>;
     /// Closes the connections once every write is done.
     async fn close(&self);
 }

@@ -1,6 +1,9 @@
 //! [`SqliteStore`]: the embedded default. WAL mode, a busy timeout, migrations at open.
 
-use super::{HookJobRecord, JobAttempt, NewHookJob, RunRecord, SessionRecord, Store, StoreError};
+use super::{
+    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord,
+    SessionRecord, Store, StoreError,
+};
 use crate::run::{RunStatus, unix_millis};
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -83,6 +86,7 @@ fn job_row(row: &SqliteRow) -> HookJobRecord {
         max_attempts: row.get::<i64, _>("max_attempts").max(0) as u32,
         outcome: row.get("outcome"),
         last_error: row.get("last_error"),
+        next_attempt_at: row.get("next_attempt_at"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
     }
@@ -90,12 +94,40 @@ fn job_row(row: &SqliteRow) -> HookJobRecord {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn exclusive(&self) -> bool {
+        true
+    }
+
     async fn begin_run(
         &self,
         s: &SessionRecord,
         r: &RunRecord,
-    ) -> Result<SessionRecord, StoreError> {
+        key: Option<&IdempotencyKey>,
+    ) -> Result<BeginRun, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(k) = key {
+            // Forget the expired key (if any), then look the live one up; the write first so
+            // the transaction holds the write lock from its first statement.
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND expires_at <= ?",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .bind(r.created_at)
+            .execute(&mut *tx)
+            .await?;
+            let existing = sqlx::query(
+                "SELECT runs.* FROM idempotency_keys JOIN runs USING (run_id)
+                 WHERE idempotency_keys.scope = ? AND idempotency_keys.key = ?",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                return Ok(BeginRun::Existing(run_row(&row)));
+            }
+        }
         sqlx::query(
             "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
                                    session_state, created_at, updated_at)
@@ -138,8 +170,21 @@ impl Store for SqliteStore {
         .bind(r.updated_at)
         .execute(&mut *tx)
         .await?;
+        if let Some(k) = key {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (scope, key, run_id, created_at, expires_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&k.scope)
+            .bind(&k.key)
+            .bind(&r.run_id)
+            .bind(r.created_at)
+            .bind(k.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        Ok(stored)
+        Ok(BeginRun::Started(stored))
     }
 
     async fn get_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -176,8 +221,9 @@ impl Store for SqliteStore {
         for job in jobs {
             sqlx::query(
                 "INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
-                                        max_attempts, next_attempt_at, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+                                        max_attempts, next_attempt_at, lease_owner, lease_until,
+                                        created_at, updated_at)
+                 VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&job.job_id)
             .bind(&job.run_id)
@@ -185,6 +231,8 @@ impl Store for SqliteStore {
             .bind(&job.payload)
             .bind(job.max_attempts as i64)
             .bind(now)
+            .bind(&job.lease_owner)
+            .bind(job.lease_until)
             .bind(now)
             .bind(now)
             .execute(&mut *tx)
@@ -211,23 +259,75 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(run_row).collect())
     }
 
-    async fn start_job_attempt(
+    async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
+             WHERE status IN ('RUNNING', 'PENDING')",
+        )
+        .bind(error)
+        .bind(unix_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn claim_job(
         &self,
         job_id: &str,
+        owner: &str,
         lease_until: i64,
-    ) -> Result<Option<u32>, StoreError> {
+    ) -> Result<Option<HookJobRecord>, StoreError> {
+        let now = unix_millis();
         let row = sqlx::query(
-            "UPDATE hook_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?,
-                                  updated_at = ?
+            "UPDATE hook_jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,
+                                  lease_until = ?, updated_at = ?
              WHERE job_id = ? AND status IN ('pending', 'failed')
-             RETURNING attempts",
+               AND (lease_owner = ? OR lease_until IS NULL OR lease_until < ?)
+             RETURNING *",
         )
+        .bind(owner)
         .bind(lease_until)
-        .bind(unix_millis())
+        .bind(now)
         .bind(job_id)
+        .bind(owner)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| r.get::<i64, _>("attempts").max(0) as u32))
+        Ok(row.as_ref().map(job_row))
+    }
+
+    async fn claim_due_jobs(
+        &self,
+        owner: &str,
+        lease_until: i64,
+        limit: u32,
+        ignore_leases: bool,
+    ) -> Result<Vec<HookJobRecord>, StoreError> {
+        let now = unix_millis();
+        let rows = sqlx::query(
+            "UPDATE hook_jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,
+                                  lease_until = ?, updated_at = ?
+             WHERE job_id IN (
+                 SELECT job_id FROM hook_jobs
+                 WHERE (status IN ('pending', 'failed') AND next_attempt_at <= ?
+                        AND (? OR lease_until IS NULL OR lease_until < ?))
+                    OR (status = 'running' AND (? OR lease_until < ?))
+                 ORDER BY next_attempt_at
+                 LIMIT ?)
+             RETURNING *",
+        )
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(now)
+        .bind(ignore_leases)
+        .bind(now)
+        .bind(ignore_leases)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(job_row).collect())
     }
 
     async fn finish_job_attempt(&self, job_id: &str, a: &JobAttempt) -> Result<(), StoreError> {
@@ -247,21 +347,50 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn hook_jobs(&self, run_id: Option<&str>) -> Result<Vec<HookJobRecord>, StoreError> {
-        let rows = match run_id {
-            Some(run_id) => {
-                sqlx::query("SELECT * FROM hook_jobs WHERE run_id = ? ORDER BY created_at, rowid")
-                    .bind(run_id)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => {
-                sqlx::query("SELECT * FROM hook_jobs ORDER BY created_at, rowid")
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
-        Ok(rows.iter().map(job_row).collect())
+    async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, HookJobRecord)>, StoreError> {
+        let now = unix_millis();
+        let retried = sqlx::query(
+            "UPDATE hook_jobs SET status = 'pending', next_attempt_at = ?, lease_owner = NULL,
+                                  lease_until = NULL, max_attempts = MAX(max_attempts, attempts + 1),
+                                  updated_at = ?
+             WHERE job_id = ? AND status IN ('failed', 'dead')
+             RETURNING *",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(job_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = retried {
+            return Ok(Some((true, job_row(&row))));
+        }
+        let row = sqlx::query("SELECT * FROM hook_jobs WHERE job_id = ?")
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (false, job_row(&r))))
+    }
+
+    async fn hook_jobs(&self, f: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError> {
+        const WHERE: &str = "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR run_id = ?2)
+                               AND (?3 IS NULL OR hook_name = ?3)";
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM hook_jobs {WHERE} ORDER BY created_at, rowid LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(&f.status)
+        .bind(&f.run_id)
+        .bind(&f.hook)
+        .bind(f.limit as i64)
+        .bind(f.offset as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM hook_jobs {WHERE}"))
+            .bind(&f.status)
+            .bind(&f.run_id)
+            .bind(&f.hook)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows.iter().map(job_row).collect(), total.max(0) as u64))
     }
 
     async fn close(&self) {

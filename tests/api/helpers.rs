@@ -2,8 +2,10 @@
 //! OpenAI-compatible mock, plus a record of what the hooks did.
 
 use crate::mock_openai::MockOpenAi;
-use agentos::store::{HookJobRecord, SqliteStore, Store};
-use agentos::{Agent, AgentOs, Hook, HookContext, HookError, OpenAIChat, SqliteDb, Workflow};
+use agentos::store::{HookJobRecord, JobFilter, SqliteStore, Store};
+use agentos::{
+    Agent, AgentOs, Hook, HookContext, HookError, OpenAIChat, RetryPolicy, SqliteDb, Workflow,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -64,13 +66,22 @@ pub fn sleeping_hook(log: &HookLog, sleep: Duration) -> Hook {
     })
 }
 
+/// The default retry policy with short waits, so failure tests stay quick.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        initial_backoff: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    }
+}
+
 /// The seed workflow (Analyzer then Summarizer) against `model_url`, each agent with `hooks`.
 pub fn seed_workflow(model_url: &str, hooks: &[Hook]) -> Workflow {
     let agent = |name: &str, instructions: &str| {
         let model = OpenAIChat::new("gpt-5.2")
             .base_url(model_url)
             .api_key("test-key")
-            .timeout(Duration::from_secs(5));
+            .timeout(Duration::from_secs(5))
+            .retry_policy(fast_retries());
         hooks.iter().cloned().fold(
             Agent::new(name).model(model).instructions(instructions),
             |a, h| a.post_hook(h),
@@ -107,7 +118,8 @@ pub async fn spawn_app() -> TestApp {
     let os = AgentOs::new()
         .workflow(wf)
         .run_hooks_in_background(true)
-        .hook_retries(1, Duration::from_millis(10));
+        .hook_retries(1, Duration::from_millis(10))
+        .hook_poll_interval(Duration::from_millis(50));
     spawn_with(os, mock, hooks).await
 }
 
@@ -203,7 +215,11 @@ impl TestApp {
     /// The hook jobs as stored, read through a fresh connection to the database file.
     pub async fn hook_jobs(&self) -> Vec<HookJobRecord> {
         let store = SqliteStore::open(&self.db_path).await.unwrap();
-        let jobs = store.hook_jobs(None).await.unwrap();
+        let filter = JobFilter {
+            limit: 10_000,
+            ..JobFilter::default()
+        };
+        let (jobs, _) = store.hook_jobs(&filter).await.unwrap();
         store.close().await;
         jobs
     }

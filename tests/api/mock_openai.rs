@@ -28,6 +28,12 @@ enum Mode {
     Fail(u16),
     /// Answer 200 with a body that is not JSON.
     Garbage,
+    /// Never answer.
+    Hang,
+    /// Drop the connection without an answer.
+    Reset,
+    /// Stream a few chunks, then end without `finish_reason` or `[DONE]`.
+    Truncated,
 }
 
 /// Mutable server state shared between the handle and the handlers.
@@ -36,6 +42,10 @@ struct Inner {
     mode: Mode,
     delay: Duration,
     requests: Vec<Value>,
+    /// The next `n` requests fail with `(status, Retry-After seconds)` before `mode` applies.
+    fail_next: Option<(u16, usize, Option<u64>)>,
+    /// Behave like some compatible servers: `"finish_reason": ""` mid-stream and no usage.
+    quirky: bool,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -79,6 +89,32 @@ impl MockOpenAi {
     /// From now on, answer garbage: 200 with body "not json" (content-type application/json).
     pub fn garbage(&self) {
         self.state.lock().unwrap().mode = Mode::Garbage;
+    }
+
+    /// The next `n` requests fail with `status` (and `Retry-After: secs` if given), then the
+    /// server answers normally again.
+    pub fn fail_next(&self, status: u16, n: usize, retry_after: Option<u64>) {
+        self.state.lock().unwrap().fail_next = Some((status, n, retry_after));
+    }
+
+    /// From now on, never answer.
+    pub fn hang(&self) {
+        self.state.lock().unwrap().mode = Mode::Hang;
+    }
+
+    /// From now on, drop each connection without answering.
+    pub fn reset(&self) {
+        self.state.lock().unwrap().mode = Mode::Reset;
+    }
+
+    /// From now on, cut streams short (no `finish_reason`, no `[DONE]`).
+    pub fn truncate_streams(&self) {
+        self.state.lock().unwrap().mode = Mode::Truncated;
+    }
+
+    /// Send `"finish_reason": ""` on content chunks and never send usage.
+    pub fn quirky(&self) {
+        self.state.lock().unwrap().quirky = true;
     }
 
     /// Back to normal replies.
@@ -128,13 +164,40 @@ fn content_text(content: &Value) -> String {
 async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response {
     // Parse leniently so that even a malformed request gets recorded.
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (mode, delay) = {
+    let (mode, delay, quirky, fail_now) = {
         let mut s = state.lock().unwrap();
         s.requests.push(req.clone());
-        (s.mode, s.delay)
+        let fail_now = match &mut s.fail_next {
+            Some((status, n, after)) if *n > 0 => {
+                *n -= 1;
+                Some((*status, *after))
+            }
+            _ => None,
+        };
+        (s.mode, s.delay, s.quirky, fail_now)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if let Some((status, after)) = fail_now {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let err = json!({"error": {"message": format!("mock failure {status}"), "type": "rate_limit_error", "param": null, "code": null}});
+        let mut response = (code, Json(err)).into_response();
+        if let Some(secs) = after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.to_string().parse().unwrap());
+        }
+        return response;
+    }
+    match mode {
+        Mode::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        // Unwinding out of the handler makes hyper drop the connection unanswered;
+        // `resume_unwind` skips the panic hook, so nothing is printed.
+        Mode::Reset => std::panic::resume_unwind(Box::new("reset")),
+        _ => {}
     }
     match mode {
         Mode::Fail(status) => {
@@ -148,7 +211,7 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
         Mode::Garbage => {
             return ([(header::CONTENT_TYPE, "application/json")], "not json").into_response();
         }
-        Mode::Normal => {}
+        Mode::Normal | Mode::Hang | Mode::Reset | Mode::Truncated => {}
     }
 
     let messages = req["messages"].as_array().cloned().unwrap_or_default();
@@ -185,6 +248,7 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
     }
 
     // Streaming: one SSE event per chunk.
+    let content_finish = if quirky { json!("") } else { Value::Null };
     let chunk = |delta: Value, finish: Value| {
         json!({
             "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": model,
@@ -199,11 +263,22 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
     for piece in chars.chunks(5) {
         chunks.push(chunk(
             json!({"content": String::from_iter(piece)}),
-            Value::Null,
+            content_finish.clone(),
         ));
     }
+    if matches!(mode, Mode::Truncated) {
+        chunks.truncate(3);
+        let events: Vec<Result<Bytes, Infallible>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::from(format!("data: {c}\n\n"))))
+            .collect();
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .body(Body::from_stream(futures::stream::iter(events)))
+            .unwrap();
+    }
     chunks.push(chunk(json!({}), json!("stop")));
-    if req["stream_options"]["include_usage"] == true {
+    if req["stream_options"]["include_usage"] == true && !quirky {
         chunks.push(json!({
             "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": model,
             "choices": [], "usage": usage
