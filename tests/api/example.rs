@@ -29,7 +29,11 @@ struct Example {
 }
 
 async fn start_example(envs: &[(&str, String)]) -> Example {
-    let dir = tempfile::tempdir().unwrap();
+    start_example_in(tempfile::tempdir().unwrap(), envs).await
+}
+
+/// Starts the example with `dir` as its working directory (its database is `dir/tmp/workflow.db`).
+async fn start_example_in(dir: tempfile::TempDir, envs: &[(&str, String)]) -> Example {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -98,6 +102,34 @@ impl Example {
         let form = reqwest::multipart::Form::new()
             .text("message", message.to_owned())
             .text("stream", "false");
+        self.post(form).await
+    }
+
+    /// A non-streamed run in `session`, as a future that owns what it needs.
+    fn run_in(
+        &self,
+        session: &str,
+        message: String,
+    ) -> impl std::future::Future<Output = Value> + Send + 'static {
+        let form = reqwest::multipart::Form::new()
+            .text("message", message)
+            .text("stream", "false")
+            .text("session_id", session.to_owned());
+        let url = format!("{}/workflows/{WF}/runs", self.base);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        }
+    }
+
+    async fn post(&self, form: reqwest::multipart::Form) -> Value {
         reqwest::Client::new()
             .post(format!("{}/workflows/{WF}/runs", self.base))
             .multipart(form)
@@ -107,6 +139,13 @@ impl Example {
             .json()
             .await
             .unwrap()
+    }
+
+    /// SIGKILL: no shutdown, no drain; returns the working directory for a restart.
+    async fn kill_9(mut self) -> tempfile::TempDir {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        self.dir
     }
 
     /// SIGTERM, then the exit status.
@@ -200,4 +239,99 @@ async fn without_a_model_server_the_example_says_so_and_answers_offline() {
             && out.contains("Logged metrics for Summarizer"),
         "hooks drained on SIGTERM:\n{out}"
     );
+}
+
+async fn stored_jobs(db: &std::path::Path) -> Vec<agentos::store::HookJobRecord> {
+    use agentos::store::{JobFilter, SqliteStore, Store};
+    let store = SqliteStore::open(db).await.unwrap();
+    let filter = JobFilter {
+        limit: 10_000,
+        ..JobFilter::default()
+    };
+    let (jobs, _) = store.hook_jobs(&filter).await.unwrap();
+    store.close().await;
+    jobs
+}
+
+#[tokio::test]
+async fn kill_9_with_hooks_pending_loses_nothing_after_a_restart() {
+    const ANSWERED: usize = 24;
+    let mock = MockOpenAi::start().await;
+    let envs = [("OPENAI_BASE_URL", mock.base_url())];
+    let example = start_example(&envs).await;
+
+    // Dozens of answered runs, each leaving two 1 s background hooks.
+    let answered = futures::future::join_all(
+        (0..ANSWERED).map(|i| example.run_in("s-kill", format!("run {i}"))),
+    )
+    .await;
+    assert!(answered.iter().all(|b| b["status"] == "COMPLETED"));
+    // And a few runs still in flight (the model now takes 5 s), never answered.
+    mock.set_delay(Duration::from_secs(5));
+    let in_flight: Vec<_> = (0..4)
+        .map(|i| tokio::spawn(example.run_in("s-kill", format!("in flight {i}"))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let output = example.output();
+    assert!(
+        !output.contains("Logged metrics"),
+        "killed before any hook finished"
+    );
+    let dir = example.kill_9().await;
+    for pending in in_flight {
+        assert!(
+            pending.await.is_err(),
+            "an in-flight request never got an answer"
+        );
+    }
+
+    mock.set_delay(Duration::ZERO);
+    let db = dir.path().join("tmp/workflow.db");
+    let again = start_example_in(dir, &envs).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let jobs = loop {
+        let jobs = stored_jobs(&db).await;
+        if jobs.len() == 2 * ANSWERED && jobs.iter().all(|j| j.status == "done") {
+            break jobs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "hooks not all done after the restart: {jobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(jobs.iter().all(|j| j.outcome.as_deref() == Some("ok")));
+    assert!(
+        again
+            .output()
+            .matches("[Background Hook] Logged metrics")
+            .count()
+            >= 2 * ANSWERED
+    );
+
+    // Every answered run is stored COMPLETED; the unanswered ones are ERROR, not RUNNING.
+    let runs: Value = reqwest::get(format!(
+        "{}/workflows/{WF}/runs?session_id=s-kill",
+        again.base
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), ANSWERED + 4);
+    for body in &answered {
+        let row = runs.iter().find(|r| r["run_id"] == body["run_id"]).unwrap();
+        assert_eq!(row["status"], "COMPLETED");
+    }
+    let interrupted: Vec<&Value> = runs.iter().filter(|r| r["status"] == "ERROR").collect();
+    assert_eq!(interrupted.len(), 4);
+    assert!(
+        interrupted
+            .iter()
+            .all(|r| r["error"] == "interrupted: server restarted")
+    );
+    let (status, _) = again.terminate().await;
+    assert!(status.success());
 }
