@@ -374,6 +374,8 @@ impl Store for SqliteStore {
     async fn hook_jobs(&self, f: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError> {
         const WHERE: &str = "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR run_id = ?2)
                                AND (?3 IS NULL OR hook_name = ?3)";
+        // One read transaction: the page and the count come from the same snapshot.
+        let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(&format!(
             "SELECT * FROM hook_jobs {WHERE} ORDER BY created_at, rowid LIMIT ?4 OFFSET ?5"
         ))
@@ -382,14 +384,15 @@ impl Store for SqliteStore {
         .bind(&f.hook)
         .bind(f.limit as i64)
         .bind(f.offset as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM hook_jobs {WHERE}"))
             .bind(&f.status)
             .bind(&f.run_id)
             .bind(&f.hook)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok((rows.iter().map(job_row).collect(), total.max(0) as u64))
     }
 
