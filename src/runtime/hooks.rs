@@ -94,14 +94,19 @@ impl HookDispatcher {
         &self.owner
     }
 
-    /// Runs jobs this process committed (and leased to itself) with a run's final state.
+    /// Runs jobs this process committed (and leased to itself) with a run's final state. Jobs
+    /// for which no slot is free now are released to the database, where the sweep finds them
+    /// as slots free up: memory stays bounded by the concurrency, whatever the backlog.
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
+        let mut overflow = Vec::new();
         for job in jobs {
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                overflow.push(job.job_id);
+                continue;
+            };
             let this = self.clone();
             self.tracker.spawn(async move {
-                let Ok(_permit) = this.permits.clone().acquire_owned().await else {
-                    return;
-                };
+                let _permit = permit;
                 let lease = this.lease_until();
                 match this.store.claim_job(&job.job_id, &this.owner, lease).await {
                     Ok(Some(record)) => this.attempt(record, job.ctx).await,
@@ -109,6 +114,15 @@ impl HookDispatcher {
                     Err(e) => {
                         tracing::error!(job = %job.job_id, error = %e, "cannot claim hook job")
                     }
+                }
+            });
+        }
+        if !overflow.is_empty() {
+            let store = self.store.clone();
+            self.tracker.spawn(async move {
+                if let Err(e) = store.release_jobs(&overflow).await {
+                    // Their leases expire on their own; the sweep takes them then.
+                    tracing::error!(error = %e, "cannot release queued hook jobs");
                 }
             });
         }
@@ -156,6 +170,7 @@ impl HookDispatcher {
                     continue;
                 }
             };
+            // Claimed no more than the free slots, so this waits only if a dispatch raced us.
             let this = self.clone();
             self.tracker.spawn(async move {
                 let Ok(_permit) = this.permits.clone().acquire_owned().await else {

@@ -283,6 +283,9 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         ignore_leases: bool,
     ) -> Result<Vec<HookJobRecord>, StoreError>;
+    /// Gives up this process's lease on jobs it will not start soon (still pending), so the
+    /// next sweep anywhere may claim them.
+    async fn release_jobs(&self, job_ids: &[String]) -> Result<(), StoreError>;
     /// Records how an attempt ended and releases the lease.
     async fn finish_job_attempt(
         &self,

@@ -330,6 +330,20 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(job_row).collect())
     }
 
+    async fn release_jobs(&self, job_ids: &[String]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for id in job_ids {
+            sqlx::query(
+                "UPDATE hook_jobs SET lease_until = 0 WHERE job_id = ? AND status = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn finish_job_attempt(&self, job_id: &str, a: &JobAttempt) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE hook_jobs SET status = ?, outcome = ?, last_error = ?, next_attempt_at = ?,

@@ -305,3 +305,52 @@ async fn hooks_see_the_request_extra_fields_metadata_and_ids() {
         r#"analyzer|"bar"|true|7|u-9|s-ctx|reply to: hi"#
     );
 }
+
+#[tokio::test]
+async fn hooks_beyond_the_concurrency_wait_in_the_database_and_all_run() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let log = HookLog::default();
+    let wf = seed_workflow(
+        &mock.base_url(),
+        &[sleeping_hook(&log, Duration::from_millis(100))],
+    );
+    let os = AgentOs::new()
+        .workflow(wf)
+        .run_hooks_in_background(true)
+        .hook_concurrency(1)
+        .hook_poll_interval(Duration::from_millis(50));
+    let app = spawn_with(os, mock, log.clone()).await;
+    for i in 0..3 {
+        let (status, _) = app.run_json(&[("message", &format!("run {i}"))]).await;
+        assert_eq!(status, 200);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let done = log
+            .entries()
+            .iter()
+            .filter(|e| e.starts_with("done:"))
+            .count();
+        if done == 6 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {done} of 6 hooks ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One at a time: no two hooks overlapped.
+    let entries = log.entries();
+    for pair in entries.chunks(2) {
+        assert!(
+            pair[0].starts_with("start:") && pair[1].starts_with("done:"),
+            "{entries:?}"
+        );
+    }
+    let jobs = app.hook_jobs().await;
+    assert!(
+        jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+        "{jobs:?}"
+    );
+}
