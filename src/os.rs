@@ -5,6 +5,7 @@ use crate::runtime::hooks::HookSettings;
 use crate::runtime::{Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};
 use crate::workflow::Workflow;
+use axum::serve::ListenerExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -248,6 +249,12 @@ impl AgentOs {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), OsError> {
         let router = self.router().await?;
+        // Small SSE writes must go out at once, not wait for Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!("cannot set TCP_NODELAY: {e}");
+            }
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(signal)
             .await?;

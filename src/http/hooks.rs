@@ -2,8 +2,9 @@
 
 use super::error::ApiError;
 use super::{AppState, iso, route};
+use super::{Path, Query};
 use crate::store::{HookJobRecord, JobFilter};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};

@@ -48,6 +48,48 @@ pub(crate) fn route(
         .route(&format!("{path}/"), handler)
 }
 
+/// `axum::extract::Query` whose rejection is our JSON 400 `{"detail"}` (axum's is plain text).
+pub(crate) struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {}", e.body_text())))
+    }
+}
+
+/// `axum::extract::Path` whose rejection is our JSON `{"detail"}` with axum's status.
+pub(crate) struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e| ApiError::new(e.status(), format!("Invalid path: {}", e.body_text())))
+    }
+}
+
 /// Unix milliseconds as agno's ISO-8601 UTC timestamp (`2026-11-24T01:27:44Z`).
 pub(crate) fn iso(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)

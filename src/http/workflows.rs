@@ -3,13 +3,14 @@
 use super::error::ApiError;
 use super::form::RunForm;
 use super::{AppState, GuardedBody, iso, route};
+use super::{Path, Query};
 use crate::agent::Agent;
 use crate::event::{RunEvent, WorkflowContext};
 use crate::run::WorkflowRunOutput;
 use crate::runtime::{RunHandle, RunResult, Runtime, Started};
 use crate::store::RunRecord;
 use crate::workflow::{StepKind, Workflow};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};

@@ -128,10 +128,9 @@ impl HookDispatcher {
         }
     }
 
-    /// Claims what a previous process left (at once, on an exclusive store) and starts the
-    /// periodic sweep.
+    /// Claims what is due now and starts the periodic sweep.
     pub(crate) async fn start(&self) {
-        self.sweep(self.store.exclusive()).await;
+        self.sweep().await;
         let this = self.clone();
         self.tracker.spawn(async move {
             loop {
@@ -139,20 +138,20 @@ impl HookDispatcher {
                     _ = tokio::time::sleep(this.settings.poll_interval) => {}
                     _ = this.stopping.cancelled() => return,
                 }
-                this.sweep(false).await;
+                this.sweep().await;
             }
         });
     }
 
     /// Claims due jobs, as many as there are free slots, and runs them.
-    async fn sweep(&self, ignore_leases: bool) {
+    async fn sweep(&self) {
         let free = self.permits.available_permits() as u32;
         if free == 0 {
             return;
         }
         let claimed = self
             .store
-            .claim_due_jobs(&self.owner, self.lease_until(), free, ignore_leases)
+            .claim_due_jobs(&self.owner, self.lease_until(), free)
             .await;
         let records = match claimed {
             Ok(records) => records,

@@ -125,14 +125,18 @@ impl Runtime {
         }
     }
 
-    /// Takes over what a dead process left: runs still RUNNING or PENDING end ERROR (an
-    /// exclusive store only: on a shared one they may be another replica's), pending hook jobs
-    /// are claimed, and the periodic hook sweep starts.
+    /// Takes over what a dead process left (on an exclusive store only: on a shared one it may
+    /// be another replica's, and leases expire instead): runs still RUNNING or PENDING end
+    /// ERROR and hook job leases are released. Then the hook sweep starts.
     pub(crate) async fn recover(&self) -> Result<(), StoreError> {
         if self.store.exclusive() {
             let n = self.store.fail_interrupted_runs(INTERRUPTED).await?;
             if n > 0 {
                 tracing::warn!("{n} run(s) left unfinished by a previous process marked ERROR");
+            }
+            let n = self.store.release_all_leases().await?;
+            if n > 0 {
+                tracing::info!("{n} hook job(s) left by a previous process are due again");
             }
         }
         self.dispatcher.start().await;

@@ -275,17 +275,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<HookJobRecord>, StoreError>;
     /// Claims up to `limit` due jobs: pending or failed ones whose time has come and whose
     /// lease (if any) expired, and running ones whose lease expired (their process died).
-    /// With `ignore_leases`, leases are ignored (startup on an exclusive store).
     async fn claim_due_jobs(
         &self,
         owner: &str,
         lease_until: i64,
         limit: u32,
-        ignore_leases: bool,
     ) -> Result<Vec<HookJobRecord>, StoreError>;
     /// Gives up this process's lease on jobs it will not start soon (still pending), so the
     /// next sweep anywhere may claim them.
     async fn release_jobs(&self, job_ids: &[String]) -> Result<(), StoreError>;
+    /// Releases every lease and turns attempts caught mid-run into failed ones, so the sweep
+    /// takes everything a dead process left (only at startup on an exclusive store).
+    async fn release_all_leases(&self) -> Result<u64, StoreError>;
     /// Records how an attempt ended and releases the lease.
     async fn finish_job_attempt(
         &self,

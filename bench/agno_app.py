@@ -1,0 +1,46 @@
+"""The seed workflow served by agno's AgentOS, for `bench/run.sh --vs-agno` (our own file).
+
+Same agents, instructions, hooks and flag as shared/reference/background_hooks_workflow.py;
+the model server comes from OPENAI_BASE_URL (the benchmark's mock). Serve with
+`uvicorn agno_app:app --port 7778`.
+"""
+
+import asyncio
+
+from agno.agent import Agent
+from agno.db.sqlite import AsyncSqliteDb
+from agno.models.openai import OpenAIChat
+from agno.os import AgentOS
+from agno.run.agent import RunOutput
+from agno.workflow import Workflow
+
+
+async def log_step_completion(run_output: RunOutput, agent: Agent) -> None:
+    print(f"[Background Hook] Agent '{agent.name}' completed step")
+    print(f"[Background Hook] Run ID: {run_output.run_id}")
+    await asyncio.sleep(1)
+    print(f"[Background Hook] Logged metrics for {agent.name}")
+
+
+def agent(name: str, instructions: str) -> Agent:
+    return Agent(
+        name=name,
+        model=OpenAIChat(id="gpt-5.2"),
+        instructions=instructions,
+        post_hooks=[log_step_completion],
+    )
+
+
+workflow = Workflow(
+    id="analysis-workflow",
+    name="AnalysisWorkflow",
+    description="Analyzes input and provides a summary",
+    steps=[
+        agent("Analyzer", "Analyze the input and identify key points."),
+        agent("Summarizer", "Summarize the analysis into a brief response."),
+    ],
+    db=AsyncSqliteDb(db_file="tmp/workflow.db"),
+)
+
+agent_os = AgentOS(workflows=[workflow], run_hooks_in_background=True)
+app = agent_os.get_app()

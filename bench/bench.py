@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""agentos benchmark driver (run it through bench/run.sh, which builds and installs first).
+
+Starts the mock model server and the seed example (and, with --vs-agno, agno's AgentOS serving
+the same workflow), loads them with wrk, and prints a Markdown report: runs/s, p50/p99
+latency, errors, server CPU ms per run (from /proc), peak RSS, stored-vs-answered runs, cold
+start, the hook drain, and 10,000 concurrent in-flight runs. The server is pinned to core 0,
+the mock and wrk to core 1.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+EXAMPLE = os.path.join(ROOT, "target/release/examples/background_hooks_workflow")
+MOCK = os.path.join(ROOT, "target/release/agentos-bench-mock")
+VENV_PY = os.path.join(BENCH, ".venv/bin/python")
+MOCK_ADDR = "127.0.0.1:18080"
+WF = "analysis-workflow"
+TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+
+def cpu_ms(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_MS  # utime + stime
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class RssSampler:
+    """Samples a process's RSS every 50 ms; `peak` is the largest seen."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self._stop = pid, rss_mib(pid), threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            try:
+                self.peak = max(self.peak, rss_mib(self.pid))
+            except OSError:
+                return
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+        return self.peak
+
+
+def http_get(port, path, timeout=5):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def wait_healthy(port, limit=60):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if http_get(port, "/health", timeout=1)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.002)
+    return False
+
+
+def start_mock(delay_ms):
+    env = dict(os.environ, MOCK_DELAY_MS=str(delay_ms), MOCK_ADDR=MOCK_ADDR)
+    p = subprocess.Popen(["taskset", "-c", LOAD_CORE, MOCK], env=env, stderr=subprocess.DEVNULL)
+    for _ in range(500):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", 18080, timeout=1)
+            c.request("GET", "/v1/models")
+            if c.getresponse().status == 200:
+                return p
+        except OSError:
+            time.sleep(0.01)
+    raise SystemExit("mock did not start")
+
+
+class Server:
+    """agentos's seed example or agno's AgentOS, in a fresh working directory."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+        env = dict(os.environ, OPENAI_BASE_URL=f"http://{MOCK_ADDR}/v1", OPENAI_API_KEY="bench")
+        env.pop("DATABASE_URL", None)
+        if kind == "agentos":
+            self.port = 7777
+            env.update(AGENT_OS_PORT=str(self.port), RUST_LOG="error")
+            cmd = [EXAMPLE]
+        else:
+            self.port = 7778
+            cmd = [VENV_PY, "-m", "uvicorn", "agno_app:app", "--app-dir", BENCH,
+                   "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+            os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE] + cmd, cwd=self.dir, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_healthy(self.port):
+            raise SystemExit(f"{kind} did not start")
+        self.cold_start_ms = (time.monotonic() - t0) * 1000
+        time.sleep(0.5)
+        self.idle_rss = rss_mib(self.proc.pid)
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/workflows/{WF}/runs"
+
+    def stored(self):
+        """Runs in the database by status (agentos's own tables only)."""
+        if self.kind != "agentos":
+            return None
+        db = sqlite3.connect(os.path.join(self.dir, "tmp/workflow.db"), timeout=30)
+        try:
+            return dict(db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
+        finally:
+            db.close()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def parse_wrk(out):
+    def num(pattern, default=0.0):
+        m = re.search(pattern, out)
+        return float(m.group(1)) if m else default
+
+    def latency(pct):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return None
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+        return float(m.group(1)) * scale
+
+    m = re.search(r"(\d+) requests in", out)
+    requests = int(m.group(1)) if m else 0
+    errors = int(num(r"Non-2xx or 3xx responses: (\d+)"))
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    return {"rps": num(r"Requests/sec:\s+([\d.]+)"), "p50": latency(50), "p99": latency(99),
+            "requests": requests, "errors": errors, "ok": requests - int(num(r"Non-2xx or 3xx responses: (\d+)"))}
+
+
+def wrk(url, conns, seconds, script, env=None):
+    threads = str(max(1, min(2, conns)))
+    cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t", threads, "-c", str(conns), "-d", f"{seconds}s",
+           "--timeout", "30s", "--latency", "-s", os.path.join(BENCH, "wrk", script), url]
+    out = subprocess.run(cmd, env=dict(os.environ, **(env or {})), capture_output=True, text=True).stdout
+    return parse_wrk(out)
+
+
+def settle(server, expect_at_least, limit=60):
+    """Waits until no run is RUNNING; returns the stored counts by status."""
+    deadline = time.monotonic() + limit
+    while True:
+        counts = server.stored()
+        if counts is None or (counts.get("RUNNING", 0) == 0 and sum(counts.values()) >= expect_at_least):
+            return counts
+        if time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
+
+
+def run_level(server, conns, seconds, stream):
+    pid = server.proc.pid
+    before_counts = server.stored() or {}
+    sampler = RssSampler(pid)
+    cpu0 = cpu_ms(pid)
+    r = wrk(server.url(), conns, seconds, "run.lua", {"STREAM": "true" if stream else "false"})
+    counts = settle(server, sum(before_counts.values()) + r["ok"])
+    cpu1 = cpu_ms(pid)
+    r["peak_rss"] = sampler.stop()
+    if counts is not None:
+        stored = {k: v - before_counts.get(k, 0) for k, v in counts.items()}
+        r["stored_ok"] = stored.get("COMPLETED", 0)
+        r["stored_bad"] = sum(v for k, v in stored.items() if k != "COMPLETED")
+        runs = max(1, r["stored_ok"] + r["stored_bad"])
+    else:
+        runs = max(1, r["requests"])
+    r["cpu_ms_per_run"] = (cpu1 - cpu0) / runs
+    return r
+
+
+def hook_drain(runs=200, conns=16):
+    """N seed runs whose two post-hooks each sleep 1 s: time from the last response until every
+    hook job is recorded done, and the peak RSS meanwhile."""
+    server = Server("agentos")
+    sampler = RssSampler(server.proc.pid)
+    body = ("--b\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nExplain the benefits of exercise\r\n"
+            "--b\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\nfalse\r\n--b--\r\n")
+
+    def post(_):
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        c.request("POST", f"/workflows/{WF}/runs", body, {"Content-Type": "multipart/form-data; boundary=b"})
+        status = c.getresponse().status
+        c.close()
+        return status
+
+    with ThreadPoolExecutor(conns) as pool:
+        statuses = list(pool.map(post, range(runs)))
+    last_response = time.monotonic()
+    while True:
+        _, raw = http_get(server.port, "/hooks/jobs?status=done&limit=1")
+        if json.loads(raw)["meta"]["total_count"] >= 2 * runs:
+            break
+        time.sleep(0.05)
+    drain_s = time.monotonic() - last_response
+    peak = sampler.stop()
+    server.stop()
+    return {"runs": runs, "ok": statuses.count(200), "hooks": 2 * runs, "drain_s": drain_s, "peak_rss": peak}
+
+
+def fmt(v, digits=1):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vs-agno", action="store_true")
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--levels", default="1,16,64,256,1024")
+    ap.add_argument("--delays", default="0,50")
+    ap.add_argument("--skip-10k", action="store_true")
+    args = ap.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    levels = [int(x) for x in args.levels.split(",")]
+    delays = [int(x) for x in args.delays.split(",")]
+    kinds = ["agentos"] + (["agno"] if args.vs_agno else [])
+
+    lines = []
+    say = lambda s="": (print(s, flush=True), lines.append(s))  # noqa: E731
+    say(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+        f"server on core {SERVER_CORE}, mock and wrk on core {LOAD_CORE} (taskset).")
+
+    mock = start_mock(0)
+    m = wrk(f"http://{MOCK_ADDR}/v1/chat/completions", 64, 3, "mock.lua")
+    say(f"Mock alone (c=64, delay 0, core {LOAD_CORE}): {m['rps']:.0f} req/s, p50 {fmt(m['p50'], 2)} ms")
+    mock.terminate()
+    mock.wait()
+
+    results = {}
+    for delay in delays:
+        mock = start_mock(delay)
+        for kind in kinds:
+            server = Server(kind)
+            results[(kind, "cold")] = server.cold_start_ms
+            results[(kind, "idle")] = server.idle_rss
+            wrk(server.url(), 4, 1, "run.lua")  # warm-up
+            for stream in (False, True):
+                for c in levels:
+                    r = run_level(server, c, args.seconds, stream)
+                    results[(kind, delay, stream, c)] = r
+                    print(f"  {kind} delay={delay} stream={stream} c={c}: {r['rps']:.0f} runs/s "
+                          f"p50={fmt(r['p50'])} p99={fmt(r['p99'])} err={r['errors']} "
+                          f"cpu={r['cpu_ms_per_run']:.2f}ms rss={r['peak_rss']:.0f}MiB", flush=True)
+            server.stop()
+        mock.terminate()
+        mock.wait()
+
+    say()
+    say("| server | delay ms | stream | c | runs/s | p50 ms | p99 ms | errors | CPU ms/run | peak RSS MiB | stored OK / answered | not COMPLETED |"
+        + (" runs/s agentos/agno |" if args.vs_agno else ""))
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.vs_agno else ""))
+    for delay in delays:
+        for stream in (False, True):
+            for c in levels:
+                for kind in kinds:
+                    r = results[(kind, delay, stream, c)]
+                    stored = f"{r['stored_ok']} / {r['ok']}" if "stored_ok" in r else "-"
+                    bad = str(r["stored_bad"]) if "stored_bad" in r else "-"
+                    row = (f"| {kind} | {delay} | {'yes' if stream else 'no'} | {c} | {r['rps']:.1f} | {fmt(r['p50'])} | "
+                           f"{fmt(r['p99'])} | {r['errors']} | {r['cpu_ms_per_run']:.2f} | {r['peak_rss']:.0f} | {stored} | {bad} |")
+                    if args.vs_agno:
+                        ratio = "-"
+                        if kind == "agentos":
+                            a = results[("agno", delay, stream, c)]["rps"]
+                            ratio = f"{r['rps'] / a:.0f}x" if a > 0 else "inf"
+                        row += f" {ratio} |"
+                    say(row)
+    say()
+    for kind in kinds:
+        say(f"- {kind}: cold start {results[(kind, 'cold')]:.0f} ms (process start to first 200 on /health), "
+            f"idle RSS {results[(kind, 'idle')]:.1f} MiB")
+
+    d = hook_drain()
+    say(f"- hook drain (agentos): {d['runs']} runs ({d['ok']} answered 200) left {d['hooks']} hook jobs sleeping 1 s each; "
+        f"all recorded done {d['drain_s']:.2f} s after the last response (hook concurrency 64); peak RSS {d['peak_rss']:.0f} MiB")
+
+    if not args.skip_10k:
+        mock = start_mock(1000)
+        server = Server("agentos")
+        sampler = RssSampler(server.proc.pid)
+        r = wrk(server.url(), 10000, 10, "run.lua")
+        counts = settle(server, r["ok"], limit=120)
+        peak = sampler.stop()
+        server.stop()
+        mock.terminate()
+        say(f"- 10,000 concurrent in-flight runs (mock delay 1 s, 10 s): {r['requests']} answered, {r['errors']} errors, "
+            f"{r['rps']:.0f} runs/s, p50 {fmt(r['p50'])} ms, p99 {fmt(r['p99'])} ms, peak RSS {peak:.0f} MiB, "
+            f"stored {counts}")
+
+    with open(os.path.join(BENCH, "last-report.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,306 @@
+//! [`SqliteStore`]: the embedded default. WAL mode, a busy timeout, migrations at open, a pool
+//! of readers and a single writer task.
+
+mod writer;
+
+use super::{
+    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord,
+    SessionRecord, Store, StoreError,
+};
+use crate::run::RunStatus;
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+use writer::{Op, Reply, Writer};
+
+/// SQLite storage through sqlx: a pool of readers and one writer task (group commit).
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    writer: Mutex<Option<Writer>>,
+    writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and applies `migrations/sqlite/`.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("cache_size", "-8192");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let conn = SqliteConnection::connect_with(&options).await?;
+        let (writer, task) = Writer::start(conn);
+        Ok(SqliteStore {
+            pool,
+            writer: Mutex::new(Some(writer)),
+            writer_task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// The underlying pool of readers, for tests and tools.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn write(&self, op: Op) -> Result<Reply, StoreError> {
+        // A poisoned lock only means a panic elsewhere while cloning a sender; the Option is intact.
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match writer {
+            Some(w) => w.write(op).await,
+            None => Err(StoreError::Config("the database is closed".to_owned())),
+        }
+    }
+}
+
+/// A reply of the wrong kind: impossible, as each `Op` has one reply kind.
+fn unexpected(reply: Reply) -> StoreError {
+    StoreError::Config(format!("unexpected writer reply {reply:?}"))
+}
+
+fn session_row(row: &SqliteRow) -> SessionRecord {
+    SessionRecord {
+        session_id: row.get("session_id"),
+        session_type: row.get("session_type"),
+        component_id: row.get("component_id"),
+        user_id: row.get("user_id"),
+        session_name: row.get("session_name"),
+        session_state: row.get("session_state"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+fn run_row(row: &SqliteRow) -> RunRecord {
+    RunRecord {
+        run_id: row.get("run_id"),
+        session_id: row.get("session_id"),
+        component_type: row.get("component_type"),
+        component_id: row.get("component_id"),
+        user_id: row.get("user_id"),
+        status: RunStatus::parse(row.get::<&str, _>("status")),
+        input: row.get("input"),
+        output: row.get("output"),
+        error: row.get("error"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+fn job_row(row: &SqliteRow) -> HookJobRecord {
+    HookJobRecord {
+        job_id: row.get("job_id"),
+        run_id: row.get("run_id"),
+        hook_name: row.get("hook_name"),
+        payload: row.get("payload"),
+        status: row.get("status"),
+        attempts: row.get::<i64, _>("attempts").max(0) as u32,
+        max_attempts: row.get::<i64, _>("max_attempts").max(0) as u32,
+        outcome: row.get("outcome"),
+        last_error: row.get("last_error"),
+        next_attempt_at: row.get("next_attempt_at"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn exclusive(&self) -> bool {
+        true
+    }
+
+    async fn begin_run(
+        &self,
+        s: &SessionRecord,
+        r: &RunRecord,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<BeginRun, StoreError> {
+        let op = Op::BeginRun {
+            session: Box::new(s.clone()),
+            run: Box::new(r.clone()),
+            key: key.cloned(),
+        };
+        match self.write(op).await? {
+            Reply::Begin(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn get_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(session_row))
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        output: &str,
+        error: Option<&str>,
+        jobs: &[NewHookJob],
+    ) -> Result<(), StoreError> {
+        let op = Op::FinishRun {
+            run_id: run_id.to_owned(),
+            status,
+            output: output.to_owned(),
+            error: error.map(str::to_owned),
+            jobs: jobs.to_vec(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE run_id = ?")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(run_row))
+    }
+
+    async fn session_runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM runs WHERE session_id = ? ORDER BY created_at, rowid")
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(run_row).collect())
+    }
+
+    async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError> {
+        match self.write(Op::FailInterrupted(error.to_owned())).await? {
+            Reply::Count(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn claim_job(
+        &self,
+        job_id: &str,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Option<HookJobRecord>, StoreError> {
+        let op = Op::ClaimJob {
+            job_id: job_id.to_owned(),
+            owner: owner.to_owned(),
+            lease_until,
+        };
+        match self.write(op).await? {
+            Reply::Job(job) => Ok(job),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn claim_due_jobs(
+        &self,
+        owner: &str,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<HookJobRecord>, StoreError> {
+        let op = Op::ClaimDue {
+            owner: owner.to_owned(),
+            lease_until,
+            limit,
+        };
+        match self.write(op).await? {
+            Reply::Jobs(jobs) => Ok(jobs),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn release_jobs(&self, job_ids: &[String]) -> Result<(), StoreError> {
+        self.write(Op::ReleaseJobs(job_ids.to_vec()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn release_all_leases(&self) -> Result<u64, StoreError> {
+        match self.write(Op::ReleaseAllLeases).await? {
+            Reply::Count(n) => Ok(n),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn finish_job_attempt(
+        &self,
+        job_id: &str,
+        attempt: &JobAttempt,
+    ) -> Result<(), StoreError> {
+        let op = Op::FinishJob {
+            job_id: job_id.to_owned(),
+            attempt: attempt.clone(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, HookJobRecord)>, StoreError> {
+        match self.write(Op::RetryJob(job_id.to_owned())).await? {
+            Reply::Retried(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn hook_jobs(&self, f: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError> {
+        const WHERE: &str = "WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR run_id = ?2)
+                               AND (?3 IS NULL OR hook_name = ?3)";
+        // One read transaction: the page and the count come from the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM hook_jobs {WHERE} ORDER BY created_at, rowid LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(&f.status)
+        .bind(&f.run_id)
+        .bind(&f.hook)
+        .bind(f.limit as i64)
+        .bind(f.offset as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM hook_jobs {WHERE}"))
+            .bind(&f.status)
+            .bind(&f.run_id)
+            .bind(&f.hook)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((rows.iter().map(job_row).collect(), total.max(0) as u64))
+    }
+
+    async fn close(&self) {
+        // Dropping the last sender ends the writer once the queue is empty.
+        self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let task = self
+            .writer_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "the database writer failed");
+        }
+        self.pool.close().await;
+    }
+}
