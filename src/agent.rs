@@ -183,7 +183,7 @@ impl Agent {
         let run_id = uuid::Uuid::new_v4().to_string();
         // `AgentOs` refuses agents without a model at build time; `NoModel` keeps this total.
         let model = self.model.clone().unwrap_or_else(|| Arc::new(NoModel));
-        let actx = AgentContext {
+        let actx = Arc::new(AgentContext {
             created_at: unix_seconds(),
             agent_id: self.id.clone(),
             agent_name: self.name.clone(),
@@ -195,7 +195,7 @@ impl Agent {
             step_name: params.place.as_ref().map(|p| p.step_name.clone()),
             step_index: params.place.as_ref().map(|p| p.step_index),
             nested_depth: 0,
-        };
+        });
         let mut hook_ctx = HookContext {
             agent: AgentInfo {
                 id: self.id.clone(),
@@ -330,7 +330,7 @@ impl Agent {
         pre: bool,
         params: &AgentRunParams,
         ctx: &HookContext,
-        actx: &AgentContext,
+        actx: &Arc<AgentContext>,
         sink: &mut EventSink,
         deferred: &mut Vec<DeferredHook>,
     ) -> Result<(), AgentFailure> {
@@ -407,7 +407,7 @@ impl Agent {
 async fn call_model(
     model: &dyn Model,
     request: &ModelRequest,
-    actx: &AgentContext,
+    actx: &Arc<AgentContext>,
     sink: &mut EventSink,
 ) -> Result<(String, Usage, Option<f64>), ModelError> {
     let started = Instant::now();
@@ -466,7 +466,7 @@ async fn fail(
     mut output: RunOutput,
     failure: AgentFailure,
     deferred: Vec<DeferredHook>,
-    actx: &AgentContext,
+    actx: &Arc<AgentContext>,
     sink: &mut EventSink,
     started: Instant,
 ) -> AgentRunResult {

@@ -3,6 +3,7 @@
 
 use crate::run::{RunMetrics, RunOutput, StepOutput, WorkflowMetrics};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Fields every workflow-level event carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,33 +115,33 @@ pub enum RunEvent {
     /// An agent run began.
     RunStarted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         model: String,
         model_provider: String,
     },
     /// A pre-hook began (inline hooks only).
     PreHookStarted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         pre_hook_name: String,
     },
     /// A pre-hook finished.
     PreHookCompleted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         pre_hook_name: String,
     },
     /// The model request began.
     ModelRequestStarted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         model: String,
         model_provider: String,
     },
     /// A content delta from the model's stream.
     RunContent {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         content: String,
         content_type: String,
         workflow_agent: bool,
@@ -149,7 +150,7 @@ pub enum RunEvent {
     /// The model request finished.
     ModelRequestCompleted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         model: String,
         model_provider: String,
         input_tokens: u64,
@@ -161,24 +162,24 @@ pub enum RunEvent {
     /// All content has arrived.
     RunContentCompleted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
     },
     /// A post-hook began (inline hooks only).
     PostHookStarted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         post_hook_name: String,
     },
     /// A post-hook finished.
     PostHookCompleted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         post_hook_name: String,
     },
     /// The agent run finished.
     RunCompleted {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         content: String,
         content_type: String,
         metrics: RunMetrics,
@@ -186,7 +187,7 @@ pub enum RunEvent {
     /// The agent run failed.
     RunError {
         #[serde(flatten)]
-        ctx: AgentContext,
+        ctx: Arc<AgentContext>,
         content: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         error_type: Option<String>,

@@ -10,13 +10,12 @@ use crate::run::WorkflowRunOutput;
 use crate::runtime::{RunHandle, RunResult, Runtime, Started};
 use crate::store::RunRecord;
 use crate::workflow::{StepKind, Workflow};
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, Sse};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -117,7 +116,7 @@ async fn create_run(
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
     match rt.start_workflow_run(&workflow_id, req).await? {
-        Started::New(handle) if stream => Ok(sse(handle).into_response()),
+        Started::New(handle) if stream => Ok(sse(handle)),
         Started::New(handle) => json_answer(handle).await,
         Started::Existing(run) => existing_answer(find(&rt, &workflow_id)?, &run, stream),
     }
@@ -160,8 +159,9 @@ fn existing_answer(wf: &Workflow, run: &RunRecord, stream: bool) -> Result<Respo
             metrics: Box::new(output.metrics.clone().unwrap_or_default()),
         },
     };
-    let sse = Event::default().event(event.name()).data(event.to_json());
-    Ok(Sse::new(futures::stream::iter([Ok::<_, Infallible>(sse)])).into_response())
+    let mut body = String::new();
+    push_sse(&mut body, &event);
+    Ok(sse_response(Body::from(body)))
 }
 
 async fn json_answer(handle: RunHandle) -> Result<Response, ApiError> {
@@ -179,26 +179,50 @@ async fn json_answer(handle: RunHandle) -> Result<Response, ApiError> {
             rejected_input: Some(message),
             ..
         } => Err(ApiError::bad_request(message)),
-        RunResult::Finished { output, .. } => {
-            let body = serde_json::to_vec(&output)
-                .map_err(|e| ApiError::internal("cannot encode the run", e))?;
-            Ok(GuardedBody::json(body, guard))
-        }
+        RunResult::Finished { json, .. } => Ok(GuardedBody::json(json.into_bytes(), guard)),
         RunResult::NotStored(message) => Err(ApiError::internal("run not stored", message)),
     }
 }
 
-/// The run's events as agno's SSE: `event: <Name>` and `data: <compact JSON>`. The stream holds
-/// the response guard, so background hooks start once the last event is out.
-fn sse(handle: RunHandle) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// The run's events as agno's SSE: `event: <Name>` and `data: <compact JSON>`. Events already
+/// waiting are written together (one write for a burst of deltas, not one each). The stream
+/// holds the response guard, so background hooks start once the last event is out.
+fn sse(handle: RunHandle) -> Response {
     let RunHandle { events, guard, .. } = handle;
-    let state = (events, guard);
-    let stream = futures::stream::unfold(state, |(mut events, guard)| async move {
-        let event: RunEvent = events.as_mut()?.recv().await?;
-        let sse = Event::default().event(event.name()).data(event.to_json());
-        Some((Ok(sse), (events, guard)))
+    let stream = futures::stream::unfold((events, guard), |(mut events, guard)| async move {
+        let rx = events.as_mut()?;
+        let mut chunk = String::new();
+        push_sse(&mut chunk, &rx.recv().await?);
+        while chunk.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(event) => push_sse(&mut chunk, &event),
+                Err(_) => break,
+            }
+        }
+        Some((Ok::<_, Infallible>(Bytes::from(chunk)), (events, guard)))
     });
-    Sse::new(stream)
+    sse_response(Body::from_stream(stream))
+}
+
+/// Appends one event in SSE framing. Compact JSON never holds a raw newline, so one `data:`
+/// line carries it.
+fn push_sse(out: &mut String, event: &RunEvent) {
+    out.push_str("event: ");
+    out.push_str(event.name());
+    out.push_str("\ndata: ");
+    out.push_str(&event.to_json());
+    out.push_str("\n\n");
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 #[derive(Debug, Deserialize)]

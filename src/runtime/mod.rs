@@ -5,7 +5,7 @@ pub(crate) mod hooks;
 
 use crate::agent::DeferredHook;
 use crate::event::{EventSink, RunEvent};
-use crate::run::{RunStatus, WorkflowRunOutput, unix_millis, unix_seconds};
+use crate::run::{RunStatus, unix_millis, unix_seconds};
 use crate::store::{
     BeginRun, IdempotencyKey, NewHookJob, RunRecord, SessionRecord, Store, StoreError,
 };
@@ -53,7 +53,8 @@ pub(crate) enum StartError {
 pub(crate) enum RunResult {
     /// The run ended (completed or failed) and is stored.
     Finished {
-        output: Box<WorkflowRunOutput>,
+        /// The stored output, as JSON (serialized once, for the database and the response).
+        json: String,
         /// Set when a guardrail rejected the input.
         rejected_input: Option<String>,
     },
@@ -290,13 +291,14 @@ impl RunTask {
                     &jobs,
                 )
                 .await
+                .map(|()| json)
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         let ctx = self.workflow.event_context(&self.params, None);
         let stored_ok = stored.is_ok();
         match stored {
-            Ok(()) => {
+            Ok(json) => {
                 let rejected_input = failure
                     .as_ref()
                     .filter(|f| f.is_input_rejection())
@@ -326,7 +328,7 @@ impl RunTask {
                     }
                 }
                 let _ = self.result_tx.send(RunResult::Finished {
-                    output: Box::new(output),
+                    json,
                     rejected_input,
                 });
             }

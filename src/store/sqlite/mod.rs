@@ -24,6 +24,23 @@ pub struct SqliteStore {
     pool: SqlitePool,
     writer: Mutex<Option<Writer>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    checkpointer: tokio::task::JoinHandle<()>,
+}
+
+/// Copies the WAL into the database file every `period` (PASSIVE: never blocks the writer).
+async fn checkpoint_every(pool: SqlitePool, period: Duration) {
+    loop {
+        tokio::time::sleep(period).await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }
 
 impl SqliteStore {
@@ -39,18 +56,24 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-8192");
+            .pragma("cache_size", "-8192")
+            .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let conn = SqliteConnection::connect_with(&options).await?;
+        // The writer never checkpoints on its own commit path: a background task does, once a
+        // second, so pages written many times in between are copied to the database once.
+        let writer_options = options.pragma("wal_autocheckpoint", "0");
+        let conn = SqliteConnection::connect_with(&writer_options).await?;
         let (writer, task) = Writer::start(conn);
+        let checkpointer = tokio::spawn(checkpoint_every(pool.clone(), Duration::from_secs(1)));
         Ok(SqliteStore {
             pool,
             writer: Mutex::new(Some(writer)),
             writer_task: Mutex::new(Some(task)),
+            checkpointer,
         })
     }
 
@@ -300,6 +323,14 @@ impl Store for SqliteStore {
             && let Err(e) = task.await
         {
             tracing::error!(error = %e, "the database writer failed");
+        }
+        self.checkpointer.abort();
+        // A last full checkpoint, so the database file alone holds everything.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(error = %e, "final WAL checkpoint failed");
         }
         self.pool.close().await;
     }
