@@ -193,13 +193,6 @@ impl Runtime {
             key: key.clone(),
             expires_at: now + self.idempotency_ttl.as_millis() as i64,
         });
-        if let BeginRun::Existing(run) = self
-            .store
-            .begin_run(&session, &record, key.as_ref())
-            .await?
-        {
-            return Ok(Started::Existing(run));
-        }
 
         let params = WorkflowRunParams {
             run_id: run_id.clone(),
@@ -230,13 +223,36 @@ impl Runtime {
             max_attempts: self.max_attempts,
             dispatcher: self.dispatcher.clone(),
         };
-        self.runs.spawn(task.run());
-        Ok(Started::New(RunHandle {
-            run_id,
-            events,
-            result,
-            guard: ResponseGuard(guard_tx),
-        }))
+        // The runtime owns the run from the first write on: if the client goes away while the
+        // run row is being written, the run still executes and ends in a terminal status.
+        let (begun_tx, begun) = oneshot::channel();
+        self.runs.spawn(async move {
+            match task.store.begin_run(&session, &record, key.as_ref()).await {
+                Ok(BeginRun::Started(_)) => {
+                    let _ = begun_tx.send(Ok(None));
+                    task.run().await;
+                }
+                Ok(BeginRun::Existing(run)) => {
+                    let _ = begun_tx.send(Ok(Some(run)));
+                }
+                Err(e) => {
+                    let _ = begun_tx.send(Err(e));
+                }
+            }
+        });
+        match begun.await {
+            Ok(Ok(None)) => Ok(Started::New(RunHandle {
+                run_id,
+                events,
+                result,
+                guard: ResponseGuard(guard_tx),
+            })),
+            Ok(Ok(Some(existing))) => Ok(Started::Existing(existing)),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(StartError::Store(StoreError::Config(
+                "the run could not be started".to_owned(),
+            ))),
+        }
     }
 
     /// Shuts down in order: in-flight runs finish, then pending background hooks drain (up to

@@ -555,3 +555,49 @@ async fn malformed_requests_get_a_clear_4xx_and_disturb_nothing() {
     let (status, fresh) = app.run_json(&[("message", "still up")]).await;
     assert_eq!((status, fresh["status"].as_str()), (200, Some("COMPLETED")));
 }
+
+#[tokio::test]
+async fn clients_that_give_up_early_never_leave_a_run_running() {
+    let app = spawn_app().await;
+    app.mock.set_delay(Duration::from_millis(20));
+    // Each client gives up after 400 ms, while 200 runs queue: some before their run row is written,
+    // some while it executes. The runtime owns every run that got a row.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let posts = (0..200).map(|i| {
+        let client = impatient.clone();
+        let url = app.url(&format!("/workflows/{WF}/runs"));
+        async move {
+            let form = [
+                ("message", format!("impatient {i}")),
+                ("stream", "false".to_owned()),
+            ];
+            let _ = client.post(url).form(&form).send().await;
+        }
+    });
+    futures::future::join_all(posts).await;
+
+    let store = SqliteStore::open(&app.db_path).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let counts: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM runs GROUP BY status")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        let running: i64 = counts
+            .iter()
+            .filter(|(s, _)| s == "RUNNING")
+            .map(|(_, n)| n)
+            .sum();
+        if running == 0 {
+            assert!(counts.iter().all(|(s, _)| s == "COMPLETED"), "{counts:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "runs left RUNNING: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    store.close().await;
+}
