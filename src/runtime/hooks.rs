@@ -95,13 +95,12 @@ impl HookDispatcher {
     }
 
     /// Runs jobs this process committed (and leased to itself) with a run's final state. Jobs
-    /// for which no slot is free now are released to the database, where the sweep finds them
-    /// as slots free up: memory stays bounded by the concurrency, whatever the backlog.
+    /// for which no slot is free now are left in the database: their short lease expires and
+    /// the sweep takes them as slots free up, so memory stays bounded by the concurrency,
+    /// whatever the backlog.
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
-        let mut overflow = Vec::new();
         for job in jobs {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                overflow.push(job.job_id);
                 continue;
             };
             let this = self.clone();
@@ -114,15 +113,6 @@ impl HookDispatcher {
                     Err(e) => {
                         tracing::error!(job = %job.job_id, error = %e, "cannot claim hook job")
                     }
-                }
-            });
-        }
-        if !overflow.is_empty() {
-            let store = self.store.clone();
-            self.tracker.spawn(async move {
-                if let Err(e) = store.release_jobs(&overflow).await {
-                    // Their leases expire on their own; the sweep takes them then.
-                    tracing::error!(error = %e, "cannot release queued hook jobs");
                 }
             });
         }

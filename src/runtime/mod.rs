@@ -21,6 +21,10 @@ use tokio_util::task::TaskTracker;
 /// How long a finished run waits for its HTTP response to be written before it releases its
 /// background hooks anyway.
 const RESPONSE_WAIT: Duration = Duration::from_secs(30);
+/// How long a committed hook job stays leased to the process that wrote it. Long enough for
+/// the response to be written (milliseconds, normally), short enough that a job this process
+/// has no free slot for is soon taken by the sweep without a second write to release it.
+const COMMITTED_JOB_LEASE: Duration = Duration::from_secs(5);
 /// The error recorded on runs a dead process left unfinished.
 pub(crate) const INTERRUPTED: &str = "interrupted: server restarted";
 /// Events buffered between a run and a slow SSE client before the run waits for it.
@@ -389,8 +393,7 @@ impl RunTask {
                     payload,
                     max_attempts: self.max_attempts,
                     lease_owner: self.dispatcher.owner().to_owned(),
-                    // Held until the response is out (at most RESPONSE_WAIT), then released.
-                    lease_until: unix_millis() + RESPONSE_WAIT.as_millis() as i64 + 10_000,
+                    lease_until: unix_millis() + COMMITTED_JOB_LEASE.as_millis() as i64,
                 };
                 let ready = ReadyJob { job_id, ctx: d.ctx };
                 Some((new, ready))

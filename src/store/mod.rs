@@ -281,9 +281,6 @@ pub trait Store: Send + Sync + 'static {
         lease_until: i64,
         limit: u32,
     ) -> Result<Vec<HookJobRecord>, StoreError>;
-    /// Gives up this process's lease on jobs it will not start soon (still pending), so the
-    /// next sweep anywhere may claim them.
-    async fn release_jobs(&self, job_ids: &[String]) -> Result<(), StoreError>;
     /// Releases every lease and turns attempts caught mid-run into failed ones, so the sweep
     /// takes everything a dead process left (only at startup on an exclusive store).
     async fn release_all_leases(&self) -> Result<u64, StoreError>;

@@ -254,12 +254,6 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn release_jobs(&self, job_ids: &[String]) -> Result<(), StoreError> {
-        self.write(Op::ReleaseJobs(job_ids.to_vec()))
-            .await
-            .map(|_| ())
-    }
-
     async fn release_all_leases(&self) -> Result<u64, StoreError> {
         match self.write(Op::ReleaseAllLeases).await? {
             Reply::Count(n) => Ok(n),

@@ -41,7 +41,6 @@ pub(super) enum Op {
         lease_until: i64,
         limit: u32,
     },
-    ReleaseJobs(Vec<String>),
     ReleaseAllLeases,
     FinishJob {
         job_id: String,
@@ -211,17 +210,6 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
             .fetch_all(&mut *conn)
             .await?;
             Ok(Reply::Jobs(rows.iter().map(job_row).collect()))
-        }
-        Op::ReleaseJobs(ids) => {
-            for id in ids {
-                sqlx::query(
-                    "UPDATE hook_jobs SET lease_until = 0 WHERE job_id = ? AND status = 'pending'",
-                )
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(Reply::Done)
         }
         Op::ReleaseAllLeases => {
             // A job caught mid-attempt by the crash counts as a failed attempt.
