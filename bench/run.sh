@@ -18,9 +18,9 @@ fi
 cargo build --release --example background_hooks_workflow -p agentos -p agentos-bench-mock
 
 for arg in "$@"; do
-  if [ "$arg" = "--vs-agno" ] && ! bench/.venv/bin/python -c "import agno, uvicorn" 2>/dev/null; then
+  if [ "$arg" = "--vs-agno" ] && ! bench/.venv/bin/python -c "import agno, uvicorn, greenlet" 2>/dev/null; then
     python3 -m venv bench/.venv
-    bench/.venv/bin/pip install -q "agno==${AGNO_VERSION}" fastapi uvicorn openai sqlalchemy aiosqlite python-multipart
+    bench/.venv/bin/pip install -q "agno==${AGNO_VERSION}" fastapi uvicorn openai "sqlalchemy[asyncio]" aiosqlite python-multipart
   fi
 done
 

@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
 /// How long a finished run waits for its HTTP response to be written before it releases its
-/// background hooks anyway.
-const RESPONSE_WAIT: Duration = Duration::from_secs(30);
+/// background hooks anyway (as long as their lease: after that the sweep may take them).
+const RESPONSE_WAIT: Duration = COMMITTED_JOB_LEASE;
 /// How long a committed hook job stays leased to the process that wrote it. Long enough for
 /// the response to be written (milliseconds, normally), short enough that a job this process
 /// has no free slot for is soon taken by the sweep without a second write to release it.

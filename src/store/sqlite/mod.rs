@@ -56,7 +56,6 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            .pragma("cache_size", "-8192")
             .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -65,7 +64,11 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         // The writer never checkpoints on its own commit path: a background task does, once a
         // second, so pages written many times in between are copied to the database once.
-        let writer_options = options.pragma("wal_autocheckpoint", "0");
+        // The writer touches the hot pages of every table: a larger page cache (8 MiB) than
+        // the readers' default 2 MiB.
+        let writer_options = options
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("cache_size", "-8192");
         let conn = SqliteConnection::connect_with(&writer_options).await?;
         let (writer, task) = Writer::start(conn);
         let checkpointer = tokio::spawn(checkpoint_every(pool.clone(), Duration::from_secs(1)));
