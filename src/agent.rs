@@ -145,6 +145,8 @@ pub(crate) struct AgentRunParams {
 pub(crate) struct DeferredHook {
     pub hook_name: String,
     pub ctx: HookContext,
+    /// The hook's own attempt limit, if it has one.
+    pub max_attempts: Option<u32>,
 }
 
 /// Why an agent run failed.
@@ -344,6 +346,7 @@ impl Agent {
                 deferred.push(DeferredHook {
                     hook_name: hook.name().to_owned(),
                     ctx: ctx.clone(),
+                    max_attempts: hook.attempt_limit(),
                 });
                 continue;
             }

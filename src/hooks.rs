@@ -132,6 +132,7 @@ pub struct Hook {
     func: Arc<HookFn>,
     background: Option<bool>,
     guardrail: bool,
+    max_attempts: Option<u32>,
 }
 
 impl fmt::Debug for Hook {
@@ -157,7 +158,20 @@ impl Hook {
             func: Arc::new(move |ctx| Box::pin(f(ctx))),
             background: None,
             guardrail: false,
+            max_attempts: None,
         }
+    }
+
+    /// As a background job, tries this hook up to `n` times in all (default: the AgentOs-wide
+    /// `hook_retries` setting, 3).
+    pub fn max_attempts(mut self, n: u32) -> Hook {
+        self.max_attempts = Some(n.max(1));
+        self
+    }
+
+    /// This hook's own attempt limit, if it has one.
+    pub(crate) fn attempt_limit(&self) -> Option<u32> {
+        self.max_attempts
     }
 
     /// Runs this hook in the background, after the response (agno's

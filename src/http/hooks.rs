@@ -37,6 +37,7 @@ fn job_json(job: &HookJobRecord) -> Value {
         "max_attempts": job.max_attempts,
         "outcome": job.outcome,
         "last_error": job.last_error,
+        "attempt_errors": serde_json::from_str::<Value>(&job.attempt_errors).unwrap_or_else(|_| json!([])),
         "next_attempt_at": iso(job.next_attempt_at),
         "created_at": iso(job.created_at),
         "updated_at": iso(job.updated_at),

@@ -391,7 +391,7 @@ impl RunTask {
                     run_id: self.params.run_id.clone(),
                     hook_name: d.hook_name.clone(),
                     payload,
-                    max_attempts: self.max_attempts,
+                    max_attempts: d.max_attempts.unwrap_or(self.max_attempts),
                     lease_owner: self.dispatcher.owner().to_owned(),
                     lease_until: unix_millis() + COMMITTED_JOB_LEASE.as_millis() as i64,
                 };

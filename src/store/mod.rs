@@ -175,6 +175,9 @@ pub struct HookJobRecord {
     pub outcome: Option<String>,
     /// The last attempt's error.
     pub last_error: Option<String>,
+    /// Every failed attempt, oldest first, as a JSON array of
+    /// `{"attempt", "outcome", "error", "at"}` (`at` in unix milliseconds).
+    pub attempt_errors: String,
     /// When the job is next due (unix milliseconds).
     pub next_attempt_at: i64,
     /// Unix milliseconds.

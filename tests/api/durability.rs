@@ -245,6 +245,12 @@ async fn hook_jobs_are_listed_and_a_dead_one_can_be_retried() {
     assert_eq!(job["outcome"], "error");
     assert_eq!(job["last_error"], "first attempt always fails");
     assert_eq!(job["attempts"], 1);
+    assert_eq!(job["attempt_errors"][0]["attempt"], 1);
+    assert_eq!(job["attempt_errors"][0]["outcome"], "error");
+    assert_eq!(
+        job["attempt_errors"][0]["error"],
+        "first attempt always fails"
+    );
     let job_id = job["job_id"].as_str().unwrap();
 
     let res = app

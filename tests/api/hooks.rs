@@ -191,10 +191,12 @@ async fn a_failed_background_hook_is_retried_and_knows_its_attempt() {
             }
         })
         .background()
+        .max_attempts(3) // the hook's own limit wins over the OS-wide one below
     };
     let os = AgentOs::new()
         .workflow(seed_workflow(&mock.base_url(), &[flaky]))
-        .hook_retries(3, Duration::from_millis(20));
+        .hook_retries(1, Duration::from_millis(20))
+        .hook_poll_interval(Duration::from_millis(50));
     let app = spawn_with(os, mock, log.clone()).await;
     let (status, _) = app.run_json(&[("message", "hello")]).await;
     assert_eq!(status, 200);

@@ -144,6 +144,7 @@ fn job_row(row: &SqliteRow) -> HookJobRecord {
         max_attempts: row.get::<i64, _>("max_attempts").max(0) as u32,
         outcome: row.get("outcome"),
         last_error: row.get("last_error"),
+        attempt_errors: row.get("attempt_errors"),
         next_attempt_at: row.get("next_attempt_at"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),

@@ -226,16 +226,25 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
             Ok(Reply::Count(done.rows_affected()))
         }
         Op::FinishJob { job_id, attempt } => {
+            let now = unix_millis();
             sqlx::query(
                 "UPDATE hook_jobs SET status = ?, outcome = ?, last_error = ?, next_attempt_at = ?,
-                                      lease_until = NULL, updated_at = ?
+                                      lease_until = NULL, updated_at = ?,
+                                      attempt_errors = CASE WHEN ? IS NULL THEN attempt_errors
+                                          ELSE json_insert(attempt_errors, '$[#]', json_object(
+                                              'attempt', attempts, 'outcome', ?, 'error', ?, 'at', ?))
+                                          END
                  WHERE job_id = ?",
             )
             .bind(attempt.status)
             .bind(attempt.outcome)
             .bind(&attempt.error)
             .bind(attempt.next_attempt_at)
-            .bind(unix_millis())
+            .bind(now)
+            .bind(&attempt.error)
+            .bind(attempt.outcome)
+            .bind(&attempt.error)
+            .bind(now)
             .bind(job_id)
             .execute(&mut *conn)
             .await?;
