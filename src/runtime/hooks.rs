@@ -9,9 +9,9 @@ use crate::hooks::{Hook, HookContext, JobInfo, panic_message};
 use crate::run::unix_millis;
 use crate::store::{HookJobRecord, JobAttempt, Store};
 use futures::FutureExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -70,7 +70,12 @@ pub(crate) struct HookDispatcher {
     owner: Arc<str>,
     /// Cancelled at shutdown: the sweep stops; jobs not yet started stay in the database.
     stopping: CancellationToken,
+    /// Jobs this process committed and will run as soon as a slot frees up.
+    queue: Arc<Mutex<VecDeque<ReadyJob>>>,
 }
+
+/// At most this many committed jobs wait in memory for a slot; the rest wait in the database.
+const QUEUE_LIMIT: usize = 1024;
 
 impl HookDispatcher {
     pub(crate) fn new(
@@ -86,6 +91,7 @@ impl HookDispatcher {
             tracker: TaskTracker::new(),
             owner: uuid::Uuid::new_v4().to_string().into(),
             stopping: CancellationToken::new(),
+            queue: Arc::default(),
         }
     }
 
@@ -95,26 +101,50 @@ impl HookDispatcher {
     }
 
     /// Runs jobs this process committed (and leased to itself) with a run's final state. Jobs
-    /// for which no slot is free now are left in the database: their short lease expires and
-    /// the sweep takes them as slots free up, so memory stays bounded by the concurrency,
-    /// whatever the backlog.
+    /// for which no slot is free now wait in a bounded in-memory queue, taken as slots free
+    /// up; past [`QUEUE_LIMIT`] they are left in the database, where the sweep finds them once
+    /// their short lease expires. Memory stays bounded whatever the backlog.
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
         for job in jobs {
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                continue;
-            };
-            let this = self.clone();
-            self.tracker.spawn(async move {
-                let _permit = permit;
-                let lease = this.lease_until();
-                match this.store.claim_job(&job.job_id, &this.owner, lease).await {
-                    Ok(Some(record)) => this.attempt(record, job.ctx).await,
-                    Ok(None) => {} // already taken over by someone else
-                    Err(e) => {
-                        tracing::error!(job = %job.job_id, error = %e, "cannot claim hook job")
+            match self.permits.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    let this = self.clone();
+                    self.tracker.spawn(async move {
+                        this.run_local(job).await;
+                        // Keep the slot busy with queued jobs before giving it back.
+                        while let Some(next) = this.next_queued() {
+                            this.run_local(next).await;
+                        }
+                        drop(permit);
+                    });
+                }
+                Err(_) => {
+                    let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                    if queue.len() < QUEUE_LIMIT {
+                        queue.push_back(job);
                     }
                 }
-            });
+            }
+        }
+    }
+
+    fn next_queued(&self) -> Option<ReadyJob> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+
+    /// Claims and runs one job this process committed.
+    async fn run_local(&self, job: ReadyJob) {
+        match self
+            .store
+            .claim_job(&job.job_id, &self.owner, self.lease_until())
+            .await
+        {
+            Ok(Some(record)) => self.attempt(record, job.ctx).await,
+            Ok(None) => {} // already taken over by someone else
+            Err(e) => tracing::error!(job = %job.job_id, error = %e, "cannot claim hook job"),
         }
     }
 
