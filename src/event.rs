@@ -1,7 +1,7 @@
 //! Run events, serialized as agno's SSE payloads: a JSON object whose `"event"` key is the
 //! event name (`WorkflowStarted`, `RunContent`, ...).
 
-use crate::run::{RunMetrics, RunOutput, StepOutput, WorkflowMetrics};
+use crate::run::{RunMetrics, RunOutput, StepOutput, WorkflowMetrics, WorkflowRunOutput};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -197,6 +197,18 @@ pub enum RunEvent {
 }
 
 impl RunEvent {
+    /// The `WorkflowCompleted` event of a finished run.
+    pub fn workflow_completed(ctx: WorkflowContext, output: &WorkflowRunOutput) -> RunEvent {
+        RunEvent::WorkflowCompleted {
+            ctx,
+            content: output.content.clone(),
+            content_type: output.content_type.clone(),
+            step_results: output.step_results.clone(),
+            step_executor_runs: output.step_executor_runs.clone(),
+            metrics: Box::new(output.metrics.clone().unwrap_or_default()),
+        }
+    }
+
     /// The event's name: the SSE `event:` line and the JSON `"event"` key.
     pub fn name(&self) -> &'static str {
         match self {

@@ -150,14 +150,7 @@ fn existing_answer(wf: &Workflow, run: &RunRecord, stream: bool) -> Result<Respo
             error_type: None,
             error_id: None,
         },
-        None => RunEvent::WorkflowCompleted {
-            ctx,
-            content: output.content.clone(),
-            content_type: output.content_type.clone(),
-            step_results: output.step_results.clone(),
-            step_executor_runs: output.step_executor_runs.clone(),
-            metrics: Box::new(output.metrics.clone().unwrap_or_default()),
-        },
+        None => RunEvent::workflow_completed(ctx, &output),
     };
     let mut body = String::new();
     push_sse(&mut body, &event);

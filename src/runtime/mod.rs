@@ -326,14 +326,7 @@ impl RunTask {
                 match &failure {
                     None => {
                         self.sink
-                            .emit(|| RunEvent::WorkflowCompleted {
-                                ctx,
-                                content: output.content.clone(),
-                                content_type: output.content_type.clone(),
-                                step_results: output.step_results.clone(),
-                                step_executor_runs: output.step_executor_runs.clone(),
-                                metrics: Box::new(output.metrics.clone().unwrap_or_default()),
-                            })
+                            .emit(|| RunEvent::workflow_completed(ctx, &output))
                             .await
                     }
                     Some(f) => {

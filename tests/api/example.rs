@@ -1,6 +1,6 @@
 //! Process-level: the seed example as a user runs it, its output read from its stdout.
 
-use crate::helpers::WF;
+use crate::helpers::{WF, stored_jobs};
 use crate::mock_openai::MockOpenAi;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -239,18 +239,6 @@ async fn without_a_model_server_the_example_says_so_and_answers_offline() {
             && out.contains("Logged metrics for Summarizer"),
         "hooks drained on SIGTERM:\n{out}"
     );
-}
-
-async fn stored_jobs(db: &std::path::Path) -> Vec<agentos::store::HookJobRecord> {
-    use agentos::store::{JobFilter, SqliteStore, Store};
-    let store = SqliteStore::open(db).await.unwrap();
-    let filter = JobFilter {
-        limit: 10_000,
-        ..JobFilter::default()
-    };
-    let (jobs, _) = store.hook_jobs(&filter).await.unwrap();
-    store.close().await;
-    jobs
 }
 
 #[tokio::test]

@@ -212,17 +212,22 @@ impl TestApp {
         }
     }
 
-    /// The hook jobs as stored, read through a fresh connection to the database file.
+    /// The hook jobs as stored.
     pub async fn hook_jobs(&self) -> Vec<HookJobRecord> {
-        let store = SqliteStore::open(&self.db_path).await.unwrap();
-        let filter = JobFilter {
-            limit: 10_000,
-            ..JobFilter::default()
-        };
-        let (jobs, _) = store.hook_jobs(&filter).await.unwrap();
-        store.close().await;
-        jobs
+        stored_jobs(&self.db_path).await
     }
+}
+
+/// The hook jobs in the database file at `db`, read through a fresh connection.
+pub async fn stored_jobs(db: &std::path::Path) -> Vec<HookJobRecord> {
+    let store = SqliteStore::open(db).await.unwrap();
+    let filter = JobFilter {
+        limit: 10_000,
+        ..JobFilter::default()
+    };
+    let (jobs, _) = store.hook_jobs(&filter).await.unwrap();
+    store.close().await;
+    jobs
 }
 
 impl Drop for TestApp {
