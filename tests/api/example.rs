@@ -115,30 +115,11 @@ impl Example {
             .text("message", message)
             .text("stream", "false")
             .text("session_id", session.to_owned());
-        let url = format!("{}/workflows/{WF}/runs", self.base);
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .multipart(form)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        }
+        post_form(self.base.clone(), form)
     }
 
     async fn post(&self, form: reqwest::multipart::Form) -> Value {
-        reqwest::Client::new()
-            .post(format!("{}/workflows/{WF}/runs", self.base))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        post_form(self.base.clone(), form).await
     }
 
     /// SIGKILL: no shutdown, no drain; returns the working directory for a restart.
@@ -161,6 +142,19 @@ impl Example {
             .unwrap();
         (status, self.dir)
     }
+}
+
+/// Posts a run form to the example at `base` and returns the JSON answer.
+async fn post_form(base: String, form: reqwest::multipart::Form) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/workflows/{WF}/runs"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
