@@ -277,6 +277,12 @@ def main():
     say(f"Mock alone (c=64, delay 0, core {LOAD_CORE}): {m['rps']:.0f} req/s, p50 {fmt(m['p50'], 2)} ms")
     mock.terminate()
     mock.wait()
+    if 50 in delays:
+        mock = start_mock(50)
+        m = wrk(f"http://{MOCK_ADDR}/v1/chat/completions", 1, 3, "mock.lua")
+        say(f"Mock alone (c=1, delay 50): p50 {fmt(m['p50'], 2)} ms per call, the floor under two calls")
+        mock.terminate()
+        mock.wait()
 
     results = {}
     if args.skip_levels:
