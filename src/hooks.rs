@@ -237,23 +237,27 @@ where
     }
 }
 
-/// Runs a hook to completion, turning a panic into a `Failed` error.
-pub(crate) async fn call_contained(hook: &Hook, ctx: HookContext) -> Result<(), HookError> {
+/// Runs a hook to completion, catching a panic: `Err` holds the panic's message.
+pub(crate) async fn call_catching(
+    hook: &Hook,
+    ctx: HookContext,
+) -> Result<Result<(), HookError>, String> {
     use futures::FutureExt;
-    match std::panic::AssertUnwindSafe(hook.call(ctx))
+    std::panic::AssertUnwindSafe(hook.call(ctx))
         .catch_unwind()
         .await
-    {
-        Ok(result) => result,
-        Err(panic) => Err(HookError::Failed(format!(
-            "panicked: {}",
-            panic_message(&panic)
-        ))),
-    }
+        .map_err(|panic| panic_message(&panic))
+}
+
+/// Runs a hook to completion, turning a panic into a `Failed` error.
+pub(crate) async fn call_contained(hook: &Hook, ctx: HookContext) -> Result<(), HookError> {
+    call_catching(hook, ctx)
+        .await
+        .unwrap_or_else(|panic| Err(HookError::Failed(format!("panicked: {panic}"))))
 }
 
 /// The text of a panic payload.
-pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {

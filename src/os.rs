@@ -167,9 +167,9 @@ impl AgentOs {
 
     fn hooks(&self) -> Result<HashMap<String, Hook>, OsError> {
         let mut hooks: HashMap<String, Hook> = HashMap::new();
-        let mut ids = HashMap::new();
+        let mut ids = std::collections::HashSet::new();
         for wf in &self.workflows {
-            if ids.insert(wf.id().to_owned(), ()).is_some() {
+            if !ids.insert(wf.id()) {
                 return Err(OsError::Config(format!(
                     "two workflows have the id {:?}",
                     wf.id()

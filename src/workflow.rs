@@ -177,19 +177,27 @@ pub(crate) struct Execution {
 }
 
 impl Workflow {
-    /// The skeleton output of a run that has just started.
-    pub(crate) fn start_output(&self, p: &WorkflowRunParams) -> WorkflowRunOutput {
+    /// The output of a run of this workflow before any step has produced anything.
+    pub(crate) fn blank_output(
+        &self,
+        run_id: &str,
+        session_id: &str,
+        user_id: Option<&str>,
+        input: &str,
+        created_at: i64,
+        status: RunStatus,
+    ) -> WorkflowRunOutput {
         WorkflowRunOutput {
-            input: p.input.clone(),
+            input: input.to_owned(),
             content: None,
             content_type: "str".to_owned(),
             workflow_id: self.id.clone(),
             workflow_name: self.name.clone(),
-            run_id: p.run_id.clone(),
-            session_id: p.session_id.clone(),
-            user_id: p.user_id.clone(),
-            created_at: p.created_at,
-            status: RunStatus::Running,
+            run_id: run_id.to_owned(),
+            session_id: session_id.to_owned(),
+            user_id: user_id.map(str::to_owned),
+            created_at,
+            status,
             error: None,
             images: Vec::new(),
             videos: Vec::new(),
@@ -198,7 +206,7 @@ impl Workflow {
             step_results: Vec::new(),
             step_executor_runs: Vec::new(),
             metrics: None,
-            metadata: p.metadata.clone(),
+            metadata: None,
         }
     }
 
@@ -225,7 +233,15 @@ impl Workflow {
     /// final state is stored.
     pub(crate) async fn execute(&self, p: &WorkflowRunParams, sink: &mut EventSink) -> Execution {
         let started = Instant::now();
-        let mut output = self.start_output(p);
+        let mut output = self.blank_output(
+            &p.run_id,
+            &p.session_id,
+            p.user_id.as_deref(),
+            &p.input,
+            p.created_at,
+            RunStatus::Running,
+        );
+        output.metadata = p.metadata.clone();
         let mut metrics = WorkflowMetrics::default();
         let mut deferred = Vec::new();
         let mut failure = None;

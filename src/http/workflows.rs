@@ -267,27 +267,16 @@ fn stored_output(wf: &Workflow, run: &RunRecord) -> Result<WorkflowRunOutput, Ap
         return serde_json::from_str(json)
             .map_err(|e| ApiError::internal("stored run is unreadable", e));
     }
-    Ok(WorkflowRunOutput {
-        input: run.input.clone(),
-        content: None,
-        content_type: "str".to_owned(),
-        workflow_id: wf.id().to_owned(),
-        workflow_name: wf.get_name().to_owned(),
-        run_id: run.run_id.clone(),
-        session_id: run.session_id.clone(),
-        user_id: run.user_id.clone(),
-        created_at: run.created_at / 1000,
-        status: run.status,
-        error: run.error.clone(),
-        images: Vec::new(),
-        videos: Vec::new(),
-        audio: Vec::new(),
-        files: Vec::new(),
-        step_results: Vec::new(),
-        step_executor_runs: Vec::new(),
-        metrics: None,
-        metadata: None,
-    })
+    let mut output = wf.blank_output(
+        &run.run_id,
+        &run.session_id,
+        run.user_id.as_deref(),
+        &run.input,
+        run.created_at / 1000,
+        run.status,
+    );
+    output.error = run.error.clone();
+    Ok(output)
 }
 
 /// agno's `WorkflowRunSchema` (wire spec §5.4): defaults filled, nulls kept.

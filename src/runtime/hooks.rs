@@ -5,12 +5,10 @@
 //! process died), so every job runs at least once. A failing, panicking or slow hook never
 //! touches a response, another hook, or the server.
 
-use crate::hooks::{Hook, HookContext, JobInfo, panic_message};
+use crate::hooks::{Hook, HookContext, JobInfo, call_catching};
 use crate::run::unix_millis;
 use crate::store::{HookJobRecord, JobAttempt, Store};
-use futures::FutureExt;
 use std::collections::{HashMap, VecDeque};
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -219,10 +217,10 @@ impl HookDispatcher {
             id: record.job_id.clone(),
             attempt: record.attempts,
         });
-        let call = AssertUnwindSafe(hook.call(ctx)).catch_unwind();
+        let call = call_catching(&hook, ctx);
         let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
             Err(_) => Outcome::Timeout,
-            Ok(Err(panic)) => Outcome::Panic(panic_message(&panic)),
+            Ok(Err(panic)) => Outcome::Panic(panic),
             Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
             Ok(Ok(Ok(()))) => Outcome::Ok,
         };

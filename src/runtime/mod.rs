@@ -69,7 +69,10 @@ pub(crate) enum RunResult {
 /// Dropped once the HTTP response is fully written (or abandoned); until then the run holds
 /// back its background hooks, so they always start after the response.
 #[derive(Debug)]
-pub(crate) struct ResponseGuard(#[allow(dead_code)] oneshot::Sender<()>);
+pub(crate) struct ResponseGuard {
+    /// Never sent on: dropping it is the signal.
+    _done: oneshot::Sender<()>,
+}
 
 /// What asking for a run gave.
 #[derive(Debug)]
@@ -249,7 +252,7 @@ impl Runtime {
                 run_id,
                 events,
                 result,
-                guard: ResponseGuard(guard_tx),
+                guard: ResponseGuard { _done: guard_tx },
             })),
             Ok(Ok(Some(existing))) => Ok(Started::Existing(existing)),
             Ok(Err(e)) => Err(e.into()),
