@@ -1,8 +1,11 @@
 //! Run events, serialized as agno's SSE payloads: a JSON object whose `"event"` key is the
 //! event name (`WorkflowStarted`, `RunContent`, ...).
 
-use crate::run::{RunMetrics, RunOutput, StepOutput, WorkflowMetrics, WorkflowRunOutput};
+use crate::run::{
+    RunMetrics, RunOutput, StepOutput, ToolExecution, WorkflowMetrics, WorkflowRunOutput,
+};
 use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Fields every workflow-level event carries.
@@ -142,7 +145,7 @@ pub enum RunEvent {
     RunContent {
         #[serde(flatten)]
         ctx: Arc<AgentContext>,
-        content: String,
+        content: Value,
         content_type: String,
         workflow_agent: bool,
         reasoning_content: String,
@@ -180,7 +183,7 @@ pub enum RunEvent {
     RunCompleted {
         #[serde(flatten)]
         ctx: Arc<AgentContext>,
-        content: String,
+        content: Value,
         content_type: String,
         metrics: RunMetrics,
     },
@@ -193,6 +196,27 @@ pub enum RunEvent {
         error_type: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error_id: Option<String>,
+    },
+    /// A tool call began (after the model asked for it).
+    ToolCallStarted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        tool: Box<ToolExecution>,
+    },
+    /// A tool call ended, failed or not (`tool.tool_call_error` says which).
+    ToolCallCompleted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        /// agno's summary: `name(arg=value) completed in 0.0012s. `
+        content: String,
+        tool: Box<ToolExecution>,
+    },
+    /// A tool call failed; sent after its `ToolCallCompleted`.
+    ToolCallError {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        error: String,
+        tool: Box<ToolExecution>,
     },
 }
 
@@ -229,6 +253,9 @@ impl RunEvent {
             RunEvent::PostHookCompleted { .. } => "PostHookCompleted",
             RunEvent::RunCompleted { .. } => "RunCompleted",
             RunEvent::RunError { .. } => "RunError",
+            RunEvent::ToolCallStarted { .. } => "ToolCallStarted",
+            RunEvent::ToolCallCompleted { .. } => "ToolCallCompleted",
+            RunEvent::ToolCallError { .. } => "ToolCallError",
         }
     }
 

@@ -114,16 +114,33 @@ pub struct RunMetrics {
 pub struct Message {
     /// A uuid.
     pub id: String,
-    /// `system`, `user` or `assistant`.
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// The text.
-    pub content: String,
+    /// The text; absent on an assistant message that only calls tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     /// Whether the message came from an earlier run of the session.
     #[serde(default)]
     pub from_history: bool,
     /// agno's flag, always false here.
     #[serde(default)]
     pub stop_after_tool_call: bool,
+    /// On an assistant message: the tool calls, in OpenAI's shape
+    /// (`{"id", "type": "function", "function": {"name", "arguments"}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<Value>>,
+    /// On a tool message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// On a tool message: the tool's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// On a tool message: the parsed arguments (absent when they did not parse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_args: Option<Value>,
+    /// On a tool message: whether the call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_error: Option<bool>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -134,12 +151,62 @@ impl Message {
         Message {
             id: uuid::Uuid::new_v4().to_string(),
             role: role.to_owned(),
-            content: content.into(),
+            content: Some(content.into()),
             from_history: false,
             stop_after_tool_call: false,
+            tool_calls: None,
+            tool_call_id: None,
+            tool_name: None,
+            tool_args: None,
+            tool_call_error: None,
             created_at: unix_seconds(),
         }
     }
+
+    /// The text, or `""`.
+    pub fn text(&self) -> &str {
+        self.content.as_deref().unwrap_or("")
+    }
+}
+
+/// agno's `ToolCallMetrics`: when a tool call ran, in unix seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallMetrics {
+    /// When the call started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<f64>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<f64>,
+    /// Seconds it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+}
+
+/// One tool call of a run (agno's `ToolExecution`), in `RunOutput.tools` and on the
+/// `ToolCall*` events. Null keys are kept, as agno keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolExecution {
+    /// The model's id for the call.
+    pub tool_call_id: String,
+    /// The tool's name.
+    pub tool_name: String,
+    /// The arguments (`null` when they were not valid JSON).
+    pub tool_args: Option<Value>,
+    /// Whether the call failed (`null` until it ends).
+    pub tool_call_error: Option<bool>,
+    /// The text given back to the model (`null` until it ends).
+    pub result: Option<String>,
+    /// Timing (`null` until it ends).
+    pub metrics: Option<ToolCallMetrics>,
+    /// A run the tool started (always `null` here).
+    #[serde(default)]
+    pub child_run_id: Option<String>,
+    /// agno's flag, always false here.
+    #[serde(default)]
+    pub stop_after_tool_call: bool,
+    /// Unix seconds.
+    pub created_at: i64,
 }
 
 /// The input of an agent run (agno's `RunInput`).
@@ -172,9 +239,9 @@ pub struct RunOutput {
     /// The user, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    /// The answer.
-    pub content: String,
-    /// `"str"` for text.
+    /// The answer: a JSON string for text, the JSON object of a structured output.
+    pub content: Value,
+    /// `"str"` for text, the output type's name for structured output.
     pub content_type: String,
     /// Which model answered.
     pub model: String,
@@ -186,12 +253,23 @@ pub struct RunOutput {
     pub status: RunStatus,
     /// Tokens and timing.
     pub metrics: RunMetrics,
-    /// System, user and assistant messages of the run.
+    /// The run's messages: system, user, assistant (with its tool calls) and tool results.
     pub messages: Vec<Message>,
-    /// Tool calls (none yet).
-    pub tools: Vec<Value>,
+    /// The tool calls, in the order the model made them.
+    pub tools: Vec<ToolExecution>,
     /// What the agent was asked.
     pub input: RunInput,
+}
+
+impl RunOutput {
+    /// The content as text: a string as it is, structured output as compact JSON.
+    pub fn content_text(&self) -> String {
+        match &self.content {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// The result of one workflow step (agno's `StepOutput.to_dict()`: every key present, nulls too).

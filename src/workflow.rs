@@ -285,7 +285,7 @@ impl Workflow {
             deferred.extend(result.deferred);
             let run = result.output;
             let step_output = StepOutput {
-                content: Some(run.content.clone()),
+                content: Some(run.content_text()),
                 step_name: step.name.clone(),
                 step_id: step.id.clone(),
                 step_type: "Step".to_owned(),
