@@ -499,6 +499,7 @@ impl Agent {
     /// described but tells the model not to call them.
     fn request(&self, messages: &[Message], tools_allowed: bool) -> ModelRequest {
         let tool_choice = match tools_allowed {
+            _ if self.tools.is_empty() => None,
             true => self.tool_choice.clone(),
             false => Some(json!("none")),
         };

@@ -522,3 +522,112 @@ async fn scripted_model_scripts_tool_calls_and_structured_replies_offline() {
         "the scripted model needs no server"
     );
 }
+
+/// Starts `examples/city_report_workflow` (built by `cargo test`) on a free port, in a temp
+/// directory, with these environment variables; returns its base URL and the process.
+async fn start_city_report(
+    dir: &tempfile::TempDir,
+    envs: &[(&str, String)],
+) -> (String, tokio::process::Child) {
+    let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/api-<hash>
+    let binary = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .join("examples")
+        .join("city_report_workflow");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .env("AGENT_OS_PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("cargo test builds the examples");
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if reqwest::get(format!("{base}/health"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return (base, child);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the example did not start");
+}
+
+/// A non-streamed run of the example's workflow for `city`.
+async fn city_report(base: &str, city: &str) -> Value {
+    let form = reqwest::multipart::Form::new()
+        .text("message", city.to_owned())
+        .text("stream", "false");
+    let res = reqwest::Client::new()
+        .post(format!("{base}/workflows/city-report/runs"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_city_report_example_answers_offline_and_with_a_real_model_server() {
+    // Offline: the scripted model calls both tools, then reports.
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _child) = start_city_report(&dir, &[]).await;
+    let body = city_report(&base, "Cairo").await;
+    let run = &body["step_executor_runs"][0];
+    assert_eq!(run["status"], "COMPLETED", "{body}");
+    assert_eq!(run["content_type"], "CityReport");
+    assert_eq!(run["content"]["temperature_c"], 31);
+    assert_eq!(run["content"]["air_quality_index"], 97);
+    let names: Vec<&str> = run["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tool_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["get_weather", "get_air_quality"]);
+
+    // Against an OpenAI-compatible server (the mock, scripted like a real model would answer).
+    let mock = MockOpenAi::start().await;
+    mock.push_tool_calls(&[
+        ("get_weather", json!({"city": "Oslo"})),
+        ("get_air_quality", json!({"city": "Oslo"})),
+    ]);
+    let report = json!({"city": "Oslo", "temperature_c": 4, "conditions": "snow showers",
+                        "air_quality_index": 18, "advice": "Wrap up warm."});
+    mock.push_reply(&report.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _child) = start_city_report(&dir, &[("OPENAI_BASE_URL", mock.base_url())]).await;
+    let body = city_report(&base, "Oslo").await;
+    let run = &body["step_executor_runs"][0];
+    assert_eq!(run["content"], report, "{body}");
+    assert_eq!(run["model"], "gpt-5.2");
+    // The tools really ran: their results went back to the model.
+    let requests = mock.requests();
+    assert_eq!(
+        requests[0]["response_format"]["json_schema"]["name"],
+        "CityReport"
+    );
+    let results: Vec<Value> = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| serde_json::from_str(m["content"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(results[0]["conditions"], "snow showers");
+    assert_eq!(results[1]["air_quality_index"], 18);
+}
