@@ -1,18 +1,16 @@
 //! [`Agent`]: a model with instructions and hooks, and the agent loop that runs it once.
 
+mod conversation;
+
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, call_contained};
-use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
+use crate::model::{Model, ModelError, ModelRequest, Usage};
 use crate::output::OutputSchema;
-use crate::run::{
-    Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, ToolExecution, unix_seconds,
-};
-use crate::tool::{self, AgentTool, IntoTool, ToolOutcome};
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use crate::run::{ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, unix_seconds};
+use crate::tool::{AgentTool, IntoTool};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -129,9 +127,13 @@ impl Agent {
     }
 
     /// Adds a tool the model may call: a [`Tool`](crate::Tool) or a
-    /// [`tool_fn`](crate::tool_fn) closure. Several calls in one reply run concurrently.
+    /// [`tool_fn`](crate::tool_fn) closure. Several calls in one reply run concurrently. A tool
+    /// with the name of one added before replaces it.
     pub fn tool(mut self, tool: impl IntoTool) -> Agent {
-        self.tools.push(tool.into_tool());
+        let tool = tool.into_tool();
+        self.tools
+            .retain(|t| t.definition().name != tool.definition().name);
+        self.tools.push(tool);
         self
     }
 
@@ -346,7 +348,7 @@ impl Agent {
             .converse(model.as_ref(), &mut messages, &mut output, &actx, sink)
             .await;
         output.messages = messages;
-        let Answer {
+        let conversation::Answer {
             content,
             usage,
             ttft,
@@ -464,309 +466,6 @@ impl Agent {
         }
         Ok(())
     }
-}
-
-/// The final answer of a conversation with the model.
-struct Answer {
-    /// Text, or the structured output's JSON object.
-    content: Value,
-    /// Summed over every model call of the run.
-    usage: Usage,
-    ttft: Option<f64>,
-}
-
-/// One model reply.
-struct Reply {
-    content: String,
-    tool_calls: Vec<ToolCall>,
-    usage: Usage,
-    ttft: Option<f64>,
-}
-
-impl Agent {
-    /// The messages a run starts with: the system message, then the user's input. (The
-    /// session's history will be inserted here, between the two.)
-    fn initial_messages(&self, params: &AgentRunParams) -> Vec<Message> {
-        let mut messages = Vec::with_capacity(3);
-        if let Some(instructions) = &self.instructions {
-            messages.push(Message::new("system", instructions.clone()));
-        }
-        messages.push(Message::new("user", params.input.clone()));
-        messages
-    }
-
-    /// The request for the next model call; `tools_allowed == false` keeps the tools
-    /// described but tells the model not to call them.
-    fn request(&self, messages: &[Message], tools_allowed: bool) -> ModelRequest {
-        let tool_choice = match tools_allowed {
-            _ if self.tools.is_empty() => None,
-            true => self.tool_choice.clone(),
-            false => Some(json!("none")),
-        };
-        ModelRequest {
-            messages: messages.iter().map(chat_message).collect(),
-            tools: self.tools.iter().map(|t| t.definition().clone()).collect(),
-            tool_choice,
-            response_format: self.output_schema.as_ref().map(|s| s.format.clone()),
-            temperature: self.temperature,
-            max_tokens: self.max_tokens,
-            extra: self.request_fields.clone(),
-        }
-    }
-
-    /// The agent loop. One round is one model call; a reply with tool calls has them run
-    /// (concurrently) and their results appended, then the model is called again. The loop
-    /// ends on a reply without tool calls, or fails when the model still calls tools after
-    /// `max_tool_rounds` rounds.
-    async fn converse(
-        &self,
-        model: &dyn Model,
-        messages: &mut Vec<Message>,
-        output: &mut RunOutput,
-        actx: &Arc<AgentContext>,
-        sink: &mut EventSink,
-    ) -> Result<Answer, AgentFailure> {
-        let mut usage = Usage::default();
-        let mut ttft = None;
-        let mut rounds = 0;
-        loop {
-            let tools_allowed = rounds < self.max_tool_rounds;
-            let request = self.request(messages, tools_allowed);
-            sink.emit(|| RunEvent::ModelRequestStarted {
-                ctx: actx.clone(),
-                model: output.model.clone(),
-                model_provider: output.model_provider.clone(),
-            })
-            .await;
-            let structured = self.output_schema.is_some();
-            let reply = call_model(model, &request, !structured, actx, sink)
-                .await
-                .map_err(|e| AgentFailure {
-                    message: e.to_string(),
-                    error_type: "model_error",
-                    error_id: None,
-                })?;
-            usage.input_tokens += reply.usage.input_tokens;
-            usage.output_tokens += reply.usage.output_tokens;
-            ttft = ttft.or(reply.ttft);
-            messages.push(assistant_message(&reply));
-
-            let answer = match (&self.output_schema, reply.tool_calls.is_empty()) {
-                (_, false) => None,
-                (None, true) => Some(Value::String(reply.content.clone())),
-                (Some(schema), true) => {
-                    let parsed = schema
-                        .parse(&reply.content)
-                        .map_err(|message| AgentFailure {
-                            message,
-                            error_type: "output_schema_error",
-                            error_id: None,
-                        })?;
-                    sink.emit(|| RunEvent::RunContent {
-                        ctx: actx.clone(),
-                        content: parsed.clone(),
-                        content_type: schema.format.name.clone(),
-                        workflow_agent: false,
-                        reasoning_content: String::new(),
-                    })
-                    .await;
-                    Some(parsed)
-                }
-            };
-            sink.emit(|| RunEvent::ModelRequestCompleted {
-                ctx: actx.clone(),
-                model: output.model.clone(),
-                model_provider: output.model_provider.clone(),
-                input_tokens: reply.usage.input_tokens,
-                output_tokens: reply.usage.output_tokens,
-                total_tokens: reply.usage.input_tokens + reply.usage.output_tokens,
-                time_to_first_token: reply.ttft,
-            })
-            .await;
-            if let Some(content) = answer {
-                return Ok(Answer {
-                    content,
-                    usage,
-                    ttft,
-                });
-            }
-            if !tools_allowed {
-                return Err(AgentFailure {
-                    message: format!(
-                        "the model still called tools after {} rounds of tool calls \
-                         (max_tool_rounds)",
-                        self.max_tool_rounds
-                    ),
-                    error_type: "tool_round_limit",
-                    error_id: None,
-                });
-            }
-            rounds += 1;
-            for outcome in self.run_tools(&reply.tool_calls, actx, sink).await {
-                messages.push(tool_message(&outcome.execution));
-                output.tools.push(outcome.execution);
-            }
-        }
-    }
-
-    /// Runs one reply's tool calls concurrently. `ToolCallStarted` for each in the model's
-    /// order, then `ToolCallCompleted` (and `ToolCallError` for a failure) as each ends.
-    /// Returns the outcomes in the model's order.
-    async fn run_tools(
-        &self,
-        calls: &[ToolCall],
-        actx: &Arc<AgentContext>,
-        sink: &mut EventSink,
-    ) -> Vec<ToolOutcome> {
-        let prepared: Vec<_> = calls.iter().map(tool::start).collect();
-        for (execution, _) in &prepared {
-            sink.emit(|| RunEvent::ToolCallStarted {
-                ctx: actx.clone(),
-                tool: Box::new(execution.clone()),
-            })
-            .await;
-        }
-        let (tools, limit) = (&self.tools, self.tool_timeout);
-        let mut running: FuturesUnordered<_> = prepared
-            .into_iter()
-            .enumerate()
-            .map(|(i, (execution, args))| async move {
-                (i, tool::execute(tools, execution, args, limit).await)
-            })
-            .collect();
-        let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();
-        while let Some((i, outcome)) = running.next().await {
-            sink.emit(|| RunEvent::ToolCallCompleted {
-                ctx: actx.clone(),
-                content: tool::summary(&outcome.execution),
-                tool: Box::new(outcome.execution.clone()),
-            })
-            .await;
-            if let Some(error) = &outcome.error {
-                tracing::info!(tool = %outcome.execution.tool_name, agent = %self.name, %error, "tool call failed");
-                sink.emit(|| RunEvent::ToolCallError {
-                    ctx: actx.clone(),
-                    error: error.clone(),
-                    tool: Box::new(outcome.execution.clone()),
-                })
-                .await;
-            }
-            outcomes[i] = Some(outcome);
-        }
-        outcomes.into_iter().flatten().collect()
-    }
-}
-
-/// The assistant message recording a reply, its tool calls in OpenAI's shape.
-fn assistant_message(reply: &Reply) -> Message {
-    let mut m = Message::new("assistant", reply.content.clone());
-    if !reply.tool_calls.is_empty() {
-        m.tool_calls = Some(
-            reply
-                .tool_calls
-                .iter()
-                .map(|c| {
-                    json!({"id": c.id, "type": "function",
-                           "function": {"name": c.name, "arguments": c.arguments}})
-                })
-                .collect(),
-        );
-        if reply.content.is_empty() {
-            m.content = None;
-        }
-    }
-    m
-}
-
-/// The message giving a tool call's result back to the model.
-fn tool_message(execution: &ToolExecution) -> Message {
-    let mut m = Message::new("tool", execution.result.clone().unwrap_or_default());
-    m.tool_call_id = Some(execution.tool_call_id.clone());
-    m.tool_name = Some(execution.tool_name.clone());
-    m.tool_args = execution.tool_args.clone();
-    m.tool_call_error = execution.tool_call_error;
-    m
-}
-
-/// A recorded message as the model is sent it.
-fn chat_message(m: &Message) -> ChatMessage {
-    let text = |v: &Value, p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    ChatMessage {
-        role: m.role.clone(),
-        content: m.text().to_owned(),
-        tool_calls: m
-            .tool_calls
-            .iter()
-            .flatten()
-            .map(|c| ToolCall {
-                id: text(c, "/id"),
-                name: text(c, "/function/name"),
-                arguments: text(c, "/function/arguments"),
-            })
-            .collect(),
-        tool_call_id: m.tool_call_id.clone(),
-    }
-}
-
-/// Calls the model: streamed when someone listens (forwarding text deltas as `RunContent`
-/// when `forward` is set), in one piece otherwise.
-async fn call_model(
-    model: &dyn Model,
-    request: &ModelRequest,
-    forward: bool,
-    actx: &Arc<AgentContext>,
-    sink: &mut EventSink,
-) -> Result<Reply, ModelError> {
-    let started = Instant::now();
-    if !sink.is_streaming() {
-        let response = model.complete(request).await?;
-        return Ok(Reply {
-            content: response.content,
-            tool_calls: response.tool_calls,
-            usage: response.usage.unwrap_or_default(),
-            ttft: None,
-        });
-    }
-    let mut stream = model.stream(request).await?;
-    let mut reply = Reply {
-        content: String::new(),
-        tool_calls: Vec::new(),
-        usage: Usage::default(),
-        ttft: None,
-    };
-    while let Some(chunk) = stream.next().await {
-        match chunk? {
-            ModelChunk::Content(delta) => {
-                reply
-                    .ttft
-                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
-                reply.content.push_str(&delta);
-                if forward {
-                    sink.emit(|| RunEvent::RunContent {
-                        ctx: actx.clone(),
-                        content: Value::String(delta),
-                        content_type: "str".to_owned(),
-                        workflow_agent: false,
-                        reasoning_content: String::new(),
-                    })
-                    .await;
-                }
-            }
-            ModelChunk::ToolCall(call) => {
-                reply
-                    .ttft
-                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
-                reply.tool_calls.push(call);
-            }
-            ModelChunk::Usage(u) => reply.usage = u,
-        }
-    }
-    Ok(reply)
 }
 
 fn metrics(output: &RunOutput, usage: Usage, ttft: Option<f64>, started: Instant) -> RunMetrics {

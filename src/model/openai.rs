@@ -334,8 +334,11 @@ impl StreamState {
             if let Some(Value::String(name)) = delta.pointer("/function/name") {
                 call.name.push_str(name);
             }
-            if let Some(Value::String(args)) = delta.pointer("/function/arguments") {
-                call.arguments.push_str(args);
+            match delta.pointer("/function/arguments") {
+                Some(Value::String(args)) => call.arguments.push_str(args),
+                // Some servers send the whole arguments as an object, in one delta.
+                Some(args @ Value::Object(_)) => call.arguments = args.to_string(),
+                _ => {}
             }
         }
     }
