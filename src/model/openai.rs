@@ -432,3 +432,67 @@ impl StreamState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ResponseFormat, ToolDefinition};
+
+    #[test]
+    fn the_body_carries_tools_format_settings_and_extra_fields() {
+        let model = OpenAIChat::new("gpt-x").base_url("http://127.0.0.1:1/v1");
+        let mut request = ModelRequest {
+            messages: vec![
+                ChatMessage::new("user", "hi"),
+                ChatMessage::assistant_tool_calls(
+                    "",
+                    vec![ToolCall {
+                        id: "call_1".into(),
+                        name: "add".into(),
+                        arguments: "{}".into(),
+                    }],
+                ),
+                ChatMessage::tool_result("call_1", "5"),
+            ],
+            tools: vec![ToolDefinition {
+                name: "add".into(),
+                description: "Add.".into(),
+                parameters: json!({"type": "object", "properties": {}}),
+            }],
+            tool_choice: Some(json!("none")),
+            response_format: Some(ResponseFormat {
+                name: "Sum".into(),
+                schema: json!({"type": "object"}),
+                strict: true,
+            }),
+            temperature: Some(0.5),
+            max_tokens: Some(10),
+            ..ModelRequest::default()
+        };
+        request.extra.insert("temperature".into(), json!(0.9));
+        request.extra.insert("messages".into(), json!([]));
+        request.extra.insert("top_p".into(), json!(0.1));
+        let body = model.body(&request, true);
+        assert_eq!(body["tools"][0]["function"]["name"], "add");
+        assert_eq!(body["tool_choice"], "none");
+        assert_eq!(body["response_format"]["json_schema"]["name"], "Sum");
+        assert_eq!(body["max_completion_tokens"], 10);
+        assert_eq!(body["temperature"], 0.9, "extra fields override settings");
+        assert_eq!(body["top_p"], 0.1);
+        assert_eq!(body["stream"], true);
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(
+            messages.len(),
+            3,
+            "extra fields never replace the conversation"
+        );
+        assert!(messages[1]["content"].is_null());
+        assert_eq!(messages[1]["tool_calls"][0]["function"]["arguments"], "{}");
+        assert_eq!(messages[2]["tool_call_id"], "call_1");
+
+        // No tools: neither `tools` nor `tool_choice`.
+        request.tools.clear();
+        let body = model.body(&request, false);
+        assert!(body.get("tools").is_none() && body.get("tool_choice").is_none());
+    }
+}
