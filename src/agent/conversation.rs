@@ -98,27 +98,28 @@ impl Agent {
             ttft = ttft.or(reply.ttft);
             messages.push(assistant_message(&reply));
 
+            // `Some` when this reply is the answer; a structured one must parse.
             let answer = match (&self.output_schema, reply.tool_calls.is_empty()) {
-                (_, false) => None,
-                (None, true) => Some(Value::String(reply.content.clone())),
-                (Some(schema), true) => {
-                    let parsed = schema
-                        .parse(&reply.content)
-                        .map_err(|message| AgentFailure {
-                            message,
-                            error_type: "output_schema_error",
-                            error_id: None,
-                        })?;
-                    sink.emit(|| RunEvent::RunContent {
-                        ctx: actx.clone(),
-                        content: parsed.clone(),
-                        content_type: schema.format.name.clone(),
-                        workflow_agent: false,
-                        reasoning_content: String::new(),
-                    })
-                    .await;
-                    Some(parsed)
-                }
+                (_, false) => Ok(None),
+                (None, true) => Ok(Some(Value::String(reply.content.clone()))),
+                (Some(schema), true) => match schema.parse(&reply.content) {
+                    Ok(parsed) => {
+                        sink.emit(|| RunEvent::RunContent {
+                            ctx: actx.clone(),
+                            content: parsed.clone(),
+                            content_type: schema.format.name.clone(),
+                            workflow_agent: false,
+                            reasoning_content: String::new(),
+                        })
+                        .await;
+                        Ok(Some(parsed))
+                    }
+                    Err(message) => Err(AgentFailure {
+                        message,
+                        error_type: "output_schema_error",
+                        error_id: None,
+                    }),
+                },
             };
             sink.emit(|| RunEvent::ModelRequestCompleted {
                 ctx: actx.clone(),
@@ -130,7 +131,7 @@ impl Agent {
                 time_to_first_token: reply.ttft,
             })
             .await;
-            if let Some(content) = answer {
+            if let Some(content) = answer? {
                 return Ok(Answer {
                     content,
                     usage,
