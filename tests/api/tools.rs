@@ -488,7 +488,17 @@ async fn structured_output_that_does_not_match_fails_the_run() {
     assert_eq!(run_error["error_type"], "output_schema_error");
     let content = run_error["content"].as_str().unwrap();
     assert!(content.contains("missing field `high`"), "{content}");
-    assert_eq!(events.last().unwrap().0, "WorkflowError");
+    let order = names(&events);
+    assert_eq!(
+        &order[order.len() - 5..],
+        [
+            "ModelRequestStarted",
+            "ModelRequestCompleted",
+            "RunError",
+            "StepError",
+            "WorkflowError"
+        ]
+    );
 }
 
 #[tokio::test]
