@@ -202,6 +202,25 @@ impl Agent {
         self.model.as_ref()
     }
 
+    /// Refuses tool names OpenAI would refuse at the first model call (it wants
+    /// `^[a-zA-Z0-9_-]{1,64}$`), so the mistake shows at startup.
+    pub(crate) fn check_tools(&self) -> Result<(), String> {
+        for tool in &self.tools {
+            let name = &tool.definition().name;
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(format!(
+                    "agent {:?}: the tool name {name:?} must be 1 to 64 letters, digits, '_' or '-'",
+                    self.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Every hook of this agent, pre-hooks first.
     pub(crate) fn hooks(&self) -> impl Iterator<Item = &Hook> {
         self.pre_hooks.iter().chain(self.post_hooks.iter())

@@ -641,3 +641,22 @@ async fn the_city_report_example_answers_offline_and_with_a_real_model_server() 
     assert_eq!(results[0]["conditions"], "snow showers");
     assert_eq!(results[1]["air_quality_index"], 18);
 }
+
+#[tokio::test]
+async fn a_tool_name_openai_would_refuse_is_refused_at_startup() {
+    let bad = tool_fn(
+        "get weather!",
+        "Spaces are not allowed.",
+        |_: agentos::NoArgs| async { Ok::<_, String>("sunny") },
+    );
+    let agent = Agent::new("Assistant")
+        .model(ScriptedModel::new())
+        .tool(bad);
+    let dir = tempfile::tempdir().unwrap();
+    let os = AgentOs::new()
+        .workflow(Workflow::new(WF).steps([agent]))
+        .db(agentos::SqliteDb::new(dir.path().join("a.db")));
+    let err = os.router().await.unwrap_err().to_string();
+    assert!(err.contains("\"get weather!\""), "{err}");
+    assert!(err.contains("1 to 64 letters, digits"), "{err}");
+}
