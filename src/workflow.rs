@@ -8,6 +8,10 @@ use crate::run::{
 use crate::store::DbConfig;
 use serde_json::{Map, Value};
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The error agno records on the step a cancel interrupted.
+const CANCELLED_STEP: &str = "Cancelled during execution";
 
 /// What a step runs.
 #[derive(Debug, Clone)]
@@ -165,6 +169,8 @@ pub(crate) struct WorkflowRunParams {
     pub metadata: Option<Map<String, Value>>,
     pub hooks_in_background: bool,
     pub created_at: i64,
+    /// Stops the run (between steps, and the running agent's model call) when cancelled.
+    pub cancel: CancellationToken,
 }
 
 /// What executing a workflow leaves behind.
@@ -250,7 +256,12 @@ impl Workflow {
         })
         .await;
 
+        let mut cancelled = false;
         for (index, step) in self.steps.iter().enumerate() {
+            if p.cancel.is_cancelled() {
+                cancelled = true;
+                break;
+            }
             let StepKind::Agent(agent) = &step.kind;
             sink.emit(|| RunEvent::StepStarted {
                 ctx: self.event_context(p, Some(&step.id)),
@@ -280,10 +291,15 @@ impl Workflow {
                     step_index: index,
                 }),
                 hooks_in_background: p.hooks_in_background,
+                run_id: None,
+                history: Vec::new(),
+                cancel: p.cancel.clone(),
+                top_level: false,
             };
             let result = agent.run(&params, sink).await;
             deferred.extend(result.deferred);
             let run = result.output;
+            let step_cancelled = run.status == RunStatus::Cancelled;
             let step_output = StepOutput {
                 content: Some(run.content.clone()),
                 step_name: step.name.clone(),
@@ -312,6 +328,15 @@ impl Workflow {
                 },
             );
             output.step_executor_runs.push(run);
+            if step_cancelled {
+                output.step_results.push(StepOutput {
+                    success: false,
+                    error: Some(CANCELLED_STEP.to_owned()),
+                    ..step_output
+                });
+                cancelled = true;
+                break;
+            }
             match result.failure {
                 Some(f) => {
                     sink.emit(|| RunEvent::StepError {
@@ -342,6 +367,22 @@ impl Workflow {
 
         metrics.duration = started.elapsed().as_secs_f64();
         output.metrics = Some(metrics);
+        if cancelled && failure.is_none() {
+            let reason = crate::runtime::cancel_reason(&p.run_id);
+            output.status = RunStatus::Cancelled;
+            output.content = Some(reason.clone());
+            sink.emit(|| RunEvent::WorkflowCancelled {
+                ctx: self.event_context(p, None),
+                reason: reason.clone(),
+                content: reason,
+            })
+            .await;
+            return Execution {
+                output,
+                deferred,
+                failure,
+            };
+        }
         match &failure {
             Some(f) => {
                 output.status = RunStatus::Error;

@@ -2,20 +2,23 @@
 //! HTTP request only subscribes to it), the hook dispatcher and graceful shutdown.
 
 pub(crate) mod hooks;
+pub(crate) mod journal;
 
-use crate::agent::DeferredHook;
-use crate::event::{EventSink, RunEvent};
-use crate::run::{RunStatus, unix_millis, unix_seconds};
+use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook};
+use crate::event::{AgentContext, EventSink, RunEvent};
+use crate::run::{Message, RunOutput, RunStatus, unix_millis, unix_seconds};
 use crate::store::{
     BeginRun, IdempotencyKey, NewHookJob, RunRecord, SessionRecord, Store, StoreError,
 };
 use crate::workflow::{Execution, Workflow, WorkflowRunParams};
 use hooks::{HookDispatcher, ReadyJob};
+use journal::Journal;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How long a finished run waits for its HTTP response to be written before it releases its
@@ -29,6 +32,9 @@ const COMMITTED_JOB_LEASE: Duration = Duration::from_secs(5);
 pub(crate) const INTERRUPTED: &str = "interrupted: server restarted";
 /// Events buffered between a run and a slow SSE client before the run waits for it.
 const EVENT_BUFFER: usize = 256;
+/// How long a finished resumable run's journal stays in memory for `/resume`; after that its
+/// events are replayed from the database.
+const JOURNAL_RETENTION: Duration = Duration::from_secs(300);
 
 /// A parsed run request (the form fields of `POST .../runs`).
 #[derive(Debug, Clone, Default)]
@@ -41,6 +47,33 @@ pub(crate) struct RunRequest {
     pub metadata: Option<Map<String, Value>>,
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
+    /// `background=true`: answer at once, run detached.
+    pub background: bool,
+}
+
+/// What a run runs: a workflow or a single agent.
+#[derive(Debug, Clone)]
+pub(crate) enum Component {
+    Workflow(Arc<Workflow>),
+    Agent(Arc<Agent>),
+}
+
+impl Component {
+    /// `workflow` or `agent`: the session and run type.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Component::Workflow(_) => "workflow",
+            Component::Agent(_) => "agent",
+        }
+    }
+
+    /// The workflow or agent id.
+    pub(crate) fn id(&self) -> &str {
+        match self {
+            Component::Workflow(w) => w.id(),
+            Component::Agent(a) => a.id(),
+        }
+    }
 }
 
 /// Why a run could not start.
@@ -48,6 +81,8 @@ pub(crate) struct RunRequest {
 pub(crate) enum StartError {
     #[error("Workflow not found")]
     WorkflowNotFound,
+    #[error("Agent not found")]
+    AgentNotFound,
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -87,6 +122,11 @@ pub(crate) enum Started {
 #[derive(Debug)]
 pub(crate) struct RunHandle {
     pub run_id: String,
+    pub session_id: String,
+    /// Set for background runs: the run executes detached; answer 202 (or stream the journal).
+    pub background: bool,
+    /// A resumable run's journal (`background=true&stream=true`).
+    pub journal: Option<Arc<Journal>>,
     pub events: Option<mpsc::Receiver<RunEvent>>,
     pub result: oneshot::Receiver<RunResult>,
     pub guard: ResponseGuard,
@@ -96,6 +136,7 @@ pub(crate) struct Runtime {
     pub os_id: String,
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
+    pub agents: Vec<Arc<Agent>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub instantiated_at: String,
@@ -103,12 +144,17 @@ pub(crate) struct Runtime {
     max_attempts: u32,
     idempotency_ttl: Duration,
     runs: TaskTracker,
+    /// The cancel switch of every run executing in this process, by run id.
+    active: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// The journals of resumable runs executing here or recently finished, by run id.
+    journals: Arc<Mutex<HashMap<String, Arc<Journal>>>>,
 }
 
 pub(crate) struct RuntimeParts {
     pub os_id: String,
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
+    pub agents: Vec<Arc<Agent>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
@@ -123,6 +169,7 @@ impl Runtime {
             os_id: parts.os_id,
             db_id: parts.db_id,
             workflows: parts.workflows,
+            agents: parts.agents,
             dispatcher: HookDispatcher::new(parts.store.clone(), parts.hooks, parts.hook_settings),
             store: parts.store,
             hooks_in_background: parts.hooks_in_background,
@@ -130,7 +177,18 @@ impl Runtime {
             max_attempts,
             idempotency_ttl: parts.idempotency_ttl,
             runs: TaskTracker::new(),
+            active: Arc::default(),
+            journals: Arc::default(),
         }
+    }
+
+    /// The in-memory journal of a resumable run, if it is executing here or ended recently.
+    pub(crate) fn journal(&self, run_id: &str) -> Option<Arc<Journal>> {
+        self.journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(run_id)
+            .cloned()
     }
 
     /// Takes over what a dead process left (on an exclusive store only: on a shared one it may
@@ -156,7 +214,12 @@ impl Runtime {
         self.workflows.iter().find(|w| w.id() == id)
     }
 
-    /// Records the run as RUNNING (visible at once) and starts it on the runtime's tracker.
+    /// An agent by id.
+    pub(crate) fn agent(&self, id: &str) -> Option<&Arc<Agent>> {
+        self.agents.iter().find(|a| a.id() == id)
+    }
+
+    /// Starts a run of the workflow `workflow_id`.
     pub(crate) async fn start_workflow_run(
         &self,
         workflow_id: &str,
@@ -164,18 +227,47 @@ impl Runtime {
     ) -> Result<Started, StartError> {
         let workflow = self
             .workflow(workflow_id)
-            .ok_or(StartError::WorkflowNotFound)?
-            .clone();
+            .ok_or(StartError::WorkflowNotFound)?;
+        self.start_run(Component::Workflow(workflow.clone()), req)
+            .await
+    }
+
+    /// Starts a run of the agent `agent_id`.
+    pub(crate) async fn start_agent_run(
+        &self,
+        agent_id: &str,
+        req: RunRequest,
+    ) -> Result<Started, StartError> {
+        let agent = self.agent(agent_id).ok_or(StartError::AgentNotFound)?;
+        self.start_run(Component::Agent(agent.clone()), req).await
+    }
+
+    /// Asks the run `run_id` to stop, if it executes in this process. Cooperative: the run
+    /// stops at its next event or model chunk and is stored CANCELLED with what it has.
+    pub(crate) fn cancel(&self, run_id: &str) -> bool {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        match active.get(run_id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records the run as RUNNING (visible at once) and starts it on the runtime's tracker.
+    async fn start_run(&self, component: Component, req: RunRequest) -> Result<Started, StartError> {
         let now = unix_millis();
         let run_id = uuid::Uuid::new_v4().to_string();
         let session_id = req
             .session_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let kind = component.kind();
         let session = SessionRecord {
             session_id: session_id.clone(),
-            session_type: "workflow".to_owned(),
-            component_id: workflow.id().to_owned(),
+            session_type: kind.to_owned(),
+            component_id: component.id().to_owned(),
             user_id: req.user_id.clone(),
             session_name: Some(req.message.clone()),
             session_state: "{}".to_owned(),
@@ -185,10 +277,13 @@ impl Runtime {
         let record = RunRecord {
             run_id: run_id.clone(),
             session_id: session_id.clone(),
-            component_type: "workflow".to_owned(),
-            component_id: workflow.id().to_owned(),
+            component_type: kind.to_owned(),
+            component_id: component.id().to_owned(),
             user_id: req.user_id.clone(),
-            status: RunStatus::Running,
+            status: match req.background {
+                true => RunStatus::Pending,
+                false => RunStatus::Running,
+            },
             input: req.message.clone(),
             output: None,
             error: None,
@@ -196,11 +291,12 @@ impl Runtime {
             updated_at: now,
         };
         let key = req.idempotency_key.as_ref().map(|key| IdempotencyKey {
-            scope: format!("workflow:{}", workflow.id()),
+            scope: format!("{kind}:{}", component.id()),
             key: key.clone(),
             expires_at: now + self.idempotency_ttl.as_millis() as i64,
         });
 
+        let cancel = CancellationToken::new();
         let params = WorkflowRunParams {
             run_id: run_id.clone(),
             session_id,
@@ -210,29 +306,45 @@ impl Runtime {
             metadata: req.metadata,
             hooks_in_background: self.hooks_in_background,
             created_at: unix_seconds(),
+            cancel: cancel.clone(),
         };
-        let (events_tx, events) = match req.stream {
-            true => {
+        let background = req.background;
+        let journal = (background && req.stream).then(|| {
+            let journal = Arc::new(Journal::default());
+            self.journals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(run_id.clone(), journal.clone());
+            journal
+        });
+        let (sink, events) = match (&journal, req.stream) {
+            (Some(journal), _) => (EventSink::journaled(journal.clone()), None),
+            (None, true) => {
                 let (tx, rx) = mpsc::channel(EVENT_BUFFER);
-                (Some(tx), Some(rx))
+                (EventSink::new(Some(tx)), Some(rx))
             }
-            false => (None, None),
+            (None, false) => (EventSink::new(None), None),
         };
         let (result_tx, result) = oneshot::channel();
         let (guard_tx, response_done) = oneshot::channel();
         let task = RunTask {
             store: self.store.clone(),
-            workflow,
+            component,
             params,
-            sink: EventSink::new(events_tx),
+            sink,
+            background,
+            journal: journal.clone(),
+            journals: self.journals.clone(),
             result_tx,
             response_done,
             max_attempts: self.max_attempts,
             dispatcher: self.dispatcher.clone(),
+            active: ActiveRun::register(&self.active, &run_id, cancel),
         };
         // The runtime owns the run from the first write on: if the client goes away while the
         // run row is being written, the run still executes and ends in a terminal status.
         let (begun_tx, begun) = oneshot::channel();
+        let session_id = session.session_id.clone();
         self.runs.spawn(async move {
             match task.store.begin_run(&session, &record, key.as_ref()).await {
                 Ok(BeginRun::Started(_)) => {
@@ -240,9 +352,11 @@ impl Runtime {
                     task.run().await;
                 }
                 Ok(BeginRun::Existing(run)) => {
+                    task.forget_journal();
                     let _ = begun_tx.send(Ok(Some(run)));
                 }
                 Err(e) => {
+                    task.forget_journal();
                     let _ = begun_tx.send(Err(e));
                 }
             }
@@ -250,6 +364,9 @@ impl Runtime {
         match begun.await {
             Ok(Ok(None)) => Ok(Started::New(RunHandle {
                 run_id,
+                session_id,
+                background,
+                journal,
                 events,
                 result,
                 guard: ResponseGuard { _done: guard_tx },
@@ -281,68 +398,110 @@ impl Runtime {
     }
 }
 
+/// A run's entry in the runtime's table of cancel switches; removed when the run ends.
+struct ActiveRun {
+    table: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    run_id: String,
+}
+
+impl ActiveRun {
+    fn register(
+        table: &Arc<Mutex<HashMap<String, CancellationToken>>>,
+        run_id: &str,
+        token: CancellationToken,
+    ) -> ActiveRun {
+        table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(run_id.to_owned(), token);
+        ActiveRun {
+            table: table.clone(),
+            run_id: run_id.to_owned(),
+        }
+    }
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        self.table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.run_id);
+    }
+}
+
 /// One run, owned by the runtime.
 struct RunTask {
     store: Arc<dyn Store>,
-    workflow: Arc<Workflow>,
+    component: Component,
     params: WorkflowRunParams,
     sink: EventSink,
+    background: bool,
+    journal: Option<Arc<Journal>>,
+    journals: Arc<Mutex<HashMap<String, Arc<Journal>>>>,
     result_tx: oneshot::Sender<RunResult>,
     response_done: oneshot::Receiver<()>,
     max_attempts: u32,
     dispatcher: HookDispatcher,
+    active: ActiveRun,
 }
+
+/// How a run ended, before it is stored.
+struct Ending {
+    status: RunStatus,
+    /// The output as JSON, or why it could not be serialized.
+    json: Result<String, String>,
+    error: Option<String>,
+    failure: Option<AgentFailure>,
+    deferred: Vec<DeferredHook>,
+    /// The last event (`WorkflowCompleted`, `RunCompleted`, ...), sent once the state is stored.
+    final_event: Option<RunEvent>,
+}
+
+/// How many earlier runs of a session an agent sees (agno's `num_history_runs`).
+pub(crate) const HISTORY_RUNS: usize = 3;
 
 impl RunTask {
     /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
     /// once the response is out — hands the jobs to the dispatcher.
     async fn run(mut self) {
-        let Execution {
-            output,
-            deferred,
+        if self.background
+            && let Err(e) = self.store.mark_running(&self.params.run_id).await
+        {
+            tracing::warn!(run = %self.params.run_id, error = %e, "cannot mark the run RUNNING");
+        }
+        let ending = match self.component.clone() {
+            Component::Workflow(workflow) => self.run_workflow(&workflow).await,
+            Component::Agent(agent) => self.run_agent(&agent).await,
+        };
+        let Ending {
+            status,
+            json,
+            error,
             failure,
-        } = self.workflow.execute(&self.params, &mut self.sink).await;
+            deferred,
+            final_event,
+        } = ending;
         let (jobs, ready) = self.jobs(deferred);
-        let stored = match serde_json::to_string(&output) {
+        let stored = match json {
             Ok(json) => self
                 .store
-                .finish_run(
-                    &output.run_id,
-                    output.status,
-                    &json,
-                    output.error.as_deref(),
-                    &jobs,
-                )
+                .finish_run(&self.params.run_id, status, &json, error.as_deref(), &jobs)
                 .await
                 .map(|()| json)
                 .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
-        let ctx = self.workflow.event_context(&self.params, None);
         let stored_ok = stored.is_ok();
         match stored {
             Ok(json) => {
+                if let Some(event) = final_event {
+                    self.sink.emit(|| event).await;
+                }
                 let rejected_input = failure
                     .as_ref()
                     .filter(|f| f.is_input_rejection())
                     .map(|f| f.message.clone());
-                match &failure {
-                    None => {
-                        self.sink
-                            .emit(|| RunEvent::workflow_completed(ctx, &output))
-                            .await
-                    }
-                    Some(f) => {
-                        self.sink
-                            .emit(|| RunEvent::WorkflowError {
-                                ctx,
-                                error: f.message.clone(),
-                                error_type: Some(f.error_type.to_owned()),
-                                error_id: f.error_id.clone(),
-                            })
-                            .await
-                    }
-                }
                 let _ = self.result_tx.send(RunResult::Finished {
                     json,
                     rejected_input,
@@ -351,22 +510,141 @@ impl RunTask {
             Err(e) => {
                 tracing::error!(run = %self.params.run_id, error = %e, "cannot store the run's final state");
                 let message = format!("failed to store the run: {e}");
-                self.sink
-                    .emit(|| RunEvent::WorkflowError {
-                        ctx,
-                        error: message.clone(),
-                        error_type: Some("storage_error".to_owned()),
-                        error_id: None,
-                    })
-                    .await;
+                let event = self.storage_error_event(&message);
+                self.sink.emit(|| event).await;
                 let _ = self.result_tx.send(RunResult::NotStored(message));
             }
         }
+        if let Some(journal) = self.journal.take() {
+            close_journal(&*self.store, &self.journals, &self.params.run_id, &journal, status)
+                .await;
+        }
+        drop(self.active);
         // Close the event stream, then wait for the response to be written.
         drop(self.sink);
         let _ = tokio::time::timeout(RESPONSE_WAIT, self.response_done).await;
         if stored_ok && !ready.is_empty() {
             self.dispatcher.dispatch(ready);
+        }
+    }
+
+    /// Removes the journal of a run that did not start.
+    fn forget_journal(&self) {
+        if self.journal.is_some() {
+            self.journals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.params.run_id);
+        }
+    }
+
+    async fn run_workflow(&mut self, workflow: &Workflow) -> Ending {
+        let Execution {
+            output,
+            deferred,
+            failure,
+        } = workflow.execute(&self.params, &mut self.sink).await;
+        let final_event = self.sink.is_streaming().then(|| {
+            let ctx = workflow.event_context(&self.params, None);
+            match (&failure, output.status) {
+                (Some(f), _) => RunEvent::WorkflowError {
+                    ctx,
+                    error: f.message.clone(),
+                    error_type: Some(f.error_type.to_owned()),
+                    error_id: f.error_id.clone(),
+                },
+                _ => RunEvent::workflow_completed(ctx, &output),
+            }
+        });
+        Ending {
+            status: output.status,
+            json: serde_json::to_string(&output).map_err(|e| e.to_string()),
+            error: output.error.clone(),
+            failure,
+            deferred,
+            final_event,
+        }
+    }
+
+    async fn run_agent(&mut self, agent: &Agent) -> Ending {
+        let p = &self.params;
+        let history = match agent.get_history_runs() {
+            0 => Vec::new(),
+            n => history(self.store.as_ref(), &p.session_id, &p.run_id, n).await,
+        };
+        let params = AgentRunParams {
+            input: p.input.clone(),
+            session_id: p.session_id.clone(),
+            user_id: p.user_id.clone(),
+            extra: p.extra.clone(),
+            metadata: p.metadata.clone(),
+            place: None,
+            hooks_in_background: p.hooks_in_background,
+            run_id: Some(p.run_id.clone()),
+            history,
+            cancel: p.cancel.clone(),
+            top_level: true,
+        };
+        let result = agent.run(&params, &mut self.sink).await;
+        let output = result.output;
+        let final_event = self.sink.is_streaming().then(|| {
+            let ctx = Arc::new(AgentContext::top_level(&output));
+            match (&result.failure, output.status) {
+                (Some(f), _) => RunEvent::RunError {
+                    ctx,
+                    content: f.message.clone(),
+                    error_type: Some(f.error_type.to_owned()),
+                    error_id: f.error_id.clone(),
+                },
+                (None, RunStatus::Cancelled) => RunEvent::RunCancelled {
+                    ctx,
+                    reason: cancel_reason(&output.run_id),
+                },
+                (None, _) => RunEvent::RunCompleted {
+                    ctx,
+                    content: output.content.clone(),
+                    content_type: output.content_type.clone(),
+                    metrics: output.metrics.clone(),
+                },
+            }
+        });
+        Ending {
+            status: output.status,
+            json: serde_json::to_string(&output).map_err(|e| e.to_string()),
+            error: result.failure.as_ref().map(|f| f.message.clone()),
+            failure: result.failure,
+            deferred: result.deferred,
+            final_event,
+        }
+    }
+
+    /// The event that tells a streaming client the run's final state could not be stored.
+    fn storage_error_event(&self, message: &str) -> RunEvent {
+        match &self.component {
+            Component::Workflow(workflow) => RunEvent::WorkflowError {
+                ctx: workflow.event_context(&self.params, None),
+                error: message.to_owned(),
+                error_type: Some("storage_error".to_owned()),
+                error_id: None,
+            },
+            Component::Agent(agent) => RunEvent::RunError {
+                ctx: Arc::new(AgentContext {
+                    created_at: unix_seconds(),
+                    agent_id: agent.id().to_owned(),
+                    agent_name: agent.name().to_owned(),
+                    run_id: self.params.run_id.clone(),
+                    session_id: self.params.session_id.clone(),
+                    workflow_id: None,
+                    workflow_run_id: None,
+                    step_id: None,
+                    step_name: None,
+                    step_index: None,
+                    nested_depth: 0,
+                }),
+                content: message.to_owned(),
+                error_type: Some("storage_error".to_owned()),
+                error_id: None,
+            },
         }
     }
 
@@ -396,4 +674,64 @@ impl RunTask {
             })
             .unzip()
     }
+}
+
+/// agno's reason for a cancelled run.
+pub(crate) fn cancel_reason(run_id: &str) -> String {
+    format!("Run {run_id} was cancelled")
+}
+
+/// The last `n` completed agent runs of the session (not `run_id`), as user and assistant
+/// messages marked `from_history`, oldest first.
+async fn history(store: &dyn Store, session_id: &str, run_id: &str, n: usize) -> Vec<Message> {
+    let runs = match store.session_runs(session_id).await {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(session = %session_id, error = %e, "cannot read the session's history");
+            return Vec::new();
+        }
+    };
+    let done: Vec<RunOutput> = runs
+        .iter()
+        .filter(|r| r.run_id != run_id && r.status == RunStatus::Completed)
+        .filter_map(|r| serde_json::from_str::<RunOutput>(r.output.as_deref()?).ok())
+        .collect();
+    let skip = done.len().saturating_sub(n);
+    done.into_iter()
+        .skip(skip)
+        .flat_map(|run| {
+            [
+                Message::new("user", run.input.input_content),
+                Message::new("assistant", run.content),
+            ]
+        })
+        .map(|mut m| {
+            m.from_history = true;
+            m
+        })
+        .collect()
+}
+
+/// Stores a resumable run's events, tells its subscribers it ended, and forgets the journal
+/// after [`JOURNAL_RETENTION`] (the database then serves replays).
+async fn close_journal(
+    store: &dyn Store,
+    journals: &Arc<Mutex<HashMap<String, Arc<Journal>>>>,
+    run_id: &str,
+    journal: &Journal,
+    status: RunStatus,
+) {
+    if let Err(e) = store.append_run_events(run_id, &journal.rows()).await {
+        tracing::error!(run = %run_id, error = %e, "cannot store the run's events for replay");
+    }
+    journal.finish(status);
+    let journals = journals.clone();
+    let run_id = run_id.to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(JOURNAL_RETENTION).await;
+        journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run_id);
+    });
 }

@@ -298,6 +298,17 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, HookJobRecord)>, StoreError>;
     /// Hook jobs matching `filter`, oldest first, and how many match in all.
     async fn hook_jobs(&self, filter: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError>;
+    /// Marks a PENDING run RUNNING (a background run starting to execute).
+    async fn mark_running(&self, run_id: &str) -> Result<(), StoreError>;
+    /// Appends `(event_index, payload)` rows to a run's replay log (`/resume`).
+    async fn append_run_events(
+        &self,
+        run_id: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError>;
+    /// A run's logged events with `event_index > after`, in order.
+    async fn run_events(&self, run_id: &str, after: i64)
+    -> Result<Vec<(i64, String)>, StoreError>;
     /// Closes the connections once every write is done.
     async fn close(&self);
 }

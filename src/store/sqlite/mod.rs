@@ -309,6 +309,43 @@ impl Store for SqliteStore {
         Ok((rows.iter().map(job_row).collect(), total.max(0) as u64))
     }
 
+    async fn mark_running(&self, run_id: &str) -> Result<(), StoreError> {
+        self.write(Op::MarkRunning(run_id.to_owned()))
+            .await
+            .map(|_| ())
+    }
+
+    async fn append_run_events(
+        &self,
+        run_id: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let op = Op::AppendEvents {
+            run_id: run_id.to_owned(),
+            events: events.to_vec(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn run_events(
+        &self,
+        run_id: &str,
+        after: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query_as(
+            "SELECT event_index, event FROM run_events
+             WHERE run_id = ? AND event_index > ? ORDER BY event_index",
+        )
+        .bind(run_id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
     async fn close(&self) {
         // Dropping the last sender ends the writer once the queue is empty.
         self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();

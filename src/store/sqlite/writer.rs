@@ -47,6 +47,11 @@ pub(super) enum Op {
         attempt: JobAttempt,
     },
     RetryJob(String),
+    MarkRunning(String),
+    AppendEvents {
+        run_id: String,
+        events: Vec<(i64, String)>,
+    },
 }
 
 /// What a write returns.
@@ -148,6 +153,31 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
         } => finish_run(conn, run_id, *status, output, error.as_deref(), jobs)
             .await
             .map(|_| Reply::Done),
+        Op::MarkRunning(run_id) => {
+            sqlx::query(
+                "UPDATE runs SET status = 'RUNNING', updated_at = ?
+                 WHERE run_id = ? AND status = 'PENDING'",
+            )
+            .bind(unix_millis())
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Reply::Done)
+        }
+        Op::AppendEvents { run_id, events } => {
+            for (index, event) in events {
+                sqlx::query(
+                    "INSERT INTO run_events (run_id, event_index, event) VALUES (?, ?, ?)
+                     ON CONFLICT (run_id, event_index) DO NOTHING",
+                )
+                .bind(run_id)
+                .bind(index)
+                .bind(event)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(Reply::Done)
+        }
         Op::FailInterrupted(error) => {
             let done = sqlx::query(
                 "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
