@@ -1,10 +1,10 @@
 //! [`AgentOs`]: the builder users start from; it owns the runtime and serves the router.
 
+use crate::agent::Agent;
 use crate::hooks::Hook;
 use crate::runtime::hooks::HookSettings;
 use crate::runtime::{Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};
-use crate::agent::Agent;
 use crate::workflow::Workflow;
 use axum::serve::ListenerExt;
 use std::collections::HashMap;

@@ -22,10 +22,22 @@ pub(crate) fn router() -> Router<AppState> {
     let r = Router::new();
     let r = route(r, "/agents", get(list_agents));
     let r = route(r, "/agents/{agent_id}", get(get_agent));
-    let r = route(r, "/agents/{agent_id}/runs", post(create_run).get(list_runs));
+    let r = route(
+        r,
+        "/agents/{agent_id}/runs",
+        post(create_run).get(list_runs),
+    );
     let r = route(r, "/agents/{agent_id}/runs/{run_id}", get(get_run));
-    let r = route(r, "/agents/{agent_id}/runs/{run_id}/cancel", post(cancel_run));
-    route(r, "/agents/{agent_id}/runs/{run_id}/resume", post(resume_run))
+    let r = route(
+        r,
+        "/agents/{agent_id}/runs/{run_id}/cancel",
+        post(cancel_run),
+    );
+    route(
+        r,
+        "/agents/{agent_id}/runs/{run_id}/resume",
+        post(resume_run),
+    )
 }
 
 /// agno's `AgentResponse`: what Agent UI and `AgentOSClient.get_agent` read.
@@ -70,7 +82,12 @@ async fn create_run(
     let mut req = form.into_run_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
-    answer(rt.start_agent_run(&agent_id, req).await?, stream, final_event).await
+    answer(
+        rt.start_agent_run(&agent_id, req).await?,
+        stream,
+        final_event,
+    )
+    .await
 }
 
 /// `POST .../runs/{run_id}/resume`: replays what the client missed and follows the run.

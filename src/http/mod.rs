@@ -1,12 +1,12 @@
 //! The wire layer: axum routes (one file per resource), the form extractor, SSE, and
 //! `{"detail": ...}` errors. Nothing below this module knows about axum.
 
+mod agents;
 mod error;
 mod form;
 mod hooks;
 mod meta;
 mod runs;
-mod agents;
 mod workflows;
 
 use crate::runtime::{ResponseGuard, Runtime};

@@ -8,10 +8,10 @@ use crate::event::RunEvent;
 use crate::run::RunStatus;
 use crate::runtime::journal::Journal;
 use crate::runtime::{RunHandle, RunResult, Runtime, Started};
-use axum::extract::{FromRequest, Request};
 use crate::store::RunRecord;
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -201,7 +201,8 @@ pub(crate) fn background_answer(handle: RunHandle) -> Response {
     match journal {
         Some(journal) => sse_response(journal_body(journal, 0, Vec::new())),
         None => {
-            let body = json!({"run_id": run_id, "session_id": session_id, "status": RunStatus::Pending});
+            let body =
+                json!({"run_id": run_id, "session_id": session_id, "status": RunStatus::Pending});
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
     }
@@ -212,36 +213,40 @@ pub(crate) fn background_answer(handle: RunHandle) -> Response {
 fn journal_body(journal: Arc<Journal>, from: usize, prelude: Vec<String>) -> Body {
     let changes = journal.subscribe();
     let state = (journal, changes, from, Some(prelude));
-    let stream = futures::stream::unfold(state, |(journal, mut changes, next, prelude)| async move {
-        if let Some(prelude) = prelude.filter(|p| !p.is_empty()) {
-            let chunk = prelude.concat();
-            return Some((Ok::<_, Infallible>(Bytes::from(chunk)), (journal, changes, next, None)));
-        }
-        loop {
-            changes.borrow_and_update();
-            let (entries, ended) = journal.since(next);
-            if !entries.is_empty() {
-                let mut chunk = String::new();
-                for entry in &entries {
-                    entry.push_sse(&mut chunk);
+    let stream =
+        futures::stream::unfold(state, |(journal, mut changes, next, prelude)| async move {
+            if let Some(prelude) = prelude.filter(|p| !p.is_empty()) {
+                let chunk = prelude.concat();
+                return Some((
+                    Ok::<_, Infallible>(Bytes::from(chunk)),
+                    (journal, changes, next, None),
+                ));
+            }
+            loop {
+                changes.borrow_and_update();
+                let (entries, ended) = journal.since(next);
+                if !entries.is_empty() {
+                    let mut chunk = String::new();
+                    for entry in &entries {
+                        entry.push_sse(&mut chunk);
+                    }
+                    let next = next + entries.len();
+                    return Some((Ok(Bytes::from(chunk)), (journal, changes, next, None)));
                 }
-                let next = next + entries.len();
-                return Some((Ok(Bytes::from(chunk)), (journal, changes, next, None)));
-            }
-            if ended.is_some() {
-                return None;
-            }
-            match tokio::time::timeout(HEARTBEAT, changes.changed()).await {
-                Ok(Ok(())) => continue,
-                // The run's task is gone (shutdown): end the stream.
-                Ok(Err(_)) => return None,
-                Err(_) => {
-                    let beat = Bytes::from_static(b": heartbeat\n\n");
-                    return Some((Ok(beat), (journal, changes, next, None)));
+                if ended.is_some() {
+                    return None;
+                }
+                match tokio::time::timeout(HEARTBEAT, changes.changed()).await {
+                    Ok(Ok(())) => continue,
+                    // The run's task is gone (shutdown): end the stream.
+                    Ok(Err(_)) => return None,
+                    Err(_) => {
+                        let beat = Bytes::from_static(b": heartbeat\n\n");
+                        return Some((Ok(beat), (journal, changes, next, None)));
+                    }
                 }
             }
-        }
-    });
+        });
     Body::from_stream(stream)
 }
 
@@ -345,8 +350,12 @@ pub(crate) async fn resume(
     let mut body = String::new();
     if events.is_empty() {
         let message = match run.status.is_terminal() {
-            true => format!("Run {status} with no stored events: a run submitted without streaming keeps only its final output."),
-            false => format!("Run is {status} and was submitted without streaming, so it has no event stream to attach to. Poll the run endpoint for its result."),
+            true => format!(
+                "Run {status} with no stored events: a run submitted without streaming keeps only its final output."
+            ),
+            false => format!(
+                "Run is {status} and was submitted without streaming, so it has no event stream to attach to. Poll the run endpoint for its result."
+            ),
         };
         body.push_str(&meta_frame(
             "replay",

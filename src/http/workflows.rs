@@ -108,7 +108,12 @@ async fn create_run(
     let mut req = form.into_run_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
-    answer(rt.start_workflow_run(&workflow_id, req).await?, stream, final_event).await
+    answer(
+        rt.start_workflow_run(&workflow_id, req).await?,
+        stream,
+        final_event,
+    )
+    .await
 }
 
 /// `POST .../runs/{run_id}/resume`: replays what the client missed and follows the run.

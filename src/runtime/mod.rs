@@ -256,7 +256,11 @@ impl Runtime {
     }
 
     /// Records the run as RUNNING (visible at once) and starts it on the runtime's tracker.
-    async fn start_run(&self, component: Component, req: RunRequest) -> Result<Started, StartError> {
+    async fn start_run(
+        &self,
+        component: Component,
+        req: RunRequest,
+    ) -> Result<Started, StartError> {
         let now = unix_millis();
         let run_id = uuid::Uuid::new_v4().to_string();
         let session_id = req
@@ -516,8 +520,14 @@ impl RunTask {
             }
         }
         if let Some(journal) = self.journal.take() {
-            close_journal(&*self.store, &self.journals, &self.params.run_id, &journal, status)
-                .await;
+            close_journal(
+                &*self.store,
+                &self.journals,
+                &self.params.run_id,
+                &journal,
+                status,
+            )
+            .await;
         }
         drop(self.active);
         // Close the event stream, then wait for the response to be written.

@@ -307,8 +307,7 @@ pub trait Store: Send + Sync + 'static {
         events: &[(i64, String)],
     ) -> Result<(), StoreError>;
     /// A run's logged events with `event_index > after`, in order.
-    async fn run_events(&self, run_id: &str, after: i64)
-    -> Result<Vec<(i64, String)>, StoreError>;
+    async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError>;
     /// Closes the connections once every write is done.
     async fn close(&self);
 }

@@ -330,11 +330,7 @@ impl Store for SqliteStore {
         self.write(op).await.map(|_| ())
     }
 
-    async fn run_events(
-        &self,
-        run_id: &str,
-        after: i64,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
+    async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
         let rows = sqlx::query_as(
             "SELECT event_index, event FROM run_events
              WHERE run_id = ? AND event_index > ? ORDER BY event_index",
