@@ -2,14 +2,12 @@
 
 use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook, StepPlace};
 use crate::event::{EventSink, RunEvent, WorkflowContext};
-use crate::run::{
-    RunStatus, StepMetrics, StepOutput, WorkflowRunOutput, unix_seconds,
-};
+use crate::run::{RunStatus, StepMetrics, StepOutput, WorkflowRunOutput, unix_seconds};
+use crate::runtime::Checkpointer;
 use crate::store::DbConfig;
 use serde_json::{Map, Value};
-use std::time::Instant;
-use crate::runtime::Checkpointer;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// The error agno records on the step a cancel interrupted.

@@ -8,8 +8,7 @@ use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook};
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::run::{Message, RunOutput, RunStatus, unix_millis, unix_seconds};
 use crate::store::{
-    BeginRun, IdempotencyKey, NewHookJob, ResumableRun, RunRecord, SessionRecord, Store,
-    StoreError,
+    BeginRun, IdempotencyKey, NewHookJob, ResumableRun, RunRecord, SessionRecord, Store, StoreError,
 };
 use crate::workflow::{Execution, Workflow, WorkflowRunParams};
 use hooks::{HookDispatcher, ReadyJob};
@@ -214,13 +213,21 @@ impl Runtime {
         for run in resumable {
             let run_id = run.run.run_id.clone();
             match self.resume(run) {
-                Ok(()) => tracing::info!(run = %run_id, "resuming a background run left unfinished"),
+                Ok(()) => {
+                    tracing::info!(run = %run_id, "resuming a background run left unfinished")
+                }
                 Err(e) => {
                     tracing::warn!(run = %run_id, error = %e, "cannot resume a background run");
                     let error = format!("{INTERRUPTED} ({e})");
                     let output = serde_json::json!({"run_id": run_id, "status": RunStatus::Error, "content": error});
                     self.store
-                        .finish_run(&run_id, RunStatus::Error, &output.to_string(), Some(&error), &[])
+                        .finish_run(
+                            &run_id,
+                            RunStatus::Error,
+                            &output.to_string(),
+                            Some(&error),
+                            &[],
+                        )
                         .await?;
                 }
             }
@@ -321,7 +328,9 @@ impl Runtime {
 
         let background = req.background;
         let request = match background {
-            true => Some(serde_json::to_string(&req).map_err(|e| StoreError::Config(e.to_string()))?),
+            true => {
+                Some(serde_json::to_string(&req).map_err(|e| StoreError::Config(e.to_string()))?)
+            }
             false => None,
         };
         let params = WorkflowRunParams {
@@ -449,15 +458,23 @@ impl Runtime {
         } = resumable;
         let req: RunRequest = serde_json::from_str(&request).map_err(|e| e.to_string())?;
         let component = match run.component_type.as_str() {
-            "workflow" => self.workflow(&run.component_id).cloned().map(Component::Workflow),
+            "workflow" => self
+                .workflow(&run.component_id)
+                .cloned()
+                .map(Component::Workflow),
             "agent" => self.agent(&run.component_id).cloned().map(Component::Agent),
             _ => None,
         }
-        .ok_or_else(|| format!("{} {} is no longer served", run.component_type, run.component_id))?;
+        .ok_or_else(|| {
+            format!(
+                "{} {} is no longer served",
+                run.component_type, run.component_id
+            )
+        })?;
         let resume_from = match (&component, checkpoint) {
-            (Component::Workflow(_), Some(c)) => {
-                Some(Box::new(serde_json::from_str(&c).map_err(|e| e.to_string())?))
-            }
+            (Component::Workflow(_), Some(c)) => Some(Box::new(
+                serde_json::from_str(&c).map_err(|e| e.to_string())?,
+            )),
             _ => None,
         };
         let params = WorkflowRunParams {
@@ -474,9 +491,16 @@ impl Runtime {
             resume_from,
         };
         let store = self.store.clone();
-        let journal = req.stream.then(|| self.new_journal(&run.run_id, Vec::new()));
-        let (task, _events, _result, _guard) =
-            self.task(component, params, req.stream, Some(request), journal.clone());
+        let journal = req
+            .stream
+            .then(|| self.new_journal(&run.run_id, Vec::new()));
+        let (task, _events, _result, _guard) = self.task(
+            component,
+            params,
+            req.stream,
+            Some(request),
+            journal.clone(),
+        );
         self.runs.spawn(async move {
             if let Some(journal) = &journal {
                 match store.run_events(&task.params.run_id, -1).await {
@@ -577,7 +601,10 @@ impl RunTask {
     /// once the response is out — hands the jobs to the dispatcher.
     async fn run(mut self) {
         if let Some(request) = &self.request
-            && let Err(e) = self.store.start_background_run(&self.params.run_id, request).await
+            && let Err(e) = self
+                .store
+                .start_background_run(&self.params.run_id, request)
+                .await
         {
             tracing::warn!(run = %self.params.run_id, error = %e, "cannot mark the run RUNNING");
         }
@@ -869,7 +896,11 @@ impl std::fmt::Debug for Checkpointer {
 impl Checkpointer {
     /// Records `output` (the finished steps) and the background hooks they owe. A failure is
     /// logged: the run goes on, and a resume would redo the step.
-    pub(crate) async fn save(&self, output: &crate::run::WorkflowRunOutput, deferred: &[DeferredHook]) {
+    pub(crate) async fn save(
+        &self,
+        output: &crate::run::WorkflowRunOutput,
+        deferred: &[DeferredHook],
+    ) {
         let events = self.journal.as_ref().map(|j| j.rows()).unwrap_or_default();
         let checkpoint = serde_json::json!({"output": output, "deferred": deferred});
         let result = match serde_json::to_string(&checkpoint) {
