@@ -5,6 +5,8 @@ mod error;
 mod form;
 mod hooks;
 mod meta;
+mod session_schema;
+mod sessions;
 mod workflows;
 
 use crate::runtime::{ResponseGuard, Runtime};
@@ -28,6 +30,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(meta::router())
         .merge(workflows::router())
         .merge(hooks::router())
+        .merge(sessions::router())
         .fallback(|| async { ApiError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
