@@ -9,3 +9,4 @@ mod hooks;
 mod lifecycle;
 mod mock_openai;
 mod runs;
+mod sessions;
