@@ -33,6 +33,14 @@ fn component_key(session_type: &str) -> &'static str {
     }
 }
 
+/// The session's metadata; a workflow session's is `{}` when none was set (agno stores `{}`).
+fn metadata_of(view: &SessionView) -> Value {
+    match parse_json(view.metadata.as_deref()) {
+        Value::Null if view.session.session_type == "workflow" => json!({}),
+        other => other,
+    }
+}
+
 /// `SessionSchema`: one entry of `GET /sessions` (nulls dropped).
 pub(super) fn session_summary(view: &SessionView) -> Value {
     let s = &view.session;
@@ -45,7 +53,7 @@ pub(super) fn session_summary(view: &SessionView) -> Value {
         "session_type": s.session_type,
         "user_id": s.user_id,
         "session_summary": parse_json(view.summary.as_deref()),
-        "metadata": parse_json(view.metadata.as_deref()),
+        "metadata": metadata_of(view),
     });
     v[component_key(&s.session_type)] = json!(s.component_id);
     without_nulls(v)
@@ -337,7 +345,7 @@ pub(super) fn session_detail(rt: &Runtime, view: &SessionView, runs: &[RunRecord
         .as_ref()
         .and_then(|m| m.get("total_tokens").cloned());
     let name = s.session_name.clone().unwrap_or_default();
-    let metadata = parse_json(view.metadata.as_deref());
+    let metadata = metadata_of(view);
     match s.session_type.as_str() {
         "workflow" => {
             let (data, workflow_name) = workflow_data(rt, view, runs);

@@ -74,6 +74,11 @@ async fn sessions_are_listed_newest_first_with_agnos_shape() {
     assert_eq!(first["workflow_id"], WF);
     assert_eq!(first["user_id"], "alice");
     assert_eq!(first["session_state"], json!({}));
+    assert_eq!(
+        first["metadata"],
+        json!({}),
+        "agno stores {{}} for workflow sessions"
+    );
     // agno 3.1.10 answers ISO-8601 UTC strings here, not unix ints.
     let created = first["created_at"].as_str().unwrap();
     assert!(created.ends_with('Z') && created.len() == 20, "{created}");
