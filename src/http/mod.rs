@@ -7,6 +7,7 @@ mod hooks;
 mod meta;
 mod session_schema;
 mod sessions;
+mod validation;
 mod workflows;
 
 use crate::runtime::{ResponseGuard, Runtime};

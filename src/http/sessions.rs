@@ -4,6 +4,9 @@
 
 use super::error::ApiError;
 use super::session_schema::{run_schema, session_detail, session_summary, without_nulls};
+use super::validation::{
+    Params, check, enum_error, invalid, json_object, object_field, string_field,
+};
 use super::{AppState, Path, route};
 use crate::run::RunStatus;
 use crate::store::{SessionFilter, SessionKey, SessionSort, SessionUpdate, SessionView};
@@ -14,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::time::Instant;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -46,136 +49,6 @@ const RUN_STATUSES: [&str; 7] = [
     "RUNNING",
 ];
 
-/// One pydantic-style validation error.
-fn invalid(kind: &str, loc: Value, msg: &str, input: Value) -> Value {
-    json!({"type": kind, "loc": loc, "msg": msg, "input": input})
-}
-
-/// The query string as decoded pairs, in order (repeated keys kept, for `status`).
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(raw: Option<String>) -> Result<Params, ApiError> {
-        let decode = |s: &str| {
-            let s = s.replace('+', " ");
-            percent_encoding::percent_decode_str(&s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| ApiError::bad_request("Invalid query string: not valid UTF-8"))
-        };
-        let mut pairs = Vec::new();
-        for part in raw.as_deref().unwrap_or("").split('&') {
-            if part.is_empty() {
-                continue;
-            }
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            pairs.push((decode(k)?, decode(v)?));
-        }
-        Ok(Params(pairs))
-    }
-
-    /// The last value given for `name` (FastAPI's rule for a scalar parameter).
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// `type`: `agent`, `team` or `workflow`, if given.
-    fn session_type(&self, errors: &mut Vec<Value>) -> Option<String> {
-        let t = self.get("type")?;
-        if SESSION_TYPES.contains(&t) {
-            return Some(t.to_owned());
-        }
-        errors.push(enum_error(json!(["query", "type"]), t, &SESSION_TYPES));
-        None
-    }
-
-    /// An integer parameter at least `min` (and at most `max`), or `default` if absent.
-    fn int(
-        &self,
-        name: &str,
-        default: Option<i64>,
-        min: i64,
-        max: Option<i64>,
-        errors: &mut Vec<Value>,
-    ) -> Option<i64> {
-        let Some(raw) = self.get(name) else {
-            return default;
-        };
-        let loc = json!(["query", name]);
-        let Ok(n) = raw.trim().parse::<i64>() else {
-            errors.push(invalid(
-                "int_parsing",
-                loc,
-                "Input should be a valid integer, unable to parse string as an integer",
-                json!(raw),
-            ));
-            return None;
-        };
-        if n < min {
-            let mut e = invalid(
-                "greater_than_equal",
-                loc,
-                &format!("Input should be greater than or equal to {min}"),
-                json!(raw),
-            );
-            e["ctx"] = json!({"ge": min});
-            errors.push(e);
-            return None;
-        }
-        if let Some(max) = max.filter(|&max| n > max) {
-            let mut e = invalid(
-                "less_than_equal",
-                loc,
-                &format!("Input should be less than or equal to {max}"),
-                json!(raw),
-            );
-            e["ctx"] = json!({"le": max});
-            errors.push(e);
-            return None;
-        }
-        Some(n)
-    }
-}
-
-fn enum_error(loc: Value, input: &str, allowed: &[&str]) -> Value {
-    let expected = match allowed.split_last() {
-        Some((last, rest)) if !rest.is_empty() => {
-            let head: Vec<String> = rest.iter().map(|a| format!("'{a}'")).collect();
-            format!("{} or '{last}'", head.join(", "))
-        }
-        _ => allowed.iter().map(|a| format!("'{a}'")).collect(),
-    };
-    let mut e = invalid(
-        "enum",
-        loc,
-        &format!("Input should be {expected}"),
-        json!(input),
-    );
-    e["ctx"] = json!({ "expected": expected });
-    e
-}
-
-/// 422 when any error was collected.
-fn check(errors: Vec<Value>) -> Result<(), ApiError> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable(errors))
-    }
-}
-
 /// `GET /sessions?type=&component_id=&user_id=&session_name=&page=1&limit=20&sort_by=created_at&sort_order=desc`
 /// → `{"data": [SessionSchema], "meta": {page, limit, total_pages, total_count, search_time_ms}}`.
 async fn list_sessions(
@@ -185,7 +58,7 @@ async fn list_sessions(
     let started = Instant::now();
     let q = Params::parse(raw)?;
     let mut errors = Vec::new();
-    let session_type = q.session_type(&mut errors);
+    let session_type = q.one_of("type", &SESSION_TYPES, &mut errors);
     let limit = q.int("limit", Some(20), 1, Some(MAX_LIMIT as i64), &mut errors);
     let page = q.int("page", Some(1), 1, None, &mut errors);
     let sort_by = match q.get("sort_by") {
@@ -249,7 +122,7 @@ async fn find_session(
     q: &Params,
 ) -> Result<Option<SessionView>, ApiError> {
     let mut errors = Vec::new();
-    let session_type = q.session_type(&mut errors);
+    let session_type = q.one_of("type", &SESSION_TYPES, &mut errors);
     check(errors)?;
     let view = rt.store.session_view(session_id).await?.filter(|v| {
         session_type
@@ -376,86 +249,6 @@ async fn delete_session(
         return Err(session_not_found(&session_id));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// The request body as a JSON object, or FastAPI's 422.
-fn json_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::unprocessable(vec![invalid(
-            "missing",
-            json!(["body"]),
-            "Field required",
-            Value::Null,
-        )]));
-    }
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        let mut err = invalid(
-            "json_invalid",
-            json!(["body", 0]),
-            "JSON decode error",
-            json!({}),
-        );
-        err["ctx"] = json!({"error": e.to_string()});
-        ApiError::unprocessable(vec![err])
-    })?;
-    match value {
-        Value::Object(map) => Ok(map),
-        other => Err(ApiError::unprocessable(vec![invalid(
-            "model_attributes_type",
-            json!(["body"]),
-            "Input should be a valid dictionary or object to extract fields from",
-            other,
-        )])),
-    }
-}
-
-/// A string field: `Ok(None)` when absent or null (and not `required`).
-fn string_field(
-    body: &Map<String, Value>,
-    name: &str,
-    required: bool,
-    errors: &mut Vec<Value>,
-) -> Option<String> {
-    match body.get(name) {
-        Some(Value::String(s)) => Some(s.clone()),
-        None | Some(Value::Null) if !required => None,
-        None => {
-            errors.push(invalid(
-                "missing",
-                json!(["body", name]),
-                "Field required",
-                Value::Null,
-            ));
-            None
-        }
-        Some(other) => {
-            errors.push(invalid(
-                "string_type",
-                json!(["body", name]),
-                "Input should be a valid string",
-                other.clone(),
-            ));
-            None
-        }
-    }
-}
-
-/// An optional JSON object field, as JSON text.
-fn object_field(body: &Map<String, Value>, name: &str, errors: &mut Vec<Value>) -> Option<String> {
-    match body.get(name) {
-        None | Some(Value::Null) => None,
-        Some(v @ Value::Object(_)) => Some(v.to_string()),
-        Some(other) => {
-            errors.push(invalid(
-                "dict_type",
-                json!(["body", name]),
-                "Input should be a valid dictionary",
-                other.clone(),
-            ));
-            None
-        }
-    }
 }
 
 /// `DELETE /sessions` with `{"session_ids": [..], "session_types": [..]}`: 204. Each id is
