@@ -423,7 +423,18 @@ async fn bad_rename_and_patch_bodies_get_422_and_unknown_sessions_404() {
 #[tokio::test]
 async fn deleting_a_session_removes_it_and_its_runs_but_not_its_hook_jobs() {
     let app = spawn_app().await;
-    let run = run_in(&app, "doomed", None, "Delete me").await;
+    let keyed = |message: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("message", message)
+            .text("stream", "false")
+            .text("session_id", "doomed");
+        app.client
+            .post(app.url(&format!("/workflows/{WF}/runs")))
+            .header("Idempotency-Key", "once")
+            .multipart(form)
+    };
+    let (status, run) = send(keyed("Delete me")).await;
+    assert_eq!(status, 200, "{run}");
     run_in(&app, "kept", None, "Keep me").await;
     assert!(
         app.hooks
@@ -432,6 +443,14 @@ async fn deleting_a_session_removes_it_and_its_runs_but_not_its_hook_jobs() {
     );
     let jobs_before = app.hook_jobs().await.len();
     assert!(jobs_before > 0);
+    // A replay log entry for the run, as /resume will write them.
+    let store = SqliteStore::open(&app.db_path).await.unwrap();
+    let events = "SELECT COUNT(*) FROM run_events";
+    sqlx::query("INSERT INTO run_events (run_id, event_index, event) VALUES (?, 0, '{}')")
+        .bind(run["run_id"].as_str().unwrap())
+        .execute(store.pool())
+        .await
+        .unwrap();
 
     let (status, body) = send(app.client.delete(app.url("/sessions/doomed"))).await;
     assert_eq!(status, 204, "{body}");
@@ -444,6 +463,18 @@ async fn deleting_a_session_removes_it_and_its_runs_but_not_its_hook_jobs() {
     assert_eq!(status, 404, "the run went with its session");
     assert_eq!(ids(&app.get_json("/sessions").await.1), ["kept"]);
     assert_eq!(app.hook_jobs().await.len(), jobs_before, "hook jobs stay");
+    let left: i64 = sqlx::query_scalar(events)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "run events went with the run");
+    store.close().await;
+    // The run's Idempotency-Key went too: the same key runs again.
+    let (status, again) = send(keyed("Delete me")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["run_id"], run["run_id"]);
+    let (status, _) = send(app.client.delete(app.url("/sessions/doomed"))).await;
+    assert_eq!(status, 204);
 
     let (status, body) = send(app.client.delete(app.url("/sessions/doomed"))).await;
     assert_eq!(
