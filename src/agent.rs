@@ -6,13 +6,14 @@ use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, call_contained};
 use crate::model::{Model, ModelError, ModelRequest, Usage};
 use crate::output::OutputSchema;
-use crate::run::{ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, unix_seconds};
+use crate::run::{Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, unix_seconds};
 use crate::tool::{AgentTool, IntoTool};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Rounds of tool calls before the model must answer (see [`Agent::max_tool_rounds`]).
 const DEFAULT_MAX_TOOL_ROUNDS: usize = 10;
@@ -38,6 +39,7 @@ pub struct Agent {
     instructions: Option<String>,
     pre_hooks: Vec<Hook>,
     post_hooks: Vec<Hook>,
+    history_runs: usize,
     tools: Vec<AgentTool>,
     tool_choice: Option<Value>,
     max_tool_rounds: usize,
@@ -78,6 +80,7 @@ impl Agent {
             instructions: None,
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
+            history_runs: crate::runtime::HISTORY_RUNS,
             tools: Vec::new(),
             tool_choice: None,
             max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
@@ -87,6 +90,14 @@ impl Agent {
             max_tokens: None,
             request_fields: Map::new(),
         }
+    }
+
+    /// How many earlier runs of the session the model sees when the agent is run on its own
+    /// (`POST /agents/{id}/runs` with a `session_id`): agno's `num_history_runs`. Default 3;
+    /// 0 sends no history.
+    pub fn history_runs(mut self, n: usize) -> Agent {
+        self.history_runs = n;
+        self
     }
 
     /// Overrides the id.
@@ -202,6 +213,11 @@ impl Agent {
         self.model.as_ref()
     }
 
+    /// How many earlier runs of the session the model sees.
+    pub fn get_history_runs(&self) -> usize {
+        self.history_runs
+    }
+
     /// Refuses tool names OpenAI would refuse at the first model call (it wants
     /// `^[a-zA-Z0-9_-]{1,64}$`), so the mistake shows at startup.
     pub(crate) fn check_tools(&self) -> Result<(), String> {
@@ -248,10 +264,19 @@ pub(crate) struct AgentRunParams {
     pub place: Option<StepPlace>,
     /// AgentOs-wide `run_hooks_in_background`.
     pub hooks_in_background: bool,
+    /// The run id to use (a top-level run's id is chosen by the runtime); a new one if `None`.
+    pub run_id: Option<String>,
+    /// Earlier turns of the session, sent between the system message and the input.
+    pub history: Vec<Message>,
+    /// Stops the run (cooperatively) when cancelled.
+    pub cancel: CancellationToken,
+    /// A run of its own (not a workflow step): its last event (`RunCompleted`, `RunError`,
+    /// `RunCancelled`) is left to the runtime, which sends it once the run is stored.
+    pub top_level: bool,
 }
 
 /// A hook to run after the response, with the context it will get.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DeferredHook {
     pub hook_name: String,
     pub ctx: HookContext,
@@ -292,7 +317,10 @@ impl Agent {
         sink: &mut EventSink,
     ) -> AgentRunResult {
         let started = Instant::now();
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = params
+            .run_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         // `AgentOs` refuses agents without a model at build time; `NoModel` keeps this total.
         let model = self.model.clone().unwrap_or_else(|| Arc::new(NoModel));
         let actx = Arc::new(AgentContext {
@@ -359,13 +387,25 @@ impl Agent {
             .run_hooks(true, params, &hook_ctx, &actx, sink, &mut deferred)
             .await
         {
-            return fail(output, failure, deferred, &actx, sink, started).await;
+            return fail(output, failure, deferred, &actx, sink, started, params).await;
+        }
+        if params.cancel.is_cancelled() {
+            return cancelled(output, deferred, &actx, sink, started, params).await;
         }
 
         let mut messages = self.initial_messages(params);
         let answer = self
-            .converse(model.as_ref(), &mut messages, &mut output, &actx, sink)
+            .converse(
+                model.as_ref(),
+                &mut messages,
+                &mut output,
+                &actx,
+                sink,
+                &params.cancel,
+            )
             .await;
+        // The run's record keeps its own turn; the history is the earlier runs'.
+        messages.retain(|m| !m.from_history);
         output.messages = messages;
         let conversation::Answer {
             content,
@@ -373,7 +413,13 @@ impl Agent {
             ttft,
         } = match answer {
             Ok(answer) => answer,
-            Err(failure) => return fail(output, failure, deferred, &actx, sink, started).await,
+            Err(conversation::Stop::Cancelled(partial)) => {
+                output.content = Value::String(partial);
+                return cancelled(output, deferred, &actx, sink, started, params).await;
+            }
+            Err(conversation::Stop::Failed(failure)) => {
+                return fail(output, failure, deferred, &actx, sink, started, params).await;
+            }
         };
         sink.emit(|| RunEvent::RunContentCompleted { ctx: actx.clone() })
             .await;
@@ -390,16 +436,18 @@ impl Agent {
             .run_hooks(false, params, &hook_ctx, &actx, sink, &mut deferred)
             .await
         {
-            return fail(output, failure, deferred, &actx, sink, started).await;
+            return fail(output, failure, deferred, &actx, sink, started, params).await;
         }
         output.metrics.duration = Some(started.elapsed().as_secs_f64());
-        sink.emit(|| RunEvent::RunCompleted {
-            ctx: actx.clone(),
-            content: output.content.clone(),
-            content_type: output.content_type.clone(),
-            metrics: output.metrics.clone(),
-        })
-        .await;
+        if !params.top_level {
+            sink.emit(|| RunEvent::RunCompleted {
+                ctx: actx.clone(),
+                content: output.content.clone(),
+                content_type: output.content_type.clone(),
+                metrics: output.metrics.clone(),
+            })
+            .await;
+        }
         AgentRunResult {
             output,
             failure: None,
@@ -517,20 +565,53 @@ async fn fail(
     actx: &Arc<AgentContext>,
     sink: &mut EventSink,
     started: Instant,
+    params: &AgentRunParams,
 ) -> AgentRunResult {
     output.status = RunStatus::Error;
     output.content = Value::String(failure.message.clone());
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
-    sink.emit(|| RunEvent::RunError {
-        ctx: actx.clone(),
-        content: failure.message.clone(),
-        error_type: Some(failure.error_type.to_owned()),
-        error_id: failure.error_id.clone(),
-    })
-    .await;
+    if !params.top_level {
+        sink.emit(|| RunEvent::RunError {
+            ctx: actx.clone(),
+            content: failure.message.clone(),
+            error_type: Some(failure.error_type.to_owned()),
+            error_id: failure.error_id.clone(),
+        })
+        .await;
+    }
     AgentRunResult {
         output,
         failure: Some(failure),
+        deferred,
+    }
+}
+
+/// Ends a cancelled run: status CANCELLED, the partial content kept (agno puts the reason in
+/// `content` when there is none), no post-hooks.
+async fn cancelled(
+    mut output: RunOutput,
+    deferred: Vec<DeferredHook>,
+    actx: &Arc<AgentContext>,
+    sink: &mut EventSink,
+    started: Instant,
+    params: &AgentRunParams,
+) -> AgentRunResult {
+    let reason = crate::runtime::cancel_reason(&output.run_id);
+    output.status = RunStatus::Cancelled;
+    if output.content.as_str().is_some_and(str::is_empty) {
+        output.content = Value::String(reason.clone());
+    }
+    output.metrics.duration = Some(started.elapsed().as_secs_f64());
+    if !params.top_level {
+        sink.emit(|| RunEvent::RunCancelled {
+            ctx: actx.clone(),
+            reason,
+        })
+        .await;
+    }
+    AgentRunResult {
+        output,
+        failure: None,
         deferred,
     }
 }

@@ -11,6 +11,7 @@ use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// The final answer of a conversation with the model.
 pub(super) struct Answer {
@@ -22,6 +23,33 @@ pub(super) struct Answer {
     pub ttft: Option<f64>,
 }
 
+/// Why a conversation gave no answer.
+pub(super) enum Stop {
+    /// The model failed, its structured reply did not parse, or the tool rounds ran out.
+    Failed(AgentFailure),
+    /// The run was cancelled; here is the content of the reply being received, if any.
+    Cancelled(String),
+}
+
+impl From<AgentFailure> for Stop {
+    fn from(f: AgentFailure) -> Stop {
+        Stop::Failed(f)
+    }
+}
+
+/// Why a model call gave no reply.
+enum CallError {
+    Model(ModelError),
+    /// The run was cancelled; here is the content received so far.
+    Cancelled(String),
+}
+
+impl From<ModelError> for CallError {
+    fn from(e: ModelError) -> CallError {
+        CallError::Model(e)
+    }
+}
+
 /// One model reply.
 struct Reply {
     content: String,
@@ -31,13 +59,14 @@ struct Reply {
 }
 
 impl Agent {
-    /// The messages a run starts with: the system message, then the user's input. (The
-    /// session's history will be inserted here, between the two.)
+    /// The messages a run starts with: the system message, the session's earlier turns
+    /// (marked `from_history`), then the user's input.
     pub(super) fn initial_messages(&self, params: &AgentRunParams) -> Vec<Message> {
-        let mut messages = Vec::with_capacity(3);
+        let mut messages = Vec::with_capacity(3 + params.history.len());
         if let Some(instructions) = &self.instructions {
             messages.push(Message::new("system", instructions.clone()));
         }
+        messages.extend(params.history.iter().cloned());
         messages.push(Message::new("user", params.input.clone()));
         messages
     }
@@ -64,7 +93,8 @@ impl Agent {
     /// The agent loop. One round is one model call; a reply with tool calls has them run
     /// (concurrently) and their results appended, then the model is called again. The loop
     /// ends on a reply without tool calls, or fails when the model still calls tools after
-    /// `max_tool_rounds` rounds.
+    /// `max_tool_rounds` rounds. A cancel stops it at once: between rounds, during the model
+    /// call (the HTTP request is dropped) or during the tool calls (they are dropped).
     pub(super) async fn converse(
         &self,
         model: &dyn Model,
@@ -72,11 +102,15 @@ impl Agent {
         output: &mut RunOutput,
         actx: &Arc<AgentContext>,
         sink: &mut EventSink,
-    ) -> Result<Answer, AgentFailure> {
+        cancel: &CancellationToken,
+    ) -> Result<Answer, Stop> {
         let mut usage = Usage::default();
         let mut ttft = None;
         let mut rounds = 0;
         loop {
+            if cancel.is_cancelled() {
+                return Err(Stop::Cancelled(String::new()));
+            }
             let tools_allowed = rounds < self.max_tool_rounds;
             let request = self.request(messages, tools_allowed);
             sink.emit(|| RunEvent::ModelRequestStarted {
@@ -86,13 +120,17 @@ impl Agent {
             })
             .await;
             let structured = self.output_schema.is_some();
-            let reply = call_model(model, &request, !structured, actx, sink)
-                .await
-                .map_err(|e| AgentFailure {
-                    message: e.to_string(),
-                    error_type: "model_error",
-                    error_id: None,
-                })?;
+            let reply = match call_model(model, &request, !structured, actx, sink, cancel).await {
+                Ok(reply) => reply,
+                Err(CallError::Cancelled(partial)) => return Err(Stop::Cancelled(partial)),
+                Err(CallError::Model(e)) => {
+                    return Err(Stop::Failed(AgentFailure {
+                        message: e.to_string(),
+                        error_type: "model_error",
+                        error_id: None,
+                    }));
+                }
+            };
             usage.input_tokens += reply.usage.input_tokens;
             usage.output_tokens += reply.usage.output_tokens;
             ttft = ttft.or(reply.ttft);
@@ -139,7 +177,7 @@ impl Agent {
                 });
             }
             if !tools_allowed {
-                return Err(AgentFailure {
+                return Err(Stop::Failed(AgentFailure {
                     message: format!(
                         "the model still called tools after {} rounds of tool calls \
                          (max_tool_rounds)",
@@ -147,10 +185,14 @@ impl Agent {
                     ),
                     error_type: "tool_round_limit",
                     error_id: None,
-                });
+                }));
             }
             rounds += 1;
-            for outcome in self.run_tools(&reply.tool_calls, actx, sink).await {
+            let outcomes = tokio::select! {
+                outcomes = self.run_tools(&reply.tool_calls, actx, sink) => outcomes,
+                () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
+            };
+            for outcome in outcomes {
                 messages.push(tool_message(&outcome.execution));
                 output.tools.push(outcome.execution);
             }
@@ -262,17 +304,22 @@ fn chat_message(m: &Message) -> ChatMessage {
 }
 
 /// Calls the model: streamed when someone listens (forwarding text deltas as `RunContent`
-/// when `forward` is set), in one piece otherwise.
+/// when `forward` is set), in one piece otherwise. A cancel stops the call at once (the HTTP
+/// request to the model is dropped).
 async fn call_model(
     model: &dyn Model,
     request: &ModelRequest,
     forward: bool,
     actx: &Arc<AgentContext>,
     sink: &mut EventSink,
-) -> Result<Reply, ModelError> {
+    cancel: &CancellationToken,
+) -> Result<Reply, CallError> {
     let started = Instant::now();
     if !sink.is_streaming() {
-        let response = model.complete(request).await?;
+        let response = tokio::select! {
+            response = model.complete(request) => response?,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+        };
         return Ok(Reply {
             content: response.content,
             tool_calls: response.tool_calls,
@@ -280,14 +327,22 @@ async fn call_model(
             ttft: None,
         });
     }
-    let mut stream = model.stream(request).await?;
+    let mut stream = tokio::select! {
+        stream = model.stream(request) => stream?,
+        () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+    };
     let mut reply = Reply {
         content: String::new(),
         tool_calls: Vec::new(),
         usage: Usage::default(),
         ttft: None,
     };
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(reply.content)),
+        };
+        let Some(chunk) = chunk else { break };
         match chunk? {
             ModelChunk::Content(delta) => {
                 reply

@@ -1,10 +1,15 @@
 //! The wire layer: axum routes (one file per resource), the form extractor, SSE, and
 //! `{"detail": ...}` errors. Nothing below this module knows about axum.
 
+mod agents;
 mod error;
 mod form;
 mod hooks;
 mod meta;
+mod runs;
+mod session_schema;
+mod sessions;
+mod validation;
 mod workflows;
 
 use crate::runtime::{ResponseGuard, Runtime};
@@ -27,7 +32,9 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
     Router::new()
         .merge(meta::router())
         .merge(workflows::router())
+        .merge(agents::router())
         .merge(hooks::router())
+        .merge(sessions::router())
         .fallback(|| async { ApiError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

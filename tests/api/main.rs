@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a loopback port, a temp SQLite file, and a local
 //! OpenAI-compatible mock. One binary, many modules.
 
+mod agents;
 mod durability;
 mod errors;
 mod example;
@@ -9,4 +10,5 @@ mod hooks;
 mod lifecycle;
 mod mock_openai;
 mod runs;
+mod sessions;
 mod tools;

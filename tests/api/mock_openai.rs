@@ -53,6 +53,8 @@ struct Inner {
     script: std::collections::VecDeque<Value>,
     /// Tool call ids handed out so far.
     calls: usize,
+    /// Requests after the first `n` wait this long (on top of `delay`).
+    slow_after: Option<(usize, Duration)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -163,6 +165,11 @@ impl MockOpenAi {
         s.script.push_back(json!({"content": content}));
     }
 
+    /// Every request after the first `n` received so far waits `d` before answering.
+    pub fn slow_after(&self, n: usize, d: Duration) {
+        self.state.lock().unwrap().slow_after = Some((n, d));
+    }
+
     /// JSON bodies of all chat completion requests received so far, in order.
     pub fn requests(&self) -> Vec<Value> {
         self.state.lock().unwrap().requests.clone()
@@ -211,7 +218,11 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
             }
             _ => None,
         };
-        (s.mode, s.delay, s.quirky, fail_now, scripted)
+        let delay = match s.slow_after {
+            Some((n, extra)) if s.requests.len() > n => s.delay + extra,
+            _ => s.delay,
+        };
+        (s.mode, delay, s.quirky, fail_now, scripted)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
