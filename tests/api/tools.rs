@@ -660,3 +660,84 @@ async fn a_tool_name_openai_would_refuse_is_refused_at_startup() {
     assert!(err.contains("\"get weather!\""), "{err}");
     assert!(err.contains("1 to 64 letters, digits"), "{err}");
 }
+
+#[tokio::test]
+async fn an_agent_served_alone_runs_tools_and_a_cancel_stops_a_hanging_tool() {
+    let model = ScriptedModel::respond(|req| {
+        Ok(match (req.last_user_message(), req.tool_results()) {
+            ("hang", []) => ScriptedReply::tool_call("hang", json!({})),
+            (_, []) => ScriptedReply::tool_call("get_weather", json!({"city": "Rome"})),
+            (_, [weather]) => ScriptedReply::text(format!("Report: {}", weather.content)),
+            _ => ScriptedReply::text("unexpected"),
+        })
+    });
+    let hang = tool_fn("hang", "Never returns.", |_: agentos::NoArgs| async {
+        std::future::pending::<Result<String, String>>().await
+    });
+    let agent = Agent::new("Assistant")
+        .model(model)
+        .tool(GetWeather)
+        .tool(hang);
+    let mock = Arc::new(MockOpenAi::start().await);
+    let app = spawn_with(AgentOs::new().agent(agent), mock, HookLog::default()).await;
+    let form = |message: &str, stream: &str| {
+        reqwest::multipart::Form::new()
+            .text("message", message.to_owned())
+            .text("stream", stream.to_owned())
+    };
+
+    // A JSON run: the agent's own RunOutput records the call.
+    let body: Value = app
+        .client
+        .post(app.url("/agents/assistant/runs"))
+        .multipart(form("Rome?", "false"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "COMPLETED", "{body}");
+    assert_eq!(body["content"], "Report: Sunny in Rome");
+    assert_eq!(body["tools"][0]["tool_name"], "get_weather");
+    assert_eq!(body["tools"][0]["result"], "Sunny in Rome");
+
+    // A streamed run whose tool never returns: cancel it once the tool has started.
+    let mut res = app
+        .client
+        .post(app.url("/agents/assistant/runs"))
+        .multipart(form("hang", "true"))
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while !text.contains("ToolCallStarted") {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let started = &parse_sse(&text)[0].1;
+    let run_id = started["run_id"].as_str().unwrap().to_owned();
+    let session = started["session_id"].as_str().unwrap().to_owned();
+    let cancel = app
+        .client
+        .post(app.url(&format!(
+            "/agents/assistant/runs/{run_id}/cancel?session_id={session}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(10), res.text())
+        .await
+        .expect("the stream did not end after cancel")
+        .unwrap();
+    let events = parse_sse(&format!("{text}{rest}"));
+    assert_eq!(events.last().unwrap().0, "RunCancelled");
+    assert!(!names(&events).contains(&"ToolCallCompleted"));
+    let (_, polled) = app
+        .get_json(&format!(
+            "/agents/assistant/runs/{run_id}?session_id={session}"
+        ))
+        .await;
+    assert_eq!(polled["status"], "CANCELLED");
+}
