@@ -2,10 +2,12 @@
 //! OpenAI-compatible mock. One binary, many modules.
 
 mod durability;
+mod edge;
 mod errors;
 mod example;
 mod helpers;
 mod hooks;
 mod lifecycle;
 mod mock_openai;
+mod openapi;
 mod runs;
