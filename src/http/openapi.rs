@@ -5,6 +5,9 @@
 
 use serde_json::{Map, Value, json};
 
+/// The order of the sections on the docs page.
+const TAGS: [&str; 6] = ["Core", "Agents", "Teams", "Workflows", "Sessions", "Hooks"];
+
 /// The whole document.
 pub(crate) fn document() -> Value {
     let mut paths = Map::new();
@@ -21,6 +24,7 @@ pub(crate) fn document() -> Value {
                 (or `AgentOs::security_key`) is set, every operation except `/`, `/health`, `/info` \
                 and the docs needs `Authorization: Bearer <key>`; otherwise none does.",
         },
+        "tags": TAGS.map(|name| json!({"name": name})),
         "paths": paths,
         "components": {
             "securitySchemes": {"HTTPBearer": {"type": "http", "scheme": "bearer"}},
