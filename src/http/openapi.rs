@@ -157,7 +157,7 @@ fn operations() -> Vec<(String, &'static str, Value)> {
             vec![
                 agent(),
                 run(),
-                query("session_id", "string", "The run's session", false),
+                query("session_id", "string", "The run's session", true),
             ],
             None,
             ok_or_404(schema("RunOutput")),

@@ -164,21 +164,33 @@ const UI_CALLS: [(&str, &str); 8] = [
     ("GET", "/sessions/s"),
 ];
 
+/// The paths Agent UI calls, each preflighted for GET, POST and DELETE.
+const UI_PATHS: [&str; 6] = [
+    "/health",
+    "/teams",
+    "/agents",
+    "/sessions",
+    "/agents/a/runs",
+    "/sessions/s",
+];
+
 #[tokio::test]
 async fn agent_ui_preflights_from_localhost_3000_pass_with_and_without_a_token() {
     let app = spawn_edge(|os| os.security_key(KEY)).await;
-    for (method, path) in UI_CALLS {
-        for requested in ["content-type", "content-type,authorization"] {
-            let res = preflight(&app, path, UI, method, requested).await;
-            let h = res.headers();
-            assert_eq!(res.status(), 200, "{method} {path} {requested}");
-            assert_eq!(header(h, ACCESS_CONTROL_ALLOW_ORIGIN), UI);
-            assert_eq!(header(h, ACCESS_CONTROL_ALLOW_CREDENTIALS), "true");
-            let methods = header(h, ACCESS_CONTROL_ALLOW_METHODS);
-            assert!(methods.split(',').any(|m| m == method), "{methods}");
-            assert_eq!(header(h, ACCESS_CONTROL_ALLOW_HEADERS), requested);
-            assert_eq!(header(h, "access-control-max-age"), "600");
-            assert!(header(h, "vary").contains("origin"));
+    for path in UI_PATHS {
+        for method in ["GET", "POST", "DELETE"] {
+            for requested in ["content-type", "content-type,authorization"] {
+                let res = preflight(&app, path, UI, method, requested).await;
+                let h = res.headers();
+                assert_eq!(res.status(), 200, "{method} {path} {requested}");
+                assert_eq!(header(h, ACCESS_CONTROL_ALLOW_ORIGIN), UI);
+                assert_eq!(header(h, ACCESS_CONTROL_ALLOW_CREDENTIALS), "true");
+                let methods = header(h, ACCESS_CONTROL_ALLOW_METHODS);
+                assert!(methods.split(',').any(|m| m == method), "{methods}");
+                assert_eq!(header(h, ACCESS_CONTROL_ALLOW_HEADERS), requested);
+                assert_eq!(header(h, "access-control-max-age"), "600");
+                assert!(header(h, "vary").contains("origin"));
+            }
         }
     }
 }
