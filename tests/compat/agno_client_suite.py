@@ -136,6 +136,12 @@ class Suite:
         expect_eq(agent.name, "Assistant", "get_agent().name")
         agent = await self.client.aget_agent(AGENT)
         expect_eq(agent.id, AGENT, "aget_agent().id")
+        try:
+            await self.client.aget_agent("nobody")
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "aget_agent() of an unknown agent")
+        else:
+            raise SuiteFailure("aget_agent() of an unknown agent did not fail")
 
     async def workflows(self):
         listed = await self.client.list_workflows()
@@ -340,6 +346,12 @@ class Suite:
         expect_eq(renamed.session_name, "Renamed by agno", "rename_session().session_name")
         detail = await self.client.get_session(self.workflow_session)
         expect_eq(detail.session_name, "Renamed by agno", "the renamed session's name")
+        updated = await self.client.update_session(
+            self.agent_session, session_state={"topic": "greetings"}, metadata={"source": "agno"}
+        )
+        expect_eq(updated.session_state, {"topic": "greetings"}, "update_session().session_state")
+        detail = await self.client.get_session(self.agent_session)
+        expect_eq(detail.metadata, {"source": "agno"}, "the updated session's metadata")
 
     async def delete(self):
         await self.client.delete_session(self.agent_session)
@@ -449,7 +461,7 @@ class Suite:
             ("session detail", self.session_detail),
             ("session runs", self.session_runs),
             ("cancelled runs stored CANCELLED", self.cancelled_runs_stored),
-            ("session renamed", self.rename),
+            ("session renamed and updated", self.rename),
             ("sessions deleted", self.delete),
             ("cookbook: raw HTTP run, SSE, runs by session", self.cookbook_raw_http),
         ]
