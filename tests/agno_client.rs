@@ -1,7 +1,7 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
-//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete) and the
-//! cookbook's raw-HTTP flow, against the real server on a loopback port.
+//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
+//! and the cookbook's raw-HTTP flow, against the real server on a loopback port.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
 //! under `CI=true`, where it fails. The virtualenv is kept in `target/tmp/agno-venv` and reused

@@ -251,7 +251,9 @@ class Suite:
         session = f"slow-agent-{self.tag}"
         events = []
         cancelled = False
-        async for event in self.client.run_agent_stream(SLOW_AGENT, "never mind", session_id=session):
+        async for event in self.client.run_agent_stream(
+            SLOW_AGENT, "never mind", session_id=session
+        ):
             events.append(event)
             if not cancelled and event.event == "ModelRequestStarted":
                 await self.client.cancel_agent_run(SLOW_AGENT, event.run_id)
@@ -315,7 +317,9 @@ class Suite:
         expect_eq(runs[0].content, "reply to: reply to: hello workflow", "first run content")
         expect_eq(runs[0].run_input, "hello workflow", "first run input")
 
-        runs = await self.client.get_session_runs(self.agent_session, session_type=SessionType.AGENT)
+        runs = await self.client.get_session_runs(
+            self.agent_session, session_type=SessionType.AGENT
+        )
         expect_eq([r.run_id for r in runs], self.agent_runs, "agent session run ids")
         expect_eq([type(r).__name__ for r in runs], ["RunSchema"] * 3, "run schemas")
         expect_eq(
