@@ -166,7 +166,7 @@ pub(crate) struct AgentRunParams {
 }
 
 /// A hook to run after the response, with the context it will get.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DeferredHook {
     pub hook_name: String,
     pub ctx: HookContext,

@@ -2,11 +2,11 @@
 
 use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook, StepPlace};
 use crate::event::{EventSink, RunEvent, WorkflowContext};
-use crate::run::{
-    RunStatus, StepMetrics, StepOutput, WorkflowMetrics, WorkflowRunOutput, unix_seconds,
-};
+use crate::run::{RunStatus, StepMetrics, StepOutput, WorkflowRunOutput, unix_seconds};
+use crate::runtime::Checkpointer;
 use crate::store::DbConfig;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -171,6 +171,18 @@ pub(crate) struct WorkflowRunParams {
     pub created_at: i64,
     /// Stops the run (between steps, and the running agent's model call) when cancelled.
     pub cancel: CancellationToken,
+    /// Set for background runs: records the output as each step ends.
+    pub checkpoint: Option<Arc<Checkpointer>>,
+    /// A resumed run's progress: its finished steps are not run again.
+    pub resume_from: Option<Box<WorkflowCheckpoint>>,
+}
+
+/// A background workflow run's progress, stored as each top-level step ends: the output so
+/// far and the background hooks its finished steps owe.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct WorkflowCheckpoint {
+    pub output: WorkflowRunOutput,
+    pub deferred: Vec<DeferredHook>,
 }
 
 /// What executing a workflow leaves behind.
@@ -239,25 +251,37 @@ impl Workflow {
     /// final state is stored.
     pub(crate) async fn execute(&self, p: &WorkflowRunParams, sink: &mut EventSink) -> Execution {
         let started = Instant::now();
-        let mut output = self.blank_output(
-            &p.run_id,
-            &p.session_id,
-            p.user_id.as_deref(),
-            &p.input,
-            p.created_at,
-            RunStatus::Running,
-        );
-        output.metadata = p.metadata.clone();
-        let mut metrics = WorkflowMetrics::default();
         let mut deferred = Vec::new();
+        let mut output = match &p.resume_from {
+            Some(previous) => {
+                deferred.clone_from(&previous.deferred);
+                WorkflowRunOutput {
+                    status: RunStatus::Running,
+                    ..previous.output.clone()
+                }
+            }
+            None => self.blank_output(
+                &p.run_id,
+                &p.session_id,
+                p.user_id.as_deref(),
+                &p.input,
+                p.created_at,
+                RunStatus::Running,
+            ),
+        };
+        output.metadata = p.metadata.clone();
+        let mut metrics = output.metrics.take().unwrap_or_default();
         let mut failure = None;
-        sink.emit(|| RunEvent::WorkflowStarted {
-            ctx: self.event_context(p, None),
-        })
-        .await;
+        if p.resume_from.is_none() {
+            sink.emit(|| RunEvent::WorkflowStarted {
+                ctx: self.event_context(p, None),
+            })
+            .await;
+        }
+        let done = output.step_results.len();
 
         let mut cancelled = false;
-        for (index, step) in self.steps.iter().enumerate() {
+        for (index, step) in self.steps.iter().enumerate().skip(done) {
             if p.cancel.is_cancelled() {
                 cancelled = true;
                 break;
@@ -361,6 +385,11 @@ impl Workflow {
                     })
                     .await;
                     output.step_results.push(step_output);
+                    if let Some(checkpoint) = &p.checkpoint {
+                        output.metrics = Some(metrics.clone());
+                        checkpoint.save(&output, &deferred).await;
+                        output.metrics = None;
+                    }
                 }
             }
         }

@@ -58,6 +58,34 @@ pub(crate) fn with_index(payload: &str, index: usize) -> String {
 }
 
 impl Journal {
+    /// A journal holding `rows` already (stored events of a run being resumed).
+    pub(crate) fn with_rows(rows: Vec<(i64, String)>) -> Journal {
+        let journal = Journal::default();
+        journal.preload(rows);
+        journal
+    }
+
+    /// Puts stored `(event_index, payload)` rows first, in order (a resumed run's events
+    /// before the restart); new events continue their numbering.
+    pub(crate) fn preload(&self, rows: Vec<(i64, String)>) {
+        let mut inner = self.lock();
+        let mut loaded: Vec<JournalEntry> = rows
+            .into_iter()
+            .map(|(_, json)| {
+                let name = serde_json::from_str::<serde_json::Value>(&json)
+                    .ok()
+                    .and_then(|v| v.get("event")?.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "message".to_owned());
+                JournalEntry { name, json }
+            })
+            .collect();
+        loaded.append(&mut inner.entries);
+        inner.entries = loaded;
+        let len = inner.entries.len();
+        drop(inner);
+        self.changed.send_replace((len, false));
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

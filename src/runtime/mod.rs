@@ -8,7 +8,7 @@ use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook};
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::run::{Message, RunOutput, RunStatus, unix_millis, unix_seconds};
 use crate::store::{
-    BeginRun, IdempotencyKey, NewHookJob, RunRecord, SessionRecord, Store, StoreError,
+    BeginRun, IdempotencyKey, NewHookJob, ResumableRun, RunRecord, SessionRecord, Store, StoreError,
 };
 use crate::workflow::{Execution, Workflow, WorkflowRunParams};
 use hooks::{HookDispatcher, ReadyJob};
@@ -36,8 +36,9 @@ const EVENT_BUFFER: usize = 256;
 /// events are replayed from the database.
 const JOURNAL_RETENTION: Duration = Duration::from_secs(300);
 
-/// A parsed run request (the form fields of `POST .../runs`).
-#[derive(Debug, Clone, Default)]
+/// A parsed run request (the form fields of `POST .../runs`). Stored (JSON) with a
+/// background run, so a new process can resume it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RunRequest {
     pub message: String,
     pub stream: bool,
@@ -46,6 +47,7 @@ pub(crate) struct RunRequest {
     pub extra: Map<String, Value>,
     pub metadata: Option<Map<String, Value>>,
     /// The `Idempotency-Key` header.
+    #[serde(skip)]
     pub idempotency_key: Option<String>,
     /// `background=true`: answer at once, run detached.
     pub background: bool,
@@ -195,7 +197,9 @@ impl Runtime {
     /// be another replica's, and leases expire instead): runs still RUNNING or PENDING end
     /// ERROR and hook job leases are released. Then the hook sweep starts.
     pub(crate) async fn recover(&self) -> Result<(), StoreError> {
+        let mut resumable = Vec::new();
         if self.store.exclusive() {
+            resumable = self.store.resumable_runs().await?;
             let n = self.store.fail_interrupted_runs(INTERRUPTED).await?;
             if n > 0 {
                 tracing::warn!("{n} run(s) left unfinished by a previous process marked ERROR");
@@ -206,6 +210,28 @@ impl Runtime {
             }
         }
         self.dispatcher.start().await;
+        for run in resumable {
+            let run_id = run.run.run_id.clone();
+            match self.resume(run) {
+                Ok(()) => {
+                    tracing::info!(run = %run_id, "resuming a background run left unfinished")
+                }
+                Err(e) => {
+                    tracing::warn!(run = %run_id, error = %e, "cannot resume a background run");
+                    let error = format!("{INTERRUPTED} ({e})");
+                    let output = serde_json::json!({"run_id": run_id, "status": RunStatus::Error, "content": error});
+                    self.store
+                        .finish_run(
+                            &run_id,
+                            RunStatus::Error,
+                            &output.to_string(),
+                            Some(&error),
+                            &[],
+                        )
+                        .await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -300,7 +326,13 @@ impl Runtime {
             expires_at: now + self.idempotency_ttl.as_millis() as i64,
         });
 
-        let cancel = CancellationToken::new();
+        let background = req.background;
+        let request = match background {
+            true => {
+                Some(serde_json::to_string(&req).map_err(|e| StoreError::Config(e.to_string()))?)
+            }
+            false => None,
+        };
         let params = WorkflowRunParams {
             run_id: run_id.clone(),
             session_id,
@@ -310,41 +342,13 @@ impl Runtime {
             metadata: req.metadata,
             hooks_in_background: self.hooks_in_background,
             created_at: unix_seconds(),
-            cancel: cancel.clone(),
+            cancel: CancellationToken::new(),
+            checkpoint: None,
+            resume_from: None,
         };
-        let background = req.background;
-        let journal = (background && req.stream).then(|| {
-            let journal = Arc::new(Journal::default());
-            self.journals
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(run_id.clone(), journal.clone());
-            journal
-        });
-        let (sink, events) = match (&journal, req.stream) {
-            (Some(journal), _) => (EventSink::journaled(journal.clone()), None),
-            (None, true) => {
-                let (tx, rx) = mpsc::channel(EVENT_BUFFER);
-                (EventSink::new(Some(tx)), Some(rx))
-            }
-            (None, false) => (EventSink::new(None), None),
-        };
-        let (result_tx, result) = oneshot::channel();
-        let (guard_tx, response_done) = oneshot::channel();
-        let task = RunTask {
-            store: self.store.clone(),
-            component,
-            params,
-            sink,
-            background,
-            journal: journal.clone(),
-            journals: self.journals.clone(),
-            result_tx,
-            response_done,
-            max_attempts: self.max_attempts,
-            dispatcher: self.dispatcher.clone(),
-            active: ActiveRun::register(&self.active, &run_id, cancel),
-        };
+        let journal = (background && req.stream).then(|| self.new_journal(&run_id, Vec::new()));
+        let (task, events, result, guard_tx) =
+            self.task(component, params, req.stream, request, journal.clone());
         // The runtime owns the run from the first write on: if the client goes away while the
         // run row is being written, the run still executes and ends in a terminal status.
         let (begun_tx, begun) = oneshot::channel();
@@ -381,6 +385,132 @@ impl Runtime {
                 "the run could not be started".to_owned(),
             ))),
         }
+    }
+
+    /// A resumable run's journal, holding `stored` events already (a resumed run's), and
+    /// listed for `/resume`.
+    fn new_journal(&self, run_id: &str, stored: Vec<(i64, String)>) -> Arc<Journal> {
+        let journal = Arc::new(Journal::with_rows(stored));
+        self.journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(run_id.to_owned(), journal.clone());
+        journal
+    }
+
+    /// The task that executes a run, and what its requester holds: the events receiver, the
+    /// result receiver and the response guard's sender.
+    #[allow(clippy::type_complexity)]
+    fn task(
+        &self,
+        component: Component,
+        mut params: WorkflowRunParams,
+        stream: bool,
+        request: Option<String>,
+        journal: Option<Arc<Journal>>,
+    ) -> (
+        RunTask,
+        Option<mpsc::Receiver<RunEvent>>,
+        oneshot::Receiver<RunResult>,
+        oneshot::Sender<()>,
+    ) {
+        let (sink, events) = match (&journal, stream) {
+            (Some(journal), _) => (EventSink::journaled(journal.clone()), None),
+            (None, true) => {
+                let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+                (EventSink::new(Some(tx)), Some(rx))
+            }
+            (None, false) => (EventSink::new(None), None),
+        };
+        if request.is_some() {
+            params.checkpoint = Some(Arc::new(Checkpointer {
+                store: self.store.clone(),
+                journal: journal.clone(),
+            }));
+        }
+        let (result_tx, result) = oneshot::channel();
+        let (guard_tx, response_done) = oneshot::channel();
+        let active = ActiveRun::register(&self.active, &params.run_id, params.cancel.clone());
+        let task = RunTask {
+            store: self.store.clone(),
+            component,
+            params,
+            sink,
+            request,
+            journal,
+            journals: self.journals.clone(),
+            result_tx,
+            response_done,
+            max_attempts: self.max_attempts,
+            dispatcher: self.dispatcher.clone(),
+            active,
+        };
+        (task, events, result, guard_tx)
+    }
+
+    /// Resumes a background run a dead process left: from its last checkpoint (the steps that
+    /// finished are not run again), with its journal's stored events, under its own id.
+    fn resume(&self, resumable: ResumableRun) -> Result<(), String> {
+        let ResumableRun {
+            run,
+            request,
+            checkpoint,
+        } = resumable;
+        let req: RunRequest = serde_json::from_str(&request).map_err(|e| e.to_string())?;
+        let component = match run.component_type.as_str() {
+            "workflow" => self
+                .workflow(&run.component_id)
+                .cloned()
+                .map(Component::Workflow),
+            "agent" => self.agent(&run.component_id).cloned().map(Component::Agent),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            format!(
+                "{} {} is no longer served",
+                run.component_type, run.component_id
+            )
+        })?;
+        let resume_from = match (&component, checkpoint) {
+            (Component::Workflow(_), Some(c)) => Some(Box::new(
+                serde_json::from_str(&c).map_err(|e| e.to_string())?,
+            )),
+            _ => None,
+        };
+        let params = WorkflowRunParams {
+            run_id: run.run_id.clone(),
+            session_id: run.session_id.clone(),
+            user_id: req.user_id.clone(),
+            input: req.message.clone(),
+            extra: req.extra.clone(),
+            metadata: req.metadata.clone(),
+            hooks_in_background: self.hooks_in_background,
+            created_at: run.created_at / 1000,
+            cancel: CancellationToken::new(),
+            checkpoint: None,
+            resume_from,
+        };
+        let store = self.store.clone();
+        let journal = req
+            .stream
+            .then(|| self.new_journal(&run.run_id, Vec::new()));
+        let (task, _events, _result, _guard) = self.task(
+            component,
+            params,
+            req.stream,
+            Some(request),
+            journal.clone(),
+        );
+        self.runs.spawn(async move {
+            if let Some(journal) = &journal {
+                match store.run_events(&task.params.run_id, -1).await {
+                    Ok(rows) => journal.preload(rows),
+                    Err(e) => tracing::warn!(error = %e, "cannot read the resumed run's events"),
+                }
+            }
+            task.run().await;
+        });
+        Ok(())
     }
 
     /// Shuts down in order: in-flight runs finish, then pending background hooks drain (up to
@@ -440,7 +570,8 @@ struct RunTask {
     component: Component,
     params: WorkflowRunParams,
     sink: EventSink,
-    background: bool,
+    /// A background run's request (JSON), stored when it starts so it can be resumed.
+    request: Option<String>,
     journal: Option<Arc<Journal>>,
     journals: Arc<Mutex<HashMap<String, Arc<Journal>>>>,
     result_tx: oneshot::Sender<RunResult>,
@@ -469,8 +600,11 @@ impl RunTask {
     /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
     /// once the response is out — hands the jobs to the dispatcher.
     async fn run(mut self) {
-        if self.background
-            && let Err(e) = self.store.mark_running(&self.params.run_id).await
+        if let Some(request) = &self.request
+            && let Err(e) = self
+                .store
+                .start_background_run(&self.params.run_id, request)
+                .await
         {
             tracing::warn!(run = %self.params.run_id, error = %e, "cannot mark the run RUNNING");
         }
@@ -744,4 +878,41 @@ async fn close_journal(
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
     });
+}
+
+/// Writes a background run's checkpoint (its output so far, and its events) as each
+/// top-level step ends.
+pub(crate) struct Checkpointer {
+    store: Arc<dyn Store>,
+    journal: Option<Arc<Journal>>,
+}
+
+impl std::fmt::Debug for Checkpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpointer").finish_non_exhaustive()
+    }
+}
+
+impl Checkpointer {
+    /// Records `output` (the finished steps) and the background hooks they owe. A failure is
+    /// logged: the run goes on, and a resume would redo the step.
+    pub(crate) async fn save(
+        &self,
+        output: &crate::run::WorkflowRunOutput,
+        deferred: &[DeferredHook],
+    ) {
+        let events = self.journal.as_ref().map(|j| j.rows()).unwrap_or_default();
+        let checkpoint = serde_json::json!({"output": output, "deferred": deferred});
+        let result = match serde_json::to_string(&checkpoint) {
+            Ok(json) => self
+                .store
+                .checkpoint_run(&output.run_id, &json, &events)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(run = %output.run_id, error = %e, "cannot checkpoint the run");
+        }
+    }
 }

@@ -4,8 +4,8 @@
 mod writer;
 
 use super::{
-    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord,
-    SessionRecord, Store, StoreError,
+    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, ResumableRun,
+    RunRecord, SessionRecord, Store, StoreError,
 };
 use super::{SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use crate::run::RunStatus;
@@ -318,10 +318,43 @@ impl Store for SqliteStore {
         Ok((rows.iter().map(job_row).collect(), total.max(0) as u64))
     }
 
-    async fn mark_running(&self, run_id: &str) -> Result<(), StoreError> {
-        self.write(Op::MarkRunning(run_id.to_owned()))
-            .await
-            .map(|_| ())
+    async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError> {
+        let op = Op::StartBackground {
+            run_id: run_id.to_owned(),
+            request: request.to_owned(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn checkpoint_run(
+        &self,
+        run_id: &str,
+        checkpoint: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        let op = Op::Checkpoint {
+            run_id: run_id.to_owned(),
+            checkpoint: checkpoint.to_owned(),
+            events: events.to_vec(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn resumable_runs(&self) -> Result<Vec<ResumableRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE background = 1 AND request IS NOT NULL
+                AND status IN ('RUNNING', 'PENDING') ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ResumableRun {
+                run: run_row(row),
+                request: row.get("request"),
+                checkpoint: row.get("checkpoint"),
+            })
+            .collect())
     }
 
     async fn append_run_events(
