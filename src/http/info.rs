@@ -25,7 +25,6 @@ pub(crate) fn router() -> Router<AppState> {
     )
 }
 
-
 async fn info(State(rt): State<AppState>, mode: Option<Extension<AuthMode>>) -> Json<Value> {
     let auth_mode = mode.map_or("none", |Extension(AuthMode(m))| m);
     Json(json!({

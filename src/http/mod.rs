@@ -11,11 +11,11 @@ mod form;
 mod hooks;
 mod info;
 mod meta;
+mod openapi;
 mod runs;
 mod session_schema;
 mod sessions;
 mod validation;
-mod openapi;
 mod workflows;
 
 pub(crate) use edge::{Edge, apply as with_edge};
