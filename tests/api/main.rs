@@ -1,14 +1,17 @@
 //! Integration tests: the real server on a loopback port, a temp SQLite file, and a local
 //! OpenAI-compatible mock. One binary, many modules.
 
+mod agent_ui;
 mod agents;
 mod durability;
+mod edge;
 mod errors;
 mod example;
 mod helpers;
 mod hooks;
 mod lifecycle;
 mod mock_openai;
+mod openapi;
 mod runs;
 mod sessions;
 mod tools;
