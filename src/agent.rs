@@ -158,6 +158,10 @@ pub(crate) struct AgentRunParams {
     pub run_id: Option<String>,
     /// Earlier turns of the session, sent between the system message and the input.
     pub history: Vec<Message>,
+    /// Images uploaded with the run (data URLs), sent with the input.
+    pub images: Vec<String>,
+    /// Text documents uploaded with the run, sent after the input.
+    pub documents: Vec<crate::runtime::Document>,
     /// Stops the run (cooperatively) when cancelled.
     pub cancel: CancellationToken,
     /// A run of its own (not a workflow step): its last event (`RunCompleted`, `RunError`,
@@ -289,12 +293,21 @@ impl Agent {
         }
         messages.extend(params.history.iter().cloned());
         messages.push(Message::new("user", params.input.clone()));
-        let request = ModelRequest {
+        let mut request = ModelRequest {
             messages: messages
                 .iter()
                 .map(|m| ChatMessage::new(&m.role, m.content.clone()))
                 .collect(),
         };
+        if let Some(user) = request.messages.last_mut() {
+            for doc in &params.documents {
+                user.content.push_str(&format!(
+                    "\n\n<file name={:?}>\n{}\n</file>",
+                    doc.name, doc.text
+                ));
+            }
+            user.images.clone_from(&params.images);
+        }
         // The run's record keeps its own turn; the history is the earlier runs'.
         messages.retain(|m| !m.from_history);
 

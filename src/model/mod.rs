@@ -23,6 +23,8 @@ pub struct ChatMessage {
     pub role: String,
     /// The text.
     pub content: String,
+    /// Images sent with the text (URLs or `data:` URLs), as OpenAI `image_url` parts.
+    pub images: Vec<String>,
 }
 
 impl ChatMessage {
@@ -31,7 +33,21 @@ impl ChatMessage {
         ChatMessage {
             role: role.to_owned(),
             content: content.into(),
+            images: Vec::new(),
         }
+    }
+
+    /// The message's OpenAI `content`: the text, or text and image parts when it has images.
+    pub fn openai_content(&self) -> serde_json::Value {
+        if self.images.is_empty() {
+            return serde_json::Value::String(self.content.clone());
+        }
+        let text = serde_json::json!({"type": "text", "text": self.content});
+        let images = self
+            .images
+            .iter()
+            .map(|url| serde_json::json!({"type": "image_url", "image_url": {"url": url}}));
+        serde_json::Value::Array(std::iter::once(text).chain(images).collect())
     }
 }
 

@@ -107,7 +107,7 @@ impl OpenAIChat {
         let messages: Vec<Value> = request
             .messages
             .iter()
-            .map(|m: &ChatMessage| json!({"role": m.role, "content": m.content}))
+            .map(|m: &ChatMessage| json!({"role": m.role, "content": m.openai_content()}))
             .collect();
         let mut body = json!({"model": self.id, "messages": messages, "stream": stream});
         if stream {
