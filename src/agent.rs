@@ -268,6 +268,10 @@ pub(crate) struct AgentRunParams {
     pub run_id: Option<String>,
     /// Earlier turns of the session, sent between the system message and the input.
     pub history: Vec<Message>,
+    /// Images uploaded with the run (data URLs), sent with the input.
+    pub images: Vec<String>,
+    /// Text documents uploaded with the run, sent after the input.
+    pub documents: Vec<crate::runtime::Document>,
     /// Stops the run (cooperatively) when cancelled.
     pub cancel: CancellationToken,
     /// A run of its own (not a workflow step): its last event (`RunCompleted`, `RunError`,
@@ -401,7 +405,7 @@ impl Agent {
                 &mut output,
                 &actx,
                 sink,
-                &params.cancel,
+                params,
             )
             .await;
         // The run's record keeps its own turn; the history is the earlier runs'.

@@ -173,6 +173,9 @@ pub(crate) struct WorkflowRunParams {
     pub cancel: CancellationToken,
     /// Set for background runs: records the output as each step ends.
     pub checkpoint: Option<Arc<Checkpointer>>,
+    /// Files uploaded with an agent run: images (data URLs) and text documents.
+    pub images: Vec<String>,
+    pub documents: Vec<crate::runtime::Document>,
     /// A resumed run's progress: its finished steps are not run again.
     pub resume_from: Option<Box<WorkflowCheckpoint>>,
 }
@@ -317,6 +320,8 @@ impl Workflow {
                 hooks_in_background: p.hooks_in_background,
                 run_id: None,
                 history: Vec::new(),
+                images: Vec::new(),
+                documents: Vec::new(),
                 cancel: p.cancel.clone(),
                 top_level: false,
             };

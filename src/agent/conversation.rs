@@ -72,15 +72,32 @@ impl Agent {
     }
 
     /// The request for the next model call; `tools_allowed == false` keeps the tools
-    /// described but tells the model not to call them.
-    fn request(&self, messages: &[Message], tools_allowed: bool) -> ModelRequest {
+    /// described but tells the model not to call them. The run's input (`messages[input]`)
+    /// carries the uploaded documents and images.
+    fn request(
+        &self,
+        messages: &[Message],
+        tools_allowed: bool,
+        input: usize,
+        params: &AgentRunParams,
+    ) -> ModelRequest {
         let tool_choice = match tools_allowed {
             _ if self.tools.is_empty() => None,
             true => self.tool_choice.clone(),
             false => Some(json!("none")),
         };
+        let mut chat: Vec<ChatMessage> = messages.iter().map(chat_message).collect();
+        if let Some(user) = chat.get_mut(input) {
+            for doc in &params.documents {
+                user.content.push_str(&format!(
+                    "\n\n<file name={:?}>\n{}\n</file>",
+                    doc.name, doc.text
+                ));
+            }
+            user.images.clone_from(&params.images);
+        }
         ModelRequest {
-            messages: messages.iter().map(chat_message).collect(),
+            messages: chat,
             tools: self.tools.iter().map(|t| t.definition().clone()).collect(),
             tool_choice,
             response_format: self.output_schema.as_ref().map(|s| s.format.clone()),
@@ -102,8 +119,11 @@ impl Agent {
         output: &mut RunOutput,
         actx: &Arc<AgentContext>,
         sink: &mut EventSink,
-        cancel: &CancellationToken,
+        params: &AgentRunParams,
     ) -> Result<Answer, Stop> {
+        let cancel = &params.cancel;
+        // The run's input: the last message so far (history comes before it).
+        let input = messages.len().saturating_sub(1);
         let mut usage = Usage::default();
         let mut ttft = None;
         let mut rounds = 0;
@@ -112,7 +132,7 @@ impl Agent {
                 return Err(Stop::Cancelled(String::new()));
             }
             let tools_allowed = rounds < self.max_tool_rounds;
-            let request = self.request(messages, tools_allowed);
+            let request = self.request(messages, tools_allowed, input, params);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
                 model: output.model.clone(),
@@ -300,6 +320,7 @@ fn chat_message(m: &Message) -> ChatMessage {
             })
             .collect(),
         tool_call_id: m.tool_call_id.clone(),
+        images: Vec::new(),
     }
 }
 

@@ -80,7 +80,7 @@ async fn create_run(
     form: RunForm,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
-    let mut req = form.into_run_request()?;
+    let mut req = form.into_agent_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
     answer(

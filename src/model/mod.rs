@@ -28,6 +28,8 @@ pub struct ChatMessage {
     pub tool_calls: Vec<ToolCall>,
     /// On a `tool` message: the call this is the result of.
     pub tool_call_id: Option<String>,
+    /// Images sent with the text (URLs or `data:` URLs), as OpenAI `image_url` parts.
+    pub images: Vec<String>,
 }
 
 impl ChatMessage {
@@ -38,6 +40,7 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            images: Vec::new(),
         }
     }
 
@@ -55,6 +58,19 @@ impl ChatMessage {
             tool_call_id: Some(call_id.into()),
             ..ChatMessage::new("tool", content)
         }
+    }
+
+    /// The message's OpenAI `content`: the text, or text and image parts when it has images.
+    pub fn openai_content(&self) -> serde_json::Value {
+        if self.images.is_empty() {
+            return serde_json::Value::String(self.content.clone());
+        }
+        let text = serde_json::json!({"type": "text", "text": self.content});
+        let images = self
+            .images
+            .iter()
+            .map(|url| serde_json::json!({"type": "image_url", "image_url": {"url": url}}));
+        serde_json::Value::Array(std::iter::once(text).chain(images).collect())
     }
 }
 

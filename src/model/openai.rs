@@ -150,7 +150,7 @@ impl OpenAIChat {
 
 /// One message in OpenAI's shape: an assistant's `tool_calls`, a tool result's `tool_call_id`.
 fn message_json(m: &ChatMessage) -> Value {
-    let mut v = json!({"role": m.role, "content": m.content});
+    let mut v = json!({"role": m.role, "content": m.openai_content()});
     if !m.tool_calls.is_empty() {
         let calls: Vec<Value> = m
             .tool_calls

@@ -51,6 +51,19 @@ pub(crate) struct RunRequest {
     pub idempotency_key: Option<String>,
     /// `background=true`: answer at once, run detached.
     pub background: bool,
+    /// Uploaded images, as data URLs (agent runs).
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Uploaded text documents (agent runs).
+    #[serde(default)]
+    pub documents: Vec<Document>,
+}
+
+/// A text document uploaded with a run; the model reads it after the message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Document {
+    pub name: String,
+    pub text: String,
 }
 
 /// What a run runs: a workflow or a single agent.
@@ -344,6 +357,8 @@ impl Runtime {
             created_at: unix_seconds(),
             cancel: CancellationToken::new(),
             checkpoint: None,
+            images: req.images,
+            documents: req.documents,
             resume_from: None,
         };
         let journal = (background && req.stream).then(|| self.new_journal(&run_id, Vec::new()));
@@ -488,6 +503,8 @@ impl Runtime {
             created_at: run.created_at / 1000,
             cancel: CancellationToken::new(),
             checkpoint: None,
+            images: req.images.clone(),
+            documents: req.documents.clone(),
             resume_from,
         };
         let store = self.store.clone();
@@ -726,6 +743,8 @@ impl RunTask {
             hooks_in_background: p.hooks_in_background,
             run_id: Some(p.run_id.clone()),
             history,
+            images: p.images.clone(),
+            documents: p.documents.clone(),
             cancel: p.cancel.clone(),
             top_level: true,
         };
