@@ -21,6 +21,10 @@ pub struct WorkflowContext {
     /// The step's id, on step events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_id: Option<String>,
+    /// The enclosing construct's step id, on events of steps inside Steps, Parallel,
+    /// Condition, Loop or Router.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_step_id: Option<String>,
     /// Always 0: workflows do not nest yet.
     pub nested_depth: u32,
 }
@@ -194,6 +198,125 @@ pub enum RunEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         error_id: Option<String>,
     },
+    /// A function step's result (sent only for function steps).
+    StepOutput {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        step_output: Box<StepOutput>,
+    },
+    /// A `Steps` group began.
+    StepsExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        steps_count: usize,
+    },
+    /// A `Steps` group finished.
+    StepsExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        steps_count: usize,
+        executed_steps: usize,
+        step_results: Vec<StepOutput>,
+    },
+    /// A `Parallel` began.
+    ParallelExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        parallel_step_count: usize,
+    },
+    /// A `Parallel` finished.
+    ParallelExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        parallel_step_count: usize,
+        step_results: Vec<StepOutput>,
+    },
+    /// A `Condition` was evaluated.
+    ConditionExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        condition_result: bool,
+    },
+    /// A `Condition` finished.
+    ConditionExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        condition_result: bool,
+        executed_steps: usize,
+        /// `"if"`, `"else"`, or null when the condition was false and there is no else branch.
+        branch: Option<String>,
+        step_results: Vec<StepOutput>,
+    },
+    /// A `Loop` began.
+    LoopExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        max_iterations: usize,
+    },
+    /// A `Loop` iteration began (`iteration` counts from 1).
+    LoopIterationStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        iteration: usize,
+        max_iterations: usize,
+    },
+    /// A `Loop` iteration finished.
+    LoopIterationCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        iteration: usize,
+        max_iterations: usize,
+        iteration_results: Vec<StepOutput>,
+        should_continue: bool,
+    },
+    /// A `Loop` finished.
+    LoopExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        total_iterations: usize,
+        max_iterations: usize,
+        all_results: Vec<Vec<StepOutput>>,
+    },
+    /// A `Router` chose its steps.
+    RouterExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        selected_steps: Vec<String>,
+    },
+    /// A `Router` finished.
+    RouterExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: usize,
+        selected_steps: Vec<String>,
+        executed_steps: usize,
+        step_results: Vec<StepOutput>,
+    },
 }
 
 impl RunEvent {
@@ -229,6 +352,19 @@ impl RunEvent {
             RunEvent::PostHookCompleted { .. } => "PostHookCompleted",
             RunEvent::RunCompleted { .. } => "RunCompleted",
             RunEvent::RunError { .. } => "RunError",
+            RunEvent::StepOutput { .. } => "StepOutput",
+            RunEvent::StepsExecutionStarted { .. } => "StepsExecutionStarted",
+            RunEvent::StepsExecutionCompleted { .. } => "StepsExecutionCompleted",
+            RunEvent::ParallelExecutionStarted { .. } => "ParallelExecutionStarted",
+            RunEvent::ParallelExecutionCompleted { .. } => "ParallelExecutionCompleted",
+            RunEvent::ConditionExecutionStarted { .. } => "ConditionExecutionStarted",
+            RunEvent::ConditionExecutionCompleted { .. } => "ConditionExecutionCompleted",
+            RunEvent::LoopExecutionStarted { .. } => "LoopExecutionStarted",
+            RunEvent::LoopIterationStarted { .. } => "LoopIterationStarted",
+            RunEvent::LoopIterationCompleted { .. } => "LoopIterationCompleted",
+            RunEvent::LoopExecutionCompleted { .. } => "LoopExecutionCompleted",
+            RunEvent::RouterExecutionStarted { .. } => "RouterExecutionStarted",
+            RunEvent::RouterExecutionCompleted { .. } => "RouterExecutionCompleted",
         }
     }
 
@@ -267,5 +403,12 @@ impl EventSink {
     /// True while a subscriber listens (the run streams).
     pub(crate) fn is_streaming(&self) -> bool {
         self.tx.is_some()
+    }
+
+    /// A second sink to the same subscriber, for a branch that runs concurrently (Parallel).
+    pub(crate) fn fork(&self) -> EventSink {
+        EventSink {
+            tx: self.tx.clone(),
+        }
     }
 }

@@ -54,4 +54,7 @@ pub use run::{
     WorkflowMetrics, WorkflowRunOutput,
 };
 pub use store::{DbConfig, SqliteDb};
-pub use workflow::{Step, StepKind, Workflow};
+pub use workflow::{
+    Condition, Loop, OnError, Parallel, Router, SessionState, Step, StepError, StepInput, StepKind,
+    Steps, Workflow,
+};

@@ -9,7 +9,7 @@ use crate::event::{RunEvent, WorkflowContext};
 use crate::run::WorkflowRunOutput;
 use crate::runtime::{RunHandle, RunResult, Runtime, Started};
 use crate::store::RunRecord;
-use crate::workflow::{StepKind, Workflow};
+use crate::workflow::{Step, StepKind, Workflow};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -59,6 +59,35 @@ fn agent_summary(agent: &Agent) -> Value {
     })
 }
 
+/// One step of `GET /workflows/{id}` (wire spec §4.7): name, description and type, the agent
+/// of an agent step, and the children of a construct (`steps`; a Condition's `else_steps`; a
+/// Router's choices as `steps`). Null keys are left out, as agno prunes them.
+fn step_tree(step: &Step) -> Value {
+    let mut v = json!({"name": step.name(), "type": step.kind().type_name()});
+    if let Some(d) = step.get_description() {
+        v["description"] = json!(d);
+    }
+    let list = |steps: &[Step]| Value::Array(steps.iter().map(step_tree).collect());
+    match step.kind() {
+        StepKind::Agent(a) => v["agent"] = agent_summary(a),
+        StepKind::Function(_) => {}
+        StepKind::Steps(s) => v["steps"] = list(&s.steps),
+        StepKind::Parallel(p) => v["steps"] = list(&p.steps),
+        StepKind::Condition(c) => {
+            v["steps"] = list(&c.steps);
+            if !c.else_steps.is_empty() {
+                v["else_steps"] = list(&c.else_steps);
+            }
+        }
+        StepKind::Loop(l) => {
+            v["steps"] = list(&l.steps);
+            v["max_iterations"] = json!(l.max_iterations);
+        }
+        StepKind::Router(r) => v["steps"] = list(&r.choices),
+    }
+    v
+}
+
 async fn list_workflows(State(rt): State<AppState>) -> Json<Vec<Value>> {
     Json(rt.workflows.iter().map(|wf| summary(&rt, wf)).collect())
 }
@@ -74,15 +103,7 @@ async fn get_workflow(
     Path(workflow_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
-    let steps: Vec<Value> = wf
-        .get_steps()
-        .iter()
-        .map(|s| match s.kind() {
-            StepKind::Agent(a) => {
-                json!({"name": s.name(), "type": "Step", "agent": agent_summary(a)})
-            }
-        })
-        .collect();
+    let steps: Vec<Value> = wf.get_steps().iter().map(step_tree).collect();
     let mut v = summary(&rt, wf);
     v["steps"] = json!(steps);
     v["workflow_agent"] = json!(false);
@@ -141,6 +162,7 @@ fn existing_answer(wf: &Workflow, run: &RunRecord, stream: bool) -> Result<Respo
         session_id: output.session_id.clone(),
         run_id: output.run_id.clone(),
         step_id: None,
+        parent_step_id: None,
         nested_depth: 0,
     };
     let event = match &output.error {

@@ -41,6 +41,10 @@ pub(crate) struct RunRequest {
     pub metadata: Option<Map<String, Value>>,
     /// The `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
+    /// The `session_state` form field (a JSON object).
+    pub session_state: Option<Map<String, Value>>,
+    /// The `additional_data` form field (a JSON object).
+    pub additional_data: Option<Map<String, Value>>,
 }
 
 /// Why a run could not start.
@@ -210,6 +214,8 @@ impl Runtime {
             metadata: req.metadata,
             hooks_in_background: self.hooks_in_background,
             created_at: unix_seconds(),
+            session_state: req.session_state.unwrap_or_default(),
+            additional_data: req.additional_data.unwrap_or_default(),
         };
         let (events_tx, events) = match req.stream {
             true => {
@@ -235,9 +241,9 @@ impl Runtime {
         let (begun_tx, begun) = oneshot::channel();
         self.runs.spawn(async move {
             match task.store.begin_run(&session, &record, key.as_ref()).await {
-                Ok(BeginRun::Started(_)) => {
+                Ok(BeginRun::Started(session)) => {
                     let _ = begun_tx.send(Ok(None));
-                    task.run().await;
+                    task.run(session).await;
                 }
                 Ok(BeginRun::Existing(run)) => {
                     let _ = begun_tx.send(Ok(Some(run)));
@@ -296,12 +302,22 @@ struct RunTask {
 impl RunTask {
     /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
     /// once the response is out — hands the jobs to the dispatcher.
-    async fn run(mut self) {
+    async fn run(mut self, session: SessionRecord) {
+        // session_state: the request's over the stored one over the workflow's default.
+        let stored =
+            serde_json::from_str::<Map<String, Value>>(&session.session_state).unwrap_or_default();
+        self.params.session_state = crate::workflow::merge_session_state(
+            self.workflow.get_session_state(),
+            &stored,
+            &self.params.session_state,
+        );
         let Execution {
             output,
             deferred,
             failure,
+            session_state,
         } = self.workflow.execute(&self.params, &mut self.sink).await;
+        self.save_session_state(session_state).await;
         let (jobs, ready) = self.jobs(deferred);
         let stored = match serde_json::to_string(&output) {
             Ok(json) => self
@@ -367,6 +383,23 @@ impl RunTask {
         let _ = tokio::time::timeout(RESPONSE_WAIT, self.response_done).await;
         if stored_ok && !ready.is_empty() {
             self.dispatcher.dispatch(ready);
+        }
+    }
+
+    /// Stores the session state the run left (before the final state, so a client that sees
+    /// the run finished also sees the state).
+    async fn save_session_state(&self, state: Map<String, Value>) {
+        let state = crate::workflow::state_to_store(state);
+        let saved = match serde_json::to_string(&state) {
+            Ok(json) => self
+                .store
+                .save_session_state(&self.params.session_id, &json)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = saved {
+            tracing::error!(run = %self.params.run_id, error = %e, "cannot store the session state");
         }
     }
 

@@ -300,4 +300,6 @@ pub trait Store: Send + Sync + 'static {
     async fn hook_jobs(&self, filter: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError>;
     /// Closes the connections once every write is done.
     async fn close(&self);
+    /// Replaces a session's `session_state` (a JSON object as text).
+    async fn save_session_state(&self, session_id: &str, state: &str) -> Result<(), StoreError>;
 }

@@ -332,4 +332,12 @@ impl Store for SqliteStore {
         }
         self.pool.close().await;
     }
+
+    async fn save_session_state(&self, session_id: &str, state: &str) -> Result<(), StoreError> {
+        let op = Op::SaveSessionState {
+            session_id: session_id.to_owned(),
+            state: state.to_owned(),
+        };
+        self.write(op).await.map(|_| ())
+    }
 }

@@ -47,6 +47,10 @@ pub(super) enum Op {
         attempt: JobAttempt,
     },
     RetryJob(String),
+    SaveSessionState {
+        session_id: String,
+        state: String,
+    },
 }
 
 /// What a write returns.
@@ -272,6 +276,17 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
                 .fetch_optional(&mut *conn)
                 .await?;
             Ok(Reply::Retried(row.map(|r| (false, job_row(&r)))))
+        }
+        Op::SaveSessionState { session_id, state } => {
+            sqlx::query(
+                "UPDATE sessions SET session_state = ?, updated_at = ? WHERE session_id = ?",
+            )
+            .bind(state)
+            .bind(unix_millis())
+            .bind(session_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Reply::Done)
         }
     }
 }
