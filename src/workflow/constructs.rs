@@ -1,5 +1,30 @@
 //! The constructs that group steps: [`Steps`], [`Parallel`], [`Condition`], [`Loop`] and
 //! [`Router`]. Each converts into a [`Step`], so they nest.
+//!
+//! ```
+//! use agentos::{Agent, Condition, Loop, OnError, Parallel, Router, ScriptedModel, Step, StepInput, StepOutput, Steps, Workflow};
+//!
+//! let agent = |name: &str| Agent::new(name).model(ScriptedModel::new());
+//! let keywords = Step::function("keywords", |input: StepInput| async move {
+//!     // input.input, input.previous_step_content, input.previous_step_outputs,
+//!     // input.additional_data, input.session_state (shared by the run, stored with the session)
+//!     Ok(StepOutput::new(input.input.to_lowercase()))
+//! })
+//! .max_retries(1)              // extra attempts after an Err (default 3)
+//! .on_error(OnError::Skip);    // or OnError::Fail: the run ends ERROR
+//! let wf = Workflow::new("research").steps([
+//!     Step::from(Parallel::new("gather", [Step::from(agent("Web")), keywords])),
+//!     Condition::new("check", |i: &StepInput| i.input.contains("numbers"), [agent("Checker")])
+//!         .else_steps([agent("Skimmer")])
+//!         .into(),
+//!     Loop::new("revise", [agent("Writer"), agent("Reviewer")])
+//!         .max_iterations(3)
+//!         .end_condition(|outs: &[StepOutput]| outs.iter().any(|o| o.content.as_deref() == Some("OK")))
+//!         .into(),
+//!     Router::new("desk", |_: &StepInput| vec!["tech".to_owned()], [Steps::new("tech", [agent("Tech")])]).into(),
+//! ]);
+//! # assert_eq!(wf.get_steps().len(), 4);
+//! ```
 
 use super::step::{Step, StepInput, StepKind};
 use crate::run::StepOutput;
