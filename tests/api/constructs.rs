@@ -662,3 +662,38 @@ async fn get_workflow_shows_the_step_tree() {
     assert_eq!(body["steps"][0]["max_iterations"], 5);
     assert_eq!(body["steps"][0]["steps"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_failing_step_deep_inside_constructs_ends_the_run_with_the_path_recorded() {
+    let broken = Step::function("broken", |_| async {
+        Err::<StepOutput, _>("disk full".into())
+    })
+    .max_retries(0)
+    .on_error(OnError::Fail);
+    let inner = Loop::new(
+        "retry_loop",
+        [Step::from(Parallel::new("fan_out", [shout(), broken]))],
+    );
+    let wf = Workflow::new("deep").steps([Step::from(inner), shout()]);
+    let app = app_with(vec![wf]).await;
+
+    let (status, body) = run(&app, "deep", &[("message", "x")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ERROR", "{body}");
+    assert_eq!(body["error"], "disk full");
+    let results = body["step_results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "the step after the loop never ran");
+    let fan_out = &results[0]["steps"][0];
+    assert_eq!(fan_out["step_type"], "Parallel");
+    assert_eq!(fan_out["success"], false);
+    let children = fan_out["steps"].as_array().unwrap();
+    assert_eq!(children[0]["content"], "X");
+    assert_eq!(children[1]["step_name"], "broken");
+    assert_eq!(children[1]["error"], "disk full");
+
+    let events = stream(&app, "deep", &[("message", "x")]).await;
+    let n = names(&events);
+    assert!(n.contains(&"StepError"), "{n:?}");
+    assert_eq!(n.last(), Some(&"WorkflowError"));
+    assert!(!n.contains(&"LoopExecutionCompleted"));
+}
