@@ -5,6 +5,40 @@ use crate::run::{RunMetrics, RunOutput, StepOutput, WorkflowMetrics, WorkflowRun
 use serde::Serialize;
 use std::sync::Arc;
 
+/// A step's `step_index`: an integer for a top-level step; for a step inside a construct, the
+/// path of positions from the top, sent as a JSON array (`[2, 0]`: the first child of the
+/// third step), as agno sends a tuple for the children of a construct.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StepIndex(pub Vec<usize>);
+
+impl StepIndex {
+    /// A top-level step's index.
+    pub fn top(index: usize) -> StepIndex {
+        StepIndex(vec![index])
+    }
+
+    /// The index of this step's child at `position`.
+    pub fn child(&self, position: usize) -> StepIndex {
+        let mut path = self.0.clone();
+        path.push(position);
+        StepIndex(path)
+    }
+
+    /// The step's position among its siblings.
+    pub fn position(&self) -> usize {
+        self.0.last().copied().unwrap_or(0)
+    }
+}
+
+impl Serialize for StepIndex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [index] => serializer.serialize_u64(*index as u64),
+            path => path.serialize(serializer),
+        }
+    }
+}
+
 /// Fields every workflow-level event carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkflowContext {
@@ -76,14 +110,14 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
     },
     /// A step finished.
     StepCompleted {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         content: Option<String>,
         content_type: String,
         step_response: Box<StepOutput>,
@@ -93,7 +127,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         error: String,
     },
     /// The workflow run finished.
@@ -203,7 +237,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         step_output: Box<StepOutput>,
     },
     /// A `Steps` group began.
@@ -211,7 +245,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         steps_count: usize,
     },
     /// A `Steps` group finished.
@@ -219,7 +253,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         steps_count: usize,
         executed_steps: usize,
         step_results: Vec<StepOutput>,
@@ -229,7 +263,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         parallel_step_count: usize,
     },
     /// A `Parallel` finished.
@@ -237,7 +271,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         parallel_step_count: usize,
         step_results: Vec<StepOutput>,
     },
@@ -246,7 +280,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         condition_result: bool,
     },
     /// A `Condition` finished.
@@ -254,7 +288,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         condition_result: bool,
         executed_steps: usize,
         /// `"if"`, `"else"`, or null when the condition was false and there is no else branch.
@@ -266,7 +300,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         max_iterations: usize,
     },
     /// A `Loop` iteration began (`iteration` counts from 1).
@@ -274,7 +308,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         iteration: usize,
         max_iterations: usize,
     },
@@ -283,7 +317,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         iteration: usize,
         max_iterations: usize,
         iteration_results: Vec<StepOutput>,
@@ -294,7 +328,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         total_iterations: usize,
         max_iterations: usize,
         all_results: Vec<Vec<StepOutput>>,
@@ -304,7 +338,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         selected_steps: Vec<String>,
     },
     /// A `Router` finished.
@@ -312,7 +346,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         selected_steps: Vec<String>,
         executed_steps: usize,
         step_results: Vec<StepOutput>,

@@ -43,7 +43,7 @@ pub mod store;
 mod workflow;
 
 pub use agent::Agent;
-pub use event::{AgentContext, RunEvent, WorkflowContext};
+pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 #[cfg(feature = "scripted")]
 pub use model::ScriptedModel;

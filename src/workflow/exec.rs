@@ -5,7 +5,7 @@ use super::constructs::{Condition, Loop, Parallel, Router, Steps};
 use super::step::{OnError, Step, StepFn, StepInput, StepKind};
 use super::{Workflow, WorkflowRunParams};
 use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook, StepPlace};
-use crate::event::{EventSink, RunEvent, WorkflowContext};
+use crate::event::{EventSink, RunEvent, StepIndex, WorkflowContext};
 use crate::run::{RunMetrics, RunOutput, StepMetrics, StepOutput, unix_seconds};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -58,10 +58,10 @@ pub(crate) struct Failed {
 /// A step's output, or the failure that ends the run.
 pub(crate) type Outcome = Result<StepOutput, Box<Failed>>;
 
-/// Where a step sits: its index in its sequence and its enclosing construct's id.
-#[derive(Debug, Clone, Copy)]
+/// Where a step sits: its index (path from the top) and its enclosing construct's id.
+#[derive(Debug, Clone)]
 pub(crate) struct Place<'a> {
-    pub index: usize,
+    pub index: StepIndex,
     pub parent: Option<&'a str>,
 }
 
@@ -76,13 +76,13 @@ pub(crate) fn run_step<'a>(
 ) -> BoxFuture<'a, Outcome> {
     Box::pin(async move {
         match &step.kind {
-            StepKind::Agent(agent) => run_agent(scope, step, agent, place, input, sink, acc).await,
-            StepKind::Function(f) => run_function(scope, step, f, place, input, sink).await,
-            StepKind::Steps(s) => run_steps(scope, step, s, place, input, sink, acc).await,
-            StepKind::Parallel(p) => run_parallel(scope, step, p, place, input, sink, acc).await,
-            StepKind::Condition(c) => run_condition(scope, step, c, place, input, sink, acc).await,
-            StepKind::Loop(l) => run_loop(scope, step, l, place, input, sink, acc).await,
-            StepKind::Router(r) => run_router(scope, step, r, place, input, sink, acc).await,
+            StepKind::Agent(agent) => run_agent(scope, step, agent, &place, input, sink, acc).await,
+            StepKind::Function(f) => run_function(scope, step, f, &place, input, sink).await,
+            StepKind::Steps(s) => run_steps(scope, step, s, &place, input, sink, acc).await,
+            StepKind::Parallel(p) => run_parallel(scope, step, p, &place, input, sink, acc).await,
+            StepKind::Condition(c) => run_condition(scope, step, c, &place, input, sink, acc).await,
+            StepKind::Loop(l) => run_loop(scope, step, l, &place, input, sink, acc).await,
+            StepKind::Router(r) => run_router(scope, step, r, &place, input, sink, acc).await,
         }
     })
 }
@@ -120,7 +120,7 @@ fn skipped(step: &Step, error: &str) -> StepOutput {
 async fn step_error(
     scope: &Scope<'_>,
     step: &Step,
-    place: Place<'_>,
+    place: &Place<'_>,
     error: String,
     sink: &mut EventSink,
 ) -> Outcome {
@@ -129,7 +129,7 @@ async fn step_error(
         sink.emit(|| RunEvent::StepError {
             ctx: scope.ctx(&step.id, place.parent),
             step_name: step.name.clone(),
-            step_index: place.index,
+            step_index: place.index.clone(),
             error: error.clone(),
         })
         .await;
@@ -155,14 +155,14 @@ async fn step_error(
 async fn emit_completed(
     scope: &Scope<'_>,
     step: &Step,
-    place: Place<'_>,
+    place: &Place<'_>,
     out: &StepOutput,
     sink: &mut EventSink,
 ) {
     sink.emit(|| RunEvent::StepCompleted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         content: out.content.clone(),
         content_type: "str".to_owned(),
         step_response: Box::new(out.clone()),
@@ -170,11 +170,11 @@ async fn emit_completed(
     .await;
 }
 
-async fn emit_started(scope: &Scope<'_>, step: &Step, place: Place<'_>, sink: &mut EventSink) {
+async fn emit_started(scope: &Scope<'_>, step: &Step, place: &Place<'_>, sink: &mut EventSink) {
     sink.emit(|| RunEvent::StepStarted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
     })
     .await;
 }
@@ -198,7 +198,7 @@ async fn run_agent(
     scope: &Scope<'_>,
     step: &Step,
     agent: &Agent,
-    place: Place<'_>,
+    place: &Place<'_>,
     input: StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
@@ -216,7 +216,7 @@ async fn run_agent(
             workflow_run_id: p.run_id.clone(),
             step_id: step.id.clone(),
             step_name: step.name.clone(),
-            step_index: place.index,
+            step_index: place.index.position(),
         }),
         hooks_in_background: p.hooks_in_background,
     };
@@ -260,7 +260,7 @@ async fn run_agent(
             sink.emit(|| RunEvent::StepError {
                 ctx: scope.ctx(&step.id, place.parent),
                 step_name: step.name.clone(),
-                step_index: place.index,
+                step_index: place.index.clone(),
                 error: f.message.clone(),
             })
             .await;
@@ -276,7 +276,7 @@ async fn run_function(
     scope: &Scope<'_>,
     step: &Step,
     f: &StepFn,
-    place: Place<'_>,
+    place: &Place<'_>,
     input: StepInput,
     sink: &mut EventSink,
 ) -> Outcome {
@@ -315,7 +315,7 @@ async fn run_function(
         sink.emit(|| RunEvent::StepOutput {
             ctx: scope.ctx(&step.id, place.parent),
             step_name: step.name.clone(),
-            step_index: place.index,
+            step_index: place.index.clone(),
             step_output: Box::new(out.clone()),
         })
         .await;
@@ -341,6 +341,7 @@ async fn run_sequence(
     scope: &Scope<'_>,
     steps: &[&Step],
     parent: &str,
+    parent_index: &StepIndex,
     mut input: StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
@@ -348,7 +349,7 @@ async fn run_sequence(
     let mut done = Vec::with_capacity(steps.len());
     for (index, child) in steps.iter().enumerate() {
         let place = Place {
-            index,
+            index: parent_index.child(index),
             parent: Some(parent),
         };
         match run_step(scope, child, place, input.clone(), sink, acc).await {
@@ -382,7 +383,7 @@ async fn run_steps(
     scope: &Scope<'_>,
     step: &Step,
     s: &Steps,
-    place: Place<'_>,
+    place: &Place<'_>,
     input: StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
@@ -390,18 +391,18 @@ async fn run_steps(
     sink.emit(|| RunEvent::StepsExecutionStarted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         steps_count: s.steps.len(),
     })
     .await;
     let children: Vec<&Step> = s.steps.iter().collect();
-    let (done, _) = run_sequence(scope, &children, &step.id, input, sink, acc)
+    let (done, _) = run_sequence(scope, &children, &step.id, &place.index, input, sink, acc)
         .await
         .map_err(|(done, f)| wrap_failure(step, done, f))?;
     sink.emit(|| RunEvent::StepsExecutionCompleted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         steps_count: s.steps.len(),
         executed_steps: done.len(),
         step_results: done.clone(),
@@ -462,7 +463,7 @@ async fn run_parallel(
     scope: &Scope<'_>,
     step: &Step,
     p: &Parallel,
-    place: Place<'_>,
+    place: &Place<'_>,
     input: StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
@@ -470,7 +471,7 @@ async fn run_parallel(
     sink.emit(|| RunEvent::ParallelExecutionStarted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         parallel_step_count: p.steps.len(),
     })
     .await;
@@ -480,7 +481,10 @@ async fn run_parallel(
         let parent = Some(step.id.as_str());
         async move {
             let mut branch_acc = Collected::default();
-            let place = Place { index, parent };
+            let place = Place {
+                index: place.index.child(index),
+                parent,
+            };
             let outcome = run_step(
                 scope,
                 child,
@@ -510,7 +514,7 @@ async fn run_parallel(
     sink.emit(|| RunEvent::ParallelExecutionCompleted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         parallel_step_count: p.steps.len(),
         step_results: outputs.clone(),
     })
@@ -529,7 +533,7 @@ async fn run_condition(
     scope: &Scope<'_>,
     step: &Step,
     c: &Condition,
-    place: Place<'_>,
+    place: &Place<'_>,
     input: StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
@@ -541,7 +545,7 @@ async fn run_condition(
     sink.emit(|| RunEvent::ConditionExecutionStarted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         condition_result: result,
     })
     .await;
@@ -552,7 +556,7 @@ async fn run_condition(
             sink.emit(|| RunEvent::ConditionExecutionCompleted {
                 ctx: scope.ctx(&step.id, place.parent),
                 step_name: step.name.clone(),
-                step_index: place.index,
+                step_index: place.index.clone(),
                 condition_result: false,
                 executed_steps: 0,
                 branch: None,
@@ -568,13 +572,13 @@ async fn run_condition(
         }
     };
     let children: Vec<&Step> = steps.iter().collect();
-    let (done, _) = run_sequence(scope, &children, &step.id, input, sink, acc)
+    let (done, _) = run_sequence(scope, &children, &step.id, &place.index, input, sink, acc)
         .await
         .map_err(|(done, f)| wrap_failure(step, done, f))?;
     sink.emit(|| RunEvent::ConditionExecutionCompleted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         condition_result: result,
         executed_steps: steps.len(),
         branch: Some(branch.to_owned()),
@@ -593,7 +597,7 @@ async fn run_loop(
     scope: &Scope<'_>,
     step: &Step,
     l: &Loop,
-    place: Place<'_>,
+    place: &Place<'_>,
     mut input: StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
@@ -601,7 +605,7 @@ async fn run_loop(
     sink.emit(|| RunEvent::LoopExecutionStarted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         max_iterations: l.max_iterations,
     })
     .await;
@@ -612,20 +616,29 @@ async fn run_loop(
         sink.emit(|| RunEvent::LoopIterationStarted {
             ctx: scope.ctx(&step.id, place.parent),
             step_name: step.name.clone(),
-            step_index: place.index,
+            step_index: place.index.clone(),
             iteration: iteration + 1,
             max_iterations: l.max_iterations,
         })
         .await;
-        let (outputs, next_input) =
-            match run_sequence(scope, &children, &step.id, input.clone(), sink, acc).await {
-                Ok(ok) => ok,
-                Err((done, failed)) => {
-                    let mut flat: Vec<StepOutput> = all_results.into_iter().flatten().collect();
-                    flat.extend(done);
-                    return Err(wrap_failure(step, flat, failed));
-                }
-            };
+        let (outputs, next_input) = match run_sequence(
+            scope,
+            &children,
+            &step.id,
+            &place.index,
+            input.clone(),
+            sink,
+            acc,
+        )
+        .await
+        {
+            Ok(ok) => ok,
+            Err((done, failed)) => {
+                let mut flat: Vec<StepOutput> = all_results.into_iter().flatten().collect();
+                flat.extend(done);
+                return Err(wrap_failure(step, flat, failed));
+            }
+        };
         iteration += 1;
         let stopped = outputs.iter().any(|o| o.stop);
         let ended = match &l.end_condition {
@@ -635,11 +648,13 @@ async fn run_loop(
             },
             None => false,
         };
-        let should_continue = !ended && !stopped && iteration < l.max_iterations;
+        // As agno: false only when the end condition or a stop ends the loop (reaching
+        // `max_iterations` ends it too, with `should_continue` still true).
+        let should_continue = !ended && !stopped;
         sink.emit(|| RunEvent::LoopIterationCompleted {
             ctx: scope.ctx(&step.id, place.parent),
             step_name: step.name.clone(),
-            step_index: place.index,
+            step_index: place.index.clone(),
             iteration,
             max_iterations: l.max_iterations,
             iteration_results: outputs.clone(),
@@ -657,7 +672,7 @@ async fn run_loop(
     sink.emit(|| RunEvent::LoopExecutionCompleted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         total_iterations: iteration,
         max_iterations: l.max_iterations,
         all_results: all_results.clone(),
@@ -676,7 +691,7 @@ async fn run_router(
     scope: &Scope<'_>,
     step: &Step,
     r: &Router,
-    place: Place<'_>,
+    place: &Place<'_>,
     input: StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
@@ -698,17 +713,17 @@ async fn run_router(
     sink.emit(|| RunEvent::RouterExecutionStarted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         selected_steps: names.clone(),
     })
     .await;
-    let (done, _) = run_sequence(scope, &chosen, &step.id, input, sink, acc)
+    let (done, _) = run_sequence(scope, &chosen, &step.id, &place.index, input, sink, acc)
         .await
         .map_err(|(done, f)| wrap_failure(step, done, f))?;
     sink.emit(|| RunEvent::RouterExecutionCompleted {
         ctx: scope.ctx(&step.id, place.parent),
         step_name: step.name.clone(),
-        step_index: place.index,
+        step_index: place.index.clone(),
         selected_steps: names.clone(),
         executed_steps: chosen.len(),
         step_results: done.clone(),

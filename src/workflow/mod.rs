@@ -10,7 +10,7 @@ pub use constructs::{Condition, Loop, Parallel, Router, Steps};
 pub use step::{OnError, SessionState, Step, StepError, StepInput, StepKind};
 
 use crate::agent::{Agent, AgentFailure, DeferredHook};
-use crate::event::{EventSink, RunEvent, WorkflowContext};
+use crate::event::{EventSink, RunEvent, StepIndex, WorkflowContext};
 use crate::run::{RunStatus, WorkflowMetrics, WorkflowRunOutput, unix_seconds};
 use crate::store::DbConfig;
 use exec::{Collected, Place, Scope};
@@ -242,7 +242,7 @@ impl Workflow {
 
         for (index, step) in self.steps.iter().enumerate() {
             let place = Place {
-                index,
+                index: StepIndex::top(index),
                 parent: None,
             };
             let outcome = exec::run_step(&scope, step, place, input.clone(), sink, &mut acc).await;

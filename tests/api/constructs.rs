@@ -193,6 +193,11 @@ async fn parallel_runs_every_branch_and_the_next_agent_gets_all_their_content() 
         .filter(|d| d["parent_step_id"] == gather_id)
         .collect();
     assert_eq!(children.len(), 3);
+    // A construct's children are indexed by their path from the top, as agno's tuples.
+    let mut indices: Vec<Value> = children.iter().map(|d| d["step_index"].clone()).collect();
+    indices.sort_by_key(|v| v[1].as_u64());
+    assert_eq!(indices, [json!([0, 0]), json!([0, 1]), json!([0, 2])]);
+    assert_eq!(s["step_index"], 0);
     for (i, (name, data)) in events.iter().enumerate() {
         if data["parent_step_id"] == gather_id {
             assert!(started < i && i < completed, "{name} outside the Parallel");
@@ -441,6 +446,12 @@ async fn router_runs_the_selected_choices_and_an_unknown_choice_skips_the_router
     assert!(position(&events, "RouterExecutionStarted") < steps_started);
     assert!(steps_completed < position(&events, "RouterExecutionCompleted"));
     assert_eq!(events[steps_started].1["steps_count"], 2);
+    assert_eq!(events[steps_started].1["step_index"], json!([0, 0]));
+    let cite = events
+        .iter()
+        .find(|(n, d)| n == "StepStarted" && d["step_name"] == "cite")
+        .unwrap();
+    assert_eq!(cite.1["step_index"], json!([0, 0, 1]));
     assert_eq!(
         events[steps_started].1["parent_step_id"],
         started["step_id"]
