@@ -291,7 +291,9 @@ pub enum RunEvent {
         step_index: StepIndex,
         condition_result: bool,
         executed_steps: usize,
-        /// `"if"`, `"else"`, or null when the condition was false and there is no else branch.
+        /// `"if"` or `"else"`; absent when the condition was false and there is no else
+        /// branch (agno drops null event fields).
+        #[serde(skip_serializing_if = "Option::is_none")]
         branch: Option<String>,
         step_results: Vec<StepOutput>,
     },
