@@ -87,12 +87,21 @@ pub(crate) fn run_step<'a>(
     })
 }
 
-/// A blank output of `step` (name, id and type filled in).
+/// A blank output of `step`: name, id, type and executor filled in (agno leaves the executor
+/// null for every construct but Parallel).
 fn output_of(step: &Step, content: impl Into<String>) -> StepOutput {
+    let (executor_type, executor_name) = match &step.kind {
+        StepKind::Agent(a) => (Some("agent"), Some(a.name().to_owned())),
+        StepKind::Function(_) => (Some("function"), Some(step.name.clone())),
+        StepKind::Parallel(_) => (Some("parallel"), Some(step.name.clone())),
+        _ => (None, None),
+    };
     StepOutput {
         step_name: step.name.clone(),
         step_id: step.id.clone(),
         step_type: step.kind.type_name().to_owned(),
+        executor_type: executor_type.map(str::to_owned),
+        executor_name,
         ..StepOutput::new(content)
     }
 }
@@ -224,8 +233,6 @@ async fn run_agent(
     acc.deferred.extend(result.deferred);
     let run = result.output;
     let out = StepOutput {
-        executor_type: Some("agent".to_owned()),
-        executor_name: Some(agent.name().to_owned()),
         step_run_id: Some(run.run_id.clone()),
         metrics: Some(run.metrics.clone()),
         success: result.failure.is_none(),
@@ -247,8 +254,6 @@ async fn run_agent(
         // Only an explicit `Skip` skips a failed agent step; a rejected input always ends the run.
         Some(f) if step.on_error == Some(OnError::Skip) && !f.is_input_rejection() => {
             let out = StepOutput {
-                executor_type: out.executor_type,
-                executor_name: out.executor_name,
                 step_run_id: out.step_run_id,
                 metrics: out.metrics,
                 ..skipped(step, &f.message)
@@ -297,12 +302,13 @@ async fn run_function(
                 continue;
             }
         };
+        let blank = output_of(step, "");
         let out = StepOutput {
-            step_name: step.name.clone(),
-            step_id: step.id.clone(),
-            step_type: "Step".to_owned(),
-            executor_type: Some("function".to_owned()),
-            executor_name: Some(step.name.clone()),
+            step_name: blank.step_name,
+            step_id: blank.step_id,
+            step_type: blank.step_type,
+            executor_type: blank.executor_type,
+            executor_name: blank.executor_name,
             ..returned
         };
         if !out.success && step.on_error == Some(OnError::Fail) {
@@ -322,14 +328,7 @@ async fn run_function(
         emit_completed(scope, step, place, &out, sink).await;
         return Ok(out);
     }
-    match step_error(scope, step, place, error, sink).await {
-        Ok(out) => Ok(StepOutput {
-            executor_type: Some("function".to_owned()),
-            executor_name: Some(step.name.clone()),
-            ..out
-        }),
-        Err(failed) => Err(failed),
-    }
+    step_error(scope, step, place, error, sink).await
 }
 
 /// The result of running a sequence: the outputs and the input the next step would get.
@@ -522,8 +521,6 @@ async fn run_parallel(
     let content = parallel_content(&outputs);
     let metrics = summed_metrics(&outputs);
     Ok(StepOutput {
-        executor_type: Some("parallel".to_owned()),
-        executor_name: Some(step.name.clone()),
         metrics,
         ..construct_output(step, content, outputs)
     })

@@ -509,6 +509,7 @@ async fn retries_then_on_error_skip_or_fail_decide_the_run() {
     assert_eq!(skipped["content"], "Step skipped due to error: boom");
     assert_eq!(skipped["success"], false);
     assert_eq!(skipped["error"], "boom");
+    assert_eq!(skipped["executor_type"], "function");
     assert_eq!(body["content"], "Scripted reply to: HI");
 
     // Fail: the run ends ERROR with the error text and stops.
