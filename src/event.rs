@@ -95,6 +95,25 @@ pub struct AgentContext {
     pub nested_depth: u32,
 }
 
+impl AgentContext {
+    /// The context of an agent run of its own (not a workflow step).
+    pub(crate) fn top_level(output: &RunOutput) -> AgentContext {
+        AgentContext {
+            created_at: crate::run::unix_seconds(),
+            agent_id: output.agent_id.clone(),
+            agent_name: output.agent_name.clone(),
+            run_id: output.run_id.clone(),
+            session_id: output.session_id.clone(),
+            workflow_id: None,
+            workflow_run_id: None,
+            step_id: None,
+            step_name: None,
+            step_index: None,
+            nested_depth: 0,
+        }
+    }
+}
+
 /// One event of a run, in agno's names and shapes (wire spec §2.6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event")]
@@ -231,6 +250,19 @@ pub enum RunEvent {
         error_type: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error_id: Option<String>,
+    },
+    /// The agent run was cancelled.
+    RunCancelled {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        reason: String,
+    },
+    /// The workflow run was cancelled (followed by `WorkflowCompleted`, as agno does).
+    WorkflowCancelled {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        reason: String,
+        content: String,
     },
     /// A function step's result (sent only for function steps).
     StepOutput {
@@ -388,6 +420,8 @@ impl RunEvent {
             RunEvent::PostHookCompleted { .. } => "PostHookCompleted",
             RunEvent::RunCompleted { .. } => "RunCompleted",
             RunEvent::RunError { .. } => "RunError",
+            RunEvent::RunCancelled { .. } => "RunCancelled",
+            RunEvent::WorkflowCancelled { .. } => "WorkflowCancelled",
             RunEvent::StepOutput { .. } => "StepOutput",
             RunEvent::StepsExecutionStarted { .. } => "StepsExecutionStarted",
             RunEvent::StepsExecutionCompleted { .. } => "StepsExecutionCompleted",
@@ -418,17 +452,31 @@ impl RunEvent {
 #[derive(Debug)]
 pub(crate) struct EventSink {
     tx: Option<tokio::sync::mpsc::Sender<RunEvent>>,
+    /// A resumable run's journal: every event is kept, whoever listens.
+    journal: Option<Arc<crate::runtime::journal::Journal>>,
 }
 
 impl EventSink {
     /// A sink that forwards to `tx`, or discards when `None`.
     pub(crate) fn new(tx: Option<tokio::sync::mpsc::Sender<RunEvent>>) -> EventSink {
-        EventSink { tx }
+        EventSink { tx, journal: None }
+    }
+
+    /// A sink that writes every event to `journal` (a resumable run).
+    pub(crate) fn journaled(journal: Arc<crate::runtime::journal::Journal>) -> EventSink {
+        EventSink {
+            tx: None,
+            journal: Some(journal),
+        }
     }
 
     /// Sends the event `make` builds, if anyone listens. Waits while the subscriber's buffer is
     /// full (backpressure); a closed subscriber is forgotten.
     pub(crate) async fn emit(&mut self, make: impl FnOnce() -> RunEvent) {
+        if let Some(journal) = &self.journal {
+            journal.push(&make());
+            return;
+        }
         if let Some(tx) = &self.tx
             && tx.send(make()).await.is_err()
         {
@@ -438,13 +486,14 @@ impl EventSink {
 
     /// True while a subscriber listens (the run streams).
     pub(crate) fn is_streaming(&self) -> bool {
-        self.tx.is_some()
+        self.tx.is_some() || self.journal.is_some()
     }
 
     /// A second sink to the same subscriber, for a branch that runs concurrently (Parallel).
     pub(crate) fn fork(&self) -> EventSink {
         EventSink {
             tx: self.tx.clone(),
+            journal: self.journal.clone(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`AgentOs`]: the builder users start from; it owns the runtime and serves the router.
 
+use crate::agent::Agent;
 use crate::hooks::Hook;
 use crate::runtime::hooks::HookSettings;
 use crate::runtime::{Runtime, RuntimeParts};
@@ -41,6 +42,7 @@ pub enum OsError {
 pub struct AgentOs {
     id: String,
     workflows: Vec<Workflow>,
+    agents: Vec<Agent>,
     db: Option<DbConfig>,
     hooks_in_background: bool,
     hook_settings: HookSettings,
@@ -61,6 +63,7 @@ impl std::fmt::Debug for AgentOs {
         f.debug_struct("AgentOs")
             .field("id", &self.id)
             .field("workflows", &self.workflows.len())
+            .field("agents", &self.agents.len())
             .field("db", &self.db)
             .field("hooks_in_background", &self.hooks_in_background)
             .finish_non_exhaustive()
@@ -74,6 +77,7 @@ impl AgentOs {
         AgentOs {
             id: "agentos".to_owned(),
             workflows: Vec::new(),
+            agents: Vec::new(),
             db: None,
             hooks_in_background: false,
             hook_settings: HookSettings::default(),
@@ -93,6 +97,12 @@ impl AgentOs {
     /// Serves this workflow.
     pub fn workflow(mut self, workflow: Workflow) -> AgentOs {
         self.workflows.push(workflow);
+        self
+    }
+
+    /// Serves this agent on its own (`/agents/{id}`, `POST /agents/{id}/runs`).
+    pub fn agent(mut self, agent: Agent) -> AgentOs {
+        self.agents.push(agent);
         self
     }
 
@@ -175,20 +185,30 @@ impl AgentOs {
                     wf.id()
                 )));
             }
-            for agent in wf.agents() {
-                if agent.get_model().is_none() {
-                    return Err(OsError::Config(format!(
-                        "agent {:?} has no model",
-                        agent.name()
-                    )));
-                }
-                for hook in agent.hooks() {
-                    // One name, one hook: a durable job finds its hook again by name. The same
-                    // function attached to several agents shares its name, which is fine.
-                    hooks
-                        .entry(hook.name().to_owned())
-                        .or_insert_with(|| hook.clone());
-                }
+        }
+        let mut agent_ids = std::collections::HashSet::new();
+        for agent in &self.agents {
+            if !agent_ids.insert(agent.id()) {
+                return Err(OsError::Config(format!(
+                    "two agents have the id {:?}",
+                    agent.id()
+                )));
+            }
+        }
+        let step_agents = self.workflows.iter().flat_map(|wf| wf.agents());
+        for agent in self.agents.iter().chain(step_agents) {
+            if agent.get_model().is_none() {
+                return Err(OsError::Config(format!(
+                    "agent {:?} has no model",
+                    agent.name()
+                )));
+            }
+            for hook in agent.hooks() {
+                // One name, one hook: a durable job finds its hook again by name. The same
+                // function attached to several agents shares its name, which is fine.
+                hooks
+                    .entry(hook.name().to_owned())
+                    .or_insert_with(|| hook.clone());
             }
         }
         Ok(hooks)
@@ -212,6 +232,7 @@ impl AgentOs {
                     os_id: self.id.clone(),
                     db_id,
                     workflows: self.workflows.iter().cloned().map(Arc::new).collect(),
+                    agents: self.agents.iter().cloned().map(Arc::new).collect(),
                     store,
                     hooks_in_background: self.hooks_in_background,
                     hooks,

@@ -1,10 +1,12 @@
 //! The wire layer: axum routes (one file per resource), the form extractor, SSE, and
 //! `{"detail": ...}` errors. Nothing below this module knows about axum.
 
+mod agents;
 mod error;
 mod form;
 mod hooks;
 mod meta;
+mod runs;
 mod workflows;
 
 use crate::runtime::{ResponseGuard, Runtime};
@@ -27,6 +29,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
     Router::new()
         .merge(meta::router())
         .merge(workflows::router())
+        .merge(agents::router())
         .merge(hooks::router())
         .fallback(|| async { ApiError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async {

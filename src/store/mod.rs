@@ -225,6 +225,17 @@ pub struct IdempotencyKey {
     pub expires_at: i64,
 }
 
+/// A background run a dead process left unfinished, with what it needs to go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumableRun {
+    /// The run.
+    pub run: RunRecord,
+    /// The request it was started with (JSON).
+    pub request: String,
+    /// Its output so far (JSON), if a step finished.
+    pub checkpoint: Option<String>,
+}
+
 /// What [`Store::begin_run`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BeginRun {
@@ -265,8 +276,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// A session's runs, oldest first.
     async fn session_runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError>;
-    /// Marks runs left RUNNING or PENDING by a dead process as ERROR with `error`; returns
-    /// how many.
+    /// Marks runs left RUNNING or PENDING by a dead process as ERROR with `error` (except
+    /// background runs that can be resumed: see [`Store::resumable_runs`]); returns how many.
     async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError>;
     /// Claims one job leased to `owner` (or whose lease expired) for an attempt: marks it
     /// running until `lease_until` and counts the attempt. `None` if it is not runnable.
@@ -298,6 +309,27 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, HookJobRecord)>, StoreError>;
     /// Hook jobs matching `filter`, oldest first, and how many match in all.
     async fn hook_jobs(&self, filter: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError>;
+    /// A background run starts executing: PENDING becomes RUNNING, and the request it was
+    /// started with is kept (JSON), so another process can resume it.
+    async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError>;
+    /// Records a background run's progress (its output so far, JSON) and its events so far,
+    /// in one transaction.
+    async fn checkpoint_run(
+        &self,
+        run_id: &str,
+        checkpoint: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError>;
+    /// Background runs left RUNNING or PENDING with their request: the ones to resume.
+    async fn resumable_runs(&self) -> Result<Vec<ResumableRun>, StoreError>;
+    /// Appends `(event_index, payload)` rows to a run's replay log (`/resume`).
+    async fn append_run_events(
+        &self,
+        run_id: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError>;
+    /// A run's logged events with `event_index > after`, in order.
+    async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError>;
     /// Closes the connections once every write is done.
     async fn close(&self);
     /// Replaces a session's `session_state` (a JSON object as text).

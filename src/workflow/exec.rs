@@ -6,7 +6,7 @@ use super::step::{OnError, Step, StepFn, StepInput, StepKind};
 use super::{Workflow, WorkflowRunParams};
 use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook, StepPlace};
 use crate::event::{EventSink, RunEvent, StepIndex, WorkflowContext};
-use crate::run::{RunMetrics, RunOutput, StepMetrics, StepOutput, unix_seconds};
+use crate::run::{RunMetrics, RunOutput, RunStatus, StepMetrics, StepOutput, unix_seconds};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use std::panic::AssertUnwindSafe;
@@ -53,6 +53,36 @@ impl Collected {
 pub(crate) struct Failed {
     pub output: StepOutput,
     pub failure: AgentFailure,
+}
+
+/// The error agno records on the step a cancel interrupted.
+const CANCELLED_STEP: &str = "Cancelled during execution";
+/// The `error_type` that marks a cancel (not a failure) travelling up from a nested step.
+const CANCELLED: &str = "cancelled";
+
+impl Failed {
+    /// True when the run was cancelled rather than failed.
+    pub(crate) fn is_cancel(&self) -> bool {
+        self.failure.error_type == CANCELLED
+    }
+
+    /// `step` was interrupted (or never started) by a cancel.
+    fn cancelled(step: &Step, partial: Option<StepOutput>) -> Box<Failed> {
+        let base = partial.unwrap_or_else(|| output_of(step, ""));
+        Box::new(Failed {
+            output: StepOutput {
+                content: base.content.filter(|c| !c.is_empty()),
+                success: false,
+                error: Some(CANCELLED_STEP.to_owned()),
+                ..base
+            },
+            failure: AgentFailure {
+                message: CANCELLED_STEP.to_owned(),
+                error_type: CANCELLED,
+                error_id: None,
+            },
+        })
+    }
 }
 
 /// A step's output, or the failure that ends the run.
@@ -228,6 +258,10 @@ async fn run_agent(
             step_index: place.index.position(),
         }),
         hooks_in_background: p.hooks_in_background,
+        run_id: None,
+        history: Vec::new(),
+        cancel: p.cancel.clone(),
+        top_level: false,
     };
     let result = agent.run(&params, sink).await;
     acc.deferred.extend(result.deferred);
@@ -245,7 +279,11 @@ async fn run_agent(
         executor_name: agent.name().to_owned(),
         metrics: run.metrics.clone(),
     });
+    let was_cancelled = run.status == RunStatus::Cancelled;
     acc.executor_runs.push(run);
+    if was_cancelled {
+        return Err(Failed::cancelled(step, Some(out)));
+    }
     match result.failure {
         None => {
             emit_completed(scope, step, place, &out, sink).await;
@@ -347,6 +385,9 @@ async fn run_sequence(
 ) -> Sequence {
     let mut done = Vec::with_capacity(steps.len());
     for (index, child) in steps.iter().enumerate() {
+        if scope.p.cancel.is_cancelled() {
+            return Err((done, Failed::cancelled(child, None)));
+        }
         let place = Place {
             index: parent_index.child(index),
             parent: Some(parent),

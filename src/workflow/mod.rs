@@ -11,11 +11,14 @@ pub use step::{OnError, SessionState, Step, StepError, StepInput, StepKind};
 
 use crate::agent::{Agent, AgentFailure, DeferredHook};
 use crate::event::{EventSink, RunEvent, StepIndex, WorkflowContext};
-use crate::run::{RunStatus, WorkflowMetrics, WorkflowRunOutput, unix_seconds};
+use crate::run::{RunStatus, WorkflowRunOutput, unix_seconds};
+use crate::runtime::Checkpointer;
 use crate::store::DbConfig;
 use exec::{Collected, Place, Scope};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// A workflow: an id, a name, a description and steps.
 ///
@@ -145,6 +148,20 @@ pub(crate) struct WorkflowRunParams {
     pub session_state: Map<String, Value>,
     /// The `additional_data` form field.
     pub additional_data: Map<String, Value>,
+    /// Stops the run (between steps, and the running agent's model call) when cancelled.
+    pub cancel: CancellationToken,
+    /// Set for background runs: records the output as each step ends.
+    pub checkpoint: Option<Arc<Checkpointer>>,
+    /// A resumed run's progress: its finished steps are not run again.
+    pub resume_from: Option<Box<WorkflowCheckpoint>>,
+}
+
+/// A background workflow run's progress, stored as each top-level step ends: the output so
+/// far and the background hooks its finished steps owe.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct WorkflowCheckpoint {
+    pub output: WorkflowRunOutput,
+    pub deferred: Vec<DeferredHook>,
 }
 
 /// What executing a workflow leaves behind.
@@ -216,15 +233,26 @@ impl Workflow {
     /// those go out once the final state is stored.
     pub(crate) async fn execute(&self, p: &WorkflowRunParams, sink: &mut EventSink) -> Execution {
         let started = Instant::now();
-        let mut output = self.blank_output(
-            &p.run_id,
-            &p.session_id,
-            p.user_id.as_deref(),
-            &p.input,
-            p.created_at,
-            RunStatus::Running,
-        );
+        let mut deferred = Vec::new();
+        let mut output = match &p.resume_from {
+            Some(previous) => {
+                deferred.clone_from(&previous.deferred);
+                WorkflowRunOutput {
+                    status: RunStatus::Running,
+                    ..previous.output.clone()
+                }
+            }
+            None => self.blank_output(
+                &p.run_id,
+                &p.session_id,
+                p.user_id.as_deref(),
+                &p.input,
+                p.created_at,
+                RunStatus::Running,
+            ),
+        };
         output.metadata = p.metadata.clone();
+        let mut metrics = output.metrics.take().unwrap_or_default();
         let state = SessionState::new(p.session_state.clone());
         let mut input = StepInput {
             input: p.input.clone(),
@@ -232,31 +260,57 @@ impl Workflow {
             session_state: state.clone(),
             ..StepInput::default()
         };
+        // A resumed run: the finished steps feed the next one as if they had just run.
+        for finished in &output.step_results {
+            input.advance(finished);
+        }
         let scope = Scope { wf: self, p };
-        let mut acc = Collected::default();
         let mut failure = None;
-        sink.emit(|| RunEvent::WorkflowStarted {
-            ctx: self.event_context(p, None),
-        })
-        .await;
+        if p.resume_from.is_none() {
+            sink.emit(|| RunEvent::WorkflowStarted {
+                ctx: self.event_context(p, None),
+            })
+            .await;
+        }
+        let done = output.step_results.len();
 
-        for (index, step) in self.steps.iter().enumerate() {
+        let mut cancelled = false;
+        for (index, step) in self.steps.iter().enumerate().skip(done) {
+            if p.cancel.is_cancelled() {
+                cancelled = true;
+                break;
+            }
             let place = Place {
                 index: StepIndex::top(index),
                 parent: None,
             };
+            let mut acc = Collected::default();
             let outcome = exec::run_step(&scope, step, place, input.clone(), sink, &mut acc).await;
-            // Top-level step `index` has finished here with `outcome`: the one place where a
-            // completed step's output is known (the point to checkpoint it).
+            deferred.extend(acc.deferred);
+            output.step_executor_runs.extend(acc.executor_runs);
+            for m in acc.metrics {
+                metrics.steps.insert(m.step_name.clone(), m);
+            }
+            // Top-level step `index` has finished here with `outcome`.
             match outcome {
                 Ok(step_output) => {
                     input.advance(&step_output);
                     let stop = step_output.stop;
                     output.step_results.push(step_output);
+                    if let Some(checkpoint) = &p.checkpoint {
+                        output.metrics = Some(metrics.clone());
+                        checkpoint.save(&output, &deferred).await;
+                        output.metrics = None;
+                    }
                     if stop {
                         tracing::info!(run = %p.run_id, step = %step.name(), "a step asked the workflow to stop");
                         break;
                     }
+                }
+                Err(failed) if failed.is_cancel() => {
+                    output.step_results.push(failed.output);
+                    cancelled = true;
+                    break;
                 }
                 Err(failed) => {
                     output.step_results.push(failed.output);
@@ -266,13 +320,25 @@ impl Workflow {
             }
         }
 
-        let mut metrics = WorkflowMetrics::default();
-        for m in acc.metrics {
-            metrics.steps.insert(m.step_name.clone(), m);
-        }
         metrics.duration = started.elapsed().as_secs_f64();
         output.metrics = Some(metrics);
-        output.step_executor_runs = acc.executor_runs;
+        if cancelled && failure.is_none() {
+            let reason = crate::runtime::cancel_reason(&p.run_id);
+            output.status = RunStatus::Cancelled;
+            output.content = Some(reason.clone());
+            sink.emit(|| RunEvent::WorkflowCancelled {
+                ctx: self.event_context(p, None),
+                reason: reason.clone(),
+                content: reason,
+            })
+            .await;
+            return Execution {
+                output,
+                deferred,
+                failure,
+                session_state: state.snapshot(),
+            };
+        }
         match &failure {
             Some(f) => {
                 output.status = RunStatus::Error;
@@ -293,7 +359,7 @@ impl Workflow {
         }
         Execution {
             output,
-            deferred: acc.deferred,
+            deferred,
             failure,
             session_state: state.snapshot(),
         }

@@ -4,8 +4,8 @@
 mod writer;
 
 use super::{
-    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord,
-    SessionRecord, Store, StoreError,
+    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, ResumableRun,
+    RunRecord, SessionRecord, Store, StoreError,
 };
 use crate::run::RunStatus;
 use async_trait::async_trait;
@@ -307,6 +307,72 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok((rows.iter().map(job_row).collect(), total.max(0) as u64))
+    }
+
+    async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError> {
+        let op = Op::StartBackground {
+            run_id: run_id.to_owned(),
+            request: request.to_owned(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn checkpoint_run(
+        &self,
+        run_id: &str,
+        checkpoint: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        let op = Op::Checkpoint {
+            run_id: run_id.to_owned(),
+            checkpoint: checkpoint.to_owned(),
+            events: events.to_vec(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn resumable_runs(&self) -> Result<Vec<ResumableRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE background = 1 AND request IS NOT NULL
+                AND status IN ('RUNNING', 'PENDING') ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ResumableRun {
+                run: run_row(row),
+                request: row.get("request"),
+                checkpoint: row.get("checkpoint"),
+            })
+            .collect())
+    }
+
+    async fn append_run_events(
+        &self,
+        run_id: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let op = Op::AppendEvents {
+            run_id: run_id.to_owned(),
+            events: events.to_vec(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query_as(
+            "SELECT event_index, event FROM run_events
+             WHERE run_id = ? AND event_index > ? ORDER BY event_index",
+        )
+        .bind(run_id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 
     async fn close(&self) {

@@ -47,6 +47,19 @@ pub(super) enum Op {
         attempt: JobAttempt,
     },
     RetryJob(String),
+    StartBackground {
+        run_id: String,
+        request: String,
+    },
+    Checkpoint {
+        run_id: String,
+        checkpoint: String,
+        events: Vec<(i64, String)>,
+    },
+    AppendEvents {
+        run_id: String,
+        events: Vec<(i64, String)>,
+    },
     SaveSessionState {
         session_id: String,
         state: String,
@@ -152,10 +165,41 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
         } => finish_run(conn, run_id, *status, output, error.as_deref(), jobs)
             .await
             .map(|_| Reply::Done),
+        Op::StartBackground { run_id, request } => {
+            sqlx::query(
+                "UPDATE runs SET status = 'RUNNING', background = 1, request = ?, updated_at = ?
+                 WHERE run_id = ? AND status IN ('PENDING', 'RUNNING')",
+            )
+            .bind(request)
+            .bind(unix_millis())
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Reply::Done)
+        }
+        Op::Checkpoint {
+            run_id,
+            checkpoint,
+            events,
+        } => {
+            sqlx::query("UPDATE runs SET checkpoint = ?, updated_at = ? WHERE run_id = ?")
+                .bind(checkpoint)
+                .bind(unix_millis())
+                .bind(run_id)
+                .execute(&mut *conn)
+                .await?;
+            append_events(conn, run_id, events).await?;
+            Ok(Reply::Done)
+        }
+        Op::AppendEvents { run_id, events } => {
+            append_events(conn, run_id, events).await?;
+            Ok(Reply::Done)
+        }
         Op::FailInterrupted(error) => {
             let done = sqlx::query(
                 "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
-                 WHERE status IN ('RUNNING', 'PENDING')",
+                 WHERE status IN ('RUNNING', 'PENDING')
+                   AND NOT (background = 1 AND request IS NOT NULL)",
             )
             .bind(error)
             .bind(unix_millis())
@@ -409,6 +453,26 @@ async fn finish_run(
         .bind(job.lease_until)
         .bind(now)
         .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds rows to a run's replay log; rows already there are kept.
+async fn append_events(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    events: &[(i64, String)],
+) -> Result<(), StoreError> {
+    for (index, event) in events {
+        sqlx::query(
+            "INSERT INTO run_events (run_id, event_index, event) VALUES (?, ?, ?)
+             ON CONFLICT (run_id, event_index) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(index)
+        .bind(event)
         .execute(&mut *conn)
         .await?;
     }
