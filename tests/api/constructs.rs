@@ -722,3 +722,97 @@ async fn a_failing_step_deep_inside_constructs_ends_the_run_with_the_path_record
     assert_eq!(n.last(), Some(&"WorkflowError"));
     assert!(!n.contains(&"LoopExecutionCompleted"));
 }
+
+#[tokio::test]
+async fn cancelling_a_run_inside_a_loop_ends_it_cancelled_with_the_iterations_done() {
+    let tick = Step::function("tick", |_| async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Ok(StepOutput::new("tick"))
+    });
+    let wf = Workflow::new("forever").steps([
+        Step::from(Loop::new("spin", [tick]).max_iterations(100_000)),
+        shout(),
+    ]);
+    let app = app_with(vec![wf]).await;
+    let mut res = post(&app, "forever", &[("message", "go")]).await;
+    let mut text = String::new();
+    while text.matches("event: LoopIterationCompleted").count() < 2 {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let run_id = parse_sse(&text)[0].1["run_id"].as_str().unwrap().to_owned();
+    let cancel = app
+        .client
+        .post(app.url(&format!("/workflows/forever/runs/{run_id}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    let rest = res.text().await.unwrap();
+    let events = parse_sse(&format!("{text}{rest}"));
+    let n = names(&events);
+    assert_eq!(
+        &n[n.len() - 2..],
+        ["WorkflowCancelled", "WorkflowCompleted"]
+    );
+    assert!(!n.contains(&"LoopExecutionCompleted"));
+
+    let (_, polled) = app
+        .get_json(&format!("/workflows/forever/runs/{run_id}"))
+        .await;
+    assert_eq!(polled["status"], "CANCELLED", "{polled}");
+    let results = polled["step_results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "the step after the loop never ran");
+    let spin = &results[0];
+    assert_eq!(spin["error"], "Cancelled during execution");
+    let ticks = spin["steps"].as_array().unwrap();
+    assert!(ticks.len() >= 3, "{spin}");
+    assert!(
+        ticks[..ticks.len() - 1]
+            .iter()
+            .all(|t| t["content"] == "tick")
+    );
+    assert_eq!(ticks.last().unwrap()["error"], "Cancelled during execution");
+}
+
+#[tokio::test]
+async fn a_background_run_of_constructs_is_polled_to_its_nested_result() {
+    let app = app_with(vec![research_workflow()]).await;
+    let res = post(
+        &app,
+        "research",
+        &[
+            ("message", "bg topic"),
+            ("stream", "false"),
+            ("background", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    let url = format!(
+        "/workflows/research/runs/{}",
+        body["run_id"].as_str().unwrap()
+    );
+    let mut polled = Value::Null;
+    for _ in 0..200 {
+        let (_, now) = app.get_json(&url).await;
+        polled = now;
+        if polled["status"] == "COMPLETED" || polled["status"] == "ERROR" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(polled["status"], "COMPLETED", "{polled}");
+    assert_eq!(polled["step_results"][0]["step_type"], "Parallel");
+    assert_eq!(
+        polled["step_results"][0]["steps"].as_array().unwrap().len(),
+        3
+    );
+    assert!(
+        polled["content"]
+            .as_str()
+            .unwrap()
+            .contains("=== notes ===\nmy notes")
+    );
+}
