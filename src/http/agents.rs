@@ -3,7 +3,8 @@
 use super::error::ApiError;
 use super::form::RunForm;
 use super::runs::{RunsQuery, answer, cancelled, idempotency_key, resume, resume_form};
-use super::{AppState, iso, route};
+use super::session_schema::run_schema;
+use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
 use crate::event::{AgentContext, RunEvent};
@@ -145,11 +146,12 @@ async fn list_runs(
         return Err(ApiError::not_found("Session not found"));
     }
     let runs = rt.store.session_runs(&session_id).await?;
-    runs.iter()
-        .filter(|r| status.is_none_or(|s| r.status == s))
-        .map(run_schema)
-        .collect::<Result<_, _>>()
-        .map(Json)
+    Ok(Json(
+        runs.iter()
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .map(run_schema)
+            .collect(),
+    ))
 }
 
 /// `GET /agents/{id}/runs/{run_id}?session_id=`: the run's `RunOutput` (while it runs: its
@@ -193,46 +195,6 @@ fn stored_output(run: &RunRecord) -> Result<Value, ApiError> {
         v["content"] = json!(error);
     }
     Ok(v)
-}
-
-/// agno's agent `RunSchema` (wire spec §5.4): defaults filled.
-pub(crate) fn run_schema(run: &RunRecord) -> Result<Value, ApiError> {
-    let out = match &run.output {
-        Some(json) => Some(parse_output(json)?),
-        None => None,
-    };
-    let content = match &out {
-        Some(o) => json!(o.content),
-        None => json!(run.error.clone().unwrap_or_default()),
-    };
-    Ok(json!({
-        "run_id": run.run_id,
-        "parent_run_id": null,
-        "agent_id": run.component_id,
-        "user_id": run.user_id.clone().unwrap_or_default(),
-        "status": run.status,
-        "run_input": run.input,
-        "content": content,
-        "run_response_format": "text",
-        "reasoning_content": "",
-        "reasoning_steps": [],
-        "metrics": out.as_ref().map(|o| json!(o.metrics)),
-        "messages": out.as_ref().map(|o| json!(o.messages)).unwrap_or_else(|| json!([])),
-        "tools": out.as_ref().map(|o| json!(o.tools)).unwrap_or_else(|| json!([])),
-        "events": [],
-        "created_at": iso(run.created_at),
-        "references": [],
-        "citations": null,
-        "reasoning_messages": [],
-        "session_state": {},
-        "images": [],
-        "videos": [],
-        "audio": [],
-        "files": [],
-        "response_audio": null,
-        "input_media": null,
-        "followups": null,
-    }))
 }
 
 /// `POST /agents/{id}/runs/{run_id}/cancel`.

@@ -69,6 +69,14 @@ impl ApiError {
         }
     }
 
+    /// FastAPI's 422 with these pydantic-style error objects (`type`, `loc`, `msg`, `input`).
+    pub(crate) fn unprocessable(errors: Vec<Value>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: Value::Array(errors),
+        }
+    }
+
     /// A server-side failure: logged in full, answered with a safe message.
     pub(crate) fn internal(context: &str, e: impl std::fmt::Display) -> ApiError {
         tracing::error!("{context}: {e}");

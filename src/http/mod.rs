@@ -7,6 +7,9 @@ mod form;
 mod hooks;
 mod meta;
 mod runs;
+mod session_schema;
+mod sessions;
+mod validation;
 mod workflows;
 
 use crate::runtime::{ResponseGuard, Runtime};
@@ -31,6 +34,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(workflows::router())
         .merge(agents::router())
         .merge(hooks::router())
+        .merge(sessions::router())
         .fallback(|| async { ApiError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

@@ -3,7 +3,8 @@
 use super::error::ApiError;
 use super::form::RunForm;
 use super::runs::{RunsQuery, answer, cancelled, idempotency_key, resume, resume_form};
-use super::{AppState, iso, route};
+use super::session_schema::run_schema;
+use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
 use crate::event::{RunEvent, WorkflowContext};
@@ -198,11 +199,12 @@ async fn list_runs(
         return Err(ApiError::not_found("Session not found"));
     }
     let runs = rt.store.session_runs(&session_id).await?;
-    runs.iter()
-        .filter(|r| status.is_none_or(|s| r.status == s))
-        .map(|r| run_schema(&rt, r))
-        .collect::<Result<_, _>>()
-        .map(Json)
+    Ok(Json(
+        runs.iter()
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .map(run_schema)
+            .collect(),
+    ))
 }
 
 /// `GET /workflows/{id}/runs/{run_id}?session_id=`: the run's `WorkflowRunOutput`.
@@ -238,39 +240,4 @@ fn stored_output(wf: &Workflow, run: &RunRecord) -> Result<WorkflowRunOutput, Ap
     );
     output.error = run.error.clone();
     Ok(output)
-}
-
-/// agno's `WorkflowRunSchema` (wire spec §5.4): defaults filled, nulls kept.
-fn run_schema(rt: &Runtime, run: &RunRecord) -> Result<Value, ApiError> {
-    let wf = find(rt, &run.component_id)?;
-    let out = stored_output(wf, run)?;
-    Ok(json!({
-        "run_id": run.run_id,
-        "run_input": run.input,
-        "events": [],
-        "workflow_id": run.component_id,
-        "user_id": run.user_id.clone().unwrap_or_default(),
-        "content": out.content,
-        "content_type": out.content_type,
-        "status": run.status,
-        "error": run.error,
-        "step_results": out.step_results,
-        "step_executor_runs": out.step_executor_runs,
-        "step_requirements": null,
-        "pause_kind": null,
-        "paused_step_name": null,
-        "paused_step_index": null,
-        "metrics": out.metrics,
-        "created_at": iso(run.created_at),
-        "reasoning_content": "",
-        "reasoning_steps": [],
-        "references": [],
-        "citations": null,
-        "reasoning_messages": [],
-        "images": [],
-        "videos": [],
-        "audio": [],
-        "files": [],
-        "response_audio": null,
-    }))
 }

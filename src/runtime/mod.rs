@@ -829,11 +829,17 @@ impl RunTask {
     async fn save_session_state(&self, state: Map<String, Value>) {
         let state = crate::workflow::state_to_store(state);
         let saved = match serde_json::to_string(&state) {
-            Ok(json) => self
-                .store
-                .save_session_state(&self.params.session_id, &json)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(json) => {
+                let update = crate::store::SessionUpdate {
+                    session_state: Some(json),
+                    ..crate::store::SessionUpdate::default()
+                };
+                self.store
+                    .update_session(&self.params.session_id, &update)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = saved {

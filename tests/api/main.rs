@@ -11,3 +11,4 @@ mod hooks;
 mod lifecycle;
 mod mock_openai;
 mod runs;
+mod sessions;

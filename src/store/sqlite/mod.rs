@@ -7,6 +7,7 @@ use super::{
     BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, ResumableRun,
     RunRecord, SessionRecord, Store, StoreError,
 };
+use super::{SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use crate::run::RunStatus;
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -114,6 +115,14 @@ fn session_row(row: &SqliteRow) -> SessionRecord {
         session_state: row.get("session_state"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+    }
+}
+
+fn session_view_row(row: &SqliteRow) -> SessionView {
+    SessionView {
+        session: session_row(row),
+        metadata: row.get("metadata"),
+        summary: row.get("summary"),
     }
 }
 
@@ -399,11 +408,71 @@ impl Store for SqliteStore {
         self.pool.close().await;
     }
 
-    async fn save_session_state(&self, session_id: &str, state: &str) -> Result<(), StoreError> {
-        let op = Op::SaveSessionState {
+    async fn list_sessions(
+        &self,
+        f: &SessionFilter,
+    ) -> Result<(Vec<SessionView>, u64), StoreError> {
+        const WHERE: &str = "WHERE (?1 IS NULL OR session_type = ?1)
+                               AND (?2 IS NULL OR component_id = ?2)
+                               AND (?3 IS NULL OR user_id = ?3)
+                               AND (?4 IS NULL OR instr(lower(coalesce(session_name, '')), lower(?4)) > 0)";
+        let dir = if f.ascending { "ASC" } else { "DESC" };
+        let column = f.sort_by.column();
+        // One read transaction: the page and the count come from the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM sessions {WHERE}
+             ORDER BY {column} {dir}, session_id {dir} LIMIT ?5 OFFSET ?6"
+        ))
+        .bind(&f.session_type)
+        .bind(&f.component_id)
+        .bind(&f.user_id)
+        .bind(&f.session_name)
+        .bind(f.limit as i64)
+        .bind(f.offset as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM sessions {WHERE}"))
+            .bind(&f.session_type)
+            .bind(&f.component_id)
+            .bind(&f.user_id)
+            .bind(&f.session_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((
+            rows.iter().map(session_view_row).collect(),
+            total.max(0) as u64,
+        ))
+    }
+
+    async fn session_view(&self, session_id: &str) -> Result<Option<SessionView>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(session_view_row))
+    }
+
+    async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
+        match self.write(Op::DeleteSessions(keys.to_vec())).await? {
+            Reply::Deleted(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn update_session(
+        &self,
+        session_id: &str,
+        update: &SessionUpdate,
+    ) -> Result<Option<SessionView>, StoreError> {
+        let op = Op::UpdateSession {
             session_id: session_id.to_owned(),
-            state: state.to_owned(),
+            update: update.clone(),
         };
-        self.write(op).await.map(|_| ())
+        match self.write(op).await? {
+            Reply::Session(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
     }
 }
