@@ -626,6 +626,12 @@ async fn session_state_merges_request_over_stored_over_default_and_persists() {
     let (_, body) = run(&app, "counter", &[("message", "hi"), ("session_id", "s1")]).await;
     assert_eq!(body["content"], "visit 3, theme \"dark\", vip false");
 
+    // The sessions API shows the stored state.
+    let (status, session) = app.get_json("/sessions/s1?type=workflow").await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["session_state"]["visits"], 3);
+    assert_eq!(session["session_state"]["theme"], "dark");
+
     // Another session starts from the default.
     let (_, body) = run(&app, "counter", &[("message", "hi"), ("session_id", "s2")]).await;
     assert_eq!(body["content"], "visit 1, theme \"light\", vip false");
