@@ -49,6 +49,8 @@ pub struct AgentOs {
     shutdown_timeout: Duration,
     max_body_bytes: usize,
     idempotency_ttl: Duration,
+    security_key: Option<String>,
+    cors_origins: Option<Vec<String>>,
     runtime: OnceCell<Arc<Runtime>>,
 }
 
@@ -84,6 +86,8 @@ impl AgentOs {
             shutdown_timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            security_key: None,
+            cors_origins: None,
             runtime: OnceCell::new(),
         }
     }
@@ -161,6 +165,28 @@ impl AgentOs {
     /// The largest request body accepted (default 10 MiB); larger ones get 413.
     pub fn max_body_bytes(mut self, bytes: usize) -> AgentOs {
         self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Requires `Authorization: Bearer <key>` on every route except `/`, `/health`, `/info`, the
+    /// docs (`/docs`, `/openapi.json`) and `OPTIONS` requests; others get 401. Default: the
+    /// `OS_SECURITY_KEY` environment variable. An empty key turns auth off.
+    pub fn security_key(mut self, key: impl Into<String>) -> AgentOs {
+        self.security_key = Some(key.into());
+        self
+    }
+
+    /// The browser origins CORS allows (with credentials), replacing the defaults like agno's
+    /// `cors_allowed_origins`. `*` is dropped; an empty list keeps the defaults. Default:
+    /// `CORS_ORIGIN_LIST` (comma-separated or a JSON array) plus `http://localhost:3000` and
+    /// agno's hosts (`https://agno.com`, `https://www.agno.com`, `https://app.agno.com`,
+    /// `https://os-stg.agno.com`, `https://os.agno.com`).
+    pub fn cors_allowed_origins<I, S>(mut self, origins: I) -> AgentOs
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cors_origins = Some(origins.into_iter().map(Into::into).collect());
         self
     }
 
@@ -249,8 +275,14 @@ impl AgentOs {
     /// The HTTP API as an `axum::Router`, to serve or to `nest` inside a host application.
     /// Opens the database on first use.
     pub async fn router(&self) -> Result<axum::Router, OsError> {
+        let edge = crate::http::Edge::from_config(
+            self.security_key.as_deref(),
+            self.cors_origins.as_deref(),
+        )
+        .map_err(OsError::Config)?;
         let runtime = self.runtime().await?;
-        Ok(crate::http::api_router(runtime, self.max_body_bytes))
+        let api = crate::http::api_router(runtime, self.max_body_bytes);
+        Ok(crate::http::with_edge(api, &edge))
     }
 
     /// Binds `addr` (overridden by `AGENT_OS_HOST` / `AGENT_OS_PORT`) and serves until SIGINT or

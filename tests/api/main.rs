@@ -4,11 +4,13 @@
 mod agents;
 mod constructs;
 mod durability;
+mod edge;
 mod errors;
 mod example;
 mod helpers;
 mod hooks;
 mod lifecycle;
 mod mock_openai;
+mod openapi;
 mod runs;
 mod sessions;
