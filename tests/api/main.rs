@@ -1,6 +1,7 @@
 //! Integration tests: the real server on a loopback port, a temp SQLite file, and a local
 //! OpenAI-compatible mock. One binary, many modules.
 
+mod agent_ui;
 mod agents;
 mod constructs;
 mod durability;
