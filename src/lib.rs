@@ -43,7 +43,7 @@ pub mod store;
 mod workflow;
 
 pub use agent::Agent;
-pub use event::{AgentContext, RunEvent, WorkflowContext};
+pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 #[cfg(feature = "scripted")]
 pub use model::ScriptedModel;
@@ -54,4 +54,7 @@ pub use run::{
     WorkflowMetrics, WorkflowRunOutput,
 };
 pub use store::{DbConfig, SqliteDb};
-pub use workflow::{Step, StepKind, Workflow};
+pub use workflow::{
+    Condition, Loop, OnError, Parallel, Router, SessionState, Step, StepError, StepInput, StepKind,
+    Steps, Workflow,
+};
