@@ -41,6 +41,14 @@ pub struct Agent {
     post_hooks: Vec<Hook>,
     history_runs: usize,
     tools: Vec<AgentTool>,
+    /// Boxed: an `Agent` is a workflow step, and steps should stay small.
+    loop_settings: Box<LoopSettings>,
+}
+
+/// How an agent talks to its model: the tool loop's limits, the output type and the request
+/// settings.
+#[derive(Clone)]
+struct LoopSettings {
     tool_choice: Option<Value>,
     max_tool_rounds: usize,
     tool_timeout: Duration,
@@ -59,7 +67,7 @@ impl std::fmt::Debug for Agent {
             .field("pre_hooks", &self.pre_hooks)
             .field("post_hooks", &self.post_hooks)
             .field("tools", &self.tools)
-            .field("output_schema", &self.output_schema)
+            .field("output_schema", &self.loop_settings.output_schema)
             .finish_non_exhaustive()
     }
 }
@@ -82,13 +90,15 @@ impl Agent {
             post_hooks: Vec::new(),
             history_runs: crate::runtime::HISTORY_RUNS,
             tools: Vec::new(),
-            tool_choice: None,
-            max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
-            tool_timeout: DEFAULT_TOOL_TIMEOUT,
-            output_schema: None,
-            temperature: None,
-            max_tokens: None,
-            request_fields: Map::new(),
+            loop_settings: Box::new(LoopSettings {
+                tool_choice: None,
+                max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
+                tool_timeout: DEFAULT_TOOL_TIMEOUT,
+                output_schema: None,
+                temperature: None,
+                max_tokens: None,
+                request_fields: Map::new(),
+            }),
         }
     }
 
@@ -151,7 +161,7 @@ impl Agent {
     /// OpenAI's `tool_choice` (`json!("required")`, `json!("none")` or a function object);
     /// by default the server decides (`"auto"`).
     pub fn tool_choice(mut self, choice: Value) -> Agent {
-        self.tool_choice = Some(choice);
+        self.loop_settings.tool_choice = Some(choice);
         self
     }
 
@@ -159,14 +169,14 @@ impl Agent {
     /// default. After the last one the model is asked once more with `tool_choice: "none"`, to
     /// answer with what it has; if it still calls tools the run fails.
     pub fn max_tool_rounds(mut self, rounds: usize) -> Agent {
-        self.max_tool_rounds = rounds;
+        self.loop_settings.max_tool_rounds = rounds;
         self
     }
 
     /// The longest one tool call may take (60 s by default); past it the model gets an error
     /// result for that call.
     pub fn tool_timeout(mut self, limit: Duration) -> Agent {
-        self.tool_timeout = limit;
+        self.loop_settings.tool_timeout = limit;
         self
     }
 
@@ -175,26 +185,26 @@ impl Agent {
     /// object and `content_type` the type's name; a reply that does not parse as `T` fails
     /// the run.
     pub fn output_schema<T: JsonSchema + DeserializeOwned + 'static>(mut self) -> Agent {
-        self.output_schema = Some(OutputSchema::of::<T>());
+        self.loop_settings.output_schema = Some(OutputSchema::of::<T>());
         self
     }
 
     /// The sampling temperature sent with every model call.
     pub fn temperature(mut self, temperature: f64) -> Agent {
-        self.temperature = Some(temperature);
+        self.loop_settings.temperature = Some(temperature);
         self
     }
 
     /// The most tokens a reply may use (sent as `max_completion_tokens`).
     pub fn max_tokens(mut self, max_tokens: u32) -> Agent {
-        self.max_tokens = Some(max_tokens);
+        self.loop_settings.max_tokens = Some(max_tokens);
         self
     }
 
     /// Any other field of the chat completions request (`top_p`, `seed`,
     /// `reasoning_effort`...), sent as it is; it overrides the settings above.
     pub fn request_field(mut self, key: impl Into<String>, value: Value) -> Agent {
-        self.request_fields.insert(key.into(), value);
+        self.loop_settings.request_fields.insert(key.into(), value);
         self
     }
 
@@ -429,7 +439,7 @@ impl Agent {
             .await;
 
         output.content = content;
-        if let Some(schema) = &self.output_schema {
+        if let Some(schema) = &self.loop_settings.output_schema {
             output.content_type = schema.format.name.clone();
         }
         output.status = RunStatus::Completed;

@@ -45,7 +45,7 @@ mod tool;
 mod workflow;
 
 pub use agent::Agent;
-pub use event::{AgentContext, RunEvent, WorkflowContext};
+pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]
@@ -58,4 +58,7 @@ pub use run::{
 pub use run::{ToolCallMetrics, ToolExecution};
 pub use store::{DbConfig, SqliteDb};
 pub use tool::{AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolError, tool_fn};
-pub use workflow::{Step, StepKind, Workflow};
+pub use workflow::{
+    Condition, Loop, OnError, Parallel, Router, SessionState, Step, StepError, StepInput, StepKind,
+    Steps, Workflow,
+};

@@ -281,12 +281,12 @@ pub struct StepOutput {
     pub step_name: String,
     /// The step's id.
     pub step_id: String,
-    /// `"Step"`.
+    /// `"Step"`, `"Steps"`, `"Parallel"`, `"Condition"`, `"Loop"` or `"Router"`.
     pub step_type: String,
-    /// `"agent"` or `"function"`.
-    pub executor_type: String,
-    /// The agent's name.
-    pub executor_name: String,
+    /// `"agent"`, `"function"` or `"parallel"`; null for the other constructs.
+    pub executor_type: Option<String>,
+    /// The agent's name, the function step's name, or the Parallel's name.
+    pub executor_name: Option<String>,
     /// The agent run's id.
     pub step_run_id: Option<String>,
     /// Media (unused, null).
@@ -307,6 +307,68 @@ pub struct StepOutput {
     pub stop: bool,
     /// Whether the step is paused for a human.
     pub is_paused: bool,
+    /// The outputs of a construct's children (Steps, Parallel, Condition, Loop, Router), in
+    /// order; absent for a single step, as in agno.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepOutput>>,
+}
+
+impl StepOutput {
+    /// What a function step returns: this content, successful. The workflow fills in the
+    /// step's name, id and type.
+    ///
+    /// ```
+    /// use agentos::StepOutput;
+    /// let out = StepOutput::new("42 sources found").with_stop(true);
+    /// assert_eq!(out.content.as_deref(), Some("42 sources found"));
+    /// assert!(out.success && out.stop);
+    /// ```
+    pub fn new(content: impl Into<String>) -> StepOutput {
+        StepOutput {
+            content: Some(content.into()),
+            step_name: String::new(),
+            step_id: String::new(),
+            step_type: "Step".to_owned(),
+            executor_type: None,
+            executor_name: None,
+            step_run_id: None,
+            images: None,
+            videos: None,
+            audio: None,
+            files: None,
+            metrics: None,
+            success: true,
+            error: None,
+            stop: false,
+            is_paused: false,
+            steps: None,
+        }
+    }
+
+    /// A failed result with this error (`success: false`); content is the error text.
+    pub fn failure(error: impl Into<String>) -> StepOutput {
+        let error = error.into();
+        StepOutput {
+            success: false,
+            error: Some(error.clone()),
+            ..StepOutput::new(error)
+        }
+    }
+
+    /// `stop = true` ends the workflow after this step (agno's early termination).
+    pub fn with_stop(mut self, stop: bool) -> StepOutput {
+        self.stop = stop;
+        self
+    }
+
+    /// The content of the deepest last nested step (the step itself when it has no
+    /// children), as agno computes a workflow's final content.
+    pub fn deepest_content(&self) -> Option<&str> {
+        match self.steps.as_deref() {
+            Some([.., last]) => last.deepest_content(),
+            _ => self.content.as_deref(),
+        }
+    }
 }
 
 /// One entry of `WorkflowRunOutput.metrics.steps`.

@@ -83,7 +83,7 @@ impl Agent {
     ) -> ModelRequest {
         let tool_choice = match tools_allowed {
             _ if self.tools.is_empty() => None,
-            true => self.tool_choice.clone(),
+            true => self.loop_settings.tool_choice.clone(),
             false => Some(json!("none")),
         };
         let mut chat: Vec<ChatMessage> = messages.iter().map(chat_message).collect();
@@ -100,10 +100,14 @@ impl Agent {
             messages: chat,
             tools: self.tools.iter().map(|t| t.definition().clone()).collect(),
             tool_choice,
-            response_format: self.output_schema.as_ref().map(|s| s.format.clone()),
-            temperature: self.temperature,
-            max_tokens: self.max_tokens,
-            extra: self.request_fields.clone(),
+            response_format: self
+                .loop_settings
+                .output_schema
+                .as_ref()
+                .map(|s| s.format.clone()),
+            temperature: self.loop_settings.temperature,
+            max_tokens: self.loop_settings.max_tokens,
+            extra: self.loop_settings.request_fields.clone(),
         }
     }
 
@@ -131,7 +135,7 @@ impl Agent {
             if cancel.is_cancelled() {
                 return Err(Stop::Cancelled(String::new()));
             }
-            let tools_allowed = rounds < self.max_tool_rounds;
+            let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
             let request = self.request(messages, tools_allowed, input, params);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
@@ -139,7 +143,7 @@ impl Agent {
                 model_provider: output.model_provider.clone(),
             })
             .await;
-            let structured = self.output_schema.is_some();
+            let structured = self.loop_settings.output_schema.is_some();
             let reply = match call_model(model, &request, !structured, actx, sink, cancel).await {
                 Ok(reply) => reply,
                 Err(CallError::Cancelled(partial)) => return Err(Stop::Cancelled(partial)),
@@ -157,7 +161,10 @@ impl Agent {
             messages.push(assistant_message(&reply));
 
             // `Some` when this reply is the answer; a structured one must parse.
-            let answer = match (&self.output_schema, reply.tool_calls.is_empty()) {
+            let answer = match (
+                &self.loop_settings.output_schema,
+                reply.tool_calls.is_empty(),
+            ) {
                 (_, false) => Ok(None),
                 (None, true) => Ok(Some(Value::String(reply.content.clone()))),
                 (Some(schema), true) => match schema.parse(&reply.content) {
@@ -201,7 +208,7 @@ impl Agent {
                     message: format!(
                         "the model still called tools after {} rounds of tool calls \
                          (max_tool_rounds)",
-                        self.max_tool_rounds
+                        self.loop_settings.max_tool_rounds
                     ),
                     error_type: "tool_round_limit",
                     error_id: None,
@@ -236,7 +243,7 @@ impl Agent {
             })
             .await;
         }
-        let (tools, limit) = (&self.tools, self.tool_timeout);
+        let (tools, limit) = (&self.tools, self.loop_settings.tool_timeout);
         let mut running: FuturesUnordered<_> = prepared
             .into_iter()
             .enumerate()

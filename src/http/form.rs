@@ -141,6 +141,21 @@ fn coerce_extra(value: String) -> Value {
 /// Fields agno decodes as JSON objects; bad JSON is dropped with a warning, as agno does.
 const JSON_FIELDS: [&str; 3] = ["session_state", "dependencies", "metadata"];
 
+/// A field that must hold a JSON object (`session_state`, `additional_data`): anything else
+/// is the client's mistake, answered 400 rather than dropped (agno drops bad `session_state`
+/// with a warning, and passes `additional_data` on as a string).
+fn json_object(field: &str, value: &str) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_str::<Value>(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request(format!(
+            "{field} must be a JSON object"
+        ))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "{field} is not valid JSON: {e}"
+        ))),
+    }
+}
+
 fn has_nul(s: &str) -> bool {
     s.contains('\0')
 }
@@ -176,6 +191,15 @@ impl RunForm {
                 }
                 "user_id" => req.user_id = Some(value).filter(|v| !v.is_empty()),
                 "stream_events" | "version" | "factory_input" => {}
+                "session_state" | "additional_data" => {
+                    let map = json_object(&name, &value)?;
+                    if name == "session_state" {
+                        req.session_state = Some(map.clone());
+                    } else {
+                        req.additional_data = Some(map.clone());
+                    }
+                    req.extra.insert(name, Value::Object(map));
+                }
                 field if JSON_FIELDS.contains(&field) => {
                     match serde_json::from_str::<Value>(&value) {
                         Ok(Value::Object(map)) => {

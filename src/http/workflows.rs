@@ -11,7 +11,7 @@ use crate::event::{RunEvent, WorkflowContext};
 use crate::run::WorkflowRunOutput;
 use crate::runtime::Runtime;
 use crate::store::RunRecord;
-use crate::workflow::{StepKind, Workflow};
+use crate::workflow::{Step, StepKind, Workflow};
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -68,6 +68,35 @@ pub(crate) fn agent_summary(agent: &Agent) -> Value {
     })
 }
 
+/// One step of `GET /workflows/{id}` (wire spec §4.7): name, description and type, the agent
+/// of an agent step, and the children of a construct (`steps`; a Condition's `else_steps`; a
+/// Router's choices as `steps`). Null keys are left out, as agno prunes them.
+fn step_tree(step: &Step) -> Value {
+    let mut v = json!({"name": step.name(), "type": step.kind().type_name()});
+    if let Some(d) = step.get_description() {
+        v["description"] = json!(d);
+    }
+    let list = |steps: &[Step]| Value::Array(steps.iter().map(step_tree).collect());
+    match step.kind() {
+        StepKind::Agent(a) => v["agent"] = agent_summary(a),
+        StepKind::Function(_) => {}
+        StepKind::Steps(s) => v["steps"] = list(&s.steps),
+        StepKind::Parallel(p) => v["steps"] = list(&p.steps),
+        StepKind::Condition(c) => {
+            v["steps"] = list(&c.steps);
+            if !c.else_steps.is_empty() {
+                v["else_steps"] = list(&c.else_steps);
+            }
+        }
+        StepKind::Loop(l) => {
+            v["steps"] = list(&l.steps);
+            v["max_iterations"] = json!(l.max_iterations);
+        }
+        StepKind::Router(r) => v["steps"] = list(&r.choices),
+    }
+    v
+}
+
 async fn list_workflows(State(rt): State<AppState>) -> Json<Vec<Value>> {
     Json(rt.workflows.iter().map(|wf| summary(&rt, wf)).collect())
 }
@@ -83,15 +112,7 @@ async fn get_workflow(
     Path(workflow_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
-    let steps: Vec<Value> = wf
-        .get_steps()
-        .iter()
-        .map(|s| match s.kind() {
-            StepKind::Agent(a) => {
-                json!({"name": s.name(), "type": "Step", "agent": agent_summary(a)})
-            }
-        })
-        .collect();
+    let steps: Vec<Value> = wf.get_steps().iter().map(step_tree).collect();
     let mut v = summary(&rt, wf);
     v["steps"] = json!(steps);
     v["workflow_agent"] = json!(false);
@@ -139,6 +160,7 @@ fn final_event(output: &str) -> Result<RunEvent, ApiError> {
         session_id: output.session_id.clone(),
         run_id: output.run_id.clone(),
         step_id: None,
+        parent_step_id: None,
         nested_depth: 0,
     };
     Ok(match &output.error {

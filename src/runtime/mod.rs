@@ -49,6 +49,12 @@ pub(crate) struct RunRequest {
     /// The `Idempotency-Key` header.
     #[serde(skip)]
     pub idempotency_key: Option<String>,
+    /// The `session_state` form field (a JSON object).
+    #[serde(default)]
+    pub session_state: Option<Map<String, Value>>,
+    /// The `additional_data` form field (a JSON object).
+    #[serde(default)]
+    pub additional_data: Option<Map<String, Value>>,
     /// `background=true`: answer at once, run detached.
     pub background: bool,
     /// Uploaded images, as data URLs (agent runs).
@@ -355,6 +361,8 @@ impl Runtime {
             metadata: req.metadata,
             hooks_in_background: self.hooks_in_background,
             created_at: unix_seconds(),
+            session_state: req.session_state.unwrap_or_default(),
+            additional_data: req.additional_data.unwrap_or_default(),
             cancel: CancellationToken::new(),
             checkpoint: None,
             images: req.images,
@@ -501,6 +509,8 @@ impl Runtime {
             metadata: req.metadata.clone(),
             hooks_in_background: self.hooks_in_background,
             created_at: run.created_at / 1000,
+            session_state: req.session_state.clone().unwrap_or_default(),
+            additional_data: req.additional_data.clone().unwrap_or_default(),
             cancel: CancellationToken::new(),
             checkpoint: None,
             images: req.images.clone(),
@@ -700,11 +710,14 @@ impl RunTask {
     }
 
     async fn run_workflow(&mut self, workflow: &Workflow) -> Ending {
+        self.params.session_state = self.starting_session_state(workflow).await;
         let Execution {
             output,
             deferred,
             failure,
+            session_state,
         } = workflow.execute(&self.params, &mut self.sink).await;
+        self.save_session_state(session_state).await;
         let final_event = self.sink.is_streaming().then(|| {
             let ctx = workflow.event_context(&self.params, None);
             match (&failure, output.status) {
@@ -808,6 +821,48 @@ impl RunTask {
                 error_type: Some("storage_error".to_owned()),
                 error_id: None,
             },
+        }
+    }
+
+    /// The run's starting session state: the request's over the session's stored state over
+    /// the workflow's default.
+    async fn starting_session_state(&self, workflow: &Workflow) -> Map<String, Value> {
+        let stored = match self.store.get_session(&self.params.session_id).await {
+            Ok(session) => session
+                .and_then(|s| serde_json::from_str::<Map<String, Value>>(&s.session_state).ok())
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::error!(run = %self.params.run_id, error = %e, "cannot read the session state");
+                Map::new()
+            }
+        };
+        crate::workflow::merge_session_state(
+            workflow.get_session_state(),
+            &stored,
+            &self.params.session_state,
+        )
+    }
+
+    /// Stores the session state the run left (before the final state, so a client that sees
+    /// the run finished also sees the state).
+    async fn save_session_state(&self, state: Map<String, Value>) {
+        let state = crate::workflow::state_to_store(state);
+        let saved = match serde_json::to_string(&state) {
+            Ok(json) => {
+                let update = crate::store::SessionUpdate {
+                    session_state: Some(json),
+                    ..crate::store::SessionUpdate::default()
+                };
+                self.store
+                    .update_session(&self.params.session_id, &update)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = saved {
+            tracing::error!(run = %self.params.run_id, error = %e, "cannot store the session state");
         }
     }
 

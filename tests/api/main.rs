@@ -3,6 +3,7 @@
 
 mod agent_ui;
 mod agents;
+mod constructs;
 mod durability;
 mod edge;
 mod errors;
