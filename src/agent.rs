@@ -247,6 +247,27 @@ impl Agent {
         Ok(())
     }
 
+    /// agno's `AgentResponse.tools`: `{"tools": [{name, description, parameters}],
+    /// "tool_choice"?}`, or `None` without tools.
+    pub(crate) fn tools_info(&self) -> Option<Value> {
+        if self.tools.is_empty() {
+            return None;
+        }
+        let tools: Vec<Value> = self
+            .tools
+            .iter()
+            .map(|t| {
+                let d = t.definition();
+                serde_json::json!({"name": d.name, "description": d.description, "parameters": d.parameters})
+            })
+            .collect();
+        let mut info = serde_json::json!({ "tools": tools });
+        if let Some(choice) = &self.loop_settings.tool_choice {
+            info["tool_choice"] = choice.clone();
+        }
+        Some(info)
+    }
+
     /// Every hook of this agent, pre-hooks first.
     pub(crate) fn hooks(&self) -> impl Iterator<Item = &Hook> {
         self.pre_hooks.iter().chain(self.post_hooks.iter())

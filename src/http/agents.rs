@@ -46,14 +46,18 @@ pub(crate) fn agent_response(rt: &Runtime, agent: &Agent) -> Value {
     let model = agent
         .get_model()
         .map(|m| json!({"name": m.provider(), "model": m.id(), "provider": m.provider()}));
-    json!({
+    let mut v = json!({
         "id": agent.id(),
         "name": agent.name(),
         "db_id": rt.db_id,
         "model": model,
         "is_factory": false,
         "is_component": false,
-    })
+    });
+    if let Some(tools) = agent.tools_info() {
+        v["tools"] = tools;
+    }
+    v
 }
 
 fn find<'a>(rt: &'a Runtime, id: &str) -> Result<&'a Arc<Agent>, ApiError> {

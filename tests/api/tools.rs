@@ -686,6 +686,17 @@ async fn an_agent_served_alone_runs_tools_and_a_cancel_stops_a_hanging_tool() {
             .text("stream", stream.to_owned())
     };
 
+    // GET /agents/{id} lists the tools as agno does.
+    let (status, detail) = app.get_json("/agents/assistant").await;
+    assert_eq!(status, 200);
+    let listed = detail["tools"]["tools"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["name"], "get_weather");
+    assert_eq!(
+        listed[0]["parameters"]["properties"]["city"]["type"],
+        "string"
+    );
+
     // A JSON run: the agent's own RunOutput records the call.
     let body: Value = app
         .client
