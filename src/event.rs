@@ -101,12 +101,27 @@ pub struct AgentContext {
 impl AgentContext {
     /// The context of an agent run of its own (not a workflow step).
     pub(crate) fn top_level(output: &RunOutput) -> AgentContext {
+        AgentContext::standalone(
+            &output.agent_id,
+            &output.agent_name,
+            &output.run_id,
+            &output.session_id,
+        )
+    }
+
+    /// The context of the run `run_id` of an agent served on its own.
+    pub(crate) fn standalone(
+        agent_id: &str,
+        agent_name: &str,
+        run_id: &str,
+        session_id: &str,
+    ) -> AgentContext {
         AgentContext {
             created_at: crate::run::unix_seconds(),
-            agent_id: output.agent_id.clone(),
-            agent_name: output.agent_name.clone(),
-            run_id: output.run_id.clone(),
-            session_id: output.session_id.clone(),
+            agent_id: agent_id.to_owned(),
+            agent_name: agent_name.to_owned(),
+            run_id: run_id.to_owned(),
+            session_id: session_id.to_owned(),
             workflow_id: None,
             workflow_run_id: None,
             step_id: None,

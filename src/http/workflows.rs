@@ -2,8 +2,9 @@
 
 use super::error::ApiError;
 use super::form::RunForm;
-use super::runs::{RunsQuery, answer, cancelled, idempotency_key, resume, resume_form};
-use super::session_schema::run_schema;
+use super::runs::{
+    RunsQuery, answer, cancelled, find_run, idempotency_key, list_session_runs, resume, resume_form,
+};
 use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
@@ -190,21 +191,7 @@ async fn list_runs(
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     find(&rt, &workflow_id)?;
-    let status = q.status()?;
-    let session_id = q
-        .session_id
-        .ok_or_else(|| ApiError::missing("query", "session_id"))?;
-    let session = rt.store.get_session(&session_id).await?;
-    if !session.is_some_and(|s| s.component_id == workflow_id && s.session_type == "workflow") {
-        return Err(ApiError::not_found("Session not found"));
-    }
-    let runs = rt.store.session_runs(&session_id).await?;
-    Ok(Json(
-        runs.iter()
-            .filter(|r| status.is_none_or(|s| r.status == s))
-            .map(run_schema)
-            .collect(),
-    ))
+    list_session_runs(&rt, "workflow", &workflow_id, q).await
 }
 
 /// `GET /workflows/{id}/runs/{run_id}?session_id=`: the run's `WorkflowRunOutput`.
@@ -214,13 +201,14 @@ async fn get_run(
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<WorkflowRunOutput>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
-    let run = rt
-        .store
-        .get_run(&run_id)
-        .await?
-        .filter(|r| r.component_type == "workflow" && r.component_id == workflow_id)
-        .filter(|r| q.session_id.as_deref().is_none_or(|s| s == r.session_id))
-        .ok_or_else(|| ApiError::not_found("Run not found"))?;
+    let run = find_run(
+        &rt,
+        "workflow",
+        &workflow_id,
+        &run_id,
+        q.session_id.as_deref(),
+    )
+    .await?;
     Ok(Json(stored_output(wf, &run)?))
 }
 
