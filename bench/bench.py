@@ -95,6 +95,9 @@ def start_mock(delay_ms):
     env = dict(os.environ, MOCK_DELAY_MS=str(delay_ms), MOCK_ADDR=MOCK_ADDR)
     p = subprocess.Popen(["taskset", "-c", LOAD_CORE, MOCK], env=env, stderr=subprocess.DEVNULL)
     for _ in range(500):
+        if p.poll() is not None:
+            # Most likely another process holds the port: measuring against it would be wrong.
+            raise SystemExit(f"the mock exited at start (is {MOCK_ADDR} already in use?)")
         try:
             c = http.client.HTTPConnection("127.0.0.1", 18080, timeout=1)
             c.request("GET", "/v1/models")

@@ -378,8 +378,10 @@ impl Runtime {
         let session_id = session.session_id.clone();
         self.runs.spawn(async move {
             match task.store.begin_run(&session, &record, key.as_ref()).await {
-                Ok(BeginRun::Started(_)) => {
+                Ok(BeginRun::Started(session)) => {
                     let _ = begun_tx.send(Ok(None));
+                    let mut task = task;
+                    task.stored_state = Some(session.session_state);
                     task.run().await;
                 }
                 Ok(BeginRun::Existing(run)) => {
@@ -467,6 +469,7 @@ impl Runtime {
             max_attempts: self.max_attempts,
             dispatcher: self.dispatcher.clone(),
             active,
+            stored_state: None,
         };
         (task, events, result, guard_tx)
     }
@@ -606,6 +609,8 @@ struct RunTask {
     max_attempts: u32,
     dispatcher: HookDispatcher,
     active: ActiveRun,
+    /// The session's stored state as `begin_run` read it (saves a read); `None`: read it.
+    stored_state: Option<String>,
 }
 
 /// How a run ended, before it is stored.
@@ -710,14 +715,19 @@ impl RunTask {
     }
 
     async fn run_workflow(&mut self, workflow: &Workflow) -> Ending {
-        self.params.session_state = self.starting_session_state(workflow).await;
+        let stored = self.stored_session_state().await;
+        self.params.session_state = crate::workflow::merge_session_state(
+            workflow.get_session_state(),
+            &stored,
+            &self.params.session_state,
+        );
         let Execution {
             output,
             deferred,
             failure,
             session_state,
         } = workflow.execute(&self.params, &mut self.sink).await;
-        self.save_session_state(session_state).await;
+        self.save_session_state(session_state, &stored).await;
         let final_event = self.sink.is_streaming().then(|| {
             let ctx = workflow.event_context(&self.params, None);
             match (&failure, output.status) {
@@ -817,29 +827,29 @@ impl RunTask {
         }
     }
 
-    /// The run's starting session state: the request's over the session's stored state over
-    /// the workflow's default.
-    async fn starting_session_state(&self, workflow: &Workflow) -> Map<String, Value> {
-        let stored = match self.store.get_session(&self.params.session_id).await {
-            Ok(session) => session
-                .and_then(|s| serde_json::from_str::<Map<String, Value>>(&s.session_state).ok())
-                .unwrap_or_default(),
-            Err(e) => {
-                tracing::error!(run = %self.params.run_id, error = %e, "cannot read the session state");
-                Map::new()
-            }
+    /// The session's stored state: as `begin_run` returned it, or read now (a resumed run).
+    async fn stored_session_state(&mut self) -> Map<String, Value> {
+        let text = match self.stored_state.take() {
+            Some(text) => Some(text),
+            None => match self.store.get_session(&self.params.session_id).await {
+                Ok(session) => session.map(|s| s.session_state),
+                Err(e) => {
+                    tracing::error!(run = %self.params.run_id, error = %e, "cannot read the session state");
+                    None
+                }
+            },
         };
-        crate::workflow::merge_session_state(
-            workflow.get_session_state(),
-            &stored,
-            &self.params.session_state,
-        )
+        text.and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
     }
 
-    /// Stores the session state the run left (before the final state, so a client that sees
-    /// the run finished also sees the state).
-    async fn save_session_state(&self, state: Map<String, Value>) {
+    /// Stores the session state the run left, unless it is the stored one (before the final
+    /// state, so a client that sees the run finished also sees the state).
+    async fn save_session_state(&self, state: Map<String, Value>, stored: &Map<String, Value>) {
         let state = crate::workflow::state_to_store(state);
+        if &state == stored {
+            return;
+        }
         let saved = match serde_json::to_string(&state) {
             Ok(json) => {
                 let update = crate::store::SessionUpdate {
