@@ -2,6 +2,7 @@
 //! HTTP request only subscribes to it), the hook dispatcher and graceful shutdown.
 
 pub(crate) mod hooks;
+pub(crate) mod lease;
 
 use crate::agent::DeferredHook;
 use crate::event::{EventSink, RunEvent};
@@ -103,6 +104,8 @@ pub(crate) struct Runtime {
     max_attempts: u32,
     idempotency_ttl: Duration,
     runs: TaskTracker,
+    lease: lease::OwnerLease,
+    lease_settings: lease::LeaseSettings,
 }
 
 pub(crate) struct RuntimeParts {
@@ -114,6 +117,7 @@ pub(crate) struct RuntimeParts {
     pub hooks: HashMap<String, crate::hooks::Hook>,
     pub hook_settings: hooks::HookSettings,
     pub idempotency_ttl: Duration,
+    pub lease_settings: lease::LeaseSettings,
 }
 
 impl Runtime {
@@ -130,14 +134,22 @@ impl Runtime {
             max_attempts,
             idempotency_ttl: parts.idempotency_ttl,
             runs: TaskTracker::new(),
+            lease: lease::OwnerLease::default(),
+            lease_settings: parts.lease_settings,
         }
     }
 
     /// Takes over what a dead process left (on an exclusive store only: on a shared one it may
     /// be another replica's, and leases expire instead): runs still RUNNING or PENDING end
-    /// ERROR and hook job leases are released. Then the hook sweep starts.
+    /// ERROR and hook job leases are released. On a shared store the owner lease starts
+    /// instead (`lease.rs`): dead replicas' work is reconciled periodically. Then the hook
+    /// sweep starts.
     pub(crate) async fn recover(&self) -> Result<(), StoreError> {
-        if self.store.exclusive() {
+        if !self.store.exclusive() {
+            self.lease
+                .start(self.store.clone(), self.lease_settings)
+                .await?;
+        } else {
             let n = self.store.fail_interrupted_runs(INTERRUPTED).await?;
             if n > 0 {
                 tracing::warn!("{n} run(s) left unfinished by a previous process marked ERROR");
@@ -277,6 +289,7 @@ impl Runtime {
                 "background hooks did not drain within {deadline:?}; they stay pending in hook_jobs"
             );
         }
+        self.lease.stop().await;
         self.store.close().await;
     }
 }
