@@ -8,4 +8,8 @@ mod helpers;
 mod hooks;
 mod lifecycle;
 mod mock_openai;
+#[path = "../store/backend.rs"]
+mod pg_backend;
+mod postgres;
+mod replicas;
 mod runs;

@@ -1,6 +1,8 @@
 //! A fresh database per test: a temp SQLite file, or a new schema in the Postgres named by
 //! `AGENTOS_TEST_POSTGRES_URL` (required under `CI=true`; without it, elsewhere, the Postgres
 //! half of a suite is skipped with a note).
+// Shared by the store and api test binaries; each uses part of it.
+#![allow(dead_code)]
 
 use agentos::DbConfig;
 use agentos::store::Store;
