@@ -53,7 +53,8 @@ impl TestDb {
             .unwrap();
         pool.close().await;
         let sep = if admin.contains('?') { '&' } else { '?' };
-        let url = format!("{admin}{sep}options[search_path]={schema}");
+        // libpq's form, which sqlx reads too: psql works on the same URL.
+        let url = format!("{admin}{sep}options=-csearch_path%3D{schema}");
         Some(TestDb {
             config: DbConfig::Postgres(url),
             schema: Some((admin, schema)),

@@ -30,7 +30,7 @@ const POOL_SIZE: u32 = 16;
 
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`, with sqlx's URL
-    /// parameters, e.g. `?options[search_path]=myschema`) and applies `migrations/postgres/`.
+    /// parameters, e.g. `?options=-csearch_path%3Dmyschema`) and applies `migrations/postgres/`.
     /// Replicas starting at once are safe: sqlx serializes migrations with an advisory lock.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
