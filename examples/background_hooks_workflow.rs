@@ -38,7 +38,7 @@ async fn log_step_completion(ctx: HookContext) -> Result<(), HookError> {
 }
 
 /// `OpenAIChat` when a server is configured, else the offline scripted model.
-fn model(id: &str) -> Arc<dyn Model> {
+pub fn model(id: &str) -> Arc<dyn Model> {
     if OpenAIChat::configured_from_env() {
         Arc::new(OpenAIChat::new(id))
     } else {
@@ -46,8 +46,8 @@ fn model(id: &str) -> Arc<dyn Model> {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), agentos::OsError> {
+/// Loads `.env`, starts logging, and says which model answers.
+pub fn init() {
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -59,7 +59,10 @@ async fn main() -> Result<(), agentos::OsError> {
             "OPENAI_API_KEY and OPENAI_BASE_URL are not set: answering with the offline ScriptedModel"
         );
     }
+}
 
+/// The seed workflow: Analyzer then Summarizer, each with the background post-hook.
+pub fn analysis_workflow() -> Workflow {
     // Create agents for the workflow steps
     let analyzer = Agent::new("Analyzer")
         .shared_model(model("gpt-5.2"))
@@ -72,11 +75,17 @@ async fn main() -> Result<(), agentos::OsError> {
         .post_hook(log_step_completion);
 
     // Create the workflow
-    let analysis_workflow = Workflow::new("analysis-workflow")
+    Workflow::new("analysis-workflow")
         .name("AnalysisWorkflow")
         .description("Analyzes input and provides a summary")
         .steps([analyzer, summarizer])
-        .db(SqliteDb::new("tmp/workflow.db"));
+        .db(SqliteDb::new("tmp/workflow.db"))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), agentos::OsError> {
+    init();
+    let analysis_workflow = analysis_workflow();
 
     // Create AgentOS with background hooks enabled
     let agent_os = AgentOs::new()

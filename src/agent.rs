@@ -8,6 +8,7 @@ use futures::StreamExt;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// An agent: a model, instructions (the system message) and hooks.
 ///
@@ -26,6 +27,7 @@ pub struct Agent {
     instructions: Option<String>,
     pre_hooks: Vec<Hook>,
     post_hooks: Vec<Hook>,
+    history_runs: usize,
 }
 
 impl std::fmt::Debug for Agent {
@@ -56,7 +58,16 @@ impl Agent {
             instructions: None,
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
+            history_runs: crate::runtime::HISTORY_RUNS,
         }
+    }
+
+    /// How many earlier runs of the session the model sees when the agent is run on its own
+    /// (`POST /agents/{id}/runs` with a `session_id`): agno's `num_history_runs`. Default 3;
+    /// 0 sends no history.
+    pub fn history_runs(mut self, n: usize) -> Agent {
+        self.history_runs = n;
+        self
     }
 
     /// Overrides the id.
@@ -111,6 +122,11 @@ impl Agent {
         self.model.as_ref()
     }
 
+    /// How many earlier runs of the session the model sees.
+    pub fn get_history_runs(&self) -> usize {
+        self.history_runs
+    }
+
     /// Every hook of this agent, pre-hooks first.
     pub(crate) fn hooks(&self) -> impl Iterator<Item = &Hook> {
         self.pre_hooks.iter().chain(self.post_hooks.iter())
@@ -138,10 +154,19 @@ pub(crate) struct AgentRunParams {
     pub place: Option<StepPlace>,
     /// AgentOs-wide `run_hooks_in_background`.
     pub hooks_in_background: bool,
+    /// The run id to use (a top-level run's id is chosen by the runtime); a new one if `None`.
+    pub run_id: Option<String>,
+    /// Earlier turns of the session, sent between the system message and the input.
+    pub history: Vec<Message>,
+    /// Stops the run (cooperatively) when cancelled.
+    pub cancel: CancellationToken,
+    /// A run of its own (not a workflow step): its last event (`RunCompleted`, `RunError`,
+    /// `RunCancelled`) is left to the runtime, which sends it once the run is stored.
+    pub top_level: bool,
 }
 
 /// A hook to run after the response, with the context it will get.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DeferredHook {
     pub hook_name: String,
     pub ctx: HookContext,
@@ -182,7 +207,10 @@ impl Agent {
         sink: &mut EventSink,
     ) -> AgentRunResult {
         let started = Instant::now();
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = params
+            .run_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         // `AgentOs` refuses agents without a model at build time; `NoModel` keeps this total.
         let model = self.model.clone().unwrap_or_else(|| Arc::new(NoModel));
         let actx = Arc::new(AgentContext {
@@ -249,13 +277,17 @@ impl Agent {
             .run_hooks(true, params, &hook_ctx, &actx, sink, &mut deferred)
             .await
         {
-            return fail(output, failure, deferred, &actx, sink, started).await;
+            return fail(output, failure, deferred, &actx, sink, started, params).await;
+        }
+        if params.cancel.is_cancelled() {
+            return cancelled(output, deferred, &actx, sink, started, params).await;
         }
 
-        let mut messages = Vec::with_capacity(3);
+        let mut messages = Vec::with_capacity(3 + params.history.len());
         if let Some(instructions) = &self.instructions {
             messages.push(Message::new("system", instructions.clone()));
         }
+        messages.extend(params.history.iter().cloned());
         messages.push(Message::new("user", params.input.clone()));
         let request = ModelRequest {
             messages: messages
@@ -263,6 +295,8 @@ impl Agent {
                 .map(|m| ChatMessage::new(&m.role, m.content.clone()))
                 .collect(),
         };
+        // The run's record keeps its own turn; the history is the earlier runs'.
+        messages.retain(|m| !m.from_history);
 
         sink.emit(|| RunEvent::ModelRequestStarted {
             ctx: actx.clone(),
@@ -270,17 +304,21 @@ impl Agent {
             model_provider: output.model_provider.clone(),
         })
         .await;
-        let answer = call_model(model.as_ref(), &request, &actx, sink).await;
+        let answer = call_model(model.as_ref(), &request, &actx, sink, &params.cancel).await;
         output.messages = messages;
         let (content, usage, ttft) = match answer {
             Ok(answer) => answer,
-            Err(e) => {
+            Err(CallError::Cancelled(partial)) => {
+                output.content = partial;
+                return cancelled(output, deferred, &actx, sink, started, params).await;
+            }
+            Err(CallError::Model(e)) => {
                 let failure = AgentFailure {
                     message: e.to_string(),
                     error_type: "model_error",
                     error_id: None,
                 };
-                return fail(output, failure, deferred, &actx, sink, started).await;
+                return fail(output, failure, deferred, &actx, sink, started, params).await;
             }
         };
         sink.emit(|| RunEvent::ModelRequestCompleted {
@@ -308,16 +346,18 @@ impl Agent {
             .run_hooks(false, params, &hook_ctx, &actx, sink, &mut deferred)
             .await
         {
-            return fail(output, failure, deferred, &actx, sink, started).await;
+            return fail(output, failure, deferred, &actx, sink, started, params).await;
         }
         output.metrics.duration = Some(started.elapsed().as_secs_f64());
-        sink.emit(|| RunEvent::RunCompleted {
-            ctx: actx.clone(),
-            content: output.content.clone(),
-            content_type: output.content_type.clone(),
-            metrics: output.metrics.clone(),
-        })
-        .await;
+        if !params.top_level {
+            sink.emit(|| RunEvent::RunCompleted {
+                ctx: actx.clone(),
+                content: output.content.clone(),
+                content_type: output.content_type.clone(),
+                metrics: output.metrics.clone(),
+            })
+            .await;
+        }
         AgentRunResult {
             output,
             failure: None,
@@ -405,24 +445,50 @@ impl Agent {
     }
 }
 
+/// Why a model call gave no answer.
+enum CallError {
+    Model(ModelError),
+    /// The run was cancelled; here is the content received so far.
+    Cancelled(String),
+}
+
+impl From<ModelError> for CallError {
+    fn from(e: ModelError) -> CallError {
+        CallError::Model(e)
+    }
+}
+
 /// Calls the model: streamed (forwarding deltas as `RunContent`) when someone listens, in one
-/// piece otherwise. Returns the content, usage and time to first token.
+/// piece otherwise. Returns the content, usage and time to first token. A cancel stops the
+/// call at once (the HTTP request to the model is dropped).
 async fn call_model(
     model: &dyn Model,
     request: &ModelRequest,
     actx: &Arc<AgentContext>,
     sink: &mut EventSink,
-) -> Result<(String, Usage, Option<f64>), ModelError> {
+    cancel: &CancellationToken,
+) -> Result<(String, Usage, Option<f64>), CallError> {
     let started = Instant::now();
     if !sink.is_streaming() {
-        let response = model.complete(request).await?;
+        let response = tokio::select! {
+            response = model.complete(request) => response?,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+        };
         return Ok((response.content, response.usage.unwrap_or_default(), None));
     }
-    let mut stream = model.stream(request).await?;
+    let mut stream = tokio::select! {
+        stream = model.stream(request) => stream?,
+        () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+    };
     let mut content = String::new();
     let mut usage = Usage::default();
     let mut ttft = None;
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(content)),
+        };
+        let Some(chunk) = chunk else { break };
         match chunk? {
             ModelChunk::Content(delta) => {
                 ttft.get_or_insert_with(|| started.elapsed().as_secs_f64());
@@ -472,20 +538,53 @@ async fn fail(
     actx: &Arc<AgentContext>,
     sink: &mut EventSink,
     started: Instant,
+    params: &AgentRunParams,
 ) -> AgentRunResult {
     output.status = RunStatus::Error;
     output.content = failure.message.clone();
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
-    sink.emit(|| RunEvent::RunError {
-        ctx: actx.clone(),
-        content: failure.message.clone(),
-        error_type: Some(failure.error_type.to_owned()),
-        error_id: failure.error_id.clone(),
-    })
-    .await;
+    if !params.top_level {
+        sink.emit(|| RunEvent::RunError {
+            ctx: actx.clone(),
+            content: failure.message.clone(),
+            error_type: Some(failure.error_type.to_owned()),
+            error_id: failure.error_id.clone(),
+        })
+        .await;
+    }
     AgentRunResult {
         output,
         failure: Some(failure),
+        deferred,
+    }
+}
+
+/// Ends a cancelled run: status CANCELLED, the partial content kept (agno puts the reason in
+/// `content` when there is none), no post-hooks.
+async fn cancelled(
+    mut output: RunOutput,
+    deferred: Vec<DeferredHook>,
+    actx: &Arc<AgentContext>,
+    sink: &mut EventSink,
+    started: Instant,
+    params: &AgentRunParams,
+) -> AgentRunResult {
+    let reason = crate::runtime::cancel_reason(&output.run_id);
+    output.status = RunStatus::Cancelled;
+    if output.content.is_empty() {
+        output.content = reason.clone();
+    }
+    output.metrics.duration = Some(started.elapsed().as_secs_f64());
+    if !params.top_level {
+        sink.emit(|| RunEvent::RunCancelled {
+            ctx: actx.clone(),
+            reason,
+        })
+        .await;
+    }
+    AgentRunResult {
+        output,
+        failure: None,
         deferred,
     }
 }

@@ -57,6 +57,25 @@ pub struct AgentContext {
     pub nested_depth: u32,
 }
 
+impl AgentContext {
+    /// The context of an agent run of its own (not a workflow step).
+    pub(crate) fn top_level(output: &RunOutput) -> AgentContext {
+        AgentContext {
+            created_at: crate::run::unix_seconds(),
+            agent_id: output.agent_id.clone(),
+            agent_name: output.agent_name.clone(),
+            run_id: output.run_id.clone(),
+            session_id: output.session_id.clone(),
+            workflow_id: None,
+            workflow_run_id: None,
+            step_id: None,
+            step_name: None,
+            step_index: None,
+            nested_depth: 0,
+        }
+    }
+}
+
 /// One event of a run, in agno's names and shapes (wire spec §2.6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event")]
@@ -194,6 +213,19 @@ pub enum RunEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         error_id: Option<String>,
     },
+    /// The agent run was cancelled.
+    RunCancelled {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        reason: String,
+    },
+    /// The workflow run was cancelled (followed by `WorkflowCompleted`, as agno does).
+    WorkflowCancelled {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        reason: String,
+        content: String,
+    },
 }
 
 impl RunEvent {
@@ -229,6 +261,8 @@ impl RunEvent {
             RunEvent::PostHookCompleted { .. } => "PostHookCompleted",
             RunEvent::RunCompleted { .. } => "RunCompleted",
             RunEvent::RunError { .. } => "RunError",
+            RunEvent::RunCancelled { .. } => "RunCancelled",
+            RunEvent::WorkflowCancelled { .. } => "WorkflowCancelled",
         }
     }
 
@@ -246,17 +280,31 @@ impl RunEvent {
 #[derive(Debug)]
 pub(crate) struct EventSink {
     tx: Option<tokio::sync::mpsc::Sender<RunEvent>>,
+    /// A resumable run's journal: every event is kept, whoever listens.
+    journal: Option<Arc<crate::runtime::journal::Journal>>,
 }
 
 impl EventSink {
     /// A sink that forwards to `tx`, or discards when `None`.
     pub(crate) fn new(tx: Option<tokio::sync::mpsc::Sender<RunEvent>>) -> EventSink {
-        EventSink { tx }
+        EventSink { tx, journal: None }
+    }
+
+    /// A sink that writes every event to `journal` (a resumable run).
+    pub(crate) fn journaled(journal: Arc<crate::runtime::journal::Journal>) -> EventSink {
+        EventSink {
+            tx: None,
+            journal: Some(journal),
+        }
     }
 
     /// Sends the event `make` builds, if anyone listens. Waits while the subscriber's buffer is
     /// full (backpressure); a closed subscriber is forgotten.
     pub(crate) async fn emit(&mut self, make: impl FnOnce() -> RunEvent) {
+        if let Some(journal) = &self.journal {
+            journal.push(&make());
+            return;
+        }
         if let Some(tx) = &self.tx
             && tx.send(make()).await.is_err()
         {
@@ -266,6 +314,6 @@ impl EventSink {
 
     /// True while a subscriber listens (the run streams).
     pub(crate) fn is_streaming(&self) -> bool {
-        self.tx.is_some()
+        self.tx.is_some() || self.journal.is_some()
     }
 }

@@ -1,5 +1,6 @@
 //! [`AgentOs`]: the builder users start from; it owns the runtime and serves the router.
 
+use crate::agent::Agent;
 use crate::hooks::Hook;
 use crate::runtime::hooks::HookSettings;
 use crate::runtime::lease::LeaseSettings;
@@ -42,6 +43,7 @@ pub enum OsError {
 pub struct AgentOs {
     id: String,
     workflows: Vec<Workflow>,
+    agents: Vec<Agent>,
     db: Option<DbConfig>,
     hooks_in_background: bool,
     hook_settings: HookSettings,
@@ -49,6 +51,8 @@ pub struct AgentOs {
     max_body_bytes: usize,
     idempotency_ttl: Duration,
     lease_settings: LeaseSettings,
+    security_key: Option<String>,
+    cors_origins: Option<Vec<String>>,
     runtime: OnceCell<Arc<Runtime>>,
 }
 
@@ -63,6 +67,7 @@ impl std::fmt::Debug for AgentOs {
         f.debug_struct("AgentOs")
             .field("id", &self.id)
             .field("workflows", &self.workflows.len())
+            .field("agents", &self.agents.len())
             .field("db", &self.db)
             .field("hooks_in_background", &self.hooks_in_background)
             .finish_non_exhaustive()
@@ -76,6 +81,7 @@ impl AgentOs {
         AgentOs {
             id: "agentos".to_owned(),
             workflows: Vec::new(),
+            agents: Vec::new(),
             db: None,
             hooks_in_background: false,
             hook_settings: HookSettings::default(),
@@ -83,6 +89,8 @@ impl AgentOs {
             max_body_bytes: 10 * 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 3600),
             lease_settings: LeaseSettings::default(),
+            security_key: None,
+            cors_origins: None,
             runtime: OnceCell::new(),
         }
     }
@@ -96,6 +104,12 @@ impl AgentOs {
     /// Serves this workflow.
     pub fn workflow(mut self, workflow: Workflow) -> AgentOs {
         self.workflows.push(workflow);
+        self
+    }
+
+    /// Serves this agent on its own (`/agents/{id}`, `POST /agents/{id}/runs`).
+    pub fn agent(mut self, agent: Agent) -> AgentOs {
+        self.agents.push(agent);
         self
     }
 
@@ -166,6 +180,28 @@ impl AgentOs {
         self
     }
 
+    /// Requires `Authorization: Bearer <key>` on every route except `/`, `/health`, `/info`, the
+    /// docs (`/docs`, `/openapi.json`) and `OPTIONS` requests; others get 401. Default: the
+    /// `OS_SECURITY_KEY` environment variable. An empty key turns auth off.
+    pub fn security_key(mut self, key: impl Into<String>) -> AgentOs {
+        self.security_key = Some(key.into());
+        self
+    }
+
+    /// The browser origins CORS allows (with credentials), replacing the defaults like agno's
+    /// `cors_allowed_origins`. `*` is dropped; an empty list keeps the defaults. Default:
+    /// `CORS_ORIGIN_LIST` (comma-separated or a JSON array) plus `http://localhost:3000` and
+    /// agno's hosts (`https://agno.com`, `https://www.agno.com`, `https://app.agno.com`,
+    /// `https://os-stg.agno.com`, `https://os.agno.com`).
+    pub fn cors_allowed_origins<I, S>(mut self, origins: I) -> AgentOs
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cors_origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
     fn db_config(&self) -> Result<DbConfig, OsError> {
         if let Some(db) = DbConfig::from_env()? {
             return Ok(db);
@@ -187,20 +223,30 @@ impl AgentOs {
                     wf.id()
                 )));
             }
-            for agent in wf.agents() {
-                if agent.get_model().is_none() {
-                    return Err(OsError::Config(format!(
-                        "agent {:?} has no model",
-                        agent.name()
-                    )));
-                }
-                for hook in agent.hooks() {
-                    // One name, one hook: a durable job finds its hook again by name. The same
-                    // function attached to several agents shares its name, which is fine.
-                    hooks
-                        .entry(hook.name().to_owned())
-                        .or_insert_with(|| hook.clone());
-                }
+        }
+        let mut agent_ids = std::collections::HashSet::new();
+        for agent in &self.agents {
+            if !agent_ids.insert(agent.id()) {
+                return Err(OsError::Config(format!(
+                    "two agents have the id {:?}",
+                    agent.id()
+                )));
+            }
+        }
+        let step_agents = self.workflows.iter().flat_map(|wf| wf.agents());
+        for agent in self.agents.iter().chain(step_agents) {
+            if agent.get_model().is_none() {
+                return Err(OsError::Config(format!(
+                    "agent {:?} has no model",
+                    agent.name()
+                )));
+            }
+            for hook in agent.hooks() {
+                // One name, one hook: a durable job finds its hook again by name. The same
+                // function attached to several agents shares its name, which is fine.
+                hooks
+                    .entry(hook.name().to_owned())
+                    .or_insert_with(|| hook.clone());
             }
         }
         Ok(hooks)
@@ -227,6 +273,7 @@ impl AgentOs {
                     os_id: self.id.clone(),
                     db_id,
                     workflows: self.workflows.iter().cloned().map(Arc::new).collect(),
+                    agents: self.agents.iter().cloned().map(Arc::new).collect(),
                     store,
                     hooks_in_background: self.hooks_in_background,
                     hooks,
@@ -244,8 +291,14 @@ impl AgentOs {
     /// The HTTP API as an `axum::Router`, to serve or to `nest` inside a host application.
     /// Opens the database on first use.
     pub async fn router(&self) -> Result<axum::Router, OsError> {
+        let edge = crate::http::Edge::from_config(
+            self.security_key.as_deref(),
+            self.cors_origins.as_deref(),
+        )
+        .map_err(OsError::Config)?;
         let runtime = self.runtime().await?;
-        Ok(crate::http::api_router(runtime, self.max_body_bytes))
+        let api = crate::http::api_router(runtime, self.max_body_bytes);
+        Ok(crate::http::with_edge(api, &edge))
     }
 
     /// Binds `addr` (overridden by `AGENT_OS_HOST` / `AGENT_OS_PORT`) and serves until SIGINT or

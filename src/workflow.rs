@@ -2,12 +2,16 @@
 
 use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook, StepPlace};
 use crate::event::{EventSink, RunEvent, WorkflowContext};
-use crate::run::{
-    RunStatus, StepMetrics, StepOutput, WorkflowMetrics, WorkflowRunOutput, unix_seconds,
-};
+use crate::run::{RunStatus, StepMetrics, StepOutput, WorkflowRunOutput, unix_seconds};
+use crate::runtime::Checkpointer;
 use crate::store::DbConfig;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The error agno records on the step a cancel interrupted.
+const CANCELLED_STEP: &str = "Cancelled during execution";
 
 /// What a step runs.
 #[derive(Debug, Clone)]
@@ -165,6 +169,20 @@ pub(crate) struct WorkflowRunParams {
     pub metadata: Option<Map<String, Value>>,
     pub hooks_in_background: bool,
     pub created_at: i64,
+    /// Stops the run (between steps, and the running agent's model call) when cancelled.
+    pub cancel: CancellationToken,
+    /// Set for background runs: records the output as each step ends.
+    pub checkpoint: Option<Arc<Checkpointer>>,
+    /// A resumed run's progress: its finished steps are not run again.
+    pub resume_from: Option<Box<WorkflowCheckpoint>>,
+}
+
+/// A background workflow run's progress, stored as each top-level step ends: the output so
+/// far and the background hooks its finished steps owe.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct WorkflowCheckpoint {
+    pub output: WorkflowRunOutput,
+    pub deferred: Vec<DeferredHook>,
 }
 
 /// What executing a workflow leaves behind.
@@ -233,24 +251,41 @@ impl Workflow {
     /// final state is stored.
     pub(crate) async fn execute(&self, p: &WorkflowRunParams, sink: &mut EventSink) -> Execution {
         let started = Instant::now();
-        let mut output = self.blank_output(
-            &p.run_id,
-            &p.session_id,
-            p.user_id.as_deref(),
-            &p.input,
-            p.created_at,
-            RunStatus::Running,
-        );
-        output.metadata = p.metadata.clone();
-        let mut metrics = WorkflowMetrics::default();
         let mut deferred = Vec::new();
+        let mut output = match &p.resume_from {
+            Some(previous) => {
+                deferred.clone_from(&previous.deferred);
+                WorkflowRunOutput {
+                    status: RunStatus::Running,
+                    ..previous.output.clone()
+                }
+            }
+            None => self.blank_output(
+                &p.run_id,
+                &p.session_id,
+                p.user_id.as_deref(),
+                &p.input,
+                p.created_at,
+                RunStatus::Running,
+            ),
+        };
+        output.metadata = p.metadata.clone();
+        let mut metrics = output.metrics.take().unwrap_or_default();
         let mut failure = None;
-        sink.emit(|| RunEvent::WorkflowStarted {
-            ctx: self.event_context(p, None),
-        })
-        .await;
+        if p.resume_from.is_none() {
+            sink.emit(|| RunEvent::WorkflowStarted {
+                ctx: self.event_context(p, None),
+            })
+            .await;
+        }
+        let done = output.step_results.len();
 
-        for (index, step) in self.steps.iter().enumerate() {
+        let mut cancelled = false;
+        for (index, step) in self.steps.iter().enumerate().skip(done) {
+            if p.cancel.is_cancelled() {
+                cancelled = true;
+                break;
+            }
             let StepKind::Agent(agent) = &step.kind;
             sink.emit(|| RunEvent::StepStarted {
                 ctx: self.event_context(p, Some(&step.id)),
@@ -280,10 +315,15 @@ impl Workflow {
                     step_index: index,
                 }),
                 hooks_in_background: p.hooks_in_background,
+                run_id: None,
+                history: Vec::new(),
+                cancel: p.cancel.clone(),
+                top_level: false,
             };
             let result = agent.run(&params, sink).await;
             deferred.extend(result.deferred);
             let run = result.output;
+            let step_cancelled = run.status == RunStatus::Cancelled;
             let step_output = StepOutput {
                 content: Some(run.content.clone()),
                 step_name: step.name.clone(),
@@ -312,6 +352,15 @@ impl Workflow {
                 },
             );
             output.step_executor_runs.push(run);
+            if step_cancelled {
+                output.step_results.push(StepOutput {
+                    success: false,
+                    error: Some(CANCELLED_STEP.to_owned()),
+                    ..step_output
+                });
+                cancelled = true;
+                break;
+            }
             match result.failure {
                 Some(f) => {
                     sink.emit(|| RunEvent::StepError {
@@ -336,12 +385,33 @@ impl Workflow {
                     })
                     .await;
                     output.step_results.push(step_output);
+                    if let Some(checkpoint) = &p.checkpoint {
+                        output.metrics = Some(metrics.clone());
+                        checkpoint.save(&output, &deferred).await;
+                        output.metrics = None;
+                    }
                 }
             }
         }
 
         metrics.duration = started.elapsed().as_secs_f64();
         output.metrics = Some(metrics);
+        if cancelled && failure.is_none() {
+            let reason = crate::runtime::cancel_reason(&p.run_id);
+            output.status = RunStatus::Cancelled;
+            output.content = Some(reason.clone());
+            sink.emit(|| RunEvent::WorkflowCancelled {
+                ctx: self.event_context(p, None),
+                reason: reason.clone(),
+                content: reason,
+            })
+            .await;
+            return Execution {
+                output,
+                deferred,
+                failure,
+            };
+        }
         match &failure {
             Some(f) => {
                 output.status = RunStatus::Error;

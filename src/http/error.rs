@@ -56,6 +56,27 @@ impl ApiError {
         }
     }
 
+    /// FastAPI's 422 for a body field that does not parse as an integer.
+    pub(crate) fn bad_int(field: &str, input: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: json!([{
+                "type": "int_parsing",
+                "loc": ["body", field],
+                "msg": "Input should be a valid integer, unable to parse string as an integer",
+                "input": input,
+            }]),
+        }
+    }
+
+    /// FastAPI's 422 with these pydantic-style error objects (`type`, `loc`, `msg`, `input`).
+    pub(crate) fn unprocessable(errors: Vec<Value>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: Value::Array(errors),
+        }
+    }
+
     /// A server-side failure: logged in full, answered with a safe message.
     pub(crate) fn internal(context: &str, e: impl std::fmt::Display) -> ApiError {
         tracing::error!("{context}: {e}");
@@ -85,6 +106,7 @@ impl From<StartError> for ApiError {
     fn from(e: StartError) -> ApiError {
         match e {
             StartError::WorkflowNotFound => ApiError::not_found("Workflow not found"),
+            StartError::AgentNotFound => ApiError::not_found("Agent not found"),
             StartError::Store(e) => e.into(),
         }
     }

@@ -147,13 +147,7 @@ impl RunForm {
             match name.as_str() {
                 "message" => message = Some(value),
                 "stream" => req.stream = parse_bool("stream", &value)?,
-                "background" => {
-                    if parse_bool("background", &value)? {
-                        return Err(ApiError::bad_request(
-                            "Background execution is not supported by this server yet",
-                        ));
-                    }
-                }
+                "background" => req.background = parse_bool("background", &value)?,
                 "session_id" => {
                     if has_nul(&value) {
                         return Err(ApiError::bad_request(

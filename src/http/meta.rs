@@ -1,6 +1,7 @@
 //! `/`, `/health` and `/config`.
 
 use super::{AppState, route};
+use crate::runtime::Runtime;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -9,7 +10,26 @@ use serde_json::{Value, json};
 pub(crate) fn router() -> Router<AppState> {
     let r = Router::new().route("/", get(home));
     let r = route(r, "/health", get(health));
-    route(r, "/config", get(config))
+    let r = route(r, "/config", get(config));
+    route(r, "/models", get(models))
+}
+
+/// Every model in use (by agents served on their own and by workflow steps), once each, as
+/// agno's `[{"id", "provider"}]`.
+fn available_models(rt: &Runtime) -> Vec<Value> {
+    let mut seen = std::collections::HashSet::new();
+    rt.agents
+        .iter()
+        .map(|a| a.as_ref())
+        .chain(rt.workflows.iter().flat_map(|w| w.agents()))
+        .filter_map(|a| a.get_model())
+        .filter(|m| seen.insert((m.id().to_owned(), m.provider().to_owned())))
+        .map(|m| json!({"id": m.id(), "provider": m.provider()}))
+        .collect()
+}
+
+async fn models(State(rt): State<AppState>) -> Json<Vec<Value>> {
+    Json(available_models(&rt))
 }
 
 async fn home(State(rt): State<AppState>) -> Json<Value> {
@@ -31,13 +51,23 @@ async fn config(State(rt): State<AppState>) -> Json<Value> {
                    "is_factory": false, "is_component": false})
         })
         .collect();
+    let agents: Vec<Value> = rt
+        .agents
+        .iter()
+        .map(|a| {
+            let model = a
+                .get_model()
+                .map(|m| json!({"id": m.id(), "provider": m.provider()}));
+            json!({"id": a.id(), "name": a.name(), "db_id": rt.db_id, "model": model})
+        })
+        .collect();
     Json(json!({
         "os_id": rt.os_id,
-        "available_models": [],
+        "available_models": available_models(&rt),
         "os_database": rt.db_id,
         "databases": [rt.db_id],
         "session": {"dbs": [db]},
-        "agents": [],
+        "agents": agents,
         "teams": [],
         "workflows": workflows,
         "interfaces": [],

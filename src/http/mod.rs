@@ -1,11 +1,24 @@
 //! The wire layer: axum routes (one file per resource), the form extractor, SSE, and
 //! `{"detail": ...}` errors. Nothing below this module knows about axum.
 
+mod agents;
+mod auth;
+mod cors;
+mod docs;
+mod edge;
 mod error;
 mod form;
 mod hooks;
+mod info;
 mod meta;
+mod openapi;
+mod runs;
+mod session_schema;
+mod sessions;
+mod validation;
 mod workflows;
+
+pub(crate) use edge::{Edge, apply as with_edge};
 
 use crate::runtime::{ResponseGuard, Runtime};
 use axum::Router;
@@ -27,7 +40,11 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
     Router::new()
         .merge(meta::router())
         .merge(workflows::router())
+        .merge(agents::router())
         .merge(hooks::router())
+        .merge(sessions::router())
+        .merge(info::router())
+        .merge(docs::router())
         .fallback(|| async { ApiError::not_found("Not Found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

@@ -2,23 +2,22 @@
 
 use super::error::ApiError;
 use super::form::RunForm;
-use super::{AppState, GuardedBody, iso, route};
+use super::runs::{RunsQuery, answer, cancelled, idempotency_key, resume, resume_form};
+use super::session_schema::run_schema;
+use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
 use crate::event::{RunEvent, WorkflowContext};
 use crate::run::WorkflowRunOutput;
-use crate::runtime::{RunHandle, RunResult, Runtime, Started};
+use crate::runtime::Runtime;
 use crate::store::RunRecord;
 use crate::workflow::{StepKind, Workflow};
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use std::convert::Infallible;
 
 pub(crate) fn router() -> Router<AppState> {
     let r = Router::new();
@@ -29,7 +28,17 @@ pub(crate) fn router() -> Router<AppState> {
         "/workflows/{workflow_id}/runs",
         post(create_run).get(list_runs),
     );
-    route(r, "/workflows/{workflow_id}/runs/{run_id}", get(get_run))
+    let r = route(r, "/workflows/{workflow_id}/runs/{run_id}", get(get_run));
+    let r = route(
+        r,
+        "/workflows/{workflow_id}/runs/{run_id}/cancel",
+        post(cancel_run),
+    );
+    route(
+        r,
+        "/workflows/{workflow_id}/runs/{run_id}/resume",
+        post(resume_run),
+    )
 }
 
 fn summary(rt: &Runtime, wf: &Workflow) -> Value {
@@ -46,7 +55,7 @@ fn summary(rt: &Runtime, wf: &Workflow) -> Value {
     v
 }
 
-fn agent_summary(agent: &Agent) -> Value {
+pub(crate) fn agent_summary(agent: &Agent) -> Value {
     let model = agent
         .get_model()
         .map(|m| json!({"name": m.provider(), "model": m.id(), "provider": m.provider()}));
@@ -89,21 +98,6 @@ async fn get_workflow(
     Ok(Json(v))
 }
 
-/// The `Idempotency-Key` header, if present and well-formed.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| {
-            ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
-        })?;
-    Ok(Some(key.to_owned()))
-}
-
 /// `POST /workflows/{id}/runs`: runs the workflow; JSON when `stream=false`, SSE otherwise.
 /// With an `Idempotency-Key` seen before, answers with that run instead of running again.
 async fn create_run(
@@ -115,25 +109,29 @@ async fn create_run(
     let mut req = form.into_run_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
-    match rt.start_workflow_run(&workflow_id, req).await? {
-        Started::New(handle) if stream => Ok(sse(handle)),
-        Started::New(handle) => json_answer(handle).await,
-        Started::Existing(run) => existing_answer(find(&rt, &workflow_id)?, &run, stream),
-    }
+    answer(
+        rt.start_workflow_run(&workflow_id, req).await?,
+        stream,
+        final_event,
+    )
+    .await
 }
 
-/// The answer for a repeated `Idempotency-Key`: the stored output (as JSON, or as the final
-/// SSE event), or 202 with the run's id while it still runs.
-fn existing_answer(wf: &Workflow, run: &RunRecord, stream: bool) -> Result<Response, ApiError> {
-    if !run.status.is_terminal() {
-        let body =
-            json!({"run_id": run.run_id, "session_id": run.session_id, "status": run.status});
-        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
-    }
-    let output = stored_output(wf, run)?;
-    if !stream {
-        return Ok(Json(output).into_response());
-    }
+/// `POST .../runs/{run_id}/resume`: replays what the client missed and follows the run.
+async fn resume_run(
+    State(rt): State<AppState>,
+    Path((workflow_id, run_id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    find(&rt, &workflow_id)?;
+    let form = resume_form(request).await?;
+    resume(&rt, "workflow", &workflow_id, &run_id, form).await
+}
+
+/// The last event of a stored workflow run, rebuilt from its output.
+fn final_event(output: &str) -> Result<RunEvent, ApiError> {
+    let output: WorkflowRunOutput = serde_json::from_str(output)
+        .map_err(|e| ApiError::internal("stored run is unreadable", e))?;
     let ctx = WorkflowContext {
         created_at: output.created_at,
         workflow_id: output.workflow_id.clone(),
@@ -143,7 +141,7 @@ fn existing_answer(wf: &Workflow, run: &RunRecord, stream: bool) -> Result<Respo
         step_id: None,
         nested_depth: 0,
     };
-    let event = match &output.error {
+    Ok(match &output.error {
         Some(error) => RunEvent::WorkflowError {
             ctx,
             error: error.clone(),
@@ -151,85 +149,26 @@ fn existing_answer(wf: &Workflow, run: &RunRecord, stream: bool) -> Result<Respo
             error_id: None,
         },
         None => RunEvent::workflow_completed(ctx, &output),
-    };
-    let mut body = String::new();
-    push_sse(&mut body, &event);
-    Ok(sse_response(Body::from(body)))
+    })
 }
 
-async fn json_answer(handle: RunHandle) -> Result<Response, ApiError> {
-    let RunHandle {
-        run_id,
-        result,
-        guard,
-        ..
-    } = handle;
-    let result = result
-        .await
-        .map_err(|_| ApiError::internal("run task ended without a result", &run_id))?;
-    match result {
-        RunResult::Finished {
-            rejected_input: Some(message),
-            ..
-        } => Err(ApiError::bad_request(message)),
-        RunResult::Finished { json, .. } => Ok(GuardedBody::json(json.into_bytes(), guard)),
-        RunResult::NotStored(message) => Err(ApiError::internal("run not stored", message)),
-    }
-}
-
-/// The run's events as agno's SSE: `event: <Name>` and `data: <compact JSON>`. Events already
-/// waiting are written together (one write for a burst of deltas, not one each). The stream
-/// holds the response guard, so background hooks start once the last event is out.
-fn sse(handle: RunHandle) -> Response {
-    let RunHandle { events, guard, .. } = handle;
-    let stream = futures::stream::unfold((events, guard), |(mut events, guard)| async move {
-        let rx = events.as_mut()?;
-        let mut chunk = String::new();
-        push_sse(&mut chunk, &rx.recv().await?);
-        while chunk.len() < 64 * 1024 {
-            match rx.try_recv() {
-                Ok(event) => push_sse(&mut chunk, &event),
-                Err(_) => break,
-            }
-        }
-        Some((Ok::<_, Infallible>(Bytes::from(chunk)), (events, guard)))
-    });
-    sse_response(Body::from_stream(stream))
-}
-
-/// Appends one event in SSE framing. Compact JSON never holds a raw newline, so one `data:`
-/// line carries it.
-fn push_sse(out: &mut String, event: &RunEvent) {
-    out.push_str("event: ");
-    out.push_str(event.name());
-    out.push_str("\ndata: ");
-    out.push_str(&event.to_json());
-    out.push_str("\n\n");
-}
-
-fn sse_response(body: Body) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
-}
-
-#[derive(Debug, Deserialize)]
-struct SessionQuery {
-    session_id: Option<String>,
+/// `POST /workflows/{id}/runs/{run_id}/cancel`.
+async fn cancel_run(
+    State(rt): State<AppState>,
+    Path((workflow_id, run_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    find(&rt, &workflow_id)?;
+    Ok(cancelled(rt.cancel(&run_id), &run_id))
 }
 
 /// `GET /workflows/{id}/runs?session_id=`: the session's runs as agno's `WorkflowRunSchema`.
 async fn list_runs(
     State(rt): State<AppState>,
     Path(workflow_id): Path<String>,
-    Query(q): Query<SessionQuery>,
+    Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     find(&rt, &workflow_id)?;
+    let status = q.status()?;
     let session_id = q
         .session_id
         .ok_or_else(|| ApiError::missing("query", "session_id"))?;
@@ -238,17 +177,19 @@ async fn list_runs(
         return Err(ApiError::not_found("Session not found"));
     }
     let runs = rt.store.session_runs(&session_id).await?;
-    runs.iter()
-        .map(|r| run_schema(&rt, r))
-        .collect::<Result<_, _>>()
-        .map(Json)
+    Ok(Json(
+        runs.iter()
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .map(run_schema)
+            .collect(),
+    ))
 }
 
 /// `GET /workflows/{id}/runs/{run_id}?session_id=`: the run's `WorkflowRunOutput`.
 async fn get_run(
     State(rt): State<AppState>,
     Path((workflow_id, run_id)): Path<(String, String)>,
-    Query(q): Query<SessionQuery>,
+    Query(q): Query<RunsQuery>,
 ) -> Result<Json<WorkflowRunOutput>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
     let run = rt
@@ -277,39 +218,4 @@ fn stored_output(wf: &Workflow, run: &RunRecord) -> Result<WorkflowRunOutput, Ap
     );
     output.error = run.error.clone();
     Ok(output)
-}
-
-/// agno's `WorkflowRunSchema` (wire spec §5.4): defaults filled, nulls kept.
-fn run_schema(rt: &Runtime, run: &RunRecord) -> Result<Value, ApiError> {
-    let wf = find(rt, &run.component_id)?;
-    let out = stored_output(wf, run)?;
-    Ok(json!({
-        "run_id": run.run_id,
-        "run_input": run.input,
-        "events": [],
-        "workflow_id": run.component_id,
-        "user_id": run.user_id.clone().unwrap_or_default(),
-        "content": out.content,
-        "content_type": out.content_type,
-        "status": run.status,
-        "error": run.error,
-        "step_results": out.step_results,
-        "step_executor_runs": out.step_executor_runs,
-        "step_requirements": null,
-        "pause_kind": null,
-        "paused_step_name": null,
-        "paused_step_index": null,
-        "metrics": out.metrics,
-        "created_at": iso(run.created_at),
-        "reasoning_content": "",
-        "reasoning_steps": [],
-        "references": [],
-        "citations": null,
-        "reasoning_messages": [],
-        "images": [],
-        "videos": [],
-        "audio": [],
-        "files": [],
-        "response_audio": null,
-    }))
 }

@@ -2,21 +2,24 @@
 //! HTTP request only subscribes to it), the hook dispatcher and graceful shutdown.
 
 pub(crate) mod hooks;
+pub(crate) mod journal;
 pub(crate) mod lease;
 
-use crate::agent::DeferredHook;
-use crate::event::{EventSink, RunEvent};
-use crate::run::{RunStatus, unix_millis, unix_seconds};
+use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook};
+use crate::event::{AgentContext, EventSink, RunEvent};
+use crate::run::{Message, RunOutput, RunStatus, unix_millis, unix_seconds};
 use crate::store::{
-    BeginRun, IdempotencyKey, NewHookJob, RunRecord, SessionRecord, Store, StoreError,
+    BeginRun, IdempotencyKey, NewHookJob, ResumableRun, RunRecord, SessionRecord, Store, StoreError,
 };
 use crate::workflow::{Execution, Workflow, WorkflowRunParams};
 use hooks::{HookDispatcher, ReadyJob};
+use journal::Journal;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How long a finished run waits for its HTTP response to be written before it releases its
@@ -30,9 +33,13 @@ const COMMITTED_JOB_LEASE: Duration = Duration::from_secs(5);
 pub(crate) const INTERRUPTED: &str = "interrupted: server restarted";
 /// Events buffered between a run and a slow SSE client before the run waits for it.
 const EVENT_BUFFER: usize = 256;
+/// How long a finished resumable run's journal stays in memory for `/resume`; after that its
+/// events are replayed from the database.
+const JOURNAL_RETENTION: Duration = Duration::from_secs(300);
 
-/// A parsed run request (the form fields of `POST .../runs`).
-#[derive(Debug, Clone, Default)]
+/// A parsed run request (the form fields of `POST .../runs`). Stored (JSON) with a
+/// background run, so a new process can resume it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct RunRequest {
     pub message: String,
     pub stream: bool,
@@ -41,7 +48,35 @@ pub(crate) struct RunRequest {
     pub extra: Map<String, Value>,
     pub metadata: Option<Map<String, Value>>,
     /// The `Idempotency-Key` header.
+    #[serde(skip)]
     pub idempotency_key: Option<String>,
+    /// `background=true`: answer at once, run detached.
+    pub background: bool,
+}
+
+/// What a run runs: a workflow or a single agent.
+#[derive(Debug, Clone)]
+pub(crate) enum Component {
+    Workflow(Arc<Workflow>),
+    Agent(Arc<Agent>),
+}
+
+impl Component {
+    /// `workflow` or `agent`: the session and run type.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Component::Workflow(_) => "workflow",
+            Component::Agent(_) => "agent",
+        }
+    }
+
+    /// The workflow or agent id.
+    pub(crate) fn id(&self) -> &str {
+        match self {
+            Component::Workflow(w) => w.id(),
+            Component::Agent(a) => a.id(),
+        }
+    }
 }
 
 /// Why a run could not start.
@@ -49,6 +84,8 @@ pub(crate) struct RunRequest {
 pub(crate) enum StartError {
     #[error("Workflow not found")]
     WorkflowNotFound,
+    #[error("Agent not found")]
+    AgentNotFound,
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -88,6 +125,11 @@ pub(crate) enum Started {
 #[derive(Debug)]
 pub(crate) struct RunHandle {
     pub run_id: String,
+    pub session_id: String,
+    /// Set for background runs: the run executes detached; answer 202 (or stream the journal).
+    pub background: bool,
+    /// A resumable run's journal (`background=true&stream=true`).
+    pub journal: Option<Arc<Journal>>,
     pub events: Option<mpsc::Receiver<RunEvent>>,
     pub result: oneshot::Receiver<RunResult>,
     pub guard: ResponseGuard,
@@ -97,6 +139,7 @@ pub(crate) struct Runtime {
     pub os_id: String,
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
+    pub agents: Vec<Arc<Agent>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub instantiated_at: String,
@@ -106,12 +149,17 @@ pub(crate) struct Runtime {
     runs: TaskTracker,
     lease: lease::OwnerLease,
     lease_settings: lease::LeaseSettings,
+    /// The cancel switch of every run executing in this process, by run id.
+    active: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// The journals of resumable runs executing here or recently finished, by run id.
+    journals: Arc<Mutex<HashMap<String, Arc<Journal>>>>,
 }
 
 pub(crate) struct RuntimeParts {
     pub os_id: String,
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
+    pub agents: Vec<Arc<Agent>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
@@ -127,6 +175,7 @@ impl Runtime {
             os_id: parts.os_id,
             db_id: parts.db_id,
             workflows: parts.workflows,
+            agents: parts.agents,
             dispatcher: HookDispatcher::new(parts.store.clone(), parts.hooks, parts.hook_settings),
             store: parts.store,
             hooks_in_background: parts.hooks_in_background,
@@ -136,7 +185,18 @@ impl Runtime {
             runs: TaskTracker::new(),
             lease: lease::OwnerLease::default(),
             lease_settings: parts.lease_settings,
+            active: Arc::default(),
+            journals: Arc::default(),
         }
+    }
+
+    /// The in-memory journal of a resumable run, if it is executing here or ended recently.
+    pub(crate) fn journal(&self, run_id: &str) -> Option<Arc<Journal>> {
+        self.journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(run_id)
+            .cloned()
     }
 
     /// Takes over what a dead process left (on an exclusive store only: on a shared one it may
@@ -145,11 +205,13 @@ impl Runtime {
     /// instead (`lease.rs`): dead replicas' work is reconciled periodically. Then the hook
     /// sweep starts.
     pub(crate) async fn recover(&self) -> Result<(), StoreError> {
+        let mut resumable = Vec::new();
         if !self.store.exclusive() {
             self.lease
                 .start(self.store.clone(), self.lease_settings)
                 .await?;
         } else {
+            resumable = self.store.resumable_runs().await?;
             let n = self.store.fail_interrupted_runs(INTERRUPTED).await?;
             if n > 0 {
                 tracing::warn!("{n} run(s) left unfinished by a previous process marked ERROR");
@@ -160,6 +222,28 @@ impl Runtime {
             }
         }
         self.dispatcher.start().await;
+        for run in resumable {
+            let run_id = run.run.run_id.clone();
+            match self.resume(run) {
+                Ok(()) => {
+                    tracing::info!(run = %run_id, "resuming a background run left unfinished")
+                }
+                Err(e) => {
+                    tracing::warn!(run = %run_id, error = %e, "cannot resume a background run");
+                    let error = format!("{INTERRUPTED} ({e})");
+                    let output = serde_json::json!({"run_id": run_id, "status": RunStatus::Error, "content": error});
+                    self.store
+                        .finish_run(
+                            &run_id,
+                            RunStatus::Error,
+                            &output.to_string(),
+                            Some(&error),
+                            &[],
+                        )
+                        .await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -168,7 +252,12 @@ impl Runtime {
         self.workflows.iter().find(|w| w.id() == id)
     }
 
-    /// Records the run as RUNNING (visible at once) and starts it on the runtime's tracker.
+    /// An agent by id.
+    pub(crate) fn agent(&self, id: &str) -> Option<&Arc<Agent>> {
+        self.agents.iter().find(|a| a.id() == id)
+    }
+
+    /// Starts a run of the workflow `workflow_id`.
     pub(crate) async fn start_workflow_run(
         &self,
         workflow_id: &str,
@@ -176,18 +265,51 @@ impl Runtime {
     ) -> Result<Started, StartError> {
         let workflow = self
             .workflow(workflow_id)
-            .ok_or(StartError::WorkflowNotFound)?
-            .clone();
+            .ok_or(StartError::WorkflowNotFound)?;
+        self.start_run(Component::Workflow(workflow.clone()), req)
+            .await
+    }
+
+    /// Starts a run of the agent `agent_id`.
+    pub(crate) async fn start_agent_run(
+        &self,
+        agent_id: &str,
+        req: RunRequest,
+    ) -> Result<Started, StartError> {
+        let agent = self.agent(agent_id).ok_or(StartError::AgentNotFound)?;
+        self.start_run(Component::Agent(agent.clone()), req).await
+    }
+
+    /// Asks the run `run_id` to stop, if it executes in this process. Cooperative: the run
+    /// stops at its next event or model chunk and is stored CANCELLED with what it has.
+    pub(crate) fn cancel(&self, run_id: &str) -> bool {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        match active.get(run_id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records the run as RUNNING (visible at once) and starts it on the runtime's tracker.
+    async fn start_run(
+        &self,
+        component: Component,
+        req: RunRequest,
+    ) -> Result<Started, StartError> {
         let now = unix_millis();
         let run_id = uuid::Uuid::new_v4().to_string();
         let session_id = req
             .session_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let kind = component.kind();
         let session = SessionRecord {
             session_id: session_id.clone(),
-            session_type: "workflow".to_owned(),
-            component_id: workflow.id().to_owned(),
+            session_type: kind.to_owned(),
+            component_id: component.id().to_owned(),
             user_id: req.user_id.clone(),
             session_name: Some(req.message.clone()),
             session_state: "{}".to_owned(),
@@ -197,10 +319,13 @@ impl Runtime {
         let record = RunRecord {
             run_id: run_id.clone(),
             session_id: session_id.clone(),
-            component_type: "workflow".to_owned(),
-            component_id: workflow.id().to_owned(),
+            component_type: kind.to_owned(),
+            component_id: component.id().to_owned(),
             user_id: req.user_id.clone(),
-            status: RunStatus::Running,
+            status: match req.background {
+                true => RunStatus::Pending,
+                false => RunStatus::Running,
+            },
             input: req.message.clone(),
             output: None,
             error: None,
@@ -208,11 +333,18 @@ impl Runtime {
             updated_at: now,
         };
         let key = req.idempotency_key.as_ref().map(|key| IdempotencyKey {
-            scope: format!("workflow:{}", workflow.id()),
+            scope: format!("{kind}:{}", component.id()),
             key: key.clone(),
             expires_at: now + self.idempotency_ttl.as_millis() as i64,
         });
 
+        let background = req.background;
+        let request = match background {
+            true => {
+                Some(serde_json::to_string(&req).map_err(|e| StoreError::Config(e.to_string()))?)
+            }
+            false => None,
+        };
         let params = WorkflowRunParams {
             run_id: run_id.clone(),
             session_id,
@@ -222,29 +354,17 @@ impl Runtime {
             metadata: req.metadata,
             hooks_in_background: self.hooks_in_background,
             created_at: unix_seconds(),
+            cancel: CancellationToken::new(),
+            checkpoint: None,
+            resume_from: None,
         };
-        let (events_tx, events) = match req.stream {
-            true => {
-                let (tx, rx) = mpsc::channel(EVENT_BUFFER);
-                (Some(tx), Some(rx))
-            }
-            false => (None, None),
-        };
-        let (result_tx, result) = oneshot::channel();
-        let (guard_tx, response_done) = oneshot::channel();
-        let task = RunTask {
-            store: self.store.clone(),
-            workflow,
-            params,
-            sink: EventSink::new(events_tx),
-            result_tx,
-            response_done,
-            max_attempts: self.max_attempts,
-            dispatcher: self.dispatcher.clone(),
-        };
+        let journal = (background && req.stream).then(|| self.new_journal(&run_id, Vec::new()));
+        let (task, events, result, guard_tx) =
+            self.task(component, params, req.stream, request, journal.clone());
         // The runtime owns the run from the first write on: if the client goes away while the
         // run row is being written, the run still executes and ends in a terminal status.
         let (begun_tx, begun) = oneshot::channel();
+        let session_id = session.session_id.clone();
         self.runs.spawn(async move {
             match task.store.begin_run(&session, &record, key.as_ref()).await {
                 Ok(BeginRun::Started(_)) => {
@@ -252,9 +372,11 @@ impl Runtime {
                     task.run().await;
                 }
                 Ok(BeginRun::Existing(run)) => {
+                    task.forget_journal();
                     let _ = begun_tx.send(Ok(Some(run)));
                 }
                 Err(e) => {
+                    task.forget_journal();
                     let _ = begun_tx.send(Err(e));
                 }
             }
@@ -262,6 +384,9 @@ impl Runtime {
         match begun.await {
             Ok(Ok(None)) => Ok(Started::New(RunHandle {
                 run_id,
+                session_id,
+                background,
+                journal,
                 events,
                 result,
                 guard: ResponseGuard { _done: guard_tx },
@@ -272,6 +397,132 @@ impl Runtime {
                 "the run could not be started".to_owned(),
             ))),
         }
+    }
+
+    /// A resumable run's journal, holding `stored` events already (a resumed run's), and
+    /// listed for `/resume`.
+    fn new_journal(&self, run_id: &str, stored: Vec<(i64, String)>) -> Arc<Journal> {
+        let journal = Arc::new(Journal::with_rows(stored));
+        self.journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(run_id.to_owned(), journal.clone());
+        journal
+    }
+
+    /// The task that executes a run, and what its requester holds: the events receiver, the
+    /// result receiver and the response guard's sender.
+    #[allow(clippy::type_complexity)]
+    fn task(
+        &self,
+        component: Component,
+        mut params: WorkflowRunParams,
+        stream: bool,
+        request: Option<String>,
+        journal: Option<Arc<Journal>>,
+    ) -> (
+        RunTask,
+        Option<mpsc::Receiver<RunEvent>>,
+        oneshot::Receiver<RunResult>,
+        oneshot::Sender<()>,
+    ) {
+        let (sink, events) = match (&journal, stream) {
+            (Some(journal), _) => (EventSink::journaled(journal.clone()), None),
+            (None, true) => {
+                let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+                (EventSink::new(Some(tx)), Some(rx))
+            }
+            (None, false) => (EventSink::new(None), None),
+        };
+        if request.is_some() {
+            params.checkpoint = Some(Arc::new(Checkpointer {
+                store: self.store.clone(),
+                journal: journal.clone(),
+            }));
+        }
+        let (result_tx, result) = oneshot::channel();
+        let (guard_tx, response_done) = oneshot::channel();
+        let active = ActiveRun::register(&self.active, &params.run_id, params.cancel.clone());
+        let task = RunTask {
+            store: self.store.clone(),
+            component,
+            params,
+            sink,
+            request,
+            journal,
+            journals: self.journals.clone(),
+            result_tx,
+            response_done,
+            max_attempts: self.max_attempts,
+            dispatcher: self.dispatcher.clone(),
+            active,
+        };
+        (task, events, result, guard_tx)
+    }
+
+    /// Resumes a background run a dead process left: from its last checkpoint (the steps that
+    /// finished are not run again), with its journal's stored events, under its own id.
+    fn resume(&self, resumable: ResumableRun) -> Result<(), String> {
+        let ResumableRun {
+            run,
+            request,
+            checkpoint,
+        } = resumable;
+        let req: RunRequest = serde_json::from_str(&request).map_err(|e| e.to_string())?;
+        let component = match run.component_type.as_str() {
+            "workflow" => self
+                .workflow(&run.component_id)
+                .cloned()
+                .map(Component::Workflow),
+            "agent" => self.agent(&run.component_id).cloned().map(Component::Agent),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            format!(
+                "{} {} is no longer served",
+                run.component_type, run.component_id
+            )
+        })?;
+        let resume_from = match (&component, checkpoint) {
+            (Component::Workflow(_), Some(c)) => Some(Box::new(
+                serde_json::from_str(&c).map_err(|e| e.to_string())?,
+            )),
+            _ => None,
+        };
+        let params = WorkflowRunParams {
+            run_id: run.run_id.clone(),
+            session_id: run.session_id.clone(),
+            user_id: req.user_id.clone(),
+            input: req.message.clone(),
+            extra: req.extra.clone(),
+            metadata: req.metadata.clone(),
+            hooks_in_background: self.hooks_in_background,
+            created_at: run.created_at / 1000,
+            cancel: CancellationToken::new(),
+            checkpoint: None,
+            resume_from,
+        };
+        let store = self.store.clone();
+        let journal = req
+            .stream
+            .then(|| self.new_journal(&run.run_id, Vec::new()));
+        let (task, _events, _result, _guard) = self.task(
+            component,
+            params,
+            req.stream,
+            Some(request),
+            journal.clone(),
+        );
+        self.runs.spawn(async move {
+            if let Some(journal) = &journal {
+                match store.run_events(&task.params.run_id, -1).await {
+                    Ok(rows) => journal.preload(rows),
+                    Err(e) => tracing::warn!(error = %e, "cannot read the resumed run's events"),
+                }
+            }
+            task.run().await;
+        });
+        Ok(())
     }
 
     /// Shuts down in order: in-flight runs finish, then pending background hooks drain (up to
@@ -294,68 +545,114 @@ impl Runtime {
     }
 }
 
+/// A run's entry in the runtime's table of cancel switches; removed when the run ends.
+struct ActiveRun {
+    table: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    run_id: String,
+}
+
+impl ActiveRun {
+    fn register(
+        table: &Arc<Mutex<HashMap<String, CancellationToken>>>,
+        run_id: &str,
+        token: CancellationToken,
+    ) -> ActiveRun {
+        table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(run_id.to_owned(), token);
+        ActiveRun {
+            table: table.clone(),
+            run_id: run_id.to_owned(),
+        }
+    }
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        self.table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.run_id);
+    }
+}
+
 /// One run, owned by the runtime.
 struct RunTask {
     store: Arc<dyn Store>,
-    workflow: Arc<Workflow>,
+    component: Component,
     params: WorkflowRunParams,
     sink: EventSink,
+    /// A background run's request (JSON), stored when it starts so it can be resumed.
+    request: Option<String>,
+    journal: Option<Arc<Journal>>,
+    journals: Arc<Mutex<HashMap<String, Arc<Journal>>>>,
     result_tx: oneshot::Sender<RunResult>,
     response_done: oneshot::Receiver<()>,
     max_attempts: u32,
     dispatcher: HookDispatcher,
+    active: ActiveRun,
 }
+
+/// How a run ended, before it is stored.
+struct Ending {
+    status: RunStatus,
+    /// The output as JSON, or why it could not be serialized.
+    json: Result<String, String>,
+    error: Option<String>,
+    failure: Option<AgentFailure>,
+    deferred: Vec<DeferredHook>,
+    /// The last event (`WorkflowCompleted`, `RunCompleted`, ...), sent once the state is stored.
+    final_event: Option<RunEvent>,
+}
+
+/// How many earlier runs of a session an agent sees (agno's `num_history_runs`).
+pub(crate) const HISTORY_RUNS: usize = 3;
 
 impl RunTask {
     /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
     /// once the response is out — hands the jobs to the dispatcher.
     async fn run(mut self) {
-        let Execution {
-            output,
-            deferred,
+        if let Some(request) = &self.request
+            && let Err(e) = self
+                .store
+                .start_background_run(&self.params.run_id, request)
+                .await
+        {
+            tracing::warn!(run = %self.params.run_id, error = %e, "cannot mark the run RUNNING");
+        }
+        let ending = match self.component.clone() {
+            Component::Workflow(workflow) => self.run_workflow(&workflow).await,
+            Component::Agent(agent) => self.run_agent(&agent).await,
+        };
+        let Ending {
+            status,
+            json,
+            error,
             failure,
-        } = self.workflow.execute(&self.params, &mut self.sink).await;
+            deferred,
+            final_event,
+        } = ending;
         let (jobs, ready) = self.jobs(deferred);
-        let stored = match serde_json::to_string(&output) {
+        let stored = match json {
             Ok(json) => self
                 .store
-                .finish_run(
-                    &output.run_id,
-                    output.status,
-                    &json,
-                    output.error.as_deref(),
-                    &jobs,
-                )
+                .finish_run(&self.params.run_id, status, &json, error.as_deref(), &jobs)
                 .await
                 .map(|()| json)
                 .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
-        let ctx = self.workflow.event_context(&self.params, None);
         let stored_ok = stored.is_ok();
         match stored {
             Ok(json) => {
+                if let Some(event) = final_event {
+                    self.sink.emit(|| event).await;
+                }
                 let rejected_input = failure
                     .as_ref()
                     .filter(|f| f.is_input_rejection())
                     .map(|f| f.message.clone());
-                match &failure {
-                    None => {
-                        self.sink
-                            .emit(|| RunEvent::workflow_completed(ctx, &output))
-                            .await
-                    }
-                    Some(f) => {
-                        self.sink
-                            .emit(|| RunEvent::WorkflowError {
-                                ctx,
-                                error: f.message.clone(),
-                                error_type: Some(f.error_type.to_owned()),
-                                error_id: f.error_id.clone(),
-                            })
-                            .await
-                    }
-                }
                 let _ = self.result_tx.send(RunResult::Finished {
                     json,
                     rejected_input,
@@ -364,22 +661,147 @@ impl RunTask {
             Err(e) => {
                 tracing::error!(run = %self.params.run_id, error = %e, "cannot store the run's final state");
                 let message = format!("failed to store the run: {e}");
-                self.sink
-                    .emit(|| RunEvent::WorkflowError {
-                        ctx,
-                        error: message.clone(),
-                        error_type: Some("storage_error".to_owned()),
-                        error_id: None,
-                    })
-                    .await;
+                let event = self.storage_error_event(&message);
+                self.sink.emit(|| event).await;
                 let _ = self.result_tx.send(RunResult::NotStored(message));
             }
         }
+        if let Some(journal) = self.journal.take() {
+            close_journal(
+                &*self.store,
+                &self.journals,
+                &self.params.run_id,
+                &journal,
+                status,
+            )
+            .await;
+        }
+        drop(self.active);
         // Close the event stream, then wait for the response to be written.
         drop(self.sink);
         let _ = tokio::time::timeout(RESPONSE_WAIT, self.response_done).await;
         if stored_ok && !ready.is_empty() {
             self.dispatcher.dispatch(ready);
+        }
+    }
+
+    /// Removes the journal of a run that did not start.
+    fn forget_journal(&self) {
+        if self.journal.is_some() {
+            self.journals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.params.run_id);
+        }
+    }
+
+    async fn run_workflow(&mut self, workflow: &Workflow) -> Ending {
+        let Execution {
+            output,
+            deferred,
+            failure,
+        } = workflow.execute(&self.params, &mut self.sink).await;
+        let final_event = self.sink.is_streaming().then(|| {
+            let ctx = workflow.event_context(&self.params, None);
+            match (&failure, output.status) {
+                (Some(f), _) => RunEvent::WorkflowError {
+                    ctx,
+                    error: f.message.clone(),
+                    error_type: Some(f.error_type.to_owned()),
+                    error_id: f.error_id.clone(),
+                },
+                _ => RunEvent::workflow_completed(ctx, &output),
+            }
+        });
+        Ending {
+            status: output.status,
+            json: serde_json::to_string(&output).map_err(|e| e.to_string()),
+            error: output.error.clone(),
+            failure,
+            deferred,
+            final_event,
+        }
+    }
+
+    async fn run_agent(&mut self, agent: &Agent) -> Ending {
+        let p = &self.params;
+        let history = match agent.get_history_runs() {
+            0 => Vec::new(),
+            n => history(self.store.as_ref(), &p.session_id, &p.run_id, n).await,
+        };
+        let params = AgentRunParams {
+            input: p.input.clone(),
+            session_id: p.session_id.clone(),
+            user_id: p.user_id.clone(),
+            extra: p.extra.clone(),
+            metadata: p.metadata.clone(),
+            place: None,
+            hooks_in_background: p.hooks_in_background,
+            run_id: Some(p.run_id.clone()),
+            history,
+            cancel: p.cancel.clone(),
+            top_level: true,
+        };
+        let result = agent.run(&params, &mut self.sink).await;
+        let output = result.output;
+        let final_event = self.sink.is_streaming().then(|| {
+            let ctx = Arc::new(AgentContext::top_level(&output));
+            match (&result.failure, output.status) {
+                (Some(f), _) => RunEvent::RunError {
+                    ctx,
+                    content: f.message.clone(),
+                    error_type: Some(f.error_type.to_owned()),
+                    error_id: f.error_id.clone(),
+                },
+                (None, RunStatus::Cancelled) => RunEvent::RunCancelled {
+                    ctx,
+                    reason: cancel_reason(&output.run_id),
+                },
+                (None, _) => RunEvent::RunCompleted {
+                    ctx,
+                    content: output.content.clone(),
+                    content_type: output.content_type.clone(),
+                    metrics: output.metrics.clone(),
+                },
+            }
+        });
+        Ending {
+            status: output.status,
+            json: serde_json::to_string(&output).map_err(|e| e.to_string()),
+            error: result.failure.as_ref().map(|f| f.message.clone()),
+            failure: result.failure,
+            deferred: result.deferred,
+            final_event,
+        }
+    }
+
+    /// The event that tells a streaming client the run's final state could not be stored.
+    fn storage_error_event(&self, message: &str) -> RunEvent {
+        match &self.component {
+            Component::Workflow(workflow) => RunEvent::WorkflowError {
+                ctx: workflow.event_context(&self.params, None),
+                error: message.to_owned(),
+                error_type: Some("storage_error".to_owned()),
+                error_id: None,
+            },
+            Component::Agent(agent) => RunEvent::RunError {
+                ctx: Arc::new(AgentContext {
+                    created_at: unix_seconds(),
+                    agent_id: agent.id().to_owned(),
+                    agent_name: agent.name().to_owned(),
+                    run_id: self.params.run_id.clone(),
+                    session_id: self.params.session_id.clone(),
+                    workflow_id: None,
+                    workflow_run_id: None,
+                    step_id: None,
+                    step_name: None,
+                    step_index: None,
+                    nested_depth: 0,
+                }),
+                content: message.to_owned(),
+                error_type: Some("storage_error".to_owned()),
+                error_id: None,
+            },
         }
     }
 
@@ -408,5 +830,102 @@ impl RunTask {
                 Some((new, ready))
             })
             .unzip()
+    }
+}
+
+/// agno's reason for a cancelled run.
+pub(crate) fn cancel_reason(run_id: &str) -> String {
+    format!("Run {run_id} was cancelled")
+}
+
+/// The last `n` completed agent runs of the session (not `run_id`), as user and assistant
+/// messages marked `from_history`, oldest first.
+async fn history(store: &dyn Store, session_id: &str, run_id: &str, n: usize) -> Vec<Message> {
+    let runs = match store.session_runs(session_id).await {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(session = %session_id, error = %e, "cannot read the session's history");
+            return Vec::new();
+        }
+    };
+    let done: Vec<RunOutput> = runs
+        .iter()
+        .filter(|r| r.run_id != run_id && r.status == RunStatus::Completed)
+        .filter_map(|r| serde_json::from_str::<RunOutput>(r.output.as_deref()?).ok())
+        .collect();
+    let skip = done.len().saturating_sub(n);
+    done.into_iter()
+        .skip(skip)
+        .flat_map(|run| {
+            [
+                Message::new("user", run.input.input_content),
+                Message::new("assistant", run.content),
+            ]
+        })
+        .map(|mut m| {
+            m.from_history = true;
+            m
+        })
+        .collect()
+}
+
+/// Stores a resumable run's events, tells its subscribers it ended, and forgets the journal
+/// after [`JOURNAL_RETENTION`] (the database then serves replays).
+async fn close_journal(
+    store: &dyn Store,
+    journals: &Arc<Mutex<HashMap<String, Arc<Journal>>>>,
+    run_id: &str,
+    journal: &Journal,
+    status: RunStatus,
+) {
+    if let Err(e) = store.append_run_events(run_id, &journal.rows()).await {
+        tracing::error!(run = %run_id, error = %e, "cannot store the run's events for replay");
+    }
+    journal.finish(status);
+    let journals = journals.clone();
+    let run_id = run_id.to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(JOURNAL_RETENTION).await;
+        journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run_id);
+    });
+}
+
+/// Writes a background run's checkpoint (its output so far, and its events) as each
+/// top-level step ends.
+pub(crate) struct Checkpointer {
+    store: Arc<dyn Store>,
+    journal: Option<Arc<Journal>>,
+}
+
+impl std::fmt::Debug for Checkpointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpointer").finish_non_exhaustive()
+    }
+}
+
+impl Checkpointer {
+    /// Records `output` (the finished steps) and the background hooks they owe. A failure is
+    /// logged: the run goes on, and a resume would redo the step.
+    pub(crate) async fn save(
+        &self,
+        output: &crate::run::WorkflowRunOutput,
+        deferred: &[DeferredHook],
+    ) {
+        let events = self.journal.as_ref().map(|j| j.rows()).unwrap_or_default();
+        let checkpoint = serde_json::json!({"output": output, "deferred": deferred});
+        let result = match serde_json::to_string(&checkpoint) {
+            Ok(json) => self
+                .store
+                .checkpoint_run(&output.run_id, &json, &events)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = result {
+            tracing::warn!(run = %output.run_id, error = %e, "cannot checkpoint the run");
+        }
     }
 }

@@ -244,6 +244,17 @@ pub struct Reconciled {
     pub jobs_released: u64,
 }
 
+/// A background run a dead process left unfinished, with what it needs to go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumableRun {
+    /// The run.
+    pub run: RunRecord,
+    /// The request it was started with (JSON).
+    pub request: String,
+    /// Its output so far (JSON), if a step finished.
+    pub checkpoint: Option<String>,
+}
+
 /// What [`Store::begin_run`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BeginRun {
@@ -251,6 +262,107 @@ pub enum BeginRun {
     Started(SessionRecord),
     /// The idempotency key already names this run; nothing was recorded.
     Existing(RunRecord),
+}
+
+/// A session as the sessions API shows it: the row plus what only that API sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionView {
+    /// The session row.
+    pub session: SessionRecord,
+    /// Free-form metadata (JSON object text), set by `PATCH /sessions/{id}`.
+    pub metadata: Option<String>,
+    /// The session summary (JSON object text, `{"summary", "topics"?, "updated_at"?}`).
+    pub summary: Option<String>,
+}
+
+/// The order of a session listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SessionSort {
+    /// By creation time (agno's default).
+    #[default]
+    CreatedAt,
+    /// By last update.
+    UpdatedAt,
+    /// By name.
+    SessionName,
+}
+
+impl SessionSort {
+    /// Every accepted `sort_by` value.
+    pub const NAMES: [&'static str; 3] = ["created_at", "updated_at", "session_name"];
+
+    /// Parses agno's `sort_by` value (`created_at`, `updated_at`, `session_name`).
+    pub fn parse(s: &str) -> Option<SessionSort> {
+        match s {
+            "created_at" => Some(SessionSort::CreatedAt),
+            "updated_at" => Some(SessionSort::UpdatedAt),
+            "session_name" => Some(SessionSort::SessionName),
+            _ => None,
+        }
+    }
+
+    /// The column to order by.
+    pub fn column(self) -> &'static str {
+        match self {
+            SessionSort::CreatedAt => "created_at",
+            SessionSort::UpdatedAt => "updated_at",
+            SessionSort::SessionName => "session_name",
+        }
+    }
+}
+
+/// Which sessions to list, in what order, and which page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Only sessions of this type (`agent`, `team`, `workflow`).
+    pub session_type: Option<String>,
+    /// Only sessions of this agent, team or workflow.
+    pub component_id: Option<String>,
+    /// Only sessions of this user.
+    pub user_id: Option<String>,
+    /// Only sessions whose name contains this text (ASCII case-insensitive).
+    pub session_name: Option<String>,
+    /// The sort column.
+    pub sort_by: SessionSort,
+    /// Ascending instead of descending (the default).
+    pub ascending: bool,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+/// What `PATCH /sessions/{id}` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionUpdate {
+    /// The new name.
+    pub session_name: Option<String>,
+    /// The new session state (JSON object text).
+    pub session_state: Option<String>,
+    /// The new metadata (JSON object text).
+    pub metadata: Option<String>,
+    /// The new summary (JSON object text).
+    pub summary: Option<String>,
+}
+
+/// A session to delete, found only if its type and user match when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKey {
+    /// The session id.
+    pub session_id: String,
+    /// Only if the session has this type.
+    pub session_type: Option<String>,
+    /// Only if the session belongs to this user.
+    pub user_id: Option<String>,
+}
+
+/// What [`Store::delete_sessions`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionsDeleted {
+    /// The sessions deleted, with their runs and run events.
+    pub deleted: Vec<String>,
+    /// Sessions with a run still RUNNING or PENDING. When there is any, nothing was deleted.
+    pub busy: Vec<String>,
 }
 
 /// The storage operations the runtime needs. Small on purpose: SQLite and Postgres both fit.
@@ -288,8 +400,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// A session's runs, oldest first.
     async fn session_runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError>;
-    /// Marks runs left RUNNING or PENDING by a dead process as ERROR with `error`; returns
-    /// how many.
+    /// Marks runs left RUNNING or PENDING by a dead process as ERROR with `error` (except
+    /// background runs that can be resumed: see [`Store::resumable_runs`]); returns how many.
     async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError>;
     /// Claims one job leased to `owner` (or whose lease expired) for an attempt: marks it
     /// running until `lease_until` and counts the attempt. `None` if it is not runnable.
@@ -328,6 +440,60 @@ pub trait Store: Send + Sync + 'static {
     /// runs still RUNNING or PENDING end ERROR with `error`, and their unexpired hook job
     /// leases are expired so the sweep takes the jobs. Safe to run from many processes at once.
     async fn reconcile_dead_owners(&self, error: &str, now: i64) -> Result<Reconciled, StoreError>;
+    /// A background run starts executing: PENDING becomes RUNNING, and the request it was
+    /// started with is kept (JSON), so another process can resume it.
+    async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError>;
+    /// Records a background run's progress (its output so far, JSON) and its events so far,
+    /// in one transaction.
+    async fn checkpoint_run(
+        &self,
+        run_id: &str,
+        checkpoint: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError>;
+    /// Background runs left RUNNING or PENDING with their request: the ones to resume.
+    async fn resumable_runs(&self) -> Result<Vec<ResumableRun>, StoreError>;
+    /// Appends `(event_index, payload)` rows to a run's replay log (`/resume`).
+    async fn append_run_events(
+        &self,
+        run_id: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError>;
+    /// A run's logged events with `event_index > after`, in order.
+    async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError>;
     /// Closes the connections once every write is done.
     async fn close(&self);
+    /// One page of the sessions matching `filter`, and how many match in all.
+    async fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+    ) -> Result<(Vec<SessionView>, u64), StoreError>;
+    /// A session with its metadata and summary.
+    async fn session_view(&self, session_id: &str) -> Result<Option<SessionView>, StoreError>;
+    /// In one transaction: deletes the sessions found for `keys` with their runs, run events
+    /// and idempotency keys (hook jobs stay: they are independent durable work). If any of
+    /// them has a run still RUNNING or PENDING, deletes nothing and names those in `busy`.
+    async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError>;
+    /// Applies `update` and stamps `updated_at`; `None` if there is no such session.
+    async fn update_session(
+        &self,
+        session_id: &str,
+        update: &SessionUpdate,
+    ) -> Result<Option<SessionView>, StoreError>;
+    /// Renames a session; `None` if there is no such session.
+    async fn rename_session(
+        &self,
+        session_id: &str,
+        session_name: &str,
+    ) -> Result<Option<SessionView>, StoreError> {
+        let update = SessionUpdate {
+            session_name: Some(session_name.to_owned()),
+            ..SessionUpdate::default()
+        };
+        self.update_session(session_id, &update).await
+    }
+    /// Deletes one session (see [`Store::delete_sessions`]).
+    async fn delete_session(&self, key: &SessionKey) -> Result<SessionsDeleted, StoreError> {
+        self.delete_sessions(std::slice::from_ref(key)).await
+    }
 }

@@ -254,7 +254,15 @@ async fn kill_9_with_hooks_pending_loses_nothing_after_a_restart() {
     let in_flight: Vec<_> = (0..4)
         .map(|i| tokio::spawn(example.run_in("s-kill", format!("in flight {i}"))))
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until the four runs are under way (their model calls reached the mock).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mock.requests().len() < 2 * ANSWERED + 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the in-flight runs did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let output = example.output();
     assert!(
         !output.contains("Logged metrics"),
@@ -315,6 +323,77 @@ async fn kill_9_with_hooks_pending_loses_nothing_after_a_restart() {
             .iter()
             .all(|r| r["error"] == "interrupted: server restarted")
     );
+    let (status, _) = again.terminate().await;
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn a_background_run_killed_mid_way_resumes_from_its_last_completed_step() {
+    let mock = MockOpenAi::start().await;
+    // The first model call answers at once; later ones take 10 s (until healed).
+    mock.slow_after(1, Duration::from_secs(10));
+    let envs = [("OPENAI_BASE_URL", mock.base_url())];
+    let example = start_example(&envs).await;
+    let form = reqwest::multipart::Form::new()
+        .text("message", "resume me")
+        .text("stream", "false")
+        .text("background", "true");
+    let accepted = example.post(form).await;
+    assert_eq!(accepted["status"], "PENDING");
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    let session = accepted["session_id"].as_str().unwrap().to_owned();
+    // The second step's model call is under way: the first step is done (and checkpointed).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mock.requests().len() < 2 {
+        assert!(Instant::now() < deadline, "the second step did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let dir = example.kill_9().await;
+
+    mock.slow_after(usize::MAX, Duration::ZERO);
+    let db = dir.path().join("tmp/workflow.db");
+    let again = start_example_in(dir, &envs).await;
+    let url = format!(
+        "{}/workflows/{WF}/runs/{run_id}?session_id={session}",
+        again.base
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let done = loop {
+        let body: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        if body["status"] != "RUNNING" && body["status"] != "PENDING" {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "the run was not resumed: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let steps = done["step_results"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["content"], "reply to: resume me");
+    assert_eq!(steps[1]["content"], "reply to: reply to: resume me");
+    // The first step was not paid for twice: one call for it, one cut by the kill, one resumed.
+    let calls = mock.requests();
+    assert_eq!(calls.len(), 3);
+    let last_user =
+        |r: &Value| r["messages"].as_array().unwrap().last().unwrap()["content"].clone();
+    assert_eq!(last_user(&calls[2]), "reply to: resume me");
+    // Both steps' background hooks ran: the first's was owed by the checkpoint.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let jobs: Vec<_> = stored_jobs(&db)
+            .await
+            .into_iter()
+            .filter(|j| j.run_id == run_id)
+            .collect();
+        if jobs.len() == 2 && jobs.iter().all(|j| j.status == "done") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "hooks of the resumed run: {jobs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (status, _) = again.terminate().await;
     assert!(status.success());
 }

@@ -31,7 +31,15 @@ async fn background_hooks_finish_after_the_response() {
             .await
     );
 
-    let jobs = app.hook_jobs().await;
+    // The job's final write follows the hook's last line: wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let jobs = loop {
+        let jobs = app.hook_jobs().await;
+        if jobs.iter().all(|j| j.status == "done") || std::time::Instant::now() > deadline {
+            break jobs;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(jobs.len(), 2);
     for job in &jobs {
         assert_eq!(job.run_id, body["run_id"].as_str().unwrap());

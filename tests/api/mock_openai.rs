@@ -46,6 +46,8 @@ struct Inner {
     fail_next: Option<(u16, usize, Option<u64>)>,
     /// Behave like some compatible servers: `"finish_reason": ""` mid-stream and no usage.
     quirky: bool,
+    /// Requests after the first `n` wait this long (on top of `delay`).
+    slow_after: Option<(usize, Duration)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -127,6 +129,11 @@ impl MockOpenAi {
         self.state.lock().unwrap().delay = d;
     }
 
+    /// Every request after the first `n` received so far waits `d` before answering.
+    pub fn slow_after(&self, n: usize, d: Duration) {
+        self.state.lock().unwrap().slow_after = Some((n, d));
+    }
+
     /// JSON bodies of all chat completion requests received so far, in order.
     pub fn requests(&self) -> Vec<Value> {
         self.state.lock().unwrap().requests.clone()
@@ -174,7 +181,11 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
             }
             _ => None,
         };
-        (s.mode, s.delay, s.quirky, fail_now)
+        let delay = match s.slow_after {
+            Some((n, extra)) if s.requests.len() > n => s.delay + extra,
+            _ => s.delay,
+        };
+        (s.mode, delay, s.quirky, fail_now)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

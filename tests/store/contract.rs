@@ -4,8 +4,8 @@
 use crate::backend::TestDb;
 use agentos::RunStatus;
 use agentos::store::{
-    BeginRun, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord, SessionRecord, Store,
-    StoreError,
+    BeginRun, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord, SessionFilter,
+    SessionKey, SessionRecord, SessionSort, SessionUpdate, SessionView, Store, StoreError,
 };
 use serde_json::Value;
 use std::collections::HashSet;
@@ -630,4 +630,176 @@ pub async fn concurrent_runs_in_one_session_are_all_stored(db: &TestDb) {
     }
     a.close().await;
     b.close().await;
+}
+
+pub async fn a_background_run_keeps_its_request_checkpoint_and_events(db: &TestDb) {
+    let store = db.open().await;
+    let mut pending = run("bg", "s1");
+    pending.status = RunStatus::Pending;
+    store
+        .begin_run(&session("s1", WF), &pending, None)
+        .await
+        .unwrap();
+    store
+        .start_background_run("bg", "{\"message\":\"hi\"}")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_run("bg").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    let events = |range: std::ops::Range<i64>| -> Vec<(i64, String)> {
+        range.map(|i| (i, format!("{{\"event\":{i}}}"))).collect()
+    };
+    store
+        .checkpoint_run("bg", "{\"step\":1}", &events(0..3))
+        .await
+        .unwrap();
+    // Rows already logged are kept; new ones are added.
+    let mut again = events(2..5);
+    again[0].1 = "{\"event\":\"changed\"}".into();
+    store.append_run_events("bg", &again).await.unwrap();
+    store.append_run_events("bg", &[]).await.unwrap();
+    assert_eq!(store.run_events("bg", -1).await.unwrap(), events(0..5));
+    assert_eq!(store.run_events("bg", 2).await.unwrap(), events(3..5));
+    assert!(store.run_events("nope", -1).await.unwrap().is_empty());
+
+    begin(store.as_ref(), "s1", "plain").await;
+    let resumable = store.resumable_runs().await.unwrap();
+    assert_eq!(resumable.len(), 1, "only background runs with a request");
+    assert_eq!(resumable[0].run.run_id, "bg");
+    assert_eq!(resumable[0].request, "{\"message\":\"hi\"}");
+    assert_eq!(resumable[0].checkpoint.as_deref(), Some("{\"step\":1}"));
+    assert_eq!(
+        store.fail_interrupted_runs("interrupted").await.unwrap(),
+        1,
+        "a resumable run is left to be resumed"
+    );
+    assert_eq!(
+        store.get_run("bg").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    store.close().await;
+}
+
+pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
+    let store = db.open().await;
+    for (id, name) in [("s1", "Banana"), ("s2", "apple pie"), ("s3", "Cherry")] {
+        let mut s = session(id, WF);
+        s.session_name = Some(name.into());
+        store
+            .begin_run(&s, &run(&format!("r-{id}"), id), None)
+            .await
+            .unwrap();
+        store
+            .finish_run(&format!("r-{id}"), RunStatus::Completed, "{}", None, &[])
+            .await
+            .unwrap();
+    }
+    let filter = |name: Option<&str>, sort_by, ascending, limit, offset| SessionFilter {
+        session_type: Some("workflow".into()),
+        component_id: Some(WF.into()),
+        user_id: Some("u1".into()),
+        session_name: name.map(str::to_owned),
+        sort_by,
+        ascending,
+        limit,
+        offset,
+    };
+    let ids = |page: (Vec<SessionView>, u64)| -> (Vec<String>, u64) {
+        (
+            page.0.into_iter().map(|v| v.session.session_id).collect(),
+            page.1,
+        )
+    };
+    let by_name = store
+        .list_sessions(&filter(None, SessionSort::SessionName, true, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(by_name),
+        (vec!["s1".into(), "s3".into(), "s2".into()], 3),
+        "by bytes"
+    );
+    let page = store
+        .list_sessions(&filter(None, SessionSort::SessionName, false, 1, 1))
+        .await
+        .unwrap();
+    assert_eq!(ids(page), (vec!["s3".into()], 3));
+    let found = store
+        .list_sessions(&filter(Some("PIE"), SessionSort::CreatedAt, true, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(found),
+        (vec!["s2".into()], 1),
+        "a case-insensitive substring"
+    );
+
+    let update = SessionUpdate {
+        session_name: Some("renamed".into()),
+        metadata: Some("{\"k\":1}".into()),
+        ..SessionUpdate::default()
+    };
+    let view = store.update_session("s1", &update).await.unwrap().unwrap();
+    assert_eq!(view.session.session_name.as_deref(), Some("renamed"));
+    assert_eq!(view.metadata.as_deref(), Some("{\"k\":1}"));
+    assert_eq!(
+        view.session.session_state, "{}",
+        "fields not given are kept"
+    );
+    let renamed = store.rename_session("s1", "again").await.unwrap().unwrap();
+    assert_eq!(renamed.metadata.as_deref(), Some("{\"k\":1}"));
+    let view = store.session_view("s1").await.unwrap().unwrap();
+    assert_eq!(view.session.session_name.as_deref(), Some("again"));
+    assert!(
+        store
+            .update_session("nope", &update)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.session_view("nope").await.unwrap().is_none());
+
+    let key = |id: &str| SessionKey {
+        session_id: id.into(),
+        session_type: Some("workflow".into()),
+        user_id: None,
+    };
+    begin(store.as_ref(), "s2", "in-progress").await;
+    let refused = store
+        .delete_sessions(&[key("s1"), key("s2")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (refused.deleted.len(), refused.busy),
+        (0, vec!["s2".to_owned()])
+    );
+    assert!(
+        store.session_view("s1").await.unwrap().is_some(),
+        "nothing deleted"
+    );
+    let wrong_type = SessionKey {
+        session_type: Some("agent".into()),
+        ..key("s1")
+    };
+    assert!(
+        store
+            .delete_session(&wrong_type)
+            .await
+            .unwrap()
+            .deleted
+            .is_empty()
+    );
+    let done = store
+        .delete_sessions(&[key("s1"), key("nope")])
+        .await
+        .unwrap();
+    assert_eq!(done.deleted, ["s1"]);
+    assert!(store.session_view("s1").await.unwrap().is_none());
+    assert!(
+        store.get_run("r-s1").await.unwrap().is_none(),
+        "its runs go with it"
+    );
+    store.close().await;
 }

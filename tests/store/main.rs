@@ -44,4 +44,6 @@ on_both_backends!(
     a_restart_on_an_exclusive_database_takes_everything_over,
     a_dead_owners_runs_and_job_leases_are_reconciled,
     concurrent_runs_in_one_session_are_all_stored,
+    a_background_run_keeps_its_request_checkpoint_and_events,
+    sessions_are_listed_updated_and_deleted,
 );

@@ -3,11 +3,14 @@
 //! `FOR UPDATE SKIP LOCKED` and a lease, and runs carry their owner's id so that the runs of a
 //! replica whose owner lease expired are reconciled by another.
 
+mod background;
 mod jobs;
+mod sessions;
 
 use super::{
     BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, Reconciled,
-    RunRecord, SessionRecord, Store, StoreError,
+    ResumableRun, RunRecord, SessionFilter, SessionKey, SessionRecord, SessionUpdate, SessionView,
+    SessionsDeleted, Store, StoreError,
 };
 use crate::run::{RunStatus, unix_millis};
 use async_trait::async_trait;
@@ -209,7 +212,8 @@ impl Store for PgStore {
     async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE runs SET status = 'ERROR', error = $1, updated_at = $2
-             WHERE status IN ('RUNNING', 'PENDING')",
+             WHERE status IN ('RUNNING', 'PENDING')
+               AND NOT (background = 1 AND request IS NOT NULL)",
         )
         .bind(error)
         .bind(unix_millis())
@@ -297,8 +301,61 @@ impl Store for PgStore {
         })
     }
 
+    async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError> {
+        background::start(&self.pool, run_id, request).await
+    }
+
+    async fn checkpoint_run(
+        &self,
+        run_id: &str,
+        checkpoint: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        background::checkpoint(&self.pool, run_id, checkpoint, events).await
+    }
+
+    async fn resumable_runs(&self) -> Result<Vec<ResumableRun>, StoreError> {
+        background::resumable(&self.pool).await
+    }
+
+    async fn append_run_events(
+        &self,
+        run_id: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        background::append(&mut conn, run_id, events).await
+    }
+
+    async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        background::events(&self.pool, run_id, after).await
+    }
+
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+    ) -> Result<(Vec<SessionView>, u64), StoreError> {
+        sessions::list(&self.pool, filter).await
+    }
+
+    async fn session_view(&self, session_id: &str) -> Result<Option<SessionView>, StoreError> {
+        sessions::view(&self.pool, session_id).await
+    }
+
+    async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
+        sessions::delete(&self.pool, keys).await
+    }
+
+    async fn update_session(
+        &self,
+        session_id: &str,
+        update: &SessionUpdate,
+    ) -> Result<Option<SessionView>, StoreError> {
+        sessions::update(&self.pool, session_id, update).await
     }
 }
 

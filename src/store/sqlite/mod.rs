@@ -5,8 +5,9 @@ mod writer;
 
 use super::{
     BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, Reconciled,
-    RunRecord, SessionRecord, Store, StoreError,
+    ResumableRun, RunRecord, SessionRecord, Store, StoreError,
 };
+use super::{SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use crate::run::RunStatus;
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -116,6 +117,14 @@ fn session_row(row: &SqliteRow) -> SessionRecord {
         session_state: row.get("session_state"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+    }
+}
+
+fn session_view_row(row: &SqliteRow) -> SessionView {
+    SessionView {
+        session: session_row(row),
+        metadata: row.get("metadata"),
+        summary: row.get("summary"),
     }
 }
 
@@ -324,6 +333,14 @@ impl Store for SqliteStore {
         self.write(op).await.map(|_| ())
     }
 
+    async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError> {
+        let op = Op::StartBackground {
+            run_id: run_id.to_owned(),
+            request: request.to_owned(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
     async fn reconcile_dead_owners(&self, error: &str, now: i64) -> Result<Reconciled, StoreError> {
         let op = Op::ReconcileDead {
             error: error.to_owned(),
@@ -333,6 +350,64 @@ impl Store for SqliteStore {
             Reply::Reconciled(r) => Ok(r),
             other => Err(unexpected(other)),
         }
+    }
+
+    async fn checkpoint_run(
+        &self,
+        run_id: &str,
+        checkpoint: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        let op = Op::Checkpoint {
+            run_id: run_id.to_owned(),
+            checkpoint: checkpoint.to_owned(),
+            events: events.to_vec(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn resumable_runs(&self) -> Result<Vec<ResumableRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE background = 1 AND request IS NOT NULL
+                AND status IN ('RUNNING', 'PENDING') ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| ResumableRun {
+                run: run_row(row),
+                request: row.get("request"),
+                checkpoint: row.get("checkpoint"),
+            })
+            .collect())
+    }
+
+    async fn append_run_events(
+        &self,
+        run_id: &str,
+        events: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let op = Op::AppendEvents {
+            run_id: run_id.to_owned(),
+            events: events.to_vec(),
+        };
+        self.write(op).await.map(|_| ())
+    }
+
+    async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query_as(
+            "SELECT event_index, event FROM run_events
+             WHERE run_id = ? AND event_index > ? ORDER BY event_index",
+        )
+        .bind(run_id)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 
     async fn close(&self) {
@@ -357,5 +432,73 @@ impl Store for SqliteStore {
             tracing::warn!(error = %e, "final WAL checkpoint failed");
         }
         self.pool.close().await;
+    }
+
+    async fn list_sessions(
+        &self,
+        f: &SessionFilter,
+    ) -> Result<(Vec<SessionView>, u64), StoreError> {
+        const WHERE: &str = "WHERE (?1 IS NULL OR session_type = ?1)
+                               AND (?2 IS NULL OR component_id = ?2)
+                               AND (?3 IS NULL OR user_id = ?3)
+                               AND (?4 IS NULL OR instr(lower(coalesce(session_name, '')), lower(?4)) > 0)";
+        let dir = if f.ascending { "ASC" } else { "DESC" };
+        let column = f.sort_by.column();
+        // One read transaction: the page and the count come from the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM sessions {WHERE}
+             ORDER BY {column} {dir}, session_id {dir} LIMIT ?5 OFFSET ?6"
+        ))
+        .bind(&f.session_type)
+        .bind(&f.component_id)
+        .bind(&f.user_id)
+        .bind(&f.session_name)
+        .bind(f.limit as i64)
+        .bind(f.offset as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM sessions {WHERE}"))
+            .bind(&f.session_type)
+            .bind(&f.component_id)
+            .bind(&f.user_id)
+            .bind(&f.session_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((
+            rows.iter().map(session_view_row).collect(),
+            total.max(0) as u64,
+        ))
+    }
+
+    async fn session_view(&self, session_id: &str) -> Result<Option<SessionView>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(session_view_row))
+    }
+
+    async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
+        match self.write(Op::DeleteSessions(keys.to_vec())).await? {
+            Reply::Deleted(d) => Ok(d),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn update_session(
+        &self,
+        session_id: &str,
+        update: &SessionUpdate,
+    ) -> Result<Option<SessionView>, StoreError> {
+        let op = Op::UpdateSession {
+            session_id: session_id.to_owned(),
+            update: update.clone(),
+        };
+        match self.write(op).await? {
+            Reply::Session(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
     }
 }

@@ -3,13 +3,14 @@
 //! SQLite's lock, and under load a commit carries many runs. A caller's write is answered only
 //! after its transaction committed.
 
-use super::{job_row, run_row, session_row};
+use super::{job_row, run_row, session_row, session_view_row};
 use crate::run::{RunStatus, unix_millis};
 use crate::store::{
     BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, NewHookJob, Reconciled, RunRecord,
     SessionRecord, StoreError,
 };
-use sqlx::{Connection, SqliteConnection};
+use crate::store::{SessionKey, SessionUpdate, SessionView, SessionsDeleted};
+use sqlx::{Connection, Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many writes share one transaction.
@@ -56,6 +57,24 @@ pub(super) enum Op {
         error: String,
         now: i64,
     },
+    StartBackground {
+        run_id: String,
+        request: String,
+    },
+    Checkpoint {
+        run_id: String,
+        checkpoint: String,
+        events: Vec<(i64, String)>,
+    },
+    AppendEvents {
+        run_id: String,
+        events: Vec<(i64, String)>,
+    },
+    DeleteSessions(Vec<SessionKey>),
+    UpdateSession {
+        session_id: String,
+        update: SessionUpdate,
+    },
 }
 
 /// What a write returns.
@@ -68,6 +87,8 @@ pub(super) enum Reply {
     Jobs(Vec<HookJobRecord>),
     Retried(Option<(bool, HookJobRecord)>),
     Reconciled(Reconciled),
+    Deleted(SessionsDeleted),
+    Session(Option<SessionView>),
 }
 
 type Answer = oneshot::Sender<Result<Reply, StoreError>>;
@@ -177,10 +198,41 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
         } => finish_run(conn, run_id, *status, output, error.as_deref(), jobs)
             .await
             .map(|_| Reply::Done),
+        Op::StartBackground { run_id, request } => {
+            sqlx::query(
+                "UPDATE runs SET status = 'RUNNING', background = 1, request = ?, updated_at = ?
+                 WHERE run_id = ? AND status IN ('PENDING', 'RUNNING')",
+            )
+            .bind(request)
+            .bind(unix_millis())
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Reply::Done)
+        }
+        Op::Checkpoint {
+            run_id,
+            checkpoint,
+            events,
+        } => {
+            sqlx::query("UPDATE runs SET checkpoint = ?, updated_at = ? WHERE run_id = ?")
+                .bind(checkpoint)
+                .bind(unix_millis())
+                .bind(run_id)
+                .execute(&mut *conn)
+                .await?;
+            append_events(conn, run_id, events).await?;
+            Ok(Reply::Done)
+        }
+        Op::AppendEvents { run_id, events } => {
+            append_events(conn, run_id, events).await?;
+            Ok(Reply::Done)
+        }
         Op::FailInterrupted(error) => {
             let done = sqlx::query(
                 "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
-                 WHERE status IN ('RUNNING', 'PENDING')",
+                 WHERE status IN ('RUNNING', 'PENDING')
+                   AND NOT (background = 1 AND request IS NOT NULL)",
             )
             .bind(error)
             .bind(unix_millis())
@@ -302,7 +354,90 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
                 .await?;
             Ok(Reply::Retried(row.map(|r| (false, job_row(&r)))))
         }
+        Op::DeleteSessions(keys) => delete_sessions(conn, keys).await.map(Reply::Deleted),
+        Op::UpdateSession { session_id, update } => {
+            let row = sqlx::query(
+                "UPDATE sessions SET session_name = coalesce(?, session_name),
+                                     session_state = coalesce(?, session_state),
+                                     metadata = coalesce(?, metadata),
+                                     summary = coalesce(?, summary),
+                                     updated_at = ?
+                 WHERE session_id = ?
+                 RETURNING *",
+            )
+            .bind(&update.session_name)
+            .bind(&update.session_state)
+            .bind(&update.metadata)
+            .bind(&update.summary)
+            .bind(unix_millis())
+            .bind(session_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok(Reply::Session(row.as_ref().map(session_view_row)))
+        }
     }
+}
+
+/// Deletes the sessions `keys` name (when type and user match) with their runs, run events
+/// and idempotency keys, unless one of them has a run still in progress.
+async fn delete_sessions(
+    conn: &mut SqliteConnection,
+    keys: &[SessionKey],
+) -> Result<SessionsDeleted, StoreError> {
+    let mut found: Vec<String> = Vec::new();
+    let mut busy = Vec::new();
+    for key in keys {
+        let row = sqlx::query(
+            "SELECT session_id,
+                    EXISTS (SELECT 1 FROM runs WHERE runs.session_id = sessions.session_id
+                            AND status IN ('RUNNING', 'PENDING')) AS busy
+             FROM sessions
+             WHERE session_id = ? AND (? IS NULL OR session_type = ?) AND (? IS NULL OR user_id = ?)",
+        )
+        .bind(&key.session_id)
+        .bind(&key.session_type)
+        .bind(&key.session_type)
+        .bind(&key.user_id)
+        .bind(&key.user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else { continue };
+        if found.contains(&key.session_id) {
+            continue;
+        }
+        if row.get::<bool, _>("busy") {
+            busy.push(key.session_id.clone());
+        }
+        found.push(key.session_id.clone());
+    }
+    if !busy.is_empty() {
+        return Ok(SessionsDeleted {
+            deleted: Vec::new(),
+            busy,
+        });
+    }
+    for session_id in &found {
+        for table in ["run_events", "idempotency_keys"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = ?)"
+            ))
+            .bind(session_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::query("DELETE FROM runs WHERE session_id = ?")
+            .bind(session_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE session_id = ?")
+            .bind(session_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(SessionsDeleted {
+        deleted: found,
+        busy: Vec::new(),
+    })
 }
 
 async fn begin_run(
@@ -471,3 +606,23 @@ async fn reconcile_dead(
 /// A dead process's lease row is forgotten a day after it expired (its runs are long
 /// reconciled by then; a missing row counts as dead anyway).
 const OWNER_ROW_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// Adds rows to a run's replay log; rows already there are kept.
+async fn append_events(
+    conn: &mut SqliteConnection,
+    run_id: &str,
+    events: &[(i64, String)],
+) -> Result<(), StoreError> {
+    for (index, event) in events {
+        sqlx::query(
+            "INSERT INTO run_events (run_id, event_index, event) VALUES (?, ?, ?)
+             ON CONFLICT (run_id, event_index) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(index)
+        .bind(event)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

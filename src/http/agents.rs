@@ -1,0 +1,207 @@
+//! `/agents`: list, detail, run (JSON or SSE), the stored runs, cancel.
+
+use super::error::ApiError;
+use super::form::RunForm;
+use super::runs::{RunsQuery, answer, cancelled, idempotency_key, resume, resume_form};
+use super::session_schema::run_schema;
+use super::{AppState, route};
+use super::{Path, Query};
+use crate::agent::Agent;
+use crate::event::{AgentContext, RunEvent};
+use crate::run::{RunOutput, RunStatus};
+use crate::runtime::{Runtime, cancel_reason};
+use crate::store::RunRecord;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub(crate) fn router() -> Router<AppState> {
+    let r = Router::new();
+    let r = route(r, "/agents", get(list_agents));
+    let r = route(r, "/agents/{agent_id}", get(get_agent));
+    let r = route(
+        r,
+        "/agents/{agent_id}/runs",
+        post(create_run).get(list_runs),
+    );
+    let r = route(r, "/agents/{agent_id}/runs/{run_id}", get(get_run));
+    let r = route(
+        r,
+        "/agents/{agent_id}/runs/{run_id}/cancel",
+        post(cancel_run),
+    );
+    route(
+        r,
+        "/agents/{agent_id}/runs/{run_id}/resume",
+        post(resume_run),
+    )
+}
+
+/// agno's `AgentResponse`: what Agent UI and `AgentOSClient.get_agent` read.
+pub(crate) fn agent_response(rt: &Runtime, agent: &Agent) -> Value {
+    let model = agent
+        .get_model()
+        .map(|m| json!({"name": m.provider(), "model": m.id(), "provider": m.provider()}));
+    json!({
+        "id": agent.id(),
+        "name": agent.name(),
+        "db_id": rt.db_id,
+        "model": model,
+        "is_factory": false,
+        "is_component": false,
+    })
+}
+
+fn find<'a>(rt: &'a Runtime, id: &str) -> Result<&'a Arc<Agent>, ApiError> {
+    rt.agent(id)
+        .ok_or_else(|| ApiError::not_found("Agent not found"))
+}
+
+async fn list_agents(State(rt): State<AppState>) -> Json<Vec<Value>> {
+    Json(rt.agents.iter().map(|a| agent_response(&rt, a)).collect())
+}
+
+async fn get_agent(
+    State(rt): State<AppState>,
+    Path(agent_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(agent_response(&rt, find(&rt, &agent_id)?)))
+}
+
+/// `POST /agents/{id}/runs`: runs the agent; JSON when `stream=false`, SSE otherwise.
+async fn create_run(
+    State(rt): State<AppState>,
+    Path(agent_id): Path<String>,
+    headers: HeaderMap,
+    form: RunForm,
+) -> Result<Response, ApiError> {
+    find(&rt, &agent_id)?;
+    let mut req = form.into_run_request()?;
+    req.idempotency_key = idempotency_key(&headers)?;
+    let stream = req.stream;
+    answer(
+        rt.start_agent_run(&agent_id, req).await?,
+        stream,
+        final_event,
+    )
+    .await
+}
+
+/// `POST .../runs/{run_id}/resume`: replays what the client missed and follows the run.
+async fn resume_run(
+    State(rt): State<AppState>,
+    Path((agent_id, run_id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    find(&rt, &agent_id)?;
+    let form = resume_form(request).await?;
+    resume(&rt, "agent", &agent_id, &run_id, form).await
+}
+
+/// The last event of a stored agent run, rebuilt from its output.
+fn final_event(output: &str) -> Result<RunEvent, ApiError> {
+    let output = parse_output(output)?;
+    let ctx = Arc::new(AgentContext::top_level(&output));
+    Ok(match output.status {
+        RunStatus::Error => RunEvent::RunError {
+            ctx,
+            content: output.content,
+            error_type: None,
+            error_id: None,
+        },
+        RunStatus::Cancelled => RunEvent::RunCancelled {
+            ctx,
+            reason: cancel_reason(&output.run_id),
+        },
+        _ => RunEvent::RunCompleted {
+            ctx,
+            content: output.content,
+            content_type: output.content_type,
+            metrics: output.metrics,
+        },
+    })
+}
+
+fn parse_output(json: &str) -> Result<RunOutput, ApiError> {
+    serde_json::from_str(json).map_err(|e| ApiError::internal("stored run is unreadable", e))
+}
+
+/// `GET /agents/{id}/runs?session_id=&status=`: the session's runs as agno's `RunSchema`.
+async fn list_runs(
+    State(rt): State<AppState>,
+    Path(agent_id): Path<String>,
+    Query(q): Query<RunsQuery>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    find(&rt, &agent_id)?;
+    let status = q.status()?;
+    let session_id = q
+        .session_id
+        .ok_or_else(|| ApiError::missing("query", "session_id"))?;
+    let session = rt.store.get_session(&session_id).await?;
+    if !session.is_some_and(|s| s.component_id == agent_id && s.session_type == "agent") {
+        return Err(ApiError::not_found("Session not found"));
+    }
+    let runs = rt.store.session_runs(&session_id).await?;
+    Ok(Json(
+        runs.iter()
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .map(run_schema)
+            .collect(),
+    ))
+}
+
+/// `GET /agents/{id}/runs/{run_id}?session_id=`: the run's `RunOutput` (while it runs: its
+/// id, session, input and status).
+async fn get_run(
+    State(rt): State<AppState>,
+    Path((agent_id, run_id)): Path<(String, String)>,
+    Query(q): Query<RunsQuery>,
+) -> Result<Response, ApiError> {
+    find(&rt, &agent_id)?;
+    let run = rt
+        .store
+        .get_run(&run_id)
+        .await?
+        .filter(|r| r.component_type == "agent" && r.component_id == agent_id)
+        .filter(|r| q.session_id.as_deref().is_none_or(|s| s == r.session_id))
+        .ok_or_else(|| ApiError::not_found("Run not found"))?;
+    Ok(Json(stored_output(&run)?).into_response())
+}
+
+/// The stored output, or what is known of a run still executing.
+fn stored_output(run: &RunRecord) -> Result<Value, ApiError> {
+    if let Some(json) = &run.output {
+        return serde_json::from_str(json)
+            .map_err(|e| ApiError::internal("stored run is unreadable", e));
+    }
+    let mut v = json!({
+        "run_id": run.run_id,
+        "agent_id": run.component_id,
+        "session_id": run.session_id,
+        "content": "",
+        "content_type": "str",
+        "created_at": run.created_at / 1000,
+        "status": run.status,
+        "input": {"input_content": run.input},
+    });
+    if let Some(user_id) = &run.user_id {
+        v["user_id"] = json!(user_id);
+    }
+    if let Some(error) = &run.error {
+        v["content"] = json!(error);
+    }
+    Ok(v)
+}
+
+/// `POST /agents/{id}/runs/{run_id}/cancel`.
+async fn cancel_run(
+    State(rt): State<AppState>,
+    Path((agent_id, run_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    find(&rt, &agent_id)?;
+    Ok(cancelled(rt.cancel(&run_id), &run_id))
+}

@@ -1,0 +1,379 @@
+//! What every run endpoint shares: the `Idempotency-Key` header, the JSON answer, agno's SSE
+//! framing, the answer for a repeated key, cancel, and the `session_id`/`status` query.
+
+use super::GuardedBody;
+use super::error::ApiError;
+use super::form::RunForm;
+use crate::event::RunEvent;
+use crate::run::RunStatus;
+use crate::runtime::journal::Journal;
+use crate::runtime::{RunHandle, RunResult, Runtime, Started};
+use crate::store::RunRecord;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// The `Idempotency-Key` header, if present and well-formed.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// The answer to `POST .../runs`: 202 or the journal for a background run, SSE, JSON, or
+/// the earlier run a repeated `Idempotency-Key` names.
+pub(crate) async fn answer(
+    started: Started,
+    stream: bool,
+    final_event: fn(&str) -> Result<RunEvent, ApiError>,
+) -> Result<Response, ApiError> {
+    match started {
+        Started::New(handle) if handle.background => Ok(background_answer(handle)),
+        Started::New(handle) if stream => Ok(sse(handle)),
+        Started::New(handle) => json_answer(handle).await,
+        Started::Existing(run) => existing_answer(&run, stream, final_event),
+    }
+}
+
+/// The `/resume` form, from a form body if there is one (the fields are all optional).
+pub(crate) async fn resume_form(request: Request) -> Result<ResumeForm, ApiError> {
+    let has_form = request.headers().contains_key(header::CONTENT_TYPE);
+    let form = match has_form {
+        true => Some(RunForm::from_request(request, &()).await?),
+        false => None,
+    };
+    ResumeForm::parse(form)
+}
+
+/// Waits for the run and answers with its stored output as JSON.
+async fn json_answer(handle: RunHandle) -> Result<Response, ApiError> {
+    let RunHandle {
+        run_id,
+        result,
+        guard,
+        ..
+    } = handle;
+    let result = result
+        .await
+        .map_err(|_| ApiError::internal("run task ended without a result", &run_id))?;
+    match result {
+        RunResult::Finished {
+            rejected_input: Some(message),
+            ..
+        } => Err(ApiError::bad_request(message)),
+        RunResult::Finished { json, .. } => Ok(GuardedBody::json(json.into_bytes(), guard)),
+        RunResult::NotStored(message) => Err(ApiError::internal("run not stored", message)),
+    }
+}
+
+/// The answer for a repeated `Idempotency-Key` (or a poll of a background run): 202 with the
+/// run's id while it still runs; else its stored output as JSON, or, streamed, the final
+/// event `final_event` builds from it.
+fn existing_answer(
+    run: &RunRecord,
+    stream: bool,
+    final_event: impl FnOnce(&str) -> Result<RunEvent, ApiError>,
+) -> Result<Response, ApiError> {
+    let output = match (&run.output, run.status.is_terminal()) {
+        (Some(output), true) => output,
+        _ => return Ok(accepted(run)),
+    };
+    if !stream {
+        let mut response = output.clone().into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return Ok(response);
+    }
+    let mut body = String::new();
+    push_sse(&mut body, &final_event(output)?);
+    Ok(sse_response(Body::from(body)))
+}
+
+/// 202 `{run_id, session_id, status}`: the run is accepted and executes in the background.
+pub(crate) fn accepted(run: &RunRecord) -> Response {
+    let body = json!({"run_id": run.run_id, "session_id": run.session_id, "status": run.status});
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// The run's events as agno's SSE: `event: <Name>` and `data: <compact JSON>`. Events already
+/// waiting are written together (one write for a burst of deltas, not one each). The stream
+/// holds the response guard, so background hooks start once the last event is out.
+fn sse(handle: RunHandle) -> Response {
+    let RunHandle { events, guard, .. } = handle;
+    let stream = futures::stream::unfold((events, guard), |(mut events, guard)| async move {
+        let rx = events.as_mut()?;
+        let mut chunk = String::new();
+        push_sse(&mut chunk, &rx.recv().await?);
+        while chunk.len() < 64 * 1024 {
+            match rx.try_recv() {
+                Ok(event) => push_sse(&mut chunk, &event),
+                Err(_) => break,
+            }
+        }
+        Some((Ok::<_, Infallible>(Bytes::from(chunk)), (events, guard)))
+    });
+    sse_response(Body::from_stream(stream))
+}
+
+/// Appends one event in SSE framing. Compact JSON never holds a raw newline, so one `data:`
+/// line carries it.
+pub(crate) fn push_sse(out: &mut String, event: &RunEvent) {
+    out.push_str("event: ");
+    out.push_str(event.name());
+    out.push_str("\ndata: ");
+    out.push_str(&event.to_json());
+    out.push_str("\n\n");
+}
+
+/// `text/event-stream`, not cached.
+pub(crate) fn sse_response(body: Body) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `?session_id=&status=` on the run lists and polls.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RunsQuery {
+    pub session_id: Option<String>,
+    pub status: Option<String>,
+}
+
+impl RunsQuery {
+    /// The `status` filter, validated.
+    pub(crate) fn status(&self) -> Result<Option<RunStatus>, ApiError> {
+        let Some(s) = self.status.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let status = RunStatus::parse(&s.to_ascii_uppercase());
+        if status.as_str() != s.to_ascii_uppercase() {
+            return Err(ApiError::bad_request(format!(
+                "Invalid status {s:?}: use PENDING, RUNNING, COMPLETED, PAUSED, CANCELLED or ERROR"
+            )));
+        }
+        Ok(Some(status))
+    }
+}
+
+/// `POST .../runs/{run_id}/cancel`: agno's `{}` 200, for a run executing here, a finished one
+/// or an unknown one alike (cancel is an intent).
+pub(crate) fn cancelled(found: bool, run_id: &str) -> Json<serde_json::Value> {
+    if found {
+        tracing::info!(run = %run_id, "cancel requested");
+    }
+    Json(json!({}))
+}
+
+/// How often an idle `/resume` stream sends `: heartbeat` (agno: 30 s).
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The response to a background run request: 202 `{run_id, session_id, status: PENDING}`, or,
+/// streamed, the run's journal from its first event (each with `event_index`). The run goes on
+/// if the client leaves; `/resume` picks it up again.
+pub(crate) fn background_answer(handle: RunHandle) -> Response {
+    let RunHandle {
+        run_id,
+        session_id,
+        journal,
+        ..
+    } = handle;
+    match journal {
+        Some(journal) => sse_response(journal_body(journal, 0, Vec::new())),
+        None => {
+            let body =
+                json!({"run_id": run_id, "session_id": session_id, "status": RunStatus::Pending});
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+    }
+}
+
+/// Streams `prelude` (already framed), then the journal's entries from `from` on, live, until
+/// the run ends; `: heartbeat` while idle.
+fn journal_body(journal: Arc<Journal>, from: usize, prelude: Vec<String>) -> Body {
+    let changes = journal.subscribe();
+    let state = (journal, changes, from, Some(prelude));
+    let stream =
+        futures::stream::unfold(state, |(journal, mut changes, next, prelude)| async move {
+            if let Some(prelude) = prelude.filter(|p| !p.is_empty()) {
+                let chunk = prelude.concat();
+                return Some((
+                    Ok::<_, Infallible>(Bytes::from(chunk)),
+                    (journal, changes, next, None),
+                ));
+            }
+            loop {
+                changes.borrow_and_update();
+                let (entries, ended) = journal.since(next);
+                if !entries.is_empty() {
+                    let mut chunk = String::new();
+                    for entry in &entries {
+                        entry.push_sse(&mut chunk);
+                    }
+                    let next = next + entries.len();
+                    return Some((Ok(Bytes::from(chunk)), (journal, changes, next, None)));
+                }
+                if ended.is_some() {
+                    return None;
+                }
+                match tokio::time::timeout(HEARTBEAT, changes.changed()).await {
+                    Ok(Ok(())) => continue,
+                    // The run's task is gone (shutdown): end the stream.
+                    Ok(Err(_)) => return None,
+                    Err(_) => {
+                        let beat = Bytes::from_static(b": heartbeat\n\n");
+                        return Some((Ok(beat), (journal, changes, next, None)));
+                    }
+                }
+            }
+        });
+    Body::from_stream(stream)
+}
+
+/// One SSE frame whose payload is Python's default `json.dumps` (agno's meta events).
+fn meta_frame(name: &str, payload: &serde_json::Value) -> String {
+    format!("event: {name}\ndata: {}\n\n", py_json(payload))
+}
+
+/// JSON with Python's default separators (`", "` and `": "`), as agno's `json.dumps(meta)`.
+fn py_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_json(v)))
+                .collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(py_json).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The `/resume` form: `last_event_index` (the last event the client has; none = replay all)
+/// and `session_id`.
+#[derive(Debug, Default)]
+pub(crate) struct ResumeForm {
+    pub last_event_index: Option<i64>,
+    pub session_id: Option<String>,
+}
+
+impl ResumeForm {
+    pub(crate) fn parse(form: Option<RunForm>) -> Result<ResumeForm, ApiError> {
+        let mut out = ResumeForm::default();
+        for (name, value) in form.map(|f| f.0).unwrap_or_default() {
+            match name.as_str() {
+                "last_event_index" if !value.trim().is_empty() => {
+                    let index = value
+                        .trim()
+                        .parse::<i64>()
+                        .map_err(|_| ApiError::bad_int("last_event_index", &value))?;
+                    out.last_event_index = Some(index);
+                }
+                "session_id" => out.session_id = Some(value).filter(|v| !v.is_empty()),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `POST .../runs/{run_id}/resume` (wire spec §7.3): live from the in-memory journal while the
+/// run executes (a `catch_up` meta event, the missed events, then live ones), the missed events
+/// of a recently finished run (`replay`), or the events stored in the database.
+pub(crate) async fn resume(
+    rt: &Runtime,
+    component_type: &str,
+    component_id: &str,
+    run_id: &str,
+    form: ResumeForm,
+) -> Result<Response, ApiError> {
+    let last = form.last_event_index.unwrap_or(-1);
+    let from = usize::try_from(last + 1).unwrap_or(0);
+    if let Some(journal) = rt.journal(run_id) {
+        let (count, ended) = journal.len();
+        let missed = count.saturating_sub(from);
+        let prelude = match ended {
+            None if missed == 0 => Vec::new(),
+            None => vec![meta_frame(
+                "catch_up",
+                &json!({"event": "catch_up", "run_id": run_id, "status": "running",
+                        "missed_events": missed, "current_event_count": count,
+                        "message": format!("Catching up on {missed} missed events.")}),
+            )],
+            Some(status) => vec![meta_frame(
+                "replay",
+                &json!({"event": "replay", "run_id": run_id, "status": status,
+                        "total_events": missed, "total_buffered": count,
+                        "last_event_index_requested": last,
+                        "message": format!("Run {}. Replaying {missed} missed events (of {count} total).", status.as_str())}),
+            )],
+        };
+        return Ok(sse_response(journal_body(journal, from, prelude)));
+    }
+    let run = rt
+        .store
+        .get_run(run_id)
+        .await?
+        .filter(|r| r.component_type == component_type && r.component_id == component_id)
+        .filter(|r| form.session_id.as_deref().is_none_or(|s| s == r.session_id));
+    let Some(run) = run else {
+        let error = json!({"event": "error", "error": format!("Run {run_id} not found in buffer or database")});
+        return Ok(sse_response(Body::from(meta_frame("error", &error))));
+    };
+    let events = rt.store.run_events(run_id, last).await?;
+    let status = run.status.as_str();
+    let mut body = String::new();
+    if events.is_empty() {
+        let message = match run.status.is_terminal() {
+            true => format!(
+                "Run {status} with no stored events: a run submitted without streaming keeps only its final output."
+            ),
+            false => format!(
+                "Run is {status} and was submitted without streaming, so it has no event stream to attach to. Poll the run endpoint for its result."
+            ),
+        };
+        body.push_str(&meta_frame(
+            "replay",
+            &json!({"event": "replay", "run_id": run_id, "status": status, "total_events": 0, "message": message}),
+        ));
+    } else {
+        body.push_str(&meta_frame(
+            "replay",
+            &json!({"event": "replay", "run_id": run_id, "status": status, "total_events": events.len(),
+                    "message": "Run completed. Replaying stored events from database."}),
+        ));
+        for (_, payload) in &events {
+            let name = serde_json::from_str::<serde_json::Value>(payload)
+                .ok()
+                .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| "message".to_owned());
+            body.push_str(&format!("event: {name}\ndata: {payload}\n\n"));
+        }
+    }
+    Ok(sse_response(Body::from(body)))
+}

@@ -1,0 +1,163 @@
+//! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
+//! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
+//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
+//! and the cookbook's raw-HTTP flow, against the real server on a loopback port.
+//!
+//! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
+//! under `CI=true`, where it fails. The virtualenv is kept in `target/tmp/agno-venv` and reused
+//! while it has the pinned agno.
+
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
+#[path = "api/mock_openai.rs"]
+mod mock_openai;
+
+use agentos::{Agent, AgentOs, OpenAIChat, Workflow};
+use helpers::{HookLog, fast_retries, seed_workflow, sleeping_hook, spawn_with};
+use mock_openai::MockOpenAi;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::Command;
+
+/// The agno release the suite pins.
+const AGNO_VERSION: &str = "3.1.10";
+/// What `agno.client` needs at import time beyond agno's own dependencies.
+const IMPORT_DEPS: &[&str] = &["fastapi"];
+
+/// The chat agent of `examples/agent_os.rs`, on the model at `model_url`.
+fn assistant(model_url: &str) -> Agent {
+    let model = OpenAIChat::new("gpt-5.2")
+        .base_url(model_url)
+        .api_key("test-key")
+        .timeout(Duration::from_secs(120))
+        .retry_policy(fast_retries());
+    Agent::new("Assistant")
+        .model(model)
+        .instructions("You are a helpful assistant.")
+}
+
+/// Runs `cmd`; `Err` with its output when it cannot start or exits non-zero.
+async fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{cmd:?} exited with {}:\n{text}", out.status))
+    }
+}
+
+/// The virtualenv's python, with agno and the client's import-time needs installed (reused
+/// when it already imports the pinned agno).
+async fn agno_python() -> Result<PathBuf, String> {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("agno-venv");
+    let python = venv.join("bin").join("python");
+    let probe = format!(
+        "import importlib.metadata as m, agno.client; assert m.version('agno') == '{AGNO_VERSION}'"
+    );
+    if run(Command::new(&python).args(["-c", &probe]))
+        .await
+        .is_ok()
+    {
+        return Ok(python);
+    }
+    run(Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))
+    .await?;
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(format!("agno=={AGNO_VERSION}"))
+        .args(IMPORT_DEPS))
+    .await?;
+    run(Command::new(&python).args(["-c", &probe])).await?;
+    Ok(python)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agnos_client_drives_agentos() {
+    let python = match agno_python().await {
+        Ok(python) => python,
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("agno's client could not be installed (python3 and PyPI are needed): {why}")
+        }
+        Err(why) => {
+            // Straight to the process's stderr: the harness captures `eprintln!` of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED agnos_client_drives_agentos: agno's client could not be installed \
+                 (python3 and PyPI are needed; under CI=true this fails): {why}"
+            );
+            return;
+        }
+    };
+
+    // The example's AgentOS (`examples/agent_os.rs`) on the mock, plus an agent and a workflow
+    // whose model answers only after 300 s, so that their runs are cancelled in flight.
+    let mock = Arc::new(MockOpenAi::start().await);
+    let slow = MockOpenAi::start().await;
+    slow.set_delay(Duration::from_secs(300));
+    let hooks = HookLog::default();
+    let os = AgentOs::new()
+        .agent(assistant(&mock.base_url()))
+        .agent(assistant(&slow.base_url()).with_id("slow-assistant"))
+        .workflow(seed_workflow(
+            &mock.base_url(),
+            &[sleeping_hook(&hooks, Duration::from_millis(10))],
+        ))
+        .workflow(Workflow::new("slow-workflow").steps([assistant(&slow.base_url())]))
+        .run_hooks_in_background(true);
+    let app = spawn_with(os, mock, hooks).await;
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/agno_client_suite.py");
+    let suite = Command::new(&python)
+        .arg(&script)
+        .arg(&app.base)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    // A guard against a hung suite, not a timing assertion.
+    let out = tokio::time::timeout(Duration::from_secs(600), suite)
+        .await
+        .expect("the agno client suite did not finish")
+        .expect("run the agno client suite");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "agno's client suite failed ({}):\n{output}",
+        out.status
+    );
+    // The workflow runs made by agno's client ran the example's background hooks.
+    assert!(
+        app.hooks
+            .wait_for("done:Summarizer", Duration::from_secs(10))
+            .await,
+        "no background hook ran: {:?}",
+        app.hooks.entries()
+    );
+    println!("{output}");
+}

@@ -1,0 +1,774 @@
+//! The sessions API: list (filters, sort, pages), detail, runs, rename, update, delete; agent
+//! runs written through the `Store` API, workflow runs through HTTP; bad input gets 4xx.
+
+use crate::helpers::*;
+use agentos::store::{RunRecord, SessionRecord, SqliteStore, Store};
+use agentos::{Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A non-streamed workflow run in `session` (as `user`, if given); panics unless it completed.
+async fn run_in(app: &TestApp, session: &str, user: Option<&str>, message: &str) -> Value {
+    let mut fields = vec![("message", message), ("session_id", session)];
+    if let Some(user) = user {
+        fields.push(("user_id", user));
+    }
+    let (status, body) = app.run_json(&fields).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "COMPLETED");
+    body
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn ids(list: &Value) -> Vec<&str> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap())
+        .collect()
+}
+
+/// The `loc` of each FastAPI-style validation error in a 422 body.
+fn error_locs(body: &Value) -> Vec<Value> {
+    body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list of errors: {body}"))
+        .iter()
+        .map(|e| e["loc"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_newest_first_with_agnos_shape() {
+    let app = spawn_app().await;
+    run_in(&app, "s-a", Some("alice"), "Alpha question").await;
+    run_in(&app, "s-b", None, "Beta question").await;
+    run_in(&app, "s-c", Some("alice"), "Gamma question").await;
+
+    let (status, list) = app.get_json("/sessions").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(ids(&list), ["s-c", "s-b", "s-a"]);
+    let meta = &list["meta"];
+    assert_eq!(
+        (
+            &meta["page"],
+            &meta["limit"],
+            &meta["total_pages"],
+            &meta["total_count"]
+        ),
+        (&json!(1), &json!(20), &json!(1), &json!(3))
+    );
+    assert!(meta["search_time_ms"].is_number());
+
+    let first = &list["data"][0];
+    assert_eq!(first["session_name"], "Gamma question");
+    assert_eq!(first["session_type"], "workflow");
+    assert_eq!(first["workflow_id"], WF);
+    assert_eq!(first["user_id"], "alice");
+    assert_eq!(first["session_state"], json!({}));
+    assert_eq!(
+        first["metadata"],
+        json!({}),
+        "agno stores {{}} for workflow sessions"
+    );
+    // agno 3.1.10 answers ISO-8601 UTC strings here, not unix ints.
+    let created = first["created_at"].as_str().unwrap();
+    assert!(created.ends_with('Z') && created.len() == 20, "{created}");
+    assert!(first["updated_at"].is_string());
+    // Nulls are left out: s-b has no user.
+    assert!(list["data"][1].get("user_id").is_none(), "{list}");
+    assert!(first.get("agent_id").is_none());
+}
+
+#[tokio::test]
+async fn the_session_list_filters_sorts_and_pages() {
+    let app = spawn_app().await;
+    run_in(&app, "s-a", Some("alice"), "Alpha question").await;
+    run_in(&app, "s-b", Some("bob"), "beta QUESTION").await;
+    run_in(&app, "s-c", Some("alice"), "Gamma").await;
+
+    let list = |q: &str| {
+        let path = format!("/sessions?{q}");
+        let app = &app;
+        async move {
+            let (status, body) = app.get_json(&path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            body
+        }
+    };
+    assert_eq!(ids(&list("sort_order=asc").await), ["s-a", "s-b", "s-c"]);
+    assert_eq!(ids(&list("user_id=alice").await), ["s-c", "s-a"]);
+    assert_eq!(ids(&list("session_name=question").await), ["s-b", "s-a"]);
+    assert_eq!(
+        ids(&list("type=workflow&component_id=analysis-workflow&user_id=bob").await),
+        ["s-b"]
+    );
+    assert_eq!(ids(&list("type=agent").await), Vec::<&str>::new());
+    assert_eq!(ids(&list("component_id=other").await), Vec::<&str>::new());
+    assert_eq!(
+        ids(&list("sort_by=session_name&sort_order=asc").await),
+        ["s-a", "s-c", "s-b"],
+        "byte order: upper case first"
+    );
+
+    // A rename makes the session the most recently updated one.
+    let (status, _) = send(
+        app.client
+            .post(app.url("/sessions/s-a/rename"))
+            .json(&json!({"session_name": "Renamed"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&list("sort_by=updated_at").await)[0], "s-a");
+
+    let page2 = list("limit=2&page=2").await;
+    assert_eq!(ids(&page2), ["s-a"]);
+    assert_eq!(page2["meta"]["total_pages"], 2);
+    assert_eq!(page2["meta"]["total_count"], 3);
+    let beyond = list("limit=2&page=9").await;
+    assert_eq!(ids(&beyond), Vec::<&str>::new());
+    assert_eq!(beyond["meta"]["total_count"], 3);
+}
+
+#[tokio::test]
+async fn bad_list_parameters_get_422_naming_the_parameter() {
+    let app = spawn_app().await;
+    for (query, param) in [
+        ("type=bogus", "type"),
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+        ("limit=ten", "limit"),
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("sort_order=up", "sort_order"),
+        ("sort_by=password", "sort_by"),
+    ] {
+        let (status, body) = app.get_json(&format!("/sessions?{query}")).await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(error_locs(&body), [json!(["query", param])], "{query}");
+    }
+    let (status, body) = app.get_json("/sessions?type=x&limit=0").await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error_locs(&body).len(),
+        2,
+        "every bad parameter is reported: {body}"
+    );
+    let (status, body) = app.get_json("/sessions?user_id=%FF").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["detail"].is_string());
+}
+
+#[tokio::test]
+async fn a_workflow_session_has_details_and_its_runs_in_agnos_schemas() {
+    let app = spawn_app().await;
+    let first = run_in(&app, "wf-s", Some("u1"), "First question").await;
+    let second = run_in(&app, "wf-s", Some("u1"), "Second question").await;
+
+    let (status, detail) = app.get_json("/sessions/wf-s").await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["session_id"], "wf-s");
+    assert_eq!(detail["session_name"], "First question");
+    assert_eq!(detail["workflow_id"], WF);
+    assert_eq!(detail["workflow_name"], "AnalysisWorkflow");
+    assert_eq!(detail["user_id"], "u1");
+    assert_eq!(detail["session_state"], json!({}));
+    assert_eq!(detail["workflow_data"]["name"], "AnalysisWorkflow");
+    let steps: Vec<&Value> = detail["workflow_data"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(
+        steps.iter().map(|s| &s["name"]).collect::<Vec<_>>(),
+        ["Analyzer", "Summarizer"]
+    );
+    // Two runs of two steps: the session's tokens are the sum of all four model calls.
+    let step_tokens = |run: &Value| -> u64 {
+        run["step_results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["metrics"]["total_tokens"].as_u64().unwrap())
+            .sum()
+    };
+    let total = step_tokens(&first) + step_tokens(&second);
+    assert!(total > 0);
+    assert_eq!(
+        detail["session_data"]["session_metrics"]["total_tokens"],
+        total
+    );
+    assert!(
+        detail.get("chat_history").is_none(),
+        "workflow sessions have none"
+    );
+
+    let (status, runs) = app.get_json("/sessions/wf-s/runs").await;
+    assert_eq!(status, 200, "{runs}");
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["run_id"], first["run_id"]);
+    assert_eq!(runs[1]["run_id"], second["run_id"]);
+    let run = &runs[0];
+    assert_eq!(run["run_input"], "First question");
+    assert_eq!(run["content"], first["content"]);
+    assert_eq!(run["content_type"], "str");
+    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["workflow_id"], WF);
+    assert_eq!(run["user_id"], "u1");
+    assert_eq!(run["step_results"], first["step_results"]);
+    assert_eq!(run["step_executor_runs"], first["step_executor_runs"]);
+    assert_eq!(run["events"], json!([]));
+    assert!(run["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        run.get("step_requirements").is_none(),
+        "nulls dropped in the list"
+    );
+
+    // The same with the type given; the status filter (case-insensitive).
+    let (_, typed) = app
+        .get_json("/sessions/wf-s/runs?type=workflow&status=completed")
+        .await;
+    assert_eq!(typed.as_array().unwrap().len(), 2);
+    let (_, none) = app.get_json("/sessions/wf-s/runs?status=ERROR").await;
+    assert_eq!(none, json!([]));
+    let (status, body) = app.get_json("/sessions/wf-s/runs?status=DONE").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = app.get_json("/sessions/wf-s/runs?created_after=soon").await;
+    assert_eq!(status, 422);
+    assert_eq!(error_locs(&body), [json!(["query", "created_after"])]);
+    let (_, later) = app
+        .get_json("/sessions/wf-s/runs?created_after=4102444800")
+        .await;
+    assert_eq!(later, json!([]), "nothing created after 2100");
+
+    let path = format!("/sessions/wf-s/runs/{}", second["run_id"].as_str().unwrap());
+    let (status, one) = app.get_json(&path).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["run_id"], second["run_id"]);
+    assert_eq!(one["run_input"], "Second question");
+    assert!(
+        one.get("step_requirements").is_some_and(Value::is_null),
+        "nulls kept: {one}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_sessions_and_runs_get_404() {
+    let app = spawn_app().await;
+    let run = run_in(&app, "known", Some("u1"), "Hello").await;
+    let run_id = run["run_id"].as_str().unwrap();
+    run_in(&app, "other", None, "Hi").await;
+
+    for (path, detail) in [
+        ("/sessions/nope", "Session with id 'nope' not found"),
+        ("/sessions/nope/runs", "Session with ID nope not found"),
+        ("/sessions/nope/runs/x", "Session with ID nope not found"),
+        (
+            "/sessions/known/runs/nope",
+            "Run with ID nope not found in session known",
+        ),
+        // A session of another type, or another user, is not found.
+        (
+            "/sessions/known?type=agent",
+            "Session with id 'known' not found",
+        ),
+        (
+            "/sessions/known/runs?type=team",
+            "Session with ID known not found",
+        ),
+        (
+            "/sessions/known?user_id=u2",
+            "Session with id 'known' not found",
+        ),
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (404, Some(detail)),
+            "{path}"
+        );
+    }
+    // A run of another session is not found in this one.
+    let (status, _) = app
+        .get_json(&format!("/sessions/other/runs/{run_id}"))
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = app.get_json("/sessions/known?type=nope").await;
+    assert_eq!(status, 422);
+    assert_eq!(error_locs(&body), [json!(["query", "type"])]);
+}
+
+#[tokio::test]
+async fn rename_and_patch_change_what_the_session_shows() {
+    let app = spawn_app().await;
+    run_in(&app, "s1", None, "Original name").await;
+
+    let (status, renamed) = send(
+        app.client
+            .post(app.url("/sessions/s1/rename"))
+            .json(&json!({"session_name": "Better name"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["session_name"], "Better name");
+    assert_eq!(renamed["workflow_id"], WF);
+
+    let patch = json!({
+        "session_state": {"step": "done", "progress": 100},
+        "metadata": {"tags": ["planning"]},
+        "summary": {"summary": "We planned.", "topics": ["plans"]},
+    });
+    let (status, patched) = send(app.client.patch(app.url("/sessions/s1")).json(&patch)).await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        patched["session_name"], "Better name",
+        "untouched fields stay"
+    );
+    assert_eq!(patched["session_state"], patch["session_state"]);
+    assert_eq!(
+        patched["session_data"]["session_state"],
+        patch["session_state"]
+    );
+    assert_eq!(patched["metadata"], patch["metadata"]);
+
+    let (_, detail) = app.get_json("/sessions/s1").await;
+    assert_eq!(detail["session_state"], patch["session_state"]);
+    let (_, list) = app.get_json("/sessions").await;
+    let entry = &list["data"][0];
+    assert_eq!(entry["session_name"], "Better name");
+    assert_eq!(entry["session_state"], patch["session_state"]);
+    assert_eq!(entry["metadata"], patch["metadata"]);
+    assert_eq!(entry["session_summary"], patch["summary"]);
+
+    let (status, body) = send(
+        app.client
+            .patch(app.url("/sessions/s1"))
+            .json(&json!({"session_name": "Only the name"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["session_state"], patch["session_state"]);
+    assert_eq!(body["session_name"], "Only the name");
+}
+
+#[tokio::test]
+async fn bad_rename_and_patch_bodies_get_422_and_unknown_sessions_404() {
+    let app = spawn_app().await;
+    run_in(&app, "s1", None, "Name").await;
+    let rename = |body: &str| {
+        app.client
+            .post(app.url("/sessions/s1/rename"))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    };
+    for (body, loc) in [
+        ("{}", json!(["body", "session_name"])),
+        (r#"{"session_name": 5}"#, json!(["body", "session_name"])),
+        ("not json", json!(["body", 0])),
+        ("", json!(["body"])),
+        ("[1]", json!(["body"])),
+    ] {
+        let (status, err) = send(rename(body)).await;
+        assert_eq!(status, 422, "{body:?}: {err}");
+        assert_eq!(error_locs(&err), [loc], "{body:?}");
+    }
+    let patch = |body: Value| app.client.patch(app.url("/sessions/s1")).json(&body);
+    for (body, loc) in [
+        (
+            json!({"session_state": [1]}),
+            json!(["body", "session_state"]),
+        ),
+        (json!({"metadata": "x"}), json!(["body", "metadata"])),
+        (
+            json!({"summary": {"topics": []}}),
+            json!(["body", "summary", "summary"]),
+        ),
+        (
+            json!({"session_name": false}),
+            json!(["body", "session_name"]),
+        ),
+    ] {
+        let (status, err) = send(patch(body.clone())).await;
+        assert_eq!(status, 422, "{body}: {err}");
+        assert_eq!(error_locs(&err), [loc], "{body}");
+    }
+    // Nothing was changed by the rejected requests.
+    let (_, detail) = app.get_json("/sessions/s1").await;
+    assert_eq!(detail["session_name"], "Name");
+    assert_eq!(detail["session_state"], json!({}));
+
+    let (status, err) = send(
+        app.client
+            .post(app.url("/sessions/nope/rename"))
+            .json(&json!({"session_name": "x"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["detail"].as_str()),
+        (404, Some("Session with id 'nope' not found"))
+    );
+    let (status, _) = send(app.client.patch(app.url("/sessions/nope")).json(&json!({}))).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn deleting_a_session_removes_it_and_its_runs_but_not_its_hook_jobs() {
+    let app = spawn_app().await;
+    let keyed = |message: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text("message", message)
+            .text("stream", "false")
+            .text("session_id", "doomed");
+        app.client
+            .post(app.url(&format!("/workflows/{WF}/runs")))
+            .header("Idempotency-Key", "once")
+            .multipart(form)
+    };
+    let (status, run) = send(keyed("Delete me")).await;
+    assert_eq!(status, 200, "{run}");
+    run_in(&app, "kept", None, "Keep me").await;
+    assert!(
+        app.hooks
+            .wait_for("done:Summarizer", Duration::from_secs(10))
+            .await
+    );
+    let jobs_before = app.hook_jobs().await.len();
+    assert!(jobs_before > 0);
+    // A replay log entry for the run, as /resume will write them.
+    let store = SqliteStore::open(&app.db_path).await.unwrap();
+    let events = "SELECT COUNT(*) FROM run_events";
+    sqlx::query("INSERT INTO run_events (run_id, event_index, event) VALUES (?, 0, '{}')")
+        .bind(run["run_id"].as_str().unwrap())
+        .execute(store.pool())
+        .await
+        .unwrap();
+
+    let (status, body) = send(app.client.delete(app.url("/sessions/doomed"))).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = app.get_json("/sessions/doomed").await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_json("/sessions/doomed/runs").await;
+    assert_eq!(status, 404);
+    let path = format!("/workflows/{WF}/runs/{}", run["run_id"].as_str().unwrap());
+    let (status, _) = app.get_json(&path).await;
+    assert_eq!(status, 404, "the run went with its session");
+    assert_eq!(ids(&app.get_json("/sessions").await.1), ["kept"]);
+    assert_eq!(app.hook_jobs().await.len(), jobs_before, "hook jobs stay");
+    let left: i64 = sqlx::query_scalar(events)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "run events went with the run");
+    store.close().await;
+    // The run's Idempotency-Key went too: the same key runs again.
+    let (status, again) = send(keyed("Delete me")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["run_id"], run["run_id"]);
+    let (status, _) = send(app.client.delete(app.url("/sessions/doomed"))).await;
+    assert_eq!(status, 204);
+
+    let (status, body) = send(app.client.delete(app.url("/sessions/doomed"))).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (404, Some("Session with id 'doomed' not found"))
+    );
+
+    // The session id can be used again.
+    run_in(&app, "doomed", None, "Born again").await;
+    let (_, detail) = app.get_json("/sessions/doomed").await;
+    assert_eq!(detail["session_name"], "Born again");
+}
+
+#[tokio::test]
+async fn bulk_delete_takes_ids_with_their_types() {
+    let app = spawn_app().await;
+    for s in ["b1", "b2", "b3"] {
+        run_in(&app, s, None, "Hello").await;
+    }
+    let bulk = |body: Value| app.client.delete(app.url("/sessions")).json(&body);
+
+    let (status, body) = send(bulk(
+        json!({"session_ids": ["b1", "b2"], "session_types": ["workflow"]}),
+    ))
+    .await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (
+            400,
+            Some("Session IDs and session types must have the same length")
+        )
+    );
+    for (body, loc) in [
+        (
+            json!({"session_ids": ["b1"], "session_types": []}),
+            json!(["body", "session_types"]),
+        ),
+        (
+            json!({"session_ids": ["b1"], "session_types": ["bogus"]}),
+            json!(["body", "session_types", 0]),
+        ),
+        (
+            json!({"session_ids": "b1", "session_types": ["workflow"]}),
+            json!(["body", "session_ids"]),
+        ),
+        (
+            json!({"session_types": ["workflow"]}),
+            json!(["body", "session_ids"]),
+        ),
+    ] {
+        let (status, err) = send(bulk(body.clone())).await;
+        assert_eq!(status, 422, "{body}: {err}");
+        assert_eq!(error_locs(&err), [loc], "{body}");
+    }
+    let (status, _) = send(app.client.delete(app.url("/sessions"))).await;
+    assert_eq!(status, 422, "a body is required");
+    assert_eq!(
+        app.get_json("/sessions").await.1["meta"]["total_count"],
+        3,
+        "nothing deleted yet"
+    );
+
+    // b3 is named with the wrong type, so it stays; unknown ids are ignored.
+    let (status, body) = send(bulk(json!({
+        "session_ids": ["b1", "b3", "nope", "b2"],
+        "session_types": ["workflow", "agent", "workflow", "workflow"],
+    })))
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(ids(&app.get_json("/sessions").await.1), ["b3"]);
+}
+
+#[tokio::test]
+async fn a_run_still_executing_is_listed_with_its_input_and_blocks_deletion() {
+    let app = spawn_app().await;
+    app.mock.set_delay(Duration::from_millis(1500));
+    let res = app
+        .post_run(&[("message", "Still thinking"), ("session_id", "live")])
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut stream = res.bytes_stream();
+    // The first event means the run is stored; the model has not answered yet.
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("WorkflowStarted"));
+
+    let (status, runs) = app.get_json("/sessions/live/runs?type=workflow").await;
+    assert_eq!(status, 200, "{runs}");
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "the chat keeps the message just sent");
+    assert_eq!(runs[0]["status"], "RUNNING");
+    assert_eq!(runs[0]["run_input"], "Still thinking");
+    assert_eq!(runs[0]["content"], "");
+
+    let (status, body) = send(app.client.delete(app.url("/sessions/live"))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("live"));
+    let (status, _) = send(
+        app.client
+            .delete(app.url("/sessions"))
+            .json(&json!({"session_ids": ["live"], "session_types": ["workflow"]})),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    while let Some(chunk) = stream.next().await {
+        chunk.unwrap();
+    }
+    let (_, runs) = app.get_json("/sessions/live/runs").await;
+    assert_eq!(runs[0]["status"], "COMPLETED");
+    assert_eq!(runs[0]["content"], "reply to: reply to: Still thinking");
+    let (status, _) = send(app.client.delete(app.url("/sessions/live"))).await;
+    assert_eq!(status, 204, "deletable once finished");
+}
+
+fn agent_output(run_id: &str, session_id: &str, question: &str, answer: &str) -> RunOutput {
+    let mut metrics = RunMetrics {
+        input_tokens: 7,
+        output_tokens: 5,
+        total_tokens: 12,
+        ..RunMetrics::default()
+    };
+    metrics.details.insert(
+        "model".to_owned(),
+        vec![ModelMetrics {
+            input_tokens: 7,
+            output_tokens: 5,
+            total_tokens: 12,
+            id: "gpt-5.2".to_owned(),
+            provider: "OpenAI".to_owned(),
+        }],
+    );
+    RunOutput {
+        run_id: run_id.to_owned(),
+        agent_id: "chat".to_owned(),
+        agent_name: "Chat".to_owned(),
+        session_id: session_id.to_owned(),
+        parent_run_id: None,
+        workflow_id: None,
+        workflow_step_id: None,
+        user_id: Some("ann".to_owned()),
+        content: answer.to_owned(),
+        content_type: "str".to_owned(),
+        model: "gpt-5.2".to_owned(),
+        model_provider: "OpenAI".to_owned(),
+        created_at: 1_795_000_000,
+        status: RunStatus::Completed,
+        metrics,
+        messages: vec![
+            Message::new("system", "Be brief."),
+            Message::new("user", question),
+            Message::new("assistant", answer),
+        ],
+        tools: vec![],
+        input: RunInput {
+            input_content: question.to_owned(),
+        },
+    }
+}
+
+fn agent_run(run_id: &str, session_id: &str, input: &str, at: i64) -> RunRecord {
+    RunRecord {
+        run_id: run_id.to_owned(),
+        session_id: session_id.to_owned(),
+        component_type: "agent".to_owned(),
+        component_id: "chat".to_owned(),
+        user_id: Some("ann".to_owned()),
+        status: RunStatus::Running,
+        input: input.to_owned(),
+        output: None,
+        error: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+#[tokio::test]
+async fn agent_sessions_render_agnos_agent_schemas() {
+    let app = spawn_app().await;
+    // The server has applied the migrations once it answers.
+    assert_eq!(app.get_json("/health").await.0, 200);
+    let store = SqliteStore::open(&app.db_path).await.unwrap();
+    let now = chrono_now_millis();
+    let session = SessionRecord {
+        session_id: "chat-1".to_owned(),
+        session_type: "agent".to_owned(),
+        component_id: "chat".to_owned(),
+        user_id: Some("ann".to_owned()),
+        session_name: Some("What is Rust?".to_owned()),
+        session_state: "{}".to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    // A finished run, then one still executing.
+    store
+        .begin_run(
+            &session,
+            &agent_run("r1", "chat-1", "What is Rust?", now),
+            None,
+        )
+        .await
+        .unwrap();
+    let output = agent_output("r1", "chat-1", "What is Rust?", "A language.");
+    let json = serde_json::to_string(&output).unwrap();
+    store
+        .finish_run("r1", RunStatus::Completed, &json, None, &[])
+        .await
+        .unwrap();
+    store
+        .begin_run(
+            &session,
+            &agent_run("r2", "chat-1", "And Go?", now + 1),
+            None,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+
+    // What agno's Agent UI asks for its sidebar.
+    let (status, list) = app
+        .get_json("/sessions?type=agent&component_id=chat&db_id=whatever")
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(ids(&list), ["chat-1"]);
+    let entry = &list["data"][0];
+    assert_eq!(entry["agent_id"], "chat");
+    assert_eq!(entry["session_type"], "agent");
+    assert_eq!(entry["session_name"], "What is Rust?");
+    assert!(entry.get("workflow_id").is_none());
+    let (_, workflows) = app.get_json("/sessions?type=workflow").await;
+    assert_eq!(ids(&workflows), Vec::<&str>::new());
+
+    let (status, detail) = app.get_json("/sessions/chat-1").await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["agent_session_id"], "chat-1");
+    assert_eq!(detail["agent_id"], "chat");
+    assert_eq!(detail["agent_data"]["name"], "Chat");
+    assert_eq!(detail["agent_data"]["model"]["id"], "gpt-5.2");
+    assert_eq!(detail["total_tokens"], 12);
+    assert_eq!(detail["metrics"]["details"]["model"][0]["total_tokens"], 12);
+    let history: Vec<(&str, &str)> = detail["chat_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        history,
+        [("user", "What is Rust?"), ("assistant", "A language.")]
+    );
+
+    // The Agent UI's history call: one finished run, one in progress with its input.
+    let (status, runs) = app
+        .get_json("/sessions/chat-1/runs?type=agent&db_id=x")
+        .await;
+    assert_eq!(status, 200, "{runs}");
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let done = &runs[0];
+    assert_eq!(done["run_id"], "r1");
+    assert_eq!(done["agent_id"], "chat");
+    assert_eq!(done["user_id"], "ann");
+    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(done["run_input"], "What is Rust?");
+    assert_eq!(done["content"], "A language.");
+    assert_eq!(done["run_response_format"], "text");
+    assert_eq!(done["parent_run_id"], "");
+    assert_eq!(done["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(done["metrics"]["total_tokens"], 12);
+    assert_eq!(done["input_media"]["images"], json!([]));
+    assert!(done["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(done.get("tools").is_none(), "no tools, no key");
+    assert!(done.get("workflow_id").is_none());
+    let live = &runs[1];
+    assert_eq!(live["run_id"], "r2");
+    assert_eq!(live["status"], "RUNNING");
+    assert_eq!(live["run_input"], "And Go?");
+    assert_eq!(live["content"], "");
+    assert_eq!(live["agent_id"], "chat");
+
+    let (status, one) = app.get_json("/sessions/chat-1/runs/r1?type=agent").await;
+    assert_eq!(status, 200);
+    assert_eq!(one["content"], "A language.");
+    assert!(
+        one.get("forked_from_run_id").is_some_and(Value::is_null),
+        "nulls kept"
+    );
+
+    let (status, _) = app.get_json("/sessions/chat-1?type=workflow").await;
+    assert_eq!(status, 404);
+}
+
+fn chrono_now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}

@@ -1,0 +1,488 @@
+"""agno's own Python client, driven against a running agentos.
+
+Usage: python agno_client_suite.py <base_url>
+
+The server must serve (as `tests/agno_client.rs` sets it up):
+- the agent `assistant` and the seed workflow `analysis-workflow`, whose model is an
+  OpenAI-compatible mock answering `reply to: <last user message>`;
+- the agent `slow-assistant` and the workflow `slow-workflow`, whose model never answers in
+  time, so that their runs can be cancelled while in flight.
+
+Every check is one named step. A failing step prints what was called, what was expected and
+what the server answered, and the next steps still run. Exit status 0 only if every step passed.
+"""
+
+import asyncio
+import json
+import logging
+import sys
+import traceback
+import uuid
+
+import httpx
+from agno.client import AgentOSClient
+from agno.db.base import SessionType
+
+AGENT = "assistant"
+SLOW_AGENT = "slow-assistant"
+WORKFLOW = "analysis-workflow"
+SLOW_WORKFLOW = "slow-workflow"
+
+
+class SuiteFailure(Exception):
+    """A check that did not hold."""
+
+
+def expect(condition, message):
+    if not condition:
+        raise SuiteFailure(message)
+
+
+def expect_eq(actual, expected, what):
+    if actual != expected:
+        raise SuiteFailure(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def status_of(obj):
+    """`RunStatus.completed` or "COMPLETED" -> "COMPLETED"."""
+    status = getattr(obj, "status", obj)
+    return getattr(status, "value", status)
+
+
+def describe_http_error(e):
+    """The request agno's client sent and what the server answered."""
+    request = e.request
+    try:
+        sent = request.content.decode("utf-8", "replace")
+    except httpx.RequestNotRead:
+        sent = "<streamed>"
+    try:
+        answered = e.response.text[:500]
+    except httpx.ResponseNotRead:
+        answered = "<streamed response, body not read>"
+    return (
+        f"{request.method} {request.url} (body {sent[:300]!r}) -> "
+        f"{e.response.status_code} {answered}"
+    )
+
+
+class ErrorLogCounter(logging.Handler):
+    """Counts the errors agno's client logs, e.g. an SSE line it could not parse (which it then
+    skips silently)."""
+
+    def __init__(self):
+        super().__init__(level=logging.ERROR)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record.getMessage())
+
+
+class Suite:
+    def __init__(self, base_url):
+        self.base_url = base_url.rstrip("/")
+        self.client = AgentOSClient(base_url=self.base_url, timeout=60.0)
+        self.results = []
+        self.tag = uuid.uuid4().hex[:8]
+        self.agent_session = f"agent-{self.tag}"
+        self.workflow_session = f"workflow-{self.tag}"
+        self.agent_runs = []
+        self.workflow_runs = []
+        self.cancelled_agent = None
+        self.cancelled_workflow = None
+        self.agno_errors = ErrorLogCounter()
+        logging.getLogger("agno").addHandler(self.agno_errors)
+
+    async def step(self, name, func):
+        before = len(self.agno_errors.records)
+        try:
+            await func()
+            logged = self.agno_errors.records[before:]
+            expect(not logged, f"agno's client logged errors: {logged}")
+        except httpx.HTTPStatusError as e:
+            self.fail(name, describe_http_error(e))
+            return
+        except SuiteFailure as e:
+            self.fail(name, str(e))
+            return
+        except Exception as e:  # noqa: BLE001 - every failure is reported, then the suite goes on
+            self.fail(name, f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}")
+            return
+        self.results.append((name, True))
+        print(f"ok    {name}", flush=True)
+
+    def fail(self, name, detail):
+        self.results.append((name, False))
+        print(f"FAIL  {name}: {detail}", flush=True)
+
+    # ------------------------------------------------------------------ discovery
+
+    async def config(self):
+        config = self.client.get_config()
+        expect(config.os_id, "config.os_id is empty")
+        agent_ids = [a.id for a in config.agents]
+        workflow_ids = [w.id for w in config.workflows]
+        expect(AGENT in agent_ids, f"config.agents lacks {AGENT!r}: {agent_ids}")
+        expect(WORKFLOW in workflow_ids, f"config.workflows lacks {WORKFLOW!r}: {workflow_ids}")
+        again = await self.client.aget_config()
+        expect_eq(again.os_id, config.os_id, "aget_config().os_id")
+
+    async def agents(self):
+        listed = await self.client.list_agents()
+        ids = [a.id for a in listed]
+        expect(AGENT in ids and SLOW_AGENT in ids, f"list_agents() ids: {ids}")
+        agent = self.client.get_agent(AGENT)
+        expect_eq(agent.id, AGENT, "get_agent().id")
+        expect_eq(agent.name, "Assistant", "get_agent().name")
+        agent = await self.client.aget_agent(AGENT)
+        expect_eq(agent.id, AGENT, "aget_agent().id")
+        try:
+            await self.client.aget_agent("nobody")
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "aget_agent() of an unknown agent")
+        else:
+            raise SuiteFailure("aget_agent() of an unknown agent did not fail")
+
+    async def workflows(self):
+        listed = await self.client.list_workflows()
+        ids = [w.id for w in listed]
+        expect(WORKFLOW in ids, f"list_workflows() ids: {ids}")
+        workflow = self.client.get_workflow(WORKFLOW)
+        expect_eq(workflow.id, WORKFLOW, "get_workflow().id")
+        expect_eq(workflow.name, "AnalysisWorkflow", "get_workflow().name")
+        workflow = await self.client.aget_workflow(WORKFLOW)
+        expect_eq(workflow.description, "Analyzes input and provides a summary", "description")
+
+    # ------------------------------------------------------------------ agent runs
+
+    async def agent_run(self):
+        run = await self.client.run_agent(
+            AGENT, "hello agent", session_id=self.agent_session, user_id="alice"
+        )
+        self.agent_runs.append(run.run_id)
+        expect_eq(status_of(run), "COMPLETED", "run_agent().status")
+        expect_eq(run.content, "reply to: hello agent", "run_agent().content")
+        expect_eq(run.session_id, self.agent_session, "run_agent().session_id")
+        expect_eq(run.agent_id, AGENT, "run_agent().agent_id")
+        expect(run.run_id, "run_agent().run_id is empty")
+        # The session carries over: a second run in it is another run of the same session.
+        second = await self.client.run_agent(
+            AGENT, "hello again", session_id=self.agent_session, user_id="alice"
+        )
+        self.agent_runs.append(second.run_id)
+        expect_eq(second.session_id, self.agent_session, "second run_agent().session_id")
+        expect(second.run_id != run.run_id, "the second run has the first run's run_id")
+        expect_eq(second.content, "reply to: hello again", "second run_agent().content")
+
+    async def agent_stream(self):
+        events = []
+        async for event in self.client.run_agent_stream(
+            AGENT, "stream please", session_id=self.agent_session, user_id="alice"
+        ):
+            events.append(event)
+        names = [e.event for e in events]
+        expect(names, "run_agent_stream() yielded no events")
+        self.agent_runs.append(events[0].run_id)
+        expect_eq(names[0], "RunStarted", f"first event of {names}")
+        expect_eq(names[-1], "RunCompleted", f"last event of {names}")
+        expect("RunContent" in names, f"no RunContent in {names}")
+        expect(
+            names.index("RunStarted") < names.index("RunContent") < names.index("RunCompleted"),
+            f"events out of order: {names}",
+        )
+        streamed = "".join(e.content or "" for e in events if e.event == "RunContent")
+        expect_eq(streamed, "reply to: stream please", "the RunContent deltas joined")
+        expect_eq(events[-1].content, "reply to: stream please", "RunCompleted.content")
+        run_ids = {e.run_id for e in events}
+        expect_eq(len(run_ids), 1, f"run ids across the stream {run_ids}")
+        expect_eq({e.session_id for e in events}, {self.agent_session}, "session ids")
+
+    # ------------------------------------------------------------------ workflow runs
+
+    async def workflow_run(self):
+        run = await self.client.run_workflow(
+            WORKFLOW, "hello workflow", session_id=self.workflow_session, user_id="alice"
+        )
+        self.workflow_runs.append(run.run_id)
+        expect_eq(status_of(run), "COMPLETED", "run_workflow().status")
+        expect_eq(run.content, "reply to: reply to: hello workflow", "run_workflow().content")
+        expect_eq(run.session_id, self.workflow_session, "run_workflow().session_id")
+        expect_eq(run.workflow_id, WORKFLOW, "run_workflow().workflow_id")
+        steps = [s.step_name for s in run.step_results or []]
+        expect_eq(steps, ["Analyzer", "Summarizer"], "run_workflow() step names")
+        expect_eq(run.step_results[0].content, "reply to: hello workflow", "first step content")
+
+    async def workflow_stream(self):
+        events = []
+        async for event in self.client.run_workflow_stream(
+            WORKFLOW, "stream workflow", session_id=self.workflow_session, user_id="alice"
+        ):
+            events.append(event)
+        names = [e.event for e in events]
+        expect(names, "run_workflow_stream() yielded no events")
+        self.workflow_runs.append(events[0].run_id)
+        expect_eq(names[0], "WorkflowStarted", f"first event of {names}")
+        expect_eq(names[-1], "WorkflowCompleted", f"last event of {names}")
+        steps = [
+            (e.event, e.step_name) for e in events if e.event in ("StepStarted", "StepCompleted")
+        ]
+        expect_eq(
+            steps,
+            [
+                ("StepStarted", "Analyzer"),
+                ("StepCompleted", "Analyzer"),
+                ("StepStarted", "Summarizer"),
+                ("StepCompleted", "Summarizer"),
+            ],
+            "the steps' events in order",
+        )
+        expect_eq(names.count("RunCompleted"), 2, f"one RunCompleted per agent step in {names}")
+        done = events[-1]
+        expect_eq(done.content, "reply to: reply to: stream workflow", "WorkflowCompleted.content")
+        expect_eq(done.session_id, self.workflow_session, "WorkflowCompleted.session_id")
+        workflow_events = [e for e in events if e.event.startswith(("Workflow", "Step"))]
+        expect_eq(
+            {e.run_id for e in workflow_events}, {done.run_id}, "run ids of the workflow events"
+        )
+
+    # ------------------------------------------------------------------ cancel
+
+    async def cancel_agent(self):
+        session = f"slow-agent-{self.tag}"
+        events = []
+        cancelled = False
+        async for event in self.client.run_agent_stream(
+            SLOW_AGENT, "never mind", session_id=session
+        ):
+            events.append(event)
+            if not cancelled and event.event == "ModelRequestStarted":
+                await self.client.cancel_agent_run(SLOW_AGENT, event.run_id)
+                cancelled = True
+        names = [e.event for e in events]
+        expect(cancelled, f"no ModelRequestStarted to cancel at: {names}")
+        expect_eq(names[-1], "RunCancelled", f"last event of {names}")
+        self.cancelled_agent = (session, events[0].run_id)
+
+    async def cancel_workflow(self):
+        session = f"slow-workflow-{self.tag}"
+        events = []
+        cancelled = False
+        async for event in self.client.run_workflow_stream(
+            SLOW_WORKFLOW, "never mind", session_id=session
+        ):
+            events.append(event)
+            if not cancelled and event.event == "ModelRequestStarted":
+                await self.client.cancel_workflow_run(SLOW_WORKFLOW, events[0].run_id)
+                cancelled = True
+        names = [e.event for e in events]
+        expect(cancelled, f"no ModelRequestStarted to cancel at: {names}")
+        expect_eq(names[-2:], ["WorkflowCancelled", "WorkflowCompleted"], f"the end of {names}")
+        self.cancelled_workflow = (session, events[0].run_id)
+
+    # ------------------------------------------------------------------ sessions
+
+    async def sessions_listed(self):
+        page = await self.client.get_sessions(session_type=SessionType.WORKFLOW, limit=100)
+        ids = [s.session_id for s in page.data]
+        expect(self.workflow_session in ids, f"workflow sessions {ids}")
+        mine = next(s for s in page.data if s.session_id == self.workflow_session)
+        expect_eq(mine.workflow_id, WORKFLOW, "the listed workflow session's workflow_id")
+        expect_eq(mine.user_id, "alice", "the listed workflow session's user_id")
+        expect(page.meta.total_count >= 1, f"meta.total_count {page.meta.total_count}")
+
+        page = await self.client.get_sessions(
+            session_type=SessionType.AGENT, component_id=AGENT, user_id="alice"
+        )
+        ids = [s.session_id for s in page.data]
+        expect(self.agent_session in ids, f"agent sessions of alice {ids}")
+        expect(self.workflow_session not in ids, f"a workflow session among agent sessions {ids}")
+        mine = next(s for s in page.data if s.session_id == self.agent_session)
+        expect_eq(mine.agent_id, AGENT, "the listed agent session's agent_id")
+
+    async def session_detail(self):
+        detail = await self.client.get_session(self.workflow_session)
+        expect_eq(type(detail).__name__, "WorkflowSessionDetailSchema", "get_session() schema")
+        expect_eq(detail.session_id, self.workflow_session, "get_session().session_id")
+        expect_eq(detail.workflow_id, WORKFLOW, "get_session().workflow_id")
+        detail = await self.client.get_session(self.agent_session, session_type=SessionType.AGENT)
+        expect_eq(type(detail).__name__, "AgentSessionDetailSchema", "get_session() schema")
+        expect_eq(detail.agent_id, AGENT, "get_session().agent_id")
+        expect_eq(detail.user_id, "alice", "get_session().user_id")
+
+    async def session_runs(self):
+        runs = await self.client.get_session_runs(self.workflow_session)
+        expect_eq([r.run_id for r in runs], self.workflow_runs, "workflow session run ids")
+        expect_eq([type(r).__name__ for r in runs], ["WorkflowRunSchema"] * 2, "run schemas")
+        expect_eq([status_of(r) for r in runs], ["COMPLETED"] * 2, "workflow run statuses")
+        expect_eq(runs[0].content, "reply to: reply to: hello workflow", "first run content")
+        expect_eq(runs[0].run_input, "hello workflow", "first run input")
+
+        runs = await self.client.get_session_runs(
+            self.agent_session, session_type=SessionType.AGENT
+        )
+        expect_eq([r.run_id for r in runs], self.agent_runs, "agent session run ids")
+        expect_eq([type(r).__name__ for r in runs], ["RunSchema"] * 3, "run schemas")
+        expect_eq(
+            [r.content for r in runs],
+            ["reply to: hello agent", "reply to: hello again", "reply to: stream please"],
+            "agent run contents",
+        )
+
+        run = await self.client.get_session_run(self.agent_session, self.agent_runs[0])
+        expect_eq(run.run_id, self.agent_runs[0], "get_session_run().run_id")
+        expect_eq(run.agent_id, AGENT, "get_session_run().agent_id")
+        run = await self.client.get_session_run(self.workflow_session, self.workflow_runs[1])
+        expect_eq(type(run).__name__, "WorkflowRunSchema", "get_session_run() schema")
+        expect_eq(run.content, "reply to: reply to: stream workflow", "get_session_run().content")
+
+    async def cancelled_runs_stored(self):
+        expect(self.cancelled_agent, "the agent cancel step did not get a run")
+        session, run_id = self.cancelled_agent
+        run = await self.client.get_session_run(session, run_id, session_type=SessionType.AGENT)
+        expect_eq(status_of(run), "CANCELLED", "the cancelled agent run's stored status")
+        expect(self.cancelled_workflow, "the workflow cancel step did not get a run")
+        session, run_id = self.cancelled_workflow
+        run = await self.client.get_session_run(session, run_id, session_type=SessionType.WORKFLOW)
+        expect_eq(status_of(run), "CANCELLED", "the cancelled workflow run's stored status")
+
+    async def rename(self):
+        renamed = await self.client.rename_session(self.workflow_session, "Renamed by agno")
+        expect_eq(renamed.session_name, "Renamed by agno", "rename_session().session_name")
+        detail = await self.client.get_session(self.workflow_session)
+        expect_eq(detail.session_name, "Renamed by agno", "the renamed session's name")
+        updated = await self.client.update_session(
+            self.agent_session, session_state={"topic": "greetings"}, metadata={"source": "agno"}
+        )
+        expect_eq(updated.session_state, {"topic": "greetings"}, "update_session().session_state")
+        detail = await self.client.get_session(self.agent_session)
+        expect_eq(detail.metadata, {"source": "agno"}, "the updated session's metadata")
+
+    async def delete(self):
+        await self.client.delete_session(self.agent_session)
+        try:
+            await self.client.get_session(self.agent_session)
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "get_session() of a deleted session")
+        else:
+            raise SuiteFailure("get_session() still finds the deleted session")
+        page = await self.client.get_sessions(session_type=SessionType.AGENT, limit=100)
+        ids = [s.session_id for s in page.data]
+        expect(self.agent_session not in ids, f"the deleted session is still listed: {ids}")
+
+        # Several at once.
+        targets = [self.cancelled_agent, self.cancelled_workflow]
+        expect(all(targets), "the cancel steps did not leave sessions to delete")
+        await self.client.delete_sessions(
+            [targets[0][0], targets[1][0]], [SessionType.AGENT, SessionType.WORKFLOW]
+        )
+        for session, _ in targets:
+            runs = None
+            try:
+                runs = await self.client.get_session_runs(session)
+            except httpx.HTTPStatusError as e:
+                expect_eq(e.response.status_code, 404, f"runs of deleted session {session}")
+            expect(runs is None, f"deleted session {session} still has runs {runs}")
+
+    # ------------------------------------------------------------------ the cookbook's raw HTTP
+
+    async def cookbook_raw_http(self):
+        session = f"cookbook-{self.tag}"
+        with httpx.Client(base_url=self.base_url, timeout=60.0) as http:
+            health = http.get("/health")
+            health.raise_for_status()
+            expect_eq(health.json()["status"], "ok", "/health status")
+            config = http.get("/config")
+            config.raise_for_status()
+            ids = {w["id"] for w in config.json()["workflows"]}
+            expect(WORKFLOW in ids, f"/config workflows {ids}")
+
+            # One complete, non-streamed run.
+            response = http.post(
+                f"/workflows/{WORKFLOW}/runs",
+                data={"message": "raw and whole", "stream": "false", "session_id": session},
+            )
+            response.raise_for_status()
+            completed = response.json()
+            expect_eq(completed["status"], "COMPLETED", "non-streamed status")
+            expect_eq(completed["content"], "reply to: reply to: raw and whole", "content")
+            expect_eq(completed["session_id"], session, "non-streamed session_id")
+
+            # A streamed run, its SSE read line by line.
+            names = []
+            run_id = None
+            event_name = "message"
+            last_payload = None
+            with http.stream(
+                "POST",
+                f"/workflows/{WORKFLOW}/runs",
+                data={"message": "raw and streamed", "stream": "true", "session_id": session},
+            ) as response:
+                response.raise_for_status()
+                content_type = response.headers.get("content-type", "")
+                expect("text/event-stream" in content_type, f"content-type {content_type!r}")
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        event_name = line[len("event: ") :]
+                        continue
+                    if not line.startswith("data: "):
+                        continue
+                    payload = json.loads(line[len("data: ") :])
+                    expect_eq(payload.get("event"), event_name, "the data's event vs event: line")
+                    names.append(event_name)
+                    last_payload = payload
+                    run_id = run_id or payload.get("run_id")
+                    if event_name == "WorkflowCompleted":
+                        break
+                    expect(
+                        event_name not in ("WorkflowCancelled", "WorkflowError"),
+                        f"the stream ended with {event_name}: {payload}",
+                    )
+            expect(run_id, f"no run_id in the stream {names}")
+            expect_eq(names[0], "WorkflowStarted", f"first event of {names}")
+            expect_eq(names[-1], "WorkflowCompleted", f"last event of {names}")
+            expect_eq(last_payload["content"], "reply to: reply to: raw and streamed", "content")
+
+            # The runs of the session, both of them.
+            response = http.get(f"/workflows/{WORKFLOW}/runs", params={"session_id": session})
+            response.raise_for_status()
+            stored = response.json()
+            stored_ids = [r["run_id"] for r in stored]
+            expect_eq(stored_ids, [completed["run_id"], run_id], "runs listed by session")
+            expect_eq([r["status"] for r in stored], ["COMPLETED"] * 2, "listed run statuses")
+
+    async def run(self):
+        steps = [
+            ("config", self.config),
+            ("agents listed and fetched", self.agents),
+            ("workflows listed and fetched", self.workflows),
+            ("agent run (JSON), session carried over", self.agent_run),
+            ("agent run (stream)", self.agent_stream),
+            ("workflow run (JSON)", self.workflow_run),
+            ("workflow run (stream)", self.workflow_stream),
+            ("agent run cancelled in flight", self.cancel_agent),
+            ("workflow run cancelled in flight", self.cancel_workflow),
+            ("sessions listed", self.sessions_listed),
+            ("session detail", self.session_detail),
+            ("session runs", self.session_runs),
+            ("cancelled runs stored CANCELLED", self.cancelled_runs_stored),
+            ("session renamed and updated", self.rename),
+            ("sessions deleted", self.delete),
+            ("cookbook: raw HTTP run, SSE, runs by session", self.cookbook_raw_http),
+        ]
+        for name, func in steps:
+            await self.step(name, func)
+        failed = [name for name, ok in self.results if not ok]
+        print(f"\n{len(self.results) - len(failed)} passed, {len(failed)} failed", flush=True)
+        return not failed
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: agno_client_suite.py <base_url>", file=sys.stderr)
+        return 2
+    ok = asyncio.run(Suite(sys.argv[1]).run())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
