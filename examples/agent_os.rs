@@ -1,26 +1,75 @@
-//! The AgentOS that agno's own clients talk to: an agent `assistant` and the seed workflow
-//! `analysis-workflow`, on the seed example's defaults (port 7777, `tmp/workflow.db`, OpenAI
-//! when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set, else the offline `ScriptedModel`).
+//! The AgentOS that agno's own clients talk to: an agent `assistant` (with a tool `add(a, b)`)
+//! and the seed workflow `analysis-workflow`, on the seed example's defaults (port 7777,
+//! `tmp/workflow.db`, OpenAI when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set, else the offline
+//! `ScriptedModel`).
 //!
 //! ```text
 //! cargo run --example agent_os
 //! curl -X POST http://localhost:7777/agents/assistant/runs -F "message=Hello" -F "stream=false"
+//! curl -N -X POST http://localhost:7777/agents/assistant/runs -F "message=What is 2 + 3?"
 //! ```
 //!
 //! Point agno's Agent UI (`http://localhost:3000`) or `agno.client.AgentOSClient` at
-//! `http://localhost:7777`.
+//! `http://localhost:7777`. Offline, the scripted model calls `add` for a message with two
+//! numbers, so the clients see tool-call events too.
 
 #[allow(dead_code)]
 #[path = "background_hooks_workflow.rs"]
 mod seed;
 
-use agentos::{Agent, AgentOs};
+use agentos::{Agent, AgentOs, Model, OpenAIChat, ScriptedModel, ScriptedReply, tool_fn};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
 
-/// The chat agent.
+/// The arguments of `add`.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct AddArgs {
+    /// The first number.
+    a: f64,
+    /// The second number.
+    b: f64,
+}
+
+/// Offline: asks for `add` when the message holds two numbers, then states the tool's answer.
+fn offline_model() -> ScriptedModel {
+    ScriptedModel::respond(|req| {
+        if let Some(result) = req.tool_results().first() {
+            return Ok(ScriptedReply::text(format!(
+                "The sum is {}.",
+                result.content
+            )));
+        }
+        let numbers: Vec<f64> = req
+            .last_user_message()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        match numbers[..] {
+            [a, b, ..] => Ok(ScriptedReply::tool_call("add", json!({"a": a, "b": b}))),
+            _ => Ok(ScriptedReply::text(format!(
+                "Scripted reply to: {}",
+                req.last_user_message()
+            ))),
+        }
+    })
+}
+
+/// The chat agent, with its `add` tool.
 fn assistant() -> Agent {
+    let model: Arc<dyn Model> = match OpenAIChat::configured_from_env() {
+        true => seed::model("gpt-5.2"),
+        false => Arc::new(offline_model()),
+    };
     Agent::new("Assistant")
-        .shared_model(seed::model("gpt-5.2"))
-        .instructions("You are a helpful assistant.")
+        .shared_model(model)
+        .instructions("You are a helpful assistant. Use the add tool to add numbers.")
+        .tool(tool_fn(
+            "add",
+            "Add two numbers and return the sum.",
+            |args: AddArgs| async move { Ok::<_, String>(args.a + args.b) },
+        ))
 }
 
 #[tokio::main]

@@ -1,22 +1,34 @@
 //! [`Agent`]: a model with instructions and hooks, and the agent loop that runs it once.
 
+mod conversation;
+
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, call_contained};
-use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, Usage};
+use crate::model::{Model, ModelError, ModelRequest, Usage};
+use crate::output::OutputSchema;
 use crate::run::{Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, unix_seconds};
-use futures::StreamExt;
+use crate::tool::{AgentTool, IntoTool};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// An agent: a model, instructions (the system message) and hooks.
+/// Rounds of tool calls before the model must answer (see [`Agent::max_tool_rounds`]).
+const DEFAULT_MAX_TOOL_ROUNDS: usize = 10;
+/// How long one tool call may take (see [`Agent::tool_timeout`]).
+const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An agent: a model, instructions (the system message), tools, an optional output type,
+/// model settings and hooks.
 ///
 /// ```
 /// use agentos::{Agent, ScriptedModel};
 /// let analyzer = Agent::new("Analyzer")
 ///     .model(ScriptedModel::new())
-///     .instructions("Analyze the input and identify key points.");
+///     .instructions("Analyze the input and identify key points.")
+///     .temperature(0.2);
 /// assert_eq!(analyzer.id(), "analyzer");
 /// ```
 #[derive(Clone)]
@@ -28,6 +40,22 @@ pub struct Agent {
     pre_hooks: Vec<Hook>,
     post_hooks: Vec<Hook>,
     history_runs: usize,
+    tools: Vec<AgentTool>,
+    /// Boxed: an `Agent` is a workflow step, and steps should stay small.
+    loop_settings: Box<LoopSettings>,
+}
+
+/// How an agent talks to its model: the tool loop's limits, the output type and the request
+/// settings.
+#[derive(Clone)]
+struct LoopSettings {
+    tool_choice: Option<Value>,
+    max_tool_rounds: usize,
+    tool_timeout: Duration,
+    output_schema: Option<OutputSchema>,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    request_fields: Map<String, Value>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -38,7 +66,9 @@ impl std::fmt::Debug for Agent {
             .field("model", &self.model.as_ref().map(|m| m.id().to_owned()))
             .field("pre_hooks", &self.pre_hooks)
             .field("post_hooks", &self.post_hooks)
-            .finish()
+            .field("tools", &self.tools)
+            .field("output_schema", &self.loop_settings.output_schema)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,6 +89,16 @@ impl Agent {
             pre_hooks: Vec::new(),
             post_hooks: Vec::new(),
             history_runs: crate::runtime::HISTORY_RUNS,
+            tools: Vec::new(),
+            loop_settings: Box::new(LoopSettings {
+                tool_choice: None,
+                max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
+                tool_timeout: DEFAULT_TOOL_TIMEOUT,
+                output_schema: None,
+                temperature: None,
+                max_tokens: None,
+                request_fields: Map::new(),
+            }),
         }
     }
 
@@ -107,6 +147,67 @@ impl Agent {
         self
     }
 
+    /// Adds a tool the model may call: a [`Tool`](crate::Tool) or a
+    /// [`tool_fn`](crate::tool_fn) closure. Several calls in one reply run concurrently. A tool
+    /// with the name of one added before replaces it.
+    pub fn tool(mut self, tool: impl IntoTool) -> Agent {
+        let tool = tool.into_tool();
+        self.tools
+            .retain(|t| t.definition().name != tool.definition().name);
+        self.tools.push(tool);
+        self
+    }
+
+    /// OpenAI's `tool_choice` (`json!("required")`, `json!("none")` or a function object);
+    /// by default the server decides (`"auto"`).
+    pub fn tool_choice(mut self, choice: Value) -> Agent {
+        self.loop_settings.tool_choice = Some(choice);
+        self
+    }
+
+    /// How many rounds of tool calls (model replies that call tools) a run may make, 10 by
+    /// default. After the last one the model is asked once more with `tool_choice: "none"`, to
+    /// answer with what it has; if it still calls tools the run fails.
+    pub fn max_tool_rounds(mut self, rounds: usize) -> Agent {
+        self.loop_settings.max_tool_rounds = rounds;
+        self
+    }
+
+    /// The longest one tool call may take (60 s by default); past it the model gets an error
+    /// result for that call.
+    pub fn tool_timeout(mut self, limit: Duration) -> Agent {
+        self.loop_settings.tool_timeout = limit;
+        self
+    }
+
+    /// Structured output: the model must answer with JSON matching `T`'s schema (sent as
+    /// OpenAI's `response_format` `json_schema`, strict). The run's `content` is the JSON
+    /// object and `content_type` the type's name; a reply that does not parse as `T` fails
+    /// the run.
+    pub fn output_schema<T: JsonSchema + DeserializeOwned + 'static>(mut self) -> Agent {
+        self.loop_settings.output_schema = Some(OutputSchema::of::<T>());
+        self
+    }
+
+    /// The sampling temperature sent with every model call.
+    pub fn temperature(mut self, temperature: f64) -> Agent {
+        self.loop_settings.temperature = Some(temperature);
+        self
+    }
+
+    /// The most tokens a reply may use (sent as `max_completion_tokens`).
+    pub fn max_tokens(mut self, max_tokens: u32) -> Agent {
+        self.loop_settings.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Any other field of the chat completions request (`top_p`, `seed`,
+    /// `reasoning_effort`...), sent as it is; it overrides the settings above.
+    pub fn request_field(mut self, key: impl Into<String>, value: Value) -> Agent {
+        self.loop_settings.request_fields.insert(key.into(), value);
+        self
+    }
+
     /// The agent's id.
     pub fn id(&self) -> &str {
         &self.id
@@ -125,6 +226,46 @@ impl Agent {
     /// How many earlier runs of the session the model sees.
     pub fn get_history_runs(&self) -> usize {
         self.history_runs
+    }
+
+    /// Refuses tool names OpenAI would refuse at the first model call (it wants
+    /// `^[a-zA-Z0-9_-]{1,64}$`), so the mistake shows at startup.
+    pub(crate) fn check_tools(&self) -> Result<(), String> {
+        for tool in &self.tools {
+            let name = &tool.definition().name;
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(format!(
+                    "agent {:?}: the tool name {name:?} must be 1 to 64 letters, digits, '_' or '-'",
+                    self.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// agno's `AgentResponse.tools`: `{"tools": [{name, description, parameters}],
+    /// "tool_choice"?}`, or `None` without tools.
+    pub(crate) fn tools_info(&self) -> Option<Value> {
+        if self.tools.is_empty() {
+            return None;
+        }
+        let tools: Vec<Value> = self
+            .tools
+            .iter()
+            .map(|t| {
+                let d = t.definition();
+                serde_json::json!({"name": d.name, "description": d.description, "parameters": d.parameters})
+            })
+            .collect();
+        let mut info = serde_json::json!({ "tools": tools });
+        if let Some(choice) = &self.loop_settings.tool_choice {
+            info["tool_choice"] = choice.clone();
+        }
+        Some(info)
     }
 
     /// Every hook of this agent, pre-hooks first.
@@ -158,6 +299,10 @@ pub(crate) struct AgentRunParams {
     pub run_id: Option<String>,
     /// Earlier turns of the session, sent between the system message and the input.
     pub history: Vec<Message>,
+    /// Images uploaded with the run (data URLs), sent with the input.
+    pub images: Vec<String>,
+    /// Text documents uploaded with the run, sent after the input.
+    pub documents: Vec<crate::runtime::Document>,
     /// Stops the run (cooperatively) when cancelled.
     pub cancel: CancellationToken,
     /// A run of its own (not a workflow step): its last event (`RunCompleted`, `RunError`,
@@ -253,7 +398,7 @@ impl Agent {
             workflow_id: actx.workflow_id.clone(),
             workflow_step_id: actx.step_id.clone(),
             user_id: params.user_id.clone(),
-            content: String::new(),
+            content: Value::String(String::new()),
             content_type: "str".to_owned(),
             model: model.id().to_owned(),
             model_provider: model.provider().to_owned(),
@@ -283,61 +428,41 @@ impl Agent {
             return cancelled(output, deferred, &actx, sink, started, params).await;
         }
 
-        let mut messages = Vec::with_capacity(3 + params.history.len());
-        if let Some(instructions) = &self.instructions {
-            messages.push(Message::new("system", instructions.clone()));
-        }
-        messages.extend(params.history.iter().cloned());
-        messages.push(Message::new("user", params.input.clone()));
-        let request = ModelRequest {
-            messages: messages
-                .iter()
-                .map(|m| ChatMessage::new(&m.role, m.content.clone()))
-                .collect(),
-        };
+        let mut messages = self.initial_messages(params);
+        let answer = self
+            .converse(
+                model.as_ref(),
+                &mut messages,
+                &mut output,
+                &actx,
+                sink,
+                params,
+            )
+            .await;
         // The run's record keeps its own turn; the history is the earlier runs'.
         messages.retain(|m| !m.from_history);
-
-        sink.emit(|| RunEvent::ModelRequestStarted {
-            ctx: actx.clone(),
-            model: output.model.clone(),
-            model_provider: output.model_provider.clone(),
-        })
-        .await;
-        let answer = call_model(model.as_ref(), &request, &actx, sink, &params.cancel).await;
         output.messages = messages;
-        let (content, usage, ttft) = match answer {
+        let conversation::Answer {
+            content,
+            usage,
+            ttft,
+        } = match answer {
             Ok(answer) => answer,
-            Err(CallError::Cancelled(partial)) => {
-                output.content = partial;
+            Err(conversation::Stop::Cancelled(partial)) => {
+                output.content = Value::String(partial);
                 return cancelled(output, deferred, &actx, sink, started, params).await;
             }
-            Err(CallError::Model(e)) => {
-                let failure = AgentFailure {
-                    message: e.to_string(),
-                    error_type: "model_error",
-                    error_id: None,
-                };
+            Err(conversation::Stop::Failed(failure)) => {
                 return fail(output, failure, deferred, &actx, sink, started, params).await;
             }
         };
-        sink.emit(|| RunEvent::ModelRequestCompleted {
-            ctx: actx.clone(),
-            model: output.model.clone(),
-            model_provider: output.model_provider.clone(),
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            total_tokens: usage.input_tokens + usage.output_tokens,
-            time_to_first_token: ttft,
-        })
-        .await;
         sink.emit(|| RunEvent::RunContentCompleted { ctx: actx.clone() })
             .await;
 
-        output
-            .messages
-            .push(Message::new("assistant", content.clone()));
         output.content = content;
+        if let Some(schema) = &self.loop_settings.output_schema {
+            output.content_type = schema.format.name.clone();
+        }
         output.status = RunStatus::Completed;
         output.metrics = metrics(&output, usage, ttft, started);
         hook_ctx.run_output = Some(output.clone());
@@ -445,69 +570,6 @@ impl Agent {
     }
 }
 
-/// Why a model call gave no answer.
-enum CallError {
-    Model(ModelError),
-    /// The run was cancelled; here is the content received so far.
-    Cancelled(String),
-}
-
-impl From<ModelError> for CallError {
-    fn from(e: ModelError) -> CallError {
-        CallError::Model(e)
-    }
-}
-
-/// Calls the model: streamed (forwarding deltas as `RunContent`) when someone listens, in one
-/// piece otherwise. Returns the content, usage and time to first token. A cancel stops the
-/// call at once (the HTTP request to the model is dropped).
-async fn call_model(
-    model: &dyn Model,
-    request: &ModelRequest,
-    actx: &Arc<AgentContext>,
-    sink: &mut EventSink,
-    cancel: &CancellationToken,
-) -> Result<(String, Usage, Option<f64>), CallError> {
-    let started = Instant::now();
-    if !sink.is_streaming() {
-        let response = tokio::select! {
-            response = model.complete(request) => response?,
-            () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
-        };
-        return Ok((response.content, response.usage.unwrap_or_default(), None));
-    }
-    let mut stream = tokio::select! {
-        stream = model.stream(request) => stream?,
-        () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
-    };
-    let mut content = String::new();
-    let mut usage = Usage::default();
-    let mut ttft = None;
-    loop {
-        let chunk = tokio::select! {
-            chunk = stream.next() => chunk,
-            () = cancel.cancelled() => return Err(CallError::Cancelled(content)),
-        };
-        let Some(chunk) = chunk else { break };
-        match chunk? {
-            ModelChunk::Content(delta) => {
-                ttft.get_or_insert_with(|| started.elapsed().as_secs_f64());
-                content.push_str(&delta);
-                sink.emit(|| RunEvent::RunContent {
-                    ctx: actx.clone(),
-                    content: delta,
-                    content_type: "str".to_owned(),
-                    workflow_agent: false,
-                    reasoning_content: String::new(),
-                })
-                .await;
-            }
-            ModelChunk::Usage(u) => usage = u,
-        }
-    }
-    Ok((content, usage, ttft))
-}
-
 fn metrics(output: &RunOutput, usage: Usage, ttft: Option<f64>, started: Instant) -> RunMetrics {
     let total = usage.input_tokens + usage.output_tokens;
     let mut m = RunMetrics {
@@ -541,7 +603,7 @@ async fn fail(
     params: &AgentRunParams,
 ) -> AgentRunResult {
     output.status = RunStatus::Error;
-    output.content = failure.message.clone();
+    output.content = Value::String(failure.message.clone());
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
     if !params.top_level {
         sink.emit(|| RunEvent::RunError {
@@ -571,8 +633,8 @@ async fn cancelled(
 ) -> AgentRunResult {
     let reason = crate::runtime::cancel_reason(&output.run_id);
     output.status = RunStatus::Cancelled;
-    if output.content.is_empty() {
-        output.content = reason.clone();
+    if output.content.as_str().is_some_and(str::is_empty) {
+        output.content = Value::String(reason.clone());
     }
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
     if !params.top_level {

@@ -1,9 +1,46 @@
 //! Run events, serialized as agno's SSE payloads: a JSON object whose `"event"` key is the
 //! event name (`WorkflowStarted`, `RunContent`, ...).
 
-use crate::run::{RunMetrics, RunOutput, StepOutput, WorkflowMetrics, WorkflowRunOutput};
+use crate::run::{
+    RunMetrics, RunOutput, StepOutput, ToolExecution, WorkflowMetrics, WorkflowRunOutput,
+};
 use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
+
+/// A step's `step_index`: an integer for a top-level step; for a step inside a construct, the
+/// path of positions from the top, sent as a JSON array (`[2, 0]`: the first child of the
+/// third step), as agno sends a tuple for the children of a construct.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StepIndex(pub Vec<usize>);
+
+impl StepIndex {
+    /// A top-level step's index.
+    pub fn top(index: usize) -> StepIndex {
+        StepIndex(vec![index])
+    }
+
+    /// The index of this step's child at `position`.
+    pub fn child(&self, position: usize) -> StepIndex {
+        let mut path = self.0.clone();
+        path.push(position);
+        StepIndex(path)
+    }
+
+    /// The step's position among its siblings.
+    pub fn position(&self) -> usize {
+        self.0.last().copied().unwrap_or(0)
+    }
+}
+
+impl Serialize for StepIndex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.as_slice() {
+            [index] => serializer.serialize_u64(*index as u64),
+            path => path.serialize(serializer),
+        }
+    }
+}
 
 /// Fields every workflow-level event carries.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,6 +58,10 @@ pub struct WorkflowContext {
     /// The step's id, on step events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_id: Option<String>,
+    /// The enclosing construct's step id, on events of steps inside Steps, Parallel,
+    /// Condition, Loop or Router.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_step_id: Option<String>,
     /// Always 0: workflows do not nest yet.
     pub nested_depth: u32,
 }
@@ -60,12 +101,27 @@ pub struct AgentContext {
 impl AgentContext {
     /// The context of an agent run of its own (not a workflow step).
     pub(crate) fn top_level(output: &RunOutput) -> AgentContext {
+        AgentContext::standalone(
+            &output.agent_id,
+            &output.agent_name,
+            &output.run_id,
+            &output.session_id,
+        )
+    }
+
+    /// The context of the run `run_id` of an agent served on its own.
+    pub(crate) fn standalone(
+        agent_id: &str,
+        agent_name: &str,
+        run_id: &str,
+        session_id: &str,
+    ) -> AgentContext {
         AgentContext {
             created_at: crate::run::unix_seconds(),
-            agent_id: output.agent_id.clone(),
-            agent_name: output.agent_name.clone(),
-            run_id: output.run_id.clone(),
-            session_id: output.session_id.clone(),
+            agent_id: agent_id.to_owned(),
+            agent_name: agent_name.to_owned(),
+            run_id: run_id.to_owned(),
+            session_id: session_id.to_owned(),
             workflow_id: None,
             workflow_run_id: None,
             step_id: None,
@@ -91,14 +147,14 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
     },
     /// A step finished.
     StepCompleted {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         content: Option<String>,
         content_type: String,
         step_response: Box<StepOutput>,
@@ -108,7 +164,7 @@ pub enum RunEvent {
         #[serde(flatten)]
         ctx: WorkflowContext,
         step_name: String,
-        step_index: usize,
+        step_index: StepIndex,
         error: String,
     },
     /// The workflow run finished.
@@ -161,7 +217,7 @@ pub enum RunEvent {
     RunContent {
         #[serde(flatten)]
         ctx: Arc<AgentContext>,
-        content: String,
+        content: Value,
         content_type: String,
         workflow_agent: bool,
         reasoning_content: String,
@@ -199,7 +255,7 @@ pub enum RunEvent {
     RunCompleted {
         #[serde(flatten)]
         ctx: Arc<AgentContext>,
-        content: String,
+        content: Value,
         content_type: String,
         metrics: RunMetrics,
     },
@@ -225,6 +281,148 @@ pub enum RunEvent {
         ctx: WorkflowContext,
         reason: String,
         content: String,
+    },
+    /// A function step's result (sent only for function steps).
+    StepOutput {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        step_output: Box<StepOutput>,
+    },
+    /// A `Steps` group began.
+    StepsExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        steps_count: usize,
+    },
+    /// A `Steps` group finished.
+    StepsExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        steps_count: usize,
+        executed_steps: usize,
+        step_results: Vec<StepOutput>,
+    },
+    /// A `Parallel` began.
+    ParallelExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        parallel_step_count: usize,
+    },
+    /// A `Parallel` finished.
+    ParallelExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        parallel_step_count: usize,
+        step_results: Vec<StepOutput>,
+    },
+    /// A `Condition` was evaluated.
+    ConditionExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        condition_result: bool,
+    },
+    /// A `Condition` finished.
+    ConditionExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        condition_result: bool,
+        executed_steps: usize,
+        /// `"if"` or `"else"`; absent when the condition was false and there is no else
+        /// branch (agno drops null event fields).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+        step_results: Vec<StepOutput>,
+    },
+    /// A `Loop` began.
+    LoopExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        max_iterations: usize,
+    },
+    /// A `Loop` iteration began (`iteration` counts from 1).
+    LoopIterationStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        iteration: usize,
+        max_iterations: usize,
+    },
+    /// A `Loop` iteration finished.
+    LoopIterationCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        iteration: usize,
+        max_iterations: usize,
+        iteration_results: Vec<StepOutput>,
+        should_continue: bool,
+    },
+    /// A `Loop` finished.
+    LoopExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        total_iterations: usize,
+        max_iterations: usize,
+        all_results: Vec<Vec<StepOutput>>,
+    },
+    /// A `Router` chose its steps.
+    RouterExecutionStarted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        selected_steps: Vec<String>,
+    },
+    /// A `Router` finished.
+    RouterExecutionCompleted {
+        #[serde(flatten)]
+        ctx: WorkflowContext,
+        step_name: String,
+        step_index: StepIndex,
+        selected_steps: Vec<String>,
+        executed_steps: usize,
+        step_results: Vec<StepOutput>,
+    },
+    /// A tool call began (after the model asked for it).
+    ToolCallStarted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        tool: Box<ToolExecution>,
+    },
+    /// A tool call ended, failed or not (`tool.tool_call_error` says which).
+    ToolCallCompleted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        /// agno's summary: `name(arg=value) completed in 0.0012s. `
+        content: String,
+        tool: Box<ToolExecution>,
+    },
+    /// A tool call failed; sent after its `ToolCallCompleted`.
+    ToolCallError {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        error: String,
+        tool: Box<ToolExecution>,
     },
 }
 
@@ -263,6 +461,22 @@ impl RunEvent {
             RunEvent::RunError { .. } => "RunError",
             RunEvent::RunCancelled { .. } => "RunCancelled",
             RunEvent::WorkflowCancelled { .. } => "WorkflowCancelled",
+            RunEvent::StepOutput { .. } => "StepOutput",
+            RunEvent::StepsExecutionStarted { .. } => "StepsExecutionStarted",
+            RunEvent::StepsExecutionCompleted { .. } => "StepsExecutionCompleted",
+            RunEvent::ParallelExecutionStarted { .. } => "ParallelExecutionStarted",
+            RunEvent::ParallelExecutionCompleted { .. } => "ParallelExecutionCompleted",
+            RunEvent::ConditionExecutionStarted { .. } => "ConditionExecutionStarted",
+            RunEvent::ConditionExecutionCompleted { .. } => "ConditionExecutionCompleted",
+            RunEvent::LoopExecutionStarted { .. } => "LoopExecutionStarted",
+            RunEvent::LoopIterationStarted { .. } => "LoopIterationStarted",
+            RunEvent::LoopIterationCompleted { .. } => "LoopIterationCompleted",
+            RunEvent::LoopExecutionCompleted { .. } => "LoopExecutionCompleted",
+            RunEvent::RouterExecutionStarted { .. } => "RouterExecutionStarted",
+            RunEvent::RouterExecutionCompleted { .. } => "RouterExecutionCompleted",
+            RunEvent::ToolCallStarted { .. } => "ToolCallStarted",
+            RunEvent::ToolCallCompleted { .. } => "ToolCallCompleted",
+            RunEvent::ToolCallError { .. } => "ToolCallError",
         }
     }
 
@@ -315,5 +529,13 @@ impl EventSink {
     /// True while a subscriber listens (the run streams).
     pub(crate) fn is_streaming(&self) -> bool {
         self.tx.is_some() || self.journal.is_some()
+    }
+
+    /// A second sink to the same subscriber, for a branch that runs concurrently (Parallel).
+    pub(crate) fn fork(&self) -> EventSink {
+        EventSink {
+            tx: self.tx.clone(),
+            journal: self.journal.clone(),
+        }
     }
 }

@@ -257,7 +257,7 @@ pub(crate) async fn call_contained(hook: &Hook, ctx: HookContext) -> Result<(), 
 }
 
 /// The text of a panic payload.
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {

@@ -37,21 +37,28 @@ mod hooks;
 mod http;
 pub mod model;
 mod os;
+mod output;
 mod run;
 mod runtime;
 pub mod store;
+mod tool;
 mod workflow;
 
 pub use agent::Agent;
-pub use event::{AgentContext, RunEvent, WorkflowContext};
+pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
-#[cfg(feature = "scripted")]
-pub use model::ScriptedModel;
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
+#[cfg(feature = "scripted")]
+pub use model::{ScriptedModel, ScriptedReply};
 pub use os::{AgentOs, OsError, shutdown_signal};
 pub use run::{
     Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics, StepOutput,
     WorkflowMetrics, WorkflowRunOutput,
 };
+pub use run::{ToolCallMetrics, ToolExecution};
 pub use store::{DbConfig, SqliteDb};
-pub use workflow::{Step, StepKind, Workflow};
+pub use tool::{AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolError, tool_fn};
+pub use workflow::{
+    Condition, Loop, OnError, Parallel, Router, SessionState, Step, StepError, StepInput, StepKind,
+    Steps, Workflow,
+};

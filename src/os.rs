@@ -241,6 +241,7 @@ impl AgentOs {
                     agent.name()
                 )));
             }
+            agent.check_tools().map_err(OsError::Config)?;
             for hook in agent.hooks() {
                 // One name, one hook: a durable job finds its hook again by name. The same
                 // function attached to several agents shares its name, which is fine.

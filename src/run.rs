@@ -114,16 +114,33 @@ pub struct RunMetrics {
 pub struct Message {
     /// A uuid.
     pub id: String,
-    /// `system`, `user` or `assistant`.
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// The text.
-    pub content: String,
+    /// The text; absent on an assistant message that only calls tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     /// Whether the message came from an earlier run of the session.
     #[serde(default)]
     pub from_history: bool,
     /// agno's flag, always false here.
     #[serde(default)]
     pub stop_after_tool_call: bool,
+    /// On an assistant message: the tool calls, in OpenAI's shape
+    /// (`{"id", "type": "function", "function": {"name", "arguments"}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<Value>>,
+    /// On a tool message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// On a tool message: the tool's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// On a tool message: the parsed arguments (absent when they did not parse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_args: Option<Value>,
+    /// On a tool message: whether the call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_error: Option<bool>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -134,12 +151,62 @@ impl Message {
         Message {
             id: uuid::Uuid::new_v4().to_string(),
             role: role.to_owned(),
-            content: content.into(),
+            content: Some(content.into()),
             from_history: false,
             stop_after_tool_call: false,
+            tool_calls: None,
+            tool_call_id: None,
+            tool_name: None,
+            tool_args: None,
+            tool_call_error: None,
             created_at: unix_seconds(),
         }
     }
+
+    /// The text, or `""`.
+    pub fn text(&self) -> &str {
+        self.content.as_deref().unwrap_or("")
+    }
+}
+
+/// agno's `ToolCallMetrics`: when a tool call ran, in unix seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallMetrics {
+    /// When the call started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<f64>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<f64>,
+    /// Seconds it took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+}
+
+/// One tool call of a run (agno's `ToolExecution`), in `RunOutput.tools` and on the
+/// `ToolCall*` events. Null keys are kept, as agno keeps them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolExecution {
+    /// The model's id for the call.
+    pub tool_call_id: String,
+    /// The tool's name.
+    pub tool_name: String,
+    /// The arguments (`null` when they were not valid JSON).
+    pub tool_args: Option<Value>,
+    /// Whether the call failed (`null` until it ends).
+    pub tool_call_error: Option<bool>,
+    /// The text given back to the model (`null` until it ends).
+    pub result: Option<String>,
+    /// Timing (`null` until it ends).
+    pub metrics: Option<ToolCallMetrics>,
+    /// A run the tool started (always `null` here).
+    #[serde(default)]
+    pub child_run_id: Option<String>,
+    /// agno's flag, always false here.
+    #[serde(default)]
+    pub stop_after_tool_call: bool,
+    /// Unix seconds.
+    pub created_at: i64,
 }
 
 /// The input of an agent run (agno's `RunInput`).
@@ -172,9 +239,9 @@ pub struct RunOutput {
     /// The user, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    /// The answer.
-    pub content: String,
-    /// `"str"` for text.
+    /// The answer: a JSON string for text, the JSON object of a structured output.
+    pub content: Value,
+    /// `"str"` for text, the output type's name for structured output.
     pub content_type: String,
     /// Which model answered.
     pub model: String,
@@ -186,12 +253,23 @@ pub struct RunOutput {
     pub status: RunStatus,
     /// Tokens and timing.
     pub metrics: RunMetrics,
-    /// System, user and assistant messages of the run.
+    /// The run's messages: system, user, assistant (with its tool calls) and tool results.
     pub messages: Vec<Message>,
-    /// Tool calls (none yet).
-    pub tools: Vec<Value>,
+    /// The tool calls, in the order the model made them.
+    pub tools: Vec<ToolExecution>,
     /// What the agent was asked.
     pub input: RunInput,
+}
+
+impl RunOutput {
+    /// The content as text: a string as it is, structured output as compact JSON.
+    pub fn content_text(&self) -> String {
+        match &self.content {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// The result of one workflow step (agno's `StepOutput.to_dict()`: every key present, nulls too).
@@ -203,12 +281,12 @@ pub struct StepOutput {
     pub step_name: String,
     /// The step's id.
     pub step_id: String,
-    /// `"Step"`.
+    /// `"Step"`, `"Steps"`, `"Parallel"`, `"Condition"`, `"Loop"` or `"Router"`.
     pub step_type: String,
-    /// `"agent"` or `"function"`.
-    pub executor_type: String,
-    /// The agent's name.
-    pub executor_name: String,
+    /// `"agent"`, `"function"` or `"parallel"`; null for the other constructs.
+    pub executor_type: Option<String>,
+    /// The agent's name, the function step's name, or the Parallel's name.
+    pub executor_name: Option<String>,
     /// The agent run's id.
     pub step_run_id: Option<String>,
     /// Media (unused, null).
@@ -229,6 +307,68 @@ pub struct StepOutput {
     pub stop: bool,
     /// Whether the step is paused for a human.
     pub is_paused: bool,
+    /// The outputs of a construct's children (Steps, Parallel, Condition, Loop, Router), in
+    /// order; absent for a single step, as in agno.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepOutput>>,
+}
+
+impl StepOutput {
+    /// What a function step returns: this content, successful. The workflow fills in the
+    /// step's name, id and type.
+    ///
+    /// ```
+    /// use agentos::StepOutput;
+    /// let out = StepOutput::new("42 sources found").with_stop(true);
+    /// assert_eq!(out.content.as_deref(), Some("42 sources found"));
+    /// assert!(out.success && out.stop);
+    /// ```
+    pub fn new(content: impl Into<String>) -> StepOutput {
+        StepOutput {
+            content: Some(content.into()),
+            step_name: String::new(),
+            step_id: String::new(),
+            step_type: "Step".to_owned(),
+            executor_type: None,
+            executor_name: None,
+            step_run_id: None,
+            images: None,
+            videos: None,
+            audio: None,
+            files: None,
+            metrics: None,
+            success: true,
+            error: None,
+            stop: false,
+            is_paused: false,
+            steps: None,
+        }
+    }
+
+    /// A failed result with this error (`success: false`); content is the error text.
+    pub fn failure(error: impl Into<String>) -> StepOutput {
+        let error = error.into();
+        StepOutput {
+            success: false,
+            error: Some(error.clone()),
+            ..StepOutput::new(error)
+        }
+    }
+
+    /// `stop = true` ends the workflow after this step (agno's early termination).
+    pub fn with_stop(mut self, stop: bool) -> StepOutput {
+        self.stop = stop;
+        self
+    }
+
+    /// The content of the deepest last nested step (the step itself when it has no
+    /// children), as agno computes a workflow's final content.
+    pub fn deepest_content(&self) -> Option<&str> {
+        match self.steps.as_deref() {
+            Some([.., last]) => last.deepest_content(),
+            _ => self.content.as_deref(),
+        }
+    }
 }
 
 /// One entry of `WorkflowRunOutput.metrics.steps`.

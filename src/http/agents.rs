@@ -2,8 +2,9 @@
 
 use super::error::ApiError;
 use super::form::RunForm;
-use super::runs::{RunsQuery, answer, cancelled, idempotency_key, resume, resume_form};
-use super::session_schema::run_schema;
+use super::runs::{
+    RunsQuery, answer, cancelled, find_run, idempotency_key, list_session_runs, resume, resume_form,
+};
 use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
@@ -46,14 +47,18 @@ pub(crate) fn agent_response(rt: &Runtime, agent: &Agent) -> Value {
     let model = agent
         .get_model()
         .map(|m| json!({"name": m.provider(), "model": m.id(), "provider": m.provider()}));
-    json!({
+    let mut v = json!({
         "id": agent.id(),
         "name": agent.name(),
         "db_id": rt.db_id,
         "model": model,
         "is_factory": false,
         "is_component": false,
-    })
+    });
+    if let Some(tools) = agent.tools_info() {
+        v["tools"] = tools;
+    }
+    v
 }
 
 fn find<'a>(rt: &'a Runtime, id: &str) -> Result<&'a Arc<Agent>, ApiError> {
@@ -80,7 +85,7 @@ async fn create_run(
     form: RunForm,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
-    let mut req = form.into_run_request()?;
+    let mut req = form.into_agent_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
     answer(
@@ -109,7 +114,7 @@ fn final_event(output: &str) -> Result<RunEvent, ApiError> {
     Ok(match output.status {
         RunStatus::Error => RunEvent::RunError {
             ctx,
-            content: output.content,
+            content: output.content_text(),
             error_type: None,
             error_id: None,
         },
@@ -137,21 +142,7 @@ async fn list_runs(
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     find(&rt, &agent_id)?;
-    let status = q.status()?;
-    let session_id = q
-        .session_id
-        .ok_or_else(|| ApiError::missing("query", "session_id"))?;
-    let session = rt.store.get_session(&session_id).await?;
-    if !session.is_some_and(|s| s.component_id == agent_id && s.session_type == "agent") {
-        return Err(ApiError::not_found("Session not found"));
-    }
-    let runs = rt.store.session_runs(&session_id).await?;
-    Ok(Json(
-        runs.iter()
-            .filter(|r| status.is_none_or(|s| r.status == s))
-            .map(run_schema)
-            .collect(),
-    ))
+    list_session_runs(&rt, "agent", &agent_id, q).await
 }
 
 /// `GET /agents/{id}/runs/{run_id}?session_id=`: the run's `RunOutput` (while it runs: its
@@ -162,13 +153,7 @@ async fn get_run(
     Query(q): Query<RunsQuery>,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
-    let run = rt
-        .store
-        .get_run(&run_id)
-        .await?
-        .filter(|r| r.component_type == "agent" && r.component_id == agent_id)
-        .filter(|r| q.session_id.as_deref().is_none_or(|s| s == r.session_id))
-        .ok_or_else(|| ApiError::not_found("Run not found"))?;
+    let run = find_run(&rt, "agent", &agent_id, &run_id, q.session_id.as_deref()).await?;
     Ok(Json(stored_output(&run)?).into_response())
 }
 

@@ -2,6 +2,7 @@
 //! [`RunRequest`] with FastAPI's rules (wire spec §0, §2.1).
 
 use super::error::ApiError;
+use super::files::Upload;
 use crate::runtime::RunRequest;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
@@ -15,9 +16,10 @@ fn too_many_fields() -> ApiError {
     ApiError::bad_request(format!("Too many form fields (at most {MAX_FIELDS})"))
 }
 
-/// The fields of a run form, in order. File parts are skipped (workflows take no files).
+/// The fields of a run form, in order, and its `files` parts (agent runs use them; workflows,
+/// as in agno, ignore them).
 #[derive(Debug, Default)]
-pub(crate) struct RunForm(pub Vec<(String, String)>);
+pub(crate) struct RunForm(pub Vec<(String, String)>, pub Vec<Upload>);
 
 fn body_error(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -42,23 +44,31 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
                 .await
                 .map_err(|e| body_error(e.status(), e.body_text()))?;
             let mut fields = Vec::new();
+            let mut uploads = Vec::new();
             while let Some(field) = multipart
                 .next_field()
                 .await
                 .map_err(|e| body_error(e.status(), e.body_text()))?
             {
-                if fields.len() >= MAX_FIELDS {
+                if fields.len() + uploads.len() >= MAX_FIELDS {
                     return Err(too_many_fields());
                 }
                 let Some(name) = field.name().map(str::to_owned) else {
                     continue;
                 };
-                if field.file_name().is_some() {
-                    // Drain the file part (workflows take no uploads).
-                    field
+                if let Some(file_name) = field.file_name().map(str::to_owned) {
+                    let content_type = field.content_type().unwrap_or("").to_owned();
+                    let bytes = field
                         .bytes()
                         .await
                         .map_err(|e| body_error(e.status(), e.body_text()))?;
+                    if name == "files" {
+                        uploads.push(Upload {
+                            name: file_name,
+                            content_type,
+                            bytes: bytes.to_vec(),
+                        });
+                    }
                     continue;
                 }
                 let bytes = field
@@ -70,12 +80,12 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
                 })?;
                 fields.push((name, text));
             }
-            Ok(RunForm(fields))
+            Ok(RunForm(fields, uploads))
         } else if content_type.starts_with("application/x-www-form-urlencoded") {
             let bytes = Bytes::from_request(req, state)
                 .await
                 .map_err(|e| body_error(e.status(), e.body_text()))?;
-            Ok(RunForm(parse_urlencoded(&bytes)?))
+            Ok(RunForm(parse_urlencoded(&bytes)?, Vec::new()))
         } else {
             // FastAPI answers any other body (JSON included) as a form without `message`.
             Err(ApiError::missing("body", "message"))
@@ -131,12 +141,35 @@ fn coerce_extra(value: String) -> Value {
 /// Fields agno decodes as JSON objects; bad JSON is dropped with a warning, as agno does.
 const JSON_FIELDS: [&str; 3] = ["session_state", "dependencies", "metadata"];
 
+/// A field that must hold a JSON object (`session_state`, `additional_data`): anything else
+/// is the client's mistake, answered 400 rather than dropped (agno drops bad `session_state`
+/// with a warning, and passes `additional_data` on as a string).
+fn json_object(field: &str, value: &str) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match serde_json::from_str::<Value>(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request(format!(
+            "{field} must be a JSON object"
+        ))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "{field} is not valid JSON: {e}"
+        ))),
+    }
+}
+
 fn has_nul(s: &str) -> bool {
     s.contains('\0')
 }
 
 impl RunForm {
-    /// Validates the form into a run request.
+    /// Validates an agent run's form: the fields, and the uploaded files for the model.
+    pub(crate) fn into_agent_request(mut self) -> Result<RunRequest, ApiError> {
+        let uploads = std::mem::take(&mut self.1);
+        let mut req = self.into_run_request()?;
+        super::files::attach(&mut req, uploads)?;
+        Ok(req)
+    }
+
+    /// Validates the form into a run request (uploaded files are not used).
     pub(crate) fn into_run_request(self) -> Result<RunRequest, ApiError> {
         let mut req = RunRequest {
             stream: true,
@@ -158,6 +191,15 @@ impl RunForm {
                 }
                 "user_id" => req.user_id = Some(value).filter(|v| !v.is_empty()),
                 "stream_events" | "version" | "factory_input" => {}
+                "session_state" | "additional_data" => {
+                    let map = json_object(&name, &value)?;
+                    if name == "session_state" {
+                        req.session_state = Some(map.clone());
+                    } else {
+                        req.additional_data = Some(map.clone());
+                    }
+                    req.extra.insert(name, Value::Object(map));
+                }
                 field if JSON_FIELDS.contains(&field) => {
                     match serde_json::from_str::<Value>(&value) {
                         Ok(Value::Object(map)) => {

@@ -7,6 +7,7 @@ mod cors;
 mod docs;
 mod edge;
 mod error;
+mod files;
 mod form;
 mod hooks;
 mod info;

@@ -637,6 +637,13 @@ fn workflow_run_fields() -> Value {
     for key in ["session_state", "dependencies", "metadata"] {
         m.insert(key.into(), field("string", "A JSON object"));
     }
+    m.insert(
+        "additional_data".into(),
+        field(
+            "string",
+            "A JSON object, given to every step as `additional_data`",
+        ),
+    );
     Value::Object(m)
 }
 

@@ -377,3 +377,45 @@ pub(crate) async fn resume(
     }
     Ok(sse_response(Body::from(body)))
 }
+
+/// `GET .../runs?session_id=&status=` of a workflow or agent: the session's runs in agno's run
+/// schema. `session_id` is required (422); a session of another component is not found (404).
+pub(crate) async fn list_session_runs(
+    rt: &Runtime,
+    kind: &str,
+    component_id: &str,
+    q: RunsQuery,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let status = q.status()?;
+    let session_id = q
+        .session_id
+        .ok_or_else(|| ApiError::missing("query", "session_id"))?;
+    let session = rt.store.get_session(&session_id).await?;
+    if !session.is_some_and(|s| s.component_id == component_id && s.session_type == kind) {
+        return Err(ApiError::not_found("Session not found"));
+    }
+    let runs = rt.store.session_runs(&session_id).await?;
+    Ok(Json(
+        runs.iter()
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .map(super::session_schema::run_schema)
+            .collect(),
+    ))
+}
+
+/// The stored run `run_id` of this workflow or agent (and of `session_id`, when given); 404
+/// `Run not found` otherwise.
+pub(crate) async fn find_run(
+    rt: &Runtime,
+    kind: &str,
+    component_id: &str,
+    run_id: &str,
+    session_id: Option<&str>,
+) -> Result<RunRecord, ApiError> {
+    rt.store
+        .get_run(run_id)
+        .await?
+        .filter(|r| r.component_type == kind && r.component_id == component_id)
+        .filter(|r| session_id.is_none_or(|s| s == r.session_id))
+        .ok_or_else(|| ApiError::not_found("Run not found"))
+}

@@ -6,7 +6,6 @@
 use super::iso;
 use crate::runtime::Runtime;
 use crate::store::{RunRecord, SessionView};
-use crate::workflow::StepKind;
 use serde_json::{Map, Value, json};
 
 /// Drops the top-level null keys (FastAPI's `response_model_exclude_none`; nested values keep
@@ -318,10 +317,8 @@ fn workflow_data(rt: &Runtime, view: &SessionView, runs: &[RunRecord]) -> (Value
         let steps: Vec<Value> = wf
             .get_steps()
             .iter()
-            .map(|s| match s.kind() {
-                StepKind::Agent(_) => {
-                    json!({"name": s.name(), "description": null, "type": "Step"})
-                }
+            .map(|s| {
+                json!({"name": s.name(), "description": s.get_description(), "type": s.kind().type_name()})
             })
             .collect();
         let data = json!({"workflow_id": id, "name": wf.get_name(), "steps": steps});

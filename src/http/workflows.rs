@@ -2,8 +2,9 @@
 
 use super::error::ApiError;
 use super::form::RunForm;
-use super::runs::{RunsQuery, answer, cancelled, idempotency_key, resume, resume_form};
-use super::session_schema::run_schema;
+use super::runs::{
+    RunsQuery, answer, cancelled, find_run, idempotency_key, list_session_runs, resume, resume_form,
+};
 use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
@@ -11,7 +12,7 @@ use crate::event::{RunEvent, WorkflowContext};
 use crate::run::WorkflowRunOutput;
 use crate::runtime::Runtime;
 use crate::store::RunRecord;
-use crate::workflow::{StepKind, Workflow};
+use crate::workflow::{Step, StepKind, Workflow};
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -68,6 +69,35 @@ pub(crate) fn agent_summary(agent: &Agent) -> Value {
     })
 }
 
+/// One step of `GET /workflows/{id}` (wire spec §4.7): name, description and type, the agent
+/// of an agent step, and the children of a construct (`steps`; a Condition's `else_steps`; a
+/// Router's choices as `steps`). Null keys are left out, as agno prunes them.
+fn step_tree(step: &Step) -> Value {
+    let mut v = json!({"name": step.name(), "type": step.kind().type_name()});
+    if let Some(d) = step.get_description() {
+        v["description"] = json!(d);
+    }
+    let list = |steps: &[Step]| Value::Array(steps.iter().map(step_tree).collect());
+    match step.kind() {
+        StepKind::Agent(a) => v["agent"] = agent_summary(a),
+        StepKind::Function(_) => {}
+        StepKind::Steps(s) => v["steps"] = list(&s.steps),
+        StepKind::Parallel(p) => v["steps"] = list(&p.steps),
+        StepKind::Condition(c) => {
+            v["steps"] = list(&c.steps);
+            if !c.else_steps.is_empty() {
+                v["else_steps"] = list(&c.else_steps);
+            }
+        }
+        StepKind::Loop(l) => {
+            v["steps"] = list(&l.steps);
+            v["max_iterations"] = json!(l.max_iterations);
+        }
+        StepKind::Router(r) => v["steps"] = list(&r.choices),
+    }
+    v
+}
+
 async fn list_workflows(State(rt): State<AppState>) -> Json<Vec<Value>> {
     Json(rt.workflows.iter().map(|wf| summary(&rt, wf)).collect())
 }
@@ -83,15 +113,7 @@ async fn get_workflow(
     Path(workflow_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
-    let steps: Vec<Value> = wf
-        .get_steps()
-        .iter()
-        .map(|s| match s.kind() {
-            StepKind::Agent(a) => {
-                json!({"name": s.name(), "type": "Step", "agent": agent_summary(a)})
-            }
-        })
-        .collect();
+    let steps: Vec<Value> = wf.get_steps().iter().map(step_tree).collect();
     let mut v = summary(&rt, wf);
     v["steps"] = json!(steps);
     v["workflow_agent"] = json!(false);
@@ -139,6 +161,7 @@ fn final_event(output: &str) -> Result<RunEvent, ApiError> {
         session_id: output.session_id.clone(),
         run_id: output.run_id.clone(),
         step_id: None,
+        parent_step_id: None,
         nested_depth: 0,
     };
     Ok(match &output.error {
@@ -168,21 +191,7 @@ async fn list_runs(
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     find(&rt, &workflow_id)?;
-    let status = q.status()?;
-    let session_id = q
-        .session_id
-        .ok_or_else(|| ApiError::missing("query", "session_id"))?;
-    let session = rt.store.get_session(&session_id).await?;
-    if !session.is_some_and(|s| s.component_id == workflow_id && s.session_type == "workflow") {
-        return Err(ApiError::not_found("Session not found"));
-    }
-    let runs = rt.store.session_runs(&session_id).await?;
-    Ok(Json(
-        runs.iter()
-            .filter(|r| status.is_none_or(|s| r.status == s))
-            .map(run_schema)
-            .collect(),
-    ))
+    list_session_runs(&rt, "workflow", &workflow_id, q).await
 }
 
 /// `GET /workflows/{id}/runs/{run_id}?session_id=`: the run's `WorkflowRunOutput`.
@@ -192,13 +201,14 @@ async fn get_run(
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<WorkflowRunOutput>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
-    let run = rt
-        .store
-        .get_run(&run_id)
-        .await?
-        .filter(|r| r.component_type == "workflow" && r.component_id == workflow_id)
-        .filter(|r| q.session_id.as_deref().is_none_or(|s| s == r.session_id))
-        .ok_or_else(|| ApiError::not_found("Run not found"))?;
+    let run = find_run(
+        &rt,
+        "workflow",
+        &workflow_id,
+        &run_id,
+        q.session_id.as_deref(),
+    )
+    .await?;
     Ok(Json(stored_output(wf, &run)?))
 }
 

@@ -9,20 +9,27 @@ mod scripted;
 pub use openai::OpenAIChat;
 pub use retry::RetryPolicy;
 #[cfg(feature = "scripted")]
-pub use scripted::ScriptedModel;
+pub use scripted::{ScriptedModel, ScriptedReply};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// One chat message sent to a model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
-    /// `system`, `user` or `assistant`.
+    /// `system`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// The text.
+    /// The text (empty for an assistant message that only calls tools).
     pub content: String,
+    /// The tools an assistant message calls.
+    pub tool_calls: Vec<ToolCall>,
+    /// On a `tool` message: the call this is the result of.
+    pub tool_call_id: Option<String>,
+    /// Images sent with the text (URLs or `data:` URLs), as OpenAI `image_url` parts.
+    pub images: Vec<String>,
 }
 
 impl ChatMessage {
@@ -31,15 +38,115 @@ impl ChatMessage {
         ChatMessage {
             role: role.to_owned(),
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            images: Vec::new(),
         }
+    }
+
+    /// An assistant message that calls tools (and may carry some text too).
+    pub fn assistant_tool_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> ChatMessage {
+        ChatMessage {
+            tool_calls: calls,
+            ..ChatMessage::new("assistant", content)
+        }
+    }
+
+    /// The result of the tool call `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            tool_call_id: Some(call_id.into()),
+            ..ChatMessage::new("tool", content)
+        }
+    }
+
+    /// The message's OpenAI `content`: the text, or text and image parts when it has images.
+    pub fn openai_content(&self) -> serde_json::Value {
+        if self.images.is_empty() {
+            return serde_json::Value::String(self.content.clone());
+        }
+        let text = serde_json::json!({"type": "text", "text": self.content});
+        let images = self
+            .images
+            .iter()
+            .map(|url| serde_json::json!({"type": "image_url", "image_url": {"url": url}}));
+        serde_json::Value::Array(std::iter::once(text).chain(images).collect())
     }
 }
 
+/// A tool call the model asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The model's id for the call (`call_...`); the result message refers to it.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as the model wrote them: JSON text, not yet checked.
+    pub arguments: String,
+}
+
+/// A tool as the model sees it: OpenAI's `{"type": "function", "function": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolDefinition {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does, for the model.
+    pub description: String,
+    /// The JSON schema of its arguments (an object schema).
+    pub parameters: Value,
+}
+
+/// A reply format: OpenAI's `response_format` of type `json_schema`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseFormat {
+    /// The schema's name (the Rust type's name).
+    pub name: String,
+    /// The JSON schema the reply must follow.
+    pub schema: Value,
+    /// OpenAI's `strict` flag.
+    pub strict: bool,
+}
+
 /// What an agent asks of its model.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelRequest {
     /// The conversation, system message first.
     pub messages: Vec<ChatMessage>,
+    /// The tools the model may call.
+    pub tools: Vec<ToolDefinition>,
+    /// OpenAI's `tool_choice` (`"auto"`, `"none"`, `"required"` or an object); `None` leaves
+    /// it to the server.
+    pub tool_choice: Option<Value>,
+    /// The structured format the reply must follow.
+    pub response_format: Option<ResponseFormat>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// The most tokens the reply may use.
+    pub max_tokens: Option<u32>,
+    /// Any other request fields, sent as they are (`top_p`, `seed`, `reasoning_effort`...).
+    pub extra: Map<String, Value>,
+}
+
+impl ModelRequest {
+    /// The `tool` messages after the last assistant message: the results of the tool calls
+    /// the model made in its previous reply (empty on the first call of a run).
+    pub fn tool_results(&self) -> &[ChatMessage] {
+        let start = self
+            .messages
+            .iter()
+            .rposition(|m| m.role != "tool")
+            .map_or(0, |i| i + 1);
+        &self.messages[start..]
+    }
+
+    /// The text of the last `user` message.
+    pub fn last_user_message(&self) -> &str {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == "user")
+            .map_or("", |m| m.content.as_str())
+    }
 }
 
 /// Token counts reported by the model.
@@ -56,6 +163,8 @@ pub struct Usage {
 pub struct ModelResponse {
     /// The text.
     pub content: String,
+    /// The tools the model asks to call, in its order.
+    pub tool_calls: Vec<ToolCall>,
     /// Token counts, when the server sent them.
     pub usage: Option<Usage>,
 }
@@ -65,6 +174,8 @@ pub struct ModelResponse {
 pub enum ModelChunk {
     /// A content delta.
     Content(String),
+    /// A complete tool call (a stream's indexed deltas, put together).
+    ToolCall(ToolCall),
     /// The final token counts.
     Usage(Usage),
 }
@@ -103,7 +214,8 @@ pub trait Model: Send + Sync + 'static {
     fn provider(&self) -> &str;
     /// Answers in one piece.
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError>;
-    /// Answers as a stream of content deltas, ending with usage when known.
+    /// Answers as a stream of content deltas, then the complete tool calls, ending with usage
+    /// when known.
     async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, ModelError>;
 }
 

@@ -4,7 +4,8 @@
 
 use super::retry::{AttemptTimeout, RetryPolicy, RetryService};
 use super::{
-    ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ModelResponse, ModelStream, Usage,
+    ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ModelResponse, ModelStream, ToolCall,
+    Usage,
 };
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
@@ -104,17 +105,105 @@ impl OpenAIChat {
     }
 
     fn body(&self, request: &ModelRequest, stream: bool) -> Value {
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .map(|m: &ChatMessage| json!({"role": m.role, "content": m.content}))
-            .collect();
+        let messages: Vec<Value> = request.messages.iter().map(message_json).collect();
         let mut body = json!({"model": self.id, "messages": messages, "stream": stream});
         if stream {
             body["stream_options"] = json!({"include_usage": true});
         }
+        if !request.tools.is_empty() {
+            let tools: Vec<Value> = request
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({"type": "function", "function": {
+                        "name": t.name, "description": t.description, "parameters": t.parameters,
+                    }})
+                })
+                .collect();
+            body["tools"] = Value::Array(tools);
+            if let Some(choice) = &request.tool_choice {
+                body["tool_choice"] = choice.clone();
+            }
+        }
+        if let Some(format) = &request.response_format {
+            body["response_format"] = json!({"type": "json_schema", "json_schema": {
+                "name": format.name, "schema": format.schema, "strict": format.strict,
+            }});
+        }
+        if let Some(t) = request.temperature {
+            body["temperature"] = json!(t);
+        }
+        if let Some(n) = request.max_tokens {
+            // OpenAI's current name; `max_tokens` is deprecated and refused by reasoning models.
+            body["max_completion_tokens"] = json!(n);
+        }
+        // Extra fields come last and may override the settings above, but never the
+        // conversation or the streaming mode the caller relies on.
+        for (key, value) in &request.extra {
+            if !matches!(key.as_str(), "messages" | "stream" | "stream_options") {
+                body[key.as_str()] = value.clone();
+            }
+        }
         body
     }
+}
+
+/// One message in OpenAI's shape: an assistant's `tool_calls`, a tool result's `tool_call_id`.
+fn message_json(m: &ChatMessage) -> Value {
+    let mut v = json!({"role": m.role, "content": m.openai_content()});
+    if !m.tool_calls.is_empty() {
+        let calls: Vec<Value> = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                json!({"id": c.id, "type": "function",
+                       "function": {"name": c.name, "arguments": c.arguments}})
+            })
+            .collect();
+        v["tool_calls"] = Value::Array(calls);
+        if m.content.is_empty() {
+            v["content"] = Value::Null;
+        }
+    }
+    if let Some(id) = &m.tool_call_id {
+        v["tool_call_id"] = json!(id);
+    }
+    v
+}
+
+/// The tool calls of a complete reply message.
+fn tool_calls_of(message: &Value) -> Vec<ToolCall> {
+    let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    calls
+        .iter()
+        .map(|c| ToolCall {
+            id: text_at(c, "/id"),
+            name: text_at(c, "/function/name"),
+            arguments: match c.pointer("/function/arguments") {
+                Some(Value::String(s)) => s.clone(),
+                // Some servers send the arguments as an object rather than JSON text.
+                Some(v @ Value::Object(_)) => v.to_string(),
+                _ => String::new(),
+            },
+        })
+        .collect()
+}
+
+fn text_at(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A streamed tool call being put together from its indexed deltas.
+#[derive(Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
 }
 
 fn map_error(e: OpenAIError) -> ModelError {
@@ -186,6 +275,7 @@ impl Model for OpenAIChat {
         };
         Ok(ModelResponse {
             content,
+            tool_calls: tool_calls_of(message),
             usage: usage_of(&reply),
         })
     }
@@ -205,6 +295,7 @@ impl Model for OpenAIChat {
             finished: false,
             done: false,
             pending: Vec::new(),
+            calls: std::collections::BTreeMap::new(),
             started: Instant::now(),
         };
         Ok(futures::stream::unfold(state, StreamState::next).boxed())
@@ -220,10 +311,49 @@ struct StreamState {
     done: bool,
     /// Chunks decoded but not yet yielded (a chunk may carry content and usage).
     pending: Vec<ModelChunk>,
+    /// Tool calls being accumulated, by their `index`.
+    calls: std::collections::BTreeMap<u64, PartialCall>,
     started: Instant,
 }
 
 impl StreamState {
+    /// Adds one chunk's tool-call deltas: the first delta of an index carries the id and
+    /// name, the following ones pieces of the arguments.
+    fn accumulate(&mut self, deltas: &[Value]) {
+        for (position, delta) in deltas.iter().enumerate() {
+            let index = delta
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let call = self.calls.entry(index).or_default();
+            if let Some(Value::String(id)) = delta.get("id")
+                && !id.is_empty()
+            {
+                call.id = id.clone();
+            }
+            if let Some(Value::String(name)) = delta.pointer("/function/name") {
+                call.name.push_str(name);
+            }
+            match delta.pointer("/function/arguments") {
+                Some(Value::String(args)) => call.arguments.push_str(args),
+                // Some servers send the whole arguments as an object, in one delta.
+                Some(args @ Value::Object(_)) => call.arguments = args.to_string(),
+                _ => {}
+            }
+        }
+    }
+
+    /// The complete tool calls, in index order.
+    fn take_calls(&mut self) -> impl Iterator<Item = ModelChunk> + use<> {
+        std::mem::take(&mut self.calls).into_values().map(|call| {
+            ModelChunk::ToolCall(ToolCall {
+                id: call.id,
+                name: call.name,
+                arguments: call.arguments,
+            })
+        })
+    }
+
     async fn next(mut self) -> Option<(Result<ModelChunk, ModelError>, StreamState)> {
         loop {
             if let Some(chunk) = self.pending.pop() {
@@ -243,6 +373,9 @@ impl StreamState {
             match item {
                 None if self.finished => {
                     self.done = true;
+                    // Calls still open if the server never sent a `finish_reason`.
+                    let calls: Vec<ModelChunk> = self.take_calls().collect();
+                    self.pending.extend(calls.into_iter().rev());
                 }
                 None => {
                     self.done = true;
@@ -270,19 +403,96 @@ impl StreamState {
                     {
                         self.finished = true;
                     }
-                    // Usage is pushed first so it pops after content (the stack is LIFO).
-                    if let Some(usage) = usage_of(&chunk) {
-                        self.finished = true;
-                        self.pending.push(ModelChunk::Usage(usage));
-                    }
+                    // This chunk's pieces in the order they are yielded: content, then (once
+                    // the model has finished) the complete tool calls, then usage.
+                    let mut out = Vec::new();
                     if let Some(Value::String(text)) =
                         choice.and_then(|c| c.pointer("/delta/content"))
                         && !text.is_empty()
                     {
-                        self.pending.push(ModelChunk::Content(text.clone()));
+                        out.push(ModelChunk::Content(text.clone()));
                     }
+                    if let Some(Value::Array(deltas)) =
+                        choice.and_then(|c| c.pointer("/delta/tool_calls"))
+                    {
+                        self.accumulate(deltas);
+                    }
+                    if self.finished {
+                        out.extend(self.take_calls());
+                    }
+                    if let Some(usage) = usage_of(&chunk) {
+                        self.finished = true;
+                        out.extend(self.take_calls());
+                        out.push(ModelChunk::Usage(usage));
+                    }
+                    // `pending` is a stack.
+                    self.pending.extend(out.into_iter().rev());
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ResponseFormat, ToolDefinition};
+
+    #[test]
+    fn the_body_carries_tools_format_settings_and_extra_fields() {
+        let model = OpenAIChat::new("gpt-x").base_url("http://127.0.0.1:1/v1");
+        let mut request = ModelRequest {
+            messages: vec![
+                ChatMessage::new("user", "hi"),
+                ChatMessage::assistant_tool_calls(
+                    "",
+                    vec![ToolCall {
+                        id: "call_1".into(),
+                        name: "add".into(),
+                        arguments: "{}".into(),
+                    }],
+                ),
+                ChatMessage::tool_result("call_1", "5"),
+            ],
+            tools: vec![ToolDefinition {
+                name: "add".into(),
+                description: "Add.".into(),
+                parameters: json!({"type": "object", "properties": {}}),
+            }],
+            tool_choice: Some(json!("none")),
+            response_format: Some(ResponseFormat {
+                name: "Sum".into(),
+                schema: json!({"type": "object"}),
+                strict: true,
+            }),
+            temperature: Some(0.5),
+            max_tokens: Some(10),
+            ..ModelRequest::default()
+        };
+        request.extra.insert("temperature".into(), json!(0.9));
+        request.extra.insert("messages".into(), json!([]));
+        request.extra.insert("top_p".into(), json!(0.1));
+        let body = model.body(&request, true);
+        assert_eq!(body["tools"][0]["function"]["name"], "add");
+        assert_eq!(body["tool_choice"], "none");
+        assert_eq!(body["response_format"]["json_schema"]["name"], "Sum");
+        assert_eq!(body["max_completion_tokens"], 10);
+        assert_eq!(body["temperature"], 0.9, "extra fields override settings");
+        assert_eq!(body["top_p"], 0.1);
+        assert_eq!(body["stream"], true);
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(
+            messages.len(),
+            3,
+            "extra fields never replace the conversation"
+        );
+        assert!(messages[1]["content"].is_null());
+        assert_eq!(messages[1]["tool_calls"][0]["function"]["arguments"], "{}");
+        assert_eq!(messages[2]["tool_call_id"], "call_1");
+
+        // No tools: neither `tools` nor `tool_choice`.
+        request.tools.clear();
+        let body = model.body(&request, false);
+        assert!(body.get("tools").is_none() && body.get("tool_choice").is_none());
     }
 }

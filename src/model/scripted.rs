@@ -1,17 +1,92 @@
 //! [`ScriptedModel`]: a deterministic offline model for demos and for users' own tests.
 
-use super::{Model, ModelChunk, ModelError, ModelRequest, ModelResponse, ModelStream, Usage};
+use super::{
+    Model, ModelChunk, ModelError, ModelRequest, ModelResponse, ModelStream, ToolCall, Usage,
+};
 use async_trait::async_trait;
 use futures::StreamExt;
+use serde_json::Value;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-type ReplyFn = dyn Fn(&ModelRequest) -> Result<String, ModelError> + Send + Sync;
+type ReplyFn = dyn Fn(&ModelRequest) -> Result<ScriptedReply, ModelError> + Send + Sync;
+
+/// One scripted answer: text (or a JSON object, for structured output) and tool calls.
+///
+/// `"text".into()` is a text reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScriptedReply {
+    content: String,
+    /// `(tool name, arguments as JSON text)`.
+    tool_calls: Vec<(String, String)>,
+}
+
+impl ScriptedReply {
+    /// Answers with this text.
+    pub fn text(content: impl Into<String>) -> ScriptedReply {
+        ScriptedReply {
+            content: content.into(),
+            tool_calls: Vec::new(),
+        }
+    }
+
+    /// Answers with this JSON (a structured output), serialized.
+    pub fn json(value: Value) -> ScriptedReply {
+        ScriptedReply::text(value.to_string())
+    }
+
+    /// Asks for one tool call with these arguments.
+    pub fn tool_call(name: impl Into<String>, args: Value) -> ScriptedReply {
+        ScriptedReply::default().and_tool_call(name, args)
+    }
+
+    /// Adds another tool call to the same reply (the agent runs them concurrently).
+    pub fn and_tool_call(self, name: impl Into<String>, args: Value) -> ScriptedReply {
+        self.and_raw_tool_call(name, args.to_string())
+    }
+
+    /// Adds a tool call whose arguments are this text, as is, valid JSON or not (to test how
+    /// an agent copes with a model that writes broken arguments).
+    pub fn and_raw_tool_call(
+        mut self,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> ScriptedReply {
+        self.tool_calls.push((name.into(), arguments.into()));
+        self
+    }
+}
+
+impl From<&str> for ScriptedReply {
+    fn from(s: &str) -> ScriptedReply {
+        ScriptedReply::text(s)
+    }
+}
+
+impl From<String> for ScriptedReply {
+    fn from(s: String) -> ScriptedReply {
+        ScriptedReply::text(s)
+    }
+}
 
 /// A model that answers from a script, with no network.
 ///
 /// By default it answers `Scripted reply to: <the last user message>`; [`ScriptedModel::replies`]
 /// gives fixed answers in order (the last one repeats), [`ScriptedModel::from_fn`] computes them.
-/// Streams split the answer into word-sized deltas, like a real model.
+/// [`ScriptedModel::script`] and [`ScriptedModel::respond`] do the same with [`ScriptedReply`]s,
+/// which can also call tools and answer JSON for structured output. Tool calls get the ids
+/// `call_1`, `call_2`... Streams split the answer into word-sized deltas, like a real model.
+///
+/// ```
+/// use agentos::{ScriptedModel, ScriptedReply};
+/// use serde_json::json;
+/// // First call: ask for two tools at once; second call: answer with JSON.
+/// let model = ScriptedModel::script([
+///     ScriptedReply::tool_call("get_weather", json!({"city": "Paris"}))
+///         .and_tool_call("add", json!({"a": 2, "b": 3})),
+///     ScriptedReply::json(json!({"city": "Paris", "summary": "Sunny"})),
+/// ]);
+/// ```
 ///
 /// ```
 /// use agentos::{Model, ModelRequest, ScriptedModel};
@@ -29,6 +104,7 @@ type ReplyFn = dyn Fn(&ModelRequest) -> Result<String, ModelError> + Send + Sync
 pub struct ScriptedModel {
     id: String,
     reply: Box<ReplyFn>,
+    next_call_id: AtomicU64,
 }
 
 impl std::fmt::Debug for ScriptedModel {
@@ -48,16 +124,7 @@ impl Default for ScriptedModel {
 impl ScriptedModel {
     /// Answers `Scripted reply to: <the last user message>`.
     pub fn new() -> ScriptedModel {
-        ScriptedModel::from_fn(|req| {
-            let last = req
-                .messages
-                .iter()
-                .rev()
-                .find(|m| m.role == "user")
-                .map(|m| m.content.as_str())
-                .unwrap_or("");
-            Ok(format!("Scripted reply to: {last}"))
-        })
+        ScriptedModel::from_fn(|req| Ok(format!("Scripted reply to: {}", req.last_user_message())))
     }
 
     /// Answers with these texts in order; the last one repeats.
@@ -66,9 +133,18 @@ impl ScriptedModel {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let replies: Vec<String> = replies.into_iter().map(Into::into).collect();
+        ScriptedModel::script(replies.into_iter().map(|s| ScriptedReply::text(s)))
+    }
+
+    /// Answers with these replies in order, one per model call; the last one repeats.
+    pub fn script<I, R>(replies: I) -> ScriptedModel
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<ScriptedReply>,
+    {
+        let replies: Vec<ScriptedReply> = replies.into_iter().map(Into::into).collect();
         let next = Mutex::new(0usize);
-        ScriptedModel::from_fn(move |_| {
+        ScriptedModel::respond(move |_| {
             // A poisoned lock only means another caller panicked mid-increment; the index is
             // still a valid number.
             let mut i = next.lock().unwrap_or_else(|p| p.into_inner());
@@ -82,14 +158,24 @@ impl ScriptedModel {
         })
     }
 
-    /// Answers with whatever `f` returns for the request; an `Err` is a model failure.
+    /// Answers with whatever text `f` returns for the request; an `Err` is a model failure.
     pub fn from_fn<F>(f: F) -> ScriptedModel
     where
         F: Fn(&ModelRequest) -> Result<String, ModelError> + Send + Sync + 'static,
     {
+        ScriptedModel::respond(move |req| f(req).map(ScriptedReply::text))
+    }
+
+    /// Answers with whatever reply `f` returns for the request; an `Err` is a model failure.
+    /// [`ModelRequest::tool_results`] tells whether the tools asked for have answered.
+    pub fn respond<F>(f: F) -> ScriptedModel
+    where
+        F: Fn(&ModelRequest) -> Result<ScriptedReply, ModelError> + Send + Sync + 'static,
+    {
         ScriptedModel {
             id: "scripted".to_owned(),
             reply: Box::new(f),
+            next_call_id: AtomicU64::new(1),
         }
     }
 
@@ -99,14 +185,28 @@ impl ScriptedModel {
         self
     }
 
-    fn answer(&self, request: &ModelRequest) -> Result<(String, Usage), ModelError> {
-        let content = (self.reply)(request)?;
+    fn answer(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
+        let reply = (self.reply)(request)?;
+        let tool_calls: Vec<ToolCall> = reply
+            .tool_calls
+            .into_iter()
+            .map(|(name, arguments)| ToolCall {
+                id: format!("call_{}", self.next_call_id.fetch_add(1, Ordering::Relaxed)),
+                name,
+                arguments,
+            })
+            .collect();
         let words = |s: &str| s.split_whitespace().count() as u64;
         let usage = Usage {
             input_tokens: request.messages.iter().map(|m| words(&m.content)).sum(),
-            output_tokens: words(&content),
+            output_tokens: words(&reply.content)
+                + tool_calls.iter().map(|c| words(&c.arguments)).sum::<u64>(),
         };
-        Ok((content, usage))
+        Ok(ModelResponse {
+            content: reply.content,
+            tool_calls,
+            usage: Some(usage),
+        })
     }
 }
 
@@ -121,20 +221,23 @@ impl Model for ScriptedModel {
     }
 
     async fn complete(&self, request: &ModelRequest) -> Result<ModelResponse, ModelError> {
-        let (content, usage) = self.answer(request)?;
-        Ok(ModelResponse {
-            content,
-            usage: Some(usage),
-        })
+        self.answer(request)
     }
 
     async fn stream(&self, request: &ModelRequest) -> Result<ModelStream, ModelError> {
-        let (content, usage) = self.answer(request)?;
-        let mut chunks: Vec<Result<ModelChunk, ModelError>> = content
+        let response = self.answer(request)?;
+        let mut chunks: Vec<Result<ModelChunk, ModelError>> = response
+            .content
             .split_inclusive(' ')
             .map(|w| Ok(ModelChunk::Content(w.to_owned())))
             .collect();
-        chunks.push(Ok(ModelChunk::Usage(usage)));
+        chunks.extend(
+            response
+                .tool_calls
+                .into_iter()
+                .map(|c| Ok(ModelChunk::ToolCall(c))),
+        );
+        chunks.extend(response.usage.map(|u| Ok(ModelChunk::Usage(u))));
         Ok(futures::stream::iter(chunks).boxed())
     }
 }

@@ -50,8 +50,27 @@ pub(crate) struct RunRequest {
     /// The `Idempotency-Key` header.
     #[serde(skip)]
     pub idempotency_key: Option<String>,
+    /// The `session_state` form field (a JSON object).
+    #[serde(default)]
+    pub session_state: Option<Map<String, Value>>,
+    /// The `additional_data` form field (a JSON object).
+    #[serde(default)]
+    pub additional_data: Option<Map<String, Value>>,
     /// `background=true`: answer at once, run detached.
     pub background: bool,
+    /// Uploaded images, as data URLs (agent runs).
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Uploaded text documents (agent runs).
+    #[serde(default)]
+    pub documents: Vec<Document>,
+}
+
+/// A text document uploaded with a run; the model reads it after the message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Document {
+    pub name: String,
+    pub text: String,
 }
 
 /// What a run runs: a workflow or a single agent.
@@ -354,8 +373,12 @@ impl Runtime {
             metadata: req.metadata,
             hooks_in_background: self.hooks_in_background,
             created_at: unix_seconds(),
+            session_state: req.session_state.unwrap_or_default(),
+            additional_data: req.additional_data.unwrap_or_default(),
             cancel: CancellationToken::new(),
             checkpoint: None,
+            images: req.images,
+            documents: req.documents,
             resume_from: None,
         };
         let journal = (background && req.stream).then(|| self.new_journal(&run_id, Vec::new()));
@@ -498,8 +521,12 @@ impl Runtime {
             metadata: req.metadata.clone(),
             hooks_in_background: self.hooks_in_background,
             created_at: run.created_at / 1000,
+            session_state: req.session_state.clone().unwrap_or_default(),
+            additional_data: req.additional_data.clone().unwrap_or_default(),
             cancel: CancellationToken::new(),
             checkpoint: None,
+            images: req.images.clone(),
+            documents: req.documents.clone(),
             resume_from,
         };
         let store = self.store.clone();
@@ -696,11 +723,14 @@ impl RunTask {
     }
 
     async fn run_workflow(&mut self, workflow: &Workflow) -> Ending {
+        self.params.session_state = self.starting_session_state(workflow).await;
         let Execution {
             output,
             deferred,
             failure,
+            session_state,
         } = workflow.execute(&self.params, &mut self.sink).await;
+        self.save_session_state(session_state).await;
         let final_event = self.sink.is_streaming().then(|| {
             let ctx = workflow.event_context(&self.params, None);
             match (&failure, output.status) {
@@ -739,6 +769,8 @@ impl RunTask {
             hooks_in_background: p.hooks_in_background,
             run_id: Some(p.run_id.clone()),
             history,
+            images: p.images.clone(),
+            documents: p.documents.clone(),
             cancel: p.cancel.clone(),
             top_level: true,
         };
@@ -785,23 +817,58 @@ impl RunTask {
                 error_id: None,
             },
             Component::Agent(agent) => RunEvent::RunError {
-                ctx: Arc::new(AgentContext {
-                    created_at: unix_seconds(),
-                    agent_id: agent.id().to_owned(),
-                    agent_name: agent.name().to_owned(),
-                    run_id: self.params.run_id.clone(),
-                    session_id: self.params.session_id.clone(),
-                    workflow_id: None,
-                    workflow_run_id: None,
-                    step_id: None,
-                    step_name: None,
-                    step_index: None,
-                    nested_depth: 0,
-                }),
+                ctx: Arc::new(AgentContext::standalone(
+                    agent.id(),
+                    agent.name(),
+                    &self.params.run_id,
+                    &self.params.session_id,
+                )),
                 content: message.to_owned(),
                 error_type: Some("storage_error".to_owned()),
                 error_id: None,
             },
+        }
+    }
+
+    /// The run's starting session state: the request's over the session's stored state over
+    /// the workflow's default.
+    async fn starting_session_state(&self, workflow: &Workflow) -> Map<String, Value> {
+        let stored = match self.store.get_session(&self.params.session_id).await {
+            Ok(session) => session
+                .and_then(|s| serde_json::from_str::<Map<String, Value>>(&s.session_state).ok())
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::error!(run = %self.params.run_id, error = %e, "cannot read the session state");
+                Map::new()
+            }
+        };
+        crate::workflow::merge_session_state(
+            workflow.get_session_state(),
+            &stored,
+            &self.params.session_state,
+        )
+    }
+
+    /// Stores the session state the run left (before the final state, so a client that sees
+    /// the run finished also sees the state).
+    async fn save_session_state(&self, state: Map<String, Value>) {
+        let state = crate::workflow::state_to_store(state);
+        let saved = match serde_json::to_string(&state) {
+            Ok(json) => {
+                let update = crate::store::SessionUpdate {
+                    session_state: Some(json),
+                    ..crate::store::SessionUpdate::default()
+                };
+                self.store
+                    .update_session(&self.params.session_id, &update)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = saved {
+            tracing::error!(run = %self.params.run_id, error = %e, "cannot store the session state");
         }
     }
 
@@ -858,8 +925,8 @@ async fn history(store: &dyn Store, session_id: &str, run_id: &str, n: usize) ->
         .skip(skip)
         .flat_map(|run| {
             [
-                Message::new("user", run.input.input_content),
-                Message::new("assistant", run.content),
+                Message::new("user", run.input.input_content.clone()),
+                Message::new("assistant", run.content_text()),
             ]
         })
         .map(|mut m| {

@@ -622,3 +622,80 @@ async fn a_repeated_idempotency_key_returns_the_same_agent_run() {
     assert_eq!(b["content"], "reply to: once");
     assert_eq!(app.mock.requests().len(), 1, "the model was called once");
 }
+
+#[tokio::test]
+async fn uploaded_files_reach_the_model_and_unsupported_ones_are_refused() {
+    let app = spawn().await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\nfake";
+    let form = reqwest::multipart::Form::new()
+        .text("message", "describe these")
+        .text("stream", "false")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(png.to_vec())
+                .file_name("chart.png")
+                .mime_str("image/png")
+                .unwrap(),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"revenue went up".to_vec())
+                .file_name("notes.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        );
+    let res = app
+        .client
+        .post(app.url(&format!("/agents/{AGENT}/runs")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let out: Value = res.json().await.unwrap();
+    assert_eq!(out["status"], "COMPLETED");
+    let sent = app.mock.requests().last().unwrap().clone();
+    let user = sent["messages"].as_array().unwrap().last().unwrap().clone();
+    let parts = user["content"].as_array().expect("text and image parts");
+    assert_eq!(parts[0]["type"], "text");
+    let text = parts[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("describe these"), "{text}");
+    assert!(
+        text.contains("<file name=\"notes.txt\">\nrevenue went up\n</file>"),
+        "{text}"
+    );
+    assert_eq!(parts[1]["type"], "image_url");
+    assert_eq!(
+        parts[1]["image_url"]["url"],
+        "data:image/png;base64,iVBORw0KGgpmYWtl"
+    );
+
+    let calls = app.mock.requests().len();
+    let form = reqwest::multipart::Form::new()
+        .text("message", "read this")
+        .text("stream", "false")
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"%PDF-1.7".to_vec())
+                .file_name("report.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let res = app
+        .client
+        .post(app.url(&format!("/agents/{AGENT}/runs")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.starts_with("Unsupported file type"), "{detail}");
+    assert!(detail.contains("report.pdf"), "{detail}");
+    assert_eq!(
+        app.mock.requests().len(),
+        calls,
+        "nothing reached the model"
+    );
+}

@@ -291,7 +291,7 @@ async fn hooks_see_the_request_extra_fields_metadata_and_ids() {
                         .unwrap_or_default(),
                     ctx.user_id.as_deref().unwrap_or("-"),
                     ctx.session_id,
-                    out.content,
+                    out.content_text(),
                 ));
                 Ok(())
             }

@@ -3,6 +3,7 @@
 
 mod agent_ui;
 mod agents;
+mod constructs;
 mod durability;
 mod edge;
 mod errors;
@@ -18,3 +19,4 @@ mod postgres;
 mod replicas;
 mod runs;
 mod sessions;
+mod tools;

@@ -3,7 +3,9 @@
 //! Serves `POST /v1/chat/completions` (plain JSON or SSE streaming) and `GET /v1/models`.
 //! Replies are deterministic: `reply to: <last user message>`. Tests can switch the server
 //! into failure modes ([`MockOpenAi::fail_with`], [`MockOpenAi::garbage`]), add latency
-//! ([`MockOpenAi::set_delay`]) and inspect every request body received ([`MockOpenAi::requests`]).
+//! ([`MockOpenAi::set_delay`]), script the next answers, tool calls included
+//! ([`MockOpenAi::push_tool_calls`], [`MockOpenAi::push_reply`]), and inspect every request
+//! body received ([`MockOpenAi::requests`]).
 #![allow(dead_code)]
 
 use std::convert::Infallible;
@@ -46,6 +48,11 @@ struct Inner {
     fail_next: Option<(u16, usize, Option<u64>)>,
     /// Behave like some compatible servers: `"finish_reason": ""` mid-stream and no usage.
     quirky: bool,
+    /// Scripted assistant messages (`{"content", "tool_calls"}`), answered in order before
+    /// the default reply.
+    script: std::collections::VecDeque<Value>,
+    /// Tool call ids handed out so far.
+    calls: usize,
     /// Requests after the first `n` wait this long (on top of `delay`).
     slow_after: Option<(usize, Duration)>,
 }
@@ -129,6 +136,35 @@ impl MockOpenAi {
         self.state.lock().unwrap().delay = d;
     }
 
+    /// The next answer asks for these tool calls (`(name, arguments)`), all in one reply.
+    /// Their ids are `call_1`, `call_2`... across the server's life. Streamed, each call's
+    /// arguments arrive in pieces, the calls' deltas interleaved.
+    pub fn push_tool_calls(&self, calls: &[(&str, Value)]) {
+        let raw: Vec<(&str, String)> = calls.iter().map(|(n, a)| (*n, a.to_string())).collect();
+        self.push_raw_tool_calls(&raw);
+    }
+
+    /// Like [`MockOpenAi::push_tool_calls`], with the arguments as raw text (maybe not JSON).
+    pub fn push_raw_tool_calls(&self, calls: &[(&str, String)]) {
+        let mut s = self.state.lock().unwrap();
+        let mut list = Vec::new();
+        for (name, args) in calls {
+            s.calls += 1;
+            list.push(
+                json!({"id": format!("call_{}", s.calls), "type": "function",
+                             "function": {"name": name, "arguments": args}}),
+            );
+        }
+        s.script
+            .push_back(json!({"content": null, "tool_calls": list}));
+    }
+
+    /// The next answer (after those already scripted) is this text.
+    pub fn push_reply(&self, content: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.script.push_back(json!({"content": content}));
+    }
+
     /// Every request after the first `n` received so far waits `d` before answering.
     pub fn slow_after(&self, n: usize, d: Duration) {
         self.state.lock().unwrap().slow_after = Some((n, d));
@@ -171,9 +207,10 @@ fn content_text(content: &Value) -> String {
 async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response {
     // Parse leniently so that even a malformed request gets recorded.
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (mode, delay, quirky, fail_now) = {
+    let (mode, delay, quirky, fail_now, scripted) = {
         let mut s = state.lock().unwrap();
         s.requests.push(req.clone());
+        let scripted = s.script.pop_front();
         let fail_now = match &mut s.fail_next {
             Some((status, n, after)) if *n > 0 => {
                 *n -= 1;
@@ -185,7 +222,7 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
             Some((n, extra)) if s.requests.len() > n => s.delay + extra,
             _ => s.delay,
         };
-        (s.mode, delay, s.quirky, fail_now)
+        (s.mode, delay, s.quirky, fail_now, scripted)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -232,7 +269,14 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
         .find(|m| m["role"] == "user")
         .map(|m| content_text(&m["content"]))
         .unwrap_or_default();
-    let reply = format!("reply to: {last}");
+    let reply = match &scripted {
+        Some(m) => m["content"].as_str().unwrap_or_default().to_owned(),
+        None => format!("reply to: {last}"),
+    };
+    let tool_calls = scripted
+        .as_ref()
+        .and_then(|m| m["tool_calls"].as_array().cloned())
+        .unwrap_or_default();
     let prompt_tokens: usize = messages
         .iter()
         .map(|m| content_text(&m["content"]).split_whitespace().count())
@@ -246,12 +290,19 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
     let model = req["model"].clone();
 
     if req["stream"] != true {
+        let mut message = json!({"role": "assistant", "content": reply});
+        let mut finish = "stop";
+        if !tool_calls.is_empty() {
+            message["tool_calls"] = Value::Array(tool_calls.clone());
+            message["content"] = Value::Null;
+            finish = "tool_calls";
+        }
         return Json(json!({
             "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": reply},
-                "finish_reason": "stop"
+                "message": message,
+                "finish_reason": finish
             }],
             "usage": usage,
         }))
@@ -288,7 +339,41 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
             .body(Body::from_stream(futures::stream::iter(events)))
             .unwrap();
     }
-    chunks.push(chunk(json!({}), json!("stop")));
+    // Tool calls as OpenAI streams them: a first delta per call with its index, id and name,
+    // then the arguments in two pieces, the calls' pieces interleaved.
+    for (i, call) in tool_calls.iter().enumerate() {
+        chunks.push(chunk(
+            json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                   "function": {"name": call["function"]["name"], "arguments": ""}}]}),
+            Value::Null,
+        ));
+    }
+    for half in 0..2 {
+        for (i, call) in tool_calls.iter().enumerate() {
+            let args: Vec<char> = call["function"]["arguments"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .collect();
+            let mid = args.len() / 2;
+            let piece = if half == 0 {
+                &args[..mid]
+            } else {
+                &args[mid..]
+            };
+            chunks.push(chunk(
+                json!({"tool_calls": [{"index": i,
+                       "function": {"arguments": String::from_iter(piece)}}]}),
+                Value::Null,
+            ));
+        }
+    }
+    let finish = if tool_calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
+    chunks.push(chunk(json!({}), json!(finish)));
     if req["stream_options"]["include_usage"] == true && !quirky {
         chunks.push(json!({
             "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 0, "model": model,

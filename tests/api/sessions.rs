@@ -615,7 +615,7 @@ fn agent_output(run_id: &str, session_id: &str, question: &str, answer: &str) ->
         workflow_id: None,
         workflow_step_id: None,
         user_id: Some("ann".to_owned()),
-        content: answer.to_owned(),
+        content: answer.into(),
         content_type: "str".to_owned(),
         model: "gpt-5.2".to_owned(),
         model_provider: "OpenAI".to_owned(),

@@ -1,66 +1,24 @@
-//! [`Workflow`]: named steps run in order, each step's content the next one's input.
+//! [`Workflow`]: named steps run in order, each step's content the next one's input; steps
+//! are agents, async functions, or constructs ([`Steps`], [`Parallel`], [`Condition`],
+//! [`Loop`], [`Router`]) that nest.
 
-use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook, StepPlace};
-use crate::event::{EventSink, RunEvent, WorkflowContext};
-use crate::run::{RunStatus, StepMetrics, StepOutput, WorkflowRunOutput, unix_seconds};
+mod constructs;
+mod exec;
+mod step;
+
+pub use constructs::{Condition, Loop, Parallel, Router, Steps};
+pub use step::{OnError, SessionState, Step, StepError, StepInput, StepKind};
+
+use crate::agent::{Agent, AgentFailure, DeferredHook};
+use crate::event::{EventSink, RunEvent, StepIndex, WorkflowContext};
+use crate::run::{RunStatus, WorkflowRunOutput, unix_seconds};
 use crate::runtime::Checkpointer;
 use crate::store::DbConfig;
+use exec::{Collected, Place, Scope};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// The error agno records on the step a cancel interrupted.
-const CANCELLED_STEP: &str = "Cancelled during execution";
-
-/// What a step runs.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum StepKind {
-    /// An agent, given the previous step's content (or the run's message) as input.
-    Agent(Agent),
-}
-
-/// One step of a workflow.
-#[derive(Debug, Clone)]
-pub struct Step {
-    name: String,
-    id: String,
-    kind: StepKind,
-}
-
-impl Step {
-    /// A step called `name` running `agent`.
-    pub fn agent(name: impl Into<String>, agent: Agent) -> Step {
-        Step {
-            name: name.into(),
-            id: uuid::Uuid::new_v4().to_string(),
-            kind: StepKind::Agent(agent),
-        }
-    }
-
-    /// The step's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The step's id (stable for the life of the process).
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// What the step runs.
-    pub fn kind(&self) -> &StepKind {
-        &self.kind
-    }
-}
-
-/// An agent in a step list becomes a step named after the agent (agno's rule).
-impl From<Agent> for Step {
-    fn from(agent: Agent) -> Step {
-        Step::agent(agent.name().to_owned(), agent)
-    }
-}
 
 /// A workflow: an id, a name, a description and steps.
 ///
@@ -82,6 +40,7 @@ pub struct Workflow {
     description: Option<String>,
     steps: Vec<Step>,
     db: Option<DbConfig>,
+    session_state: Map<String, Value>,
 }
 
 impl Workflow {
@@ -94,6 +53,7 @@ impl Workflow {
             description: None,
             steps: Vec::new(),
             db: None,
+            session_state: Map::new(),
         }
     }
 
@@ -125,6 +85,19 @@ impl Workflow {
         self
     }
 
+    /// The default `session_state` of a new session (agno's `Workflow(session_state=...)`).
+    /// A run sees this merged under the session's stored state and the request's
+    /// `session_state` field (request > stored > default).
+    pub fn session_state(mut self, state: Map<String, Value>) -> Workflow {
+        self.session_state = state;
+        self
+    }
+
+    /// The default session state.
+    pub fn get_session_state(&self) -> &Map<String, Value> {
+        &self.session_state
+    }
+
     /// The id.
     pub fn id(&self) -> &str {
         &self.id
@@ -150,11 +123,13 @@ impl Workflow {
         self.db.as_ref()
     }
 
-    /// Every agent in the workflow.
+    /// Every agent in the workflow, inside constructs too.
     pub fn agents(&self) -> impl Iterator<Item = &Agent> {
-        self.steps.iter().map(|s| match &s.kind {
-            StepKind::Agent(a) => a,
-        })
+        let mut agents = Vec::new();
+        for step in &self.steps {
+            step.collect_agents(&mut agents);
+        }
+        agents.into_iter()
     }
 }
 
@@ -169,10 +144,17 @@ pub(crate) struct WorkflowRunParams {
     pub metadata: Option<Map<String, Value>>,
     pub hooks_in_background: bool,
     pub created_at: i64,
+    /// The run's starting session state (already merged: request > stored > default).
+    pub session_state: Map<String, Value>,
+    /// The `additional_data` form field.
+    pub additional_data: Map<String, Value>,
     /// Stops the run (between steps, and the running agent's model call) when cancelled.
     pub cancel: CancellationToken,
     /// Set for background runs: records the output as each step ends.
     pub checkpoint: Option<Arc<Checkpointer>>,
+    /// Files uploaded with an agent run: images (data URLs) and text documents.
+    pub images: Vec<String>,
+    pub documents: Vec<crate::runtime::Document>,
     /// A resumed run's progress: its finished steps are not run again.
     pub resume_from: Option<Box<WorkflowCheckpoint>>,
 }
@@ -192,6 +174,8 @@ pub(crate) struct Execution {
     pub deferred: Vec<DeferredHook>,
     /// Set when a step failed; the output's status is then `Error`.
     pub failure: Option<AgentFailure>,
+    /// The session state as the run left it, to store with the session.
+    pub session_state: Map<String, Value>,
 }
 
 impl Workflow {
@@ -241,14 +225,15 @@ impl Workflow {
             session_id: p.session_id.clone(),
             run_id: p.run_id.clone(),
             step_id: step_id.map(str::to_owned),
+            parent_step_id: None,
             nested_depth: 0,
         }
     }
 
     /// Runs the steps in order (wire spec §4.3: each agent gets the previous step's content,
-    /// or the run's message when there is none). Stops at the first failed step. Emits every
-    /// event up to, not including, `WorkflowCompleted`/`WorkflowError`: those go out once the
-    /// final state is stored.
+    /// or the run's message when there is none). Stops at the first step that fails the run or
+    /// asks to stop. Emits every event up to, not including, `WorkflowCompleted`/`WorkflowError`:
+    /// those go out once the final state is stored.
     pub(crate) async fn execute(&self, p: &WorkflowRunParams, sink: &mut EventSink) -> Execution {
         let started = Instant::now();
         let mut deferred = Vec::new();
@@ -271,6 +256,18 @@ impl Workflow {
         };
         output.metadata = p.metadata.clone();
         let mut metrics = output.metrics.take().unwrap_or_default();
+        let state = SessionState::new(p.session_state.clone());
+        let mut input = StepInput {
+            input: p.input.clone(),
+            additional_data: p.additional_data.clone(),
+            session_state: state.clone(),
+            ..StepInput::default()
+        };
+        // A resumed run: the finished steps feed the next one as if they had just run.
+        for finished in &output.step_results {
+            input.advance(finished);
+        }
+        let scope = Scope { wf: self, p };
         let mut failure = None;
         if p.resume_from.is_none() {
             sink.emit(|| RunEvent::WorkflowStarted {
@@ -286,110 +283,42 @@ impl Workflow {
                 cancelled = true;
                 break;
             }
-            let StepKind::Agent(agent) = &step.kind;
-            sink.emit(|| RunEvent::StepStarted {
-                ctx: self.event_context(p, Some(&step.id)),
-                step_name: step.name.clone(),
-                step_index: index,
-            })
-            .await;
-            let input = match output.step_results.last() {
-                Some(prev) => prev
-                    .content
-                    .clone()
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or_else(|| p.input.clone()),
-                None => p.input.clone(),
+            let place = Place {
+                index: StepIndex::top(index),
+                parent: None,
             };
-            let params = AgentRunParams {
-                input,
-                session_id: p.session_id.clone(),
-                user_id: p.user_id.clone(),
-                extra: p.extra.clone(),
-                metadata: p.metadata.clone(),
-                place: Some(StepPlace {
-                    workflow_id: self.id.clone(),
-                    workflow_run_id: p.run_id.clone(),
-                    step_id: step.id.clone(),
-                    step_name: step.name.clone(),
-                    step_index: index,
-                }),
-                hooks_in_background: p.hooks_in_background,
-                run_id: None,
-                history: Vec::new(),
-                cancel: p.cancel.clone(),
-                top_level: false,
-            };
-            let result = agent.run(&params, sink).await;
-            deferred.extend(result.deferred);
-            let run = result.output;
-            let step_cancelled = run.status == RunStatus::Cancelled;
-            let step_output = StepOutput {
-                content: Some(run.content.clone()),
-                step_name: step.name.clone(),
-                step_id: step.id.clone(),
-                step_type: "Step".to_owned(),
-                executor_type: "agent".to_owned(),
-                executor_name: agent.name().to_owned(),
-                step_run_id: Some(run.run_id.clone()),
-                images: None,
-                videos: None,
-                audio: None,
-                files: None,
-                metrics: Some(run.metrics.clone()),
-                success: result.failure.is_none(),
-                error: result.failure.as_ref().map(|f| f.message.clone()),
-                stop: false,
-                is_paused: false,
-            };
-            metrics.steps.insert(
-                step.name.clone(),
-                StepMetrics {
-                    step_name: step.name.clone(),
-                    executor_type: "agent".to_owned(),
-                    executor_name: agent.name().to_owned(),
-                    metrics: run.metrics.clone(),
-                },
-            );
-            output.step_executor_runs.push(run);
-            if step_cancelled {
-                output.step_results.push(StepOutput {
-                    success: false,
-                    error: Some(CANCELLED_STEP.to_owned()),
-                    ..step_output
-                });
-                cancelled = true;
-                break;
+            let mut acc = Collected::default();
+            let outcome = exec::run_step(&scope, step, place, input.clone(), sink, &mut acc).await;
+            deferred.extend(acc.deferred);
+            output.step_executor_runs.extend(acc.executor_runs);
+            for m in acc.metrics {
+                metrics.steps.insert(m.step_name.clone(), m);
             }
-            match result.failure {
-                Some(f) => {
-                    sink.emit(|| RunEvent::StepError {
-                        ctx: self.event_context(p, Some(&step.id)),
-                        step_name: step.name.clone(),
-                        step_index: index,
-                        error: f.message.clone(),
-                    })
-                    .await;
-                    output.step_results.push(step_output);
-                    failure = Some(f);
-                    break;
-                }
-                None => {
-                    sink.emit(|| RunEvent::StepCompleted {
-                        ctx: self.event_context(p, Some(&step.id)),
-                        step_name: step.name.clone(),
-                        step_index: index,
-                        content: step_output.content.clone(),
-                        content_type: "str".to_owned(),
-                        step_response: Box::new(step_output.clone()),
-                    })
-                    .await;
+            // Top-level step `index` has finished here with `outcome`.
+            match outcome {
+                Ok(step_output) => {
+                    input.advance(&step_output);
+                    let stop = step_output.stop;
                     output.step_results.push(step_output);
                     if let Some(checkpoint) = &p.checkpoint {
                         output.metrics = Some(metrics.clone());
                         checkpoint.save(&output, &deferred).await;
                         output.metrics = None;
                     }
+                    if stop {
+                        tracing::info!(run = %p.run_id, step = %step.name(), "a step asked the workflow to stop");
+                        break;
+                    }
+                }
+                Err(failed) if failed.is_cancel() => {
+                    output.step_results.push(failed.output);
+                    cancelled = true;
+                    break;
+                }
+                Err(failed) => {
+                    output.step_results.push(failed.output);
+                    failure = Some(failed.failure);
+                    break;
                 }
             }
         }
@@ -410,6 +339,7 @@ impl Workflow {
                 output,
                 deferred,
                 failure,
+                session_state: state.snapshot(),
             };
         }
         match &failure {
@@ -424,7 +354,8 @@ impl Workflow {
                     output
                         .step_results
                         .last()
-                        .and_then(|s| s.content.clone())
+                        .and_then(|s| s.deepest_content())
+                        .map(str::to_owned)
                         .unwrap_or_else(|| "No steps executed".to_owned()),
                 );
             }
@@ -433,6 +364,51 @@ impl Workflow {
             output,
             deferred,
             failure,
+            session_state: state.snapshot(),
         }
     }
+}
+
+/// Merges JSON objects key by key, recursing into objects present in both (agno's
+/// `merge_dictionaries`): `over` wins.
+fn merge_into(base: &mut Map<String, Value>, over: &Map<String, Value>) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(Value::Object(b)), Value::Object(o)) => merge_into(b, o),
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// A run's starting session state: the request's over the stored one over the default.
+pub(crate) fn merge_session_state(
+    default: &Map<String, Value>,
+    stored: &Map<String, Value>,
+    run: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut state = default.clone();
+    merge_into(&mut state, stored);
+    merge_into(&mut state, run);
+    state
+}
+
+/// The keys agno removes from session state before storing it.
+const TRANSIENT_STATE_KEYS: [&str; 7] = [
+    "current_session_id",
+    "current_user_id",
+    "current_run_id",
+    "workflow_id",
+    "run_id",
+    "session_id",
+    "workflow_name",
+];
+
+/// The session state as stored (agno drops its run-scoped keys).
+pub(crate) fn state_to_store(mut state: Map<String, Value>) -> Map<String, Value> {
+    for key in TRANSIENT_STATE_KEYS {
+        state.remove(key);
+    }
+    state
 }

@@ -1,0 +1,401 @@
+//! The agent loop: the conversation with the model, one model call per round, the tool calls
+//! of each reply run concurrently and their results fed back.
+
+use super::{Agent, AgentFailure, AgentRunParams};
+use crate::event::{AgentContext, EventSink, RunEvent};
+use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
+use crate::run::{Message, RunOutput, ToolExecution};
+use crate::tool::{self, ToolOutcome};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The final answer of a conversation with the model.
+pub(super) struct Answer {
+    /// Text, or the structured output's JSON object.
+    pub content: Value,
+    /// Summed over every model call of the run.
+    pub usage: Usage,
+    /// Seconds to the first token of the first streamed reply.
+    pub ttft: Option<f64>,
+}
+
+/// Why a conversation gave no answer.
+pub(super) enum Stop {
+    /// The model failed, its structured reply did not parse, or the tool rounds ran out.
+    Failed(AgentFailure),
+    /// The run was cancelled; here is the content of the reply being received, if any.
+    Cancelled(String),
+}
+
+impl From<AgentFailure> for Stop {
+    fn from(f: AgentFailure) -> Stop {
+        Stop::Failed(f)
+    }
+}
+
+/// Why a model call gave no reply.
+enum CallError {
+    Model(ModelError),
+    /// The run was cancelled; here is the content received so far.
+    Cancelled(String),
+}
+
+impl From<ModelError> for CallError {
+    fn from(e: ModelError) -> CallError {
+        CallError::Model(e)
+    }
+}
+
+/// One model reply.
+struct Reply {
+    content: String,
+    tool_calls: Vec<ToolCall>,
+    usage: Usage,
+    ttft: Option<f64>,
+}
+
+impl Agent {
+    /// The messages a run starts with: the system message, the session's earlier turns
+    /// (marked `from_history`), then the user's input.
+    pub(super) fn initial_messages(&self, params: &AgentRunParams) -> Vec<Message> {
+        let mut messages = Vec::with_capacity(3 + params.history.len());
+        if let Some(instructions) = &self.instructions {
+            messages.push(Message::new("system", instructions.clone()));
+        }
+        messages.extend(params.history.iter().cloned());
+        messages.push(Message::new("user", params.input.clone()));
+        messages
+    }
+
+    /// The request for the next model call; `tools_allowed == false` keeps the tools
+    /// described but tells the model not to call them. The run's input (`messages[input]`)
+    /// carries the uploaded documents and images.
+    fn request(
+        &self,
+        messages: &[Message],
+        tools_allowed: bool,
+        input: usize,
+        params: &AgentRunParams,
+    ) -> ModelRequest {
+        let tool_choice = match tools_allowed {
+            _ if self.tools.is_empty() => None,
+            true => self.loop_settings.tool_choice.clone(),
+            false => Some(json!("none")),
+        };
+        let mut chat: Vec<ChatMessage> = messages.iter().map(chat_message).collect();
+        if let Some(user) = chat.get_mut(input) {
+            for doc in &params.documents {
+                user.content.push_str(&format!(
+                    "\n\n<file name={:?}>\n{}\n</file>",
+                    doc.name, doc.text
+                ));
+            }
+            user.images.clone_from(&params.images);
+        }
+        ModelRequest {
+            messages: chat,
+            tools: self.tools.iter().map(|t| t.definition().clone()).collect(),
+            tool_choice,
+            response_format: self
+                .loop_settings
+                .output_schema
+                .as_ref()
+                .map(|s| s.format.clone()),
+            temperature: self.loop_settings.temperature,
+            max_tokens: self.loop_settings.max_tokens,
+            extra: self.loop_settings.request_fields.clone(),
+        }
+    }
+
+    /// The agent loop. One round is one model call; a reply with tool calls has them run
+    /// (concurrently) and their results appended, then the model is called again. The loop
+    /// ends on a reply without tool calls, or fails when the model still calls tools after
+    /// `max_tool_rounds` rounds. A cancel stops it at once: between rounds, during the model
+    /// call (the HTTP request is dropped) or during the tool calls (they are dropped).
+    pub(super) async fn converse(
+        &self,
+        model: &dyn Model,
+        messages: &mut Vec<Message>,
+        output: &mut RunOutput,
+        actx: &Arc<AgentContext>,
+        sink: &mut EventSink,
+        params: &AgentRunParams,
+    ) -> Result<Answer, Stop> {
+        let cancel = &params.cancel;
+        // The run's input: the last message so far (history comes before it).
+        let input = messages.len().saturating_sub(1);
+        let mut usage = Usage::default();
+        let mut ttft = None;
+        let mut rounds = 0;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(Stop::Cancelled(String::new()));
+            }
+            let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
+            let request = self.request(messages, tools_allowed, input, params);
+            sink.emit(|| RunEvent::ModelRequestStarted {
+                ctx: actx.clone(),
+                model: output.model.clone(),
+                model_provider: output.model_provider.clone(),
+            })
+            .await;
+            let structured = self.loop_settings.output_schema.is_some();
+            let reply = match call_model(model, &request, !structured, actx, sink, cancel).await {
+                Ok(reply) => reply,
+                Err(CallError::Cancelled(partial)) => return Err(Stop::Cancelled(partial)),
+                Err(CallError::Model(e)) => {
+                    return Err(Stop::Failed(AgentFailure {
+                        message: e.to_string(),
+                        error_type: "model_error",
+                        error_id: None,
+                    }));
+                }
+            };
+            usage.input_tokens += reply.usage.input_tokens;
+            usage.output_tokens += reply.usage.output_tokens;
+            ttft = ttft.or(reply.ttft);
+            messages.push(assistant_message(&reply));
+
+            // `Some` when this reply is the answer; a structured one must parse.
+            let answer = match (
+                &self.loop_settings.output_schema,
+                reply.tool_calls.is_empty(),
+            ) {
+                (_, false) => Ok(None),
+                (None, true) => Ok(Some(Value::String(reply.content.clone()))),
+                (Some(schema), true) => match schema.parse(&reply.content) {
+                    Ok(parsed) => {
+                        sink.emit(|| RunEvent::RunContent {
+                            ctx: actx.clone(),
+                            content: parsed.clone(),
+                            content_type: schema.format.name.clone(),
+                            workflow_agent: false,
+                            reasoning_content: String::new(),
+                        })
+                        .await;
+                        Ok(Some(parsed))
+                    }
+                    Err(message) => Err(AgentFailure {
+                        message,
+                        error_type: "output_schema_error",
+                        error_id: None,
+                    }),
+                },
+            };
+            sink.emit(|| RunEvent::ModelRequestCompleted {
+                ctx: actx.clone(),
+                model: output.model.clone(),
+                model_provider: output.model_provider.clone(),
+                input_tokens: reply.usage.input_tokens,
+                output_tokens: reply.usage.output_tokens,
+                total_tokens: reply.usage.input_tokens + reply.usage.output_tokens,
+                time_to_first_token: reply.ttft,
+            })
+            .await;
+            if let Some(content) = answer? {
+                return Ok(Answer {
+                    content,
+                    usage,
+                    ttft,
+                });
+            }
+            if !tools_allowed {
+                return Err(Stop::Failed(AgentFailure {
+                    message: format!(
+                        "the model still called tools after {} rounds of tool calls \
+                         (max_tool_rounds)",
+                        self.loop_settings.max_tool_rounds
+                    ),
+                    error_type: "tool_round_limit",
+                    error_id: None,
+                }));
+            }
+            rounds += 1;
+            let outcomes = tokio::select! {
+                outcomes = self.run_tools(&reply.tool_calls, actx, sink) => outcomes,
+                () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
+            };
+            for outcome in outcomes {
+                messages.push(tool_message(&outcome.execution));
+                output.tools.push(outcome.execution);
+            }
+        }
+    }
+
+    /// Runs one reply's tool calls concurrently. `ToolCallStarted` for each in the model's
+    /// order, then `ToolCallCompleted` (and `ToolCallError` for a failure) as each ends.
+    /// Returns the outcomes in the model's order.
+    async fn run_tools(
+        &self,
+        calls: &[ToolCall],
+        actx: &Arc<AgentContext>,
+        sink: &mut EventSink,
+    ) -> Vec<ToolOutcome> {
+        let prepared: Vec<_> = calls.iter().map(tool::start).collect();
+        for (execution, _) in &prepared {
+            sink.emit(|| RunEvent::ToolCallStarted {
+                ctx: actx.clone(),
+                tool: Box::new(execution.clone()),
+            })
+            .await;
+        }
+        let (tools, limit) = (&self.tools, self.loop_settings.tool_timeout);
+        let mut running: FuturesUnordered<_> = prepared
+            .into_iter()
+            .enumerate()
+            .map(|(i, (execution, args))| async move {
+                (i, tool::execute(tools, execution, args, limit).await)
+            })
+            .collect();
+        let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();
+        while let Some((i, outcome)) = running.next().await {
+            sink.emit(|| RunEvent::ToolCallCompleted {
+                ctx: actx.clone(),
+                content: tool::summary(&outcome.execution),
+                tool: Box::new(outcome.execution.clone()),
+            })
+            .await;
+            if let Some(error) = &outcome.error {
+                tracing::info!(tool = %outcome.execution.tool_name, agent = %self.name, %error, "tool call failed");
+                sink.emit(|| RunEvent::ToolCallError {
+                    ctx: actx.clone(),
+                    error: error.clone(),
+                    tool: Box::new(outcome.execution.clone()),
+                })
+                .await;
+            }
+            outcomes[i] = Some(outcome);
+        }
+        outcomes.into_iter().flatten().collect()
+    }
+}
+
+/// The assistant message recording a reply, its tool calls in OpenAI's shape.
+fn assistant_message(reply: &Reply) -> Message {
+    let mut m = Message::new("assistant", reply.content.clone());
+    if !reply.tool_calls.is_empty() {
+        m.tool_calls = Some(
+            reply
+                .tool_calls
+                .iter()
+                .map(|c| {
+                    json!({"id": c.id, "type": "function",
+                           "function": {"name": c.name, "arguments": c.arguments}})
+                })
+                .collect(),
+        );
+        if reply.content.is_empty() {
+            m.content = None;
+        }
+    }
+    m
+}
+
+/// The message giving a tool call's result back to the model.
+fn tool_message(execution: &ToolExecution) -> Message {
+    let mut m = Message::new("tool", execution.result.clone().unwrap_or_default());
+    m.tool_call_id = Some(execution.tool_call_id.clone());
+    m.tool_name = Some(execution.tool_name.clone());
+    m.tool_args = execution.tool_args.clone();
+    m.tool_call_error = execution.tool_call_error;
+    m
+}
+
+/// A recorded message as the model is sent it.
+fn chat_message(m: &Message) -> ChatMessage {
+    let text = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    ChatMessage {
+        role: m.role.clone(),
+        content: m.text().to_owned(),
+        tool_calls: m
+            .tool_calls
+            .iter()
+            .flatten()
+            .map(|c| ToolCall {
+                id: text(c, "/id"),
+                name: text(c, "/function/name"),
+                arguments: text(c, "/function/arguments"),
+            })
+            .collect(),
+        tool_call_id: m.tool_call_id.clone(),
+        images: Vec::new(),
+    }
+}
+
+/// Calls the model: streamed when someone listens (forwarding text deltas as `RunContent`
+/// when `forward` is set), in one piece otherwise. A cancel stops the call at once (the HTTP
+/// request to the model is dropped).
+async fn call_model(
+    model: &dyn Model,
+    request: &ModelRequest,
+    forward: bool,
+    actx: &Arc<AgentContext>,
+    sink: &mut EventSink,
+    cancel: &CancellationToken,
+) -> Result<Reply, CallError> {
+    let started = Instant::now();
+    if !sink.is_streaming() {
+        let response = tokio::select! {
+            response = model.complete(request) => response?,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+        };
+        return Ok(Reply {
+            content: response.content,
+            tool_calls: response.tool_calls,
+            usage: response.usage.unwrap_or_default(),
+            ttft: None,
+        });
+    }
+    let mut stream = tokio::select! {
+        stream = model.stream(request) => stream?,
+        () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+    };
+    let mut reply = Reply {
+        content: String::new(),
+        tool_calls: Vec::new(),
+        usage: Usage::default(),
+        ttft: None,
+    };
+    loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(reply.content)),
+        };
+        let Some(chunk) = chunk else { break };
+        match chunk? {
+            ModelChunk::Content(delta) => {
+                reply
+                    .ttft
+                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
+                reply.content.push_str(&delta);
+                if forward {
+                    sink.emit(|| RunEvent::RunContent {
+                        ctx: actx.clone(),
+                        content: Value::String(delta),
+                        content_type: "str".to_owned(),
+                        workflow_agent: false,
+                        reasoning_content: String::new(),
+                    })
+                    .await;
+                }
+            }
+            ModelChunk::ToolCall(call) => {
+                reply
+                    .ttft
+                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
+                reply.tool_calls.push(call);
+            }
+            ModelChunk::Usage(u) => reply.usage = u,
+        }
+    }
+    Ok(reply)
+}
