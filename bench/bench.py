@@ -6,6 +6,10 @@ the same workflow), loads them with wrk, and prints a Markdown report: runs/s, p
 latency, errors, server CPU ms per run (from /proc), peak RSS, stored-vs-answered runs, cold
 start, the hook drain, and 10,000 concurrent in-flight runs. The server is pinned to core 0,
 the mock and wrk to core 1.
+
+--postgres (bench/run.sh starts a throwaway Postgres and sets BENCH_POSTGRES_URL) adds, side by
+side with SQLite, agentos on Postgres with one replica and with two replicas behind nginx
+(docs/nginx-agentos.conf); Postgres and nginx run on the server's core too.
 """
 
 import argparse
@@ -32,6 +36,28 @@ MOCK_ADDR = "127.0.0.1:18080"
 WF = "analysis-workflow"
 TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
 SERVER_CORE, LOAD_CORE = "0", "1"
+PG_URL = os.environ.get("BENCH_POSTGRES_URL")
+PG_KINDS = {"agentos-pg": 1, "agentos-pg2": 2}
+NGINX_MAIN = """worker_processes 1;
+{user}
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+worker_rlimit_nofile 65536;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {conf};
+}}
+"""
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", url, "-Atq", "-c", sql], check=True, capture_output=True, text=True).stdout
 
 
 def cpu_ms(pid):
@@ -116,6 +142,37 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix=f"bench-{kind}-")
         env = dict(os.environ, OPENAI_BASE_URL=f"http://{MOCK_ADDR}/v1", OPENAI_API_KEY="bench")
         env.pop("DATABASE_URL", None)
+        self.procs, self.db_url = [], None
+        t0 = time.monotonic()
+        if kind in PG_KINDS:
+            # A fresh schema per server, like a fresh SQLite file.
+            schema = "bench_" + os.path.basename(self.dir).replace("-", "_").lower()
+            psql(PG_URL, f"CREATE SCHEMA {schema}")
+            self.db_url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+            env.update(RUST_LOG="error", DATABASE_URL=self.db_url)
+            ports = [7781, 7782][:PG_KINDS[kind]]
+            for port in ports:
+                self.procs.append(subprocess.Popen(
+                    ["taskset", "-c", SERVER_CORE, EXAMPLE], cwd=self.dir, env=dict(env, AGENT_OS_PORT=str(port)),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                if not wait_healthy(port):
+                    raise SystemExit(f"{kind} replica on {port} did not start")
+            self.port = ports[0]
+            if len(ports) > 1:
+                conf = os.path.join(self.dir, "nginx.conf")
+                with open(conf, "w") as f:
+                    f.write(NGINX_MAIN.format(dir=self.dir, conf=os.path.join(ROOT, "docs/nginx-agentos.conf"),
+                                              user="user root;" if os.geteuid() == 0 else ""))
+                self.nginx = subprocess.Popen(["taskset", "-c", SERVER_CORE, "nginx", "-c", conf, "-p", self.dir,
+                                               "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+                self.port = 7777
+                if not wait_healthy(self.port):
+                    raise SystemExit("nginx did not start")
+            self.proc = self.procs[0]
+            self.cold_start_ms = (time.monotonic() - t0) * 1000
+            time.sleep(0.5)
+            self.idle_rss = rss_mib(self.proc.pid)
+            return
         if kind == "agentos":
             self.port = 7777
             env.update(AGENT_OS_PORT=str(self.port), RUST_LOG="error")
@@ -125,9 +182,9 @@ class Server:
             cmd = [VENV_PY, "-m", "uvicorn", "agno_app:app", "--app-dir", BENCH,
                    "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
             os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
-        t0 = time.monotonic()
         self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE] + cmd, cwd=self.dir, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs = [self.proc]
         if not wait_healthy(self.port):
             raise SystemExit(f"{kind} did not start")
         self.cold_start_ms = (time.monotonic() - t0) * 1000
@@ -139,6 +196,9 @@ class Server:
 
     def stored(self):
         """Runs in the database by status (agentos's own tables only)."""
+        if self.db_url:
+            out = psql(self.db_url, "SELECT status, COUNT(*) FROM runs GROUP BY status")
+            return {k: int(v) for k, v in (line.split("|") for line in out.split())}
         if self.kind != "agentos":
             return None
         db = sqlite3.connect(os.path.join(self.dir, "tmp/workflow.db"), timeout=30)
@@ -147,13 +207,21 @@ class Server:
         finally:
             db.close()
 
+    def pids(self):
+        return [p.pid for p in self.procs]
+
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=60 if self.kind == "agentos" else 5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if getattr(self, "nginx", None):
+            self.nginx.terminate()
+            self.nginx.wait()
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5 if self.kind == "agno" else 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def parse_wrk(out):
@@ -202,10 +270,10 @@ def run_level(server, conns, seconds, stream):
     pid = server.proc.pid
     before_counts = server.stored() or {}
     sampler = RssSampler(pid)
-    cpu0 = cpu_ms(pid)
+    cpu0 = sum(cpu_ms(p) for p in server.pids())
     r = wrk(server.url(), conns, seconds, "run.lua", {"STREAM": "true" if stream else "false"})
     counts = settle(server, sum(before_counts.values()) + r["ok"])
-    cpu1 = cpu_ms(pid)
+    cpu1 = sum(cpu_ms(p) for p in server.pids())
     r["peak_rss"] = sampler.stop()
     if counts is not None:
         stored = {k: v - before_counts.get(k, 0) for k, v in counts.items()}
@@ -262,12 +330,16 @@ def main():
     ap.add_argument("--delays", default="0,50")
     ap.add_argument("--skip-10k", action="store_true")
     ap.add_argument("--skip-levels", action="store_true", help="only cold start, hook drain and 10k")
+    ap.add_argument("--postgres", action="store_true",
+                    help="also agentos on Postgres, one replica and two behind nginx (needs BENCH_POSTGRES_URL)")
     args = ap.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     levels = [int(x) for x in args.levels.split(",")]
     delays = [int(x) for x in args.delays.split(",")]
-    kinds = ["agentos"] + (["agno"] if args.vs_agno else [])
+    kinds = ["agentos"] + (list(PG_KINDS) if args.postgres else []) + (["agno"] if args.vs_agno else [])
+    if args.postgres and not PG_URL:
+        raise SystemExit("--postgres needs BENCH_POSTGRES_URL (bench/run.sh --postgres sets it)")
 
     lines = []
     say = lambda s="": (print(s, flush=True), lines.append(s))  # noqa: E731
@@ -300,13 +372,15 @@ def main():
                     server = Server(kind)
                     results.setdefault((kind, "cold"), server.cold_start_ms)
                     results.setdefault((kind, "idle"), server.idle_rss)
-                    wrk(server.url(), 2, 1, "run.lua")  # warm-up
-                    r = run_level(server, c, args.seconds, stream)
+                    try:
+                        wrk(server.url(), 2, 1, "run.lua")  # warm-up
+                        r = run_level(server, c, args.seconds, stream)
+                    finally:
+                        server.stop()
                     results[(kind, delay, stream, c)] = r
                     print(f"  {kind} delay={delay} stream={stream} c={c}: {r['rps']:.1f} runs/s "
                           f"p50={fmt(r['p50'])} p99={fmt(r['p99'])} err={r['errors']} "
                           f"cpu={fmt(r['cpu_ms_per_run'], 2)}ms rss={r['peak_rss']:.0f}MiB", flush=True)
-                    server.stop()
         mock.terminate()
         mock.wait()
 

@@ -3,6 +3,7 @@
 use crate::agent::Agent;
 use crate::hooks::Hook;
 use crate::runtime::hooks::HookSettings;
+use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};
 use crate::workflow::Workflow;
@@ -49,6 +50,7 @@ pub struct AgentOs {
     shutdown_timeout: Duration,
     max_body_bytes: usize,
     idempotency_ttl: Duration,
+    lease_settings: LeaseSettings,
     security_key: Option<String>,
     cors_origins: Option<Vec<String>>,
     runtime: OnceCell<Arc<Runtime>>,
@@ -86,6 +88,7 @@ impl AgentOs {
             shutdown_timeout: Duration::from_secs(30),
             max_body_bytes: 10 * 1024 * 1024,
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            lease_settings: LeaseSettings::default(),
             security_key: None,
             cors_origins: None,
             runtime: OnceCell::new(),
@@ -159,6 +162,15 @@ impl AgentOs {
     /// How long an `Idempotency-Key` names its run (default 24 h).
     pub fn idempotency_ttl(mut self, ttl: Duration) -> AgentOs {
         self.idempotency_ttl = ttl;
+        self
+    }
+
+    /// On a database shared by replicas (Postgres): how often this process renews its owner
+    /// lease and reconciles the work of dead replicas (default 3 s; the lease holds three
+    /// times as long, so a dead replica's runs end ERROR and its hook jobs are taken within
+    /// about four heartbeats).
+    pub fn owner_heartbeat(mut self, every: Duration) -> AgentOs {
+        self.lease_settings = LeaseSettings::every(every);
         self
     }
 
@@ -254,6 +266,9 @@ impl AgentOs {
                         path.to_string_lossy().as_bytes(),
                     )
                     .to_string(),
+                    DbConfig::Postgres(url) => {
+                        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, url.as_bytes()).to_string()
+                    }
                 };
                 let runtime = Runtime::new(RuntimeParts {
                     os_id: self.id.clone(),
@@ -265,6 +280,7 @@ impl AgentOs {
                     hooks,
                     hook_settings: self.hook_settings.clone(),
                     idempotency_ttl: self.idempotency_ttl,
+                    lease_settings: self.lease_settings,
                 });
                 runtime.recover().await?;
                 Ok(Arc::new(runtime))

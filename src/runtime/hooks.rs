@@ -81,13 +81,15 @@ impl HookDispatcher {
         hooks: HashMap<String, Hook>,
         settings: HookSettings,
     ) -> HookDispatcher {
+        // The process's id in the database: its runs and its hook job leases carry it.
+        let owner = store.owner_id().into();
         HookDispatcher {
             store,
             hooks: Arc::new(hooks),
             permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             tracker: TaskTracker::new(),
-            owner: uuid::Uuid::new_v4().to_string().into(),
+            owner,
             stopping: CancellationToken::new(),
             queue: Arc::default(),
         }

@@ -3,6 +3,7 @@
 
 pub(crate) mod hooks;
 pub(crate) mod journal;
+pub(crate) mod lease;
 
 use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook};
 use crate::event::{AgentContext, EventSink, RunEvent};
@@ -165,6 +166,8 @@ pub(crate) struct Runtime {
     max_attempts: u32,
     idempotency_ttl: Duration,
     runs: TaskTracker,
+    lease: lease::OwnerLease,
+    lease_settings: lease::LeaseSettings,
     /// The cancel switch of every run executing in this process, by run id.
     active: Arc<Mutex<HashMap<String, CancellationToken>>>,
     /// The journals of resumable runs executing here or recently finished, by run id.
@@ -181,6 +184,7 @@ pub(crate) struct RuntimeParts {
     pub hooks: HashMap<String, crate::hooks::Hook>,
     pub hook_settings: hooks::HookSettings,
     pub idempotency_ttl: Duration,
+    pub lease_settings: lease::LeaseSettings,
 }
 
 impl Runtime {
@@ -198,6 +202,8 @@ impl Runtime {
             max_attempts,
             idempotency_ttl: parts.idempotency_ttl,
             runs: TaskTracker::new(),
+            lease: lease::OwnerLease::default(),
+            lease_settings: parts.lease_settings,
             active: Arc::default(),
             journals: Arc::default(),
         }
@@ -214,10 +220,16 @@ impl Runtime {
 
     /// Takes over what a dead process left (on an exclusive store only: on a shared one it may
     /// be another replica's, and leases expire instead): runs still RUNNING or PENDING end
-    /// ERROR and hook job leases are released. Then the hook sweep starts.
+    /// ERROR and hook job leases are released. On a shared store the owner lease starts
+    /// instead (`lease.rs`): dead replicas' work is reconciled periodically. Then the hook
+    /// sweep starts.
     pub(crate) async fn recover(&self) -> Result<(), StoreError> {
         let mut resumable = Vec::new();
-        if self.store.exclusive() {
+        if !self.store.exclusive() {
+            self.lease
+                .start(self.store.clone(), self.lease_settings)
+                .await?;
+        } else {
             resumable = self.store.resumable_runs().await?;
             let n = self.store.fail_interrupted_runs(INTERRUPTED).await?;
             if n > 0 {
@@ -558,6 +570,7 @@ impl Runtime {
                 "background hooks did not drain within {deadline:?}; they stay pending in hook_jobs"
             );
         }
+        self.lease.stop().await;
         self.store.close().await;
     }
 }

@@ -1,8 +1,11 @@
 //! The storage boundary: a small [`Store`] trait over our own normalized tables (`sessions`,
-//! `runs`, `run_events`, `hook_jobs`), with SQLite behind it by default.
+//! `runs`, `run_events`, `hook_jobs`), with SQLite behind it by default and Postgres for
+//! several replicas.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::run::RunStatus;
@@ -16,10 +19,13 @@ use std::sync::Arc;
 pub enum DbConfig {
     /// A SQLite file (created, with its parent directory, if missing).
     Sqlite(PathBuf),
+    /// A Postgres database URL (`postgres://user:password@host:port/db`), shared by replicas.
+    Postgres(String),
 }
 
 impl DbConfig {
-    /// Reads `DATABASE_URL` (`sqlite://path` or `sqlite:path`), if set.
+    /// Reads `DATABASE_URL` (`sqlite://path`, `sqlite:path`, `postgres://...` or
+    /// `postgresql://...`), if set.
     pub fn from_env() -> Result<Option<DbConfig>, StoreError> {
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.is_empty() => DbConfig::from_url(&url).map(Some),
@@ -29,12 +35,15 @@ impl DbConfig {
 
     /// Parses a database URL.
     pub fn from_url(url: &str) -> Result<DbConfig, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbConfig::Postgres(url.to_owned()));
+        }
         let path = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .ok_or_else(|| {
                 StoreError::Config(format!(
-                    "unsupported DATABASE_URL {url:?}: use sqlite://<file>"
+                    "unsupported DATABASE_URL {url:?}: use sqlite://<file> or postgres://..."
                 ))
             })?;
         let path = path.split('?').next().unwrap_or(path);
@@ -45,6 +54,7 @@ impl DbConfig {
     pub async fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
         match self {
             DbConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+            DbConfig::Postgres(url) => Ok(Arc::new(PgStore::open(url).await?)),
         }
     }
 }
@@ -225,6 +235,15 @@ pub struct IdempotencyKey {
     pub expires_at: i64,
 }
 
+/// What [`Store::reconcile_dead_owners`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Runs left RUNNING or PENDING by dead processes, now ERROR.
+    pub runs_failed: u64,
+    /// Hook job leases held by dead processes, now expired (the sweep takes the jobs).
+    pub jobs_released: u64,
+}
+
 /// A background run a dead process left unfinished, with what it needs to go on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResumableRun {
@@ -352,6 +371,10 @@ pub trait Store: Send + Sync + 'static {
     /// True when one process owns the database (SQLite): at startup, whatever a previous
     /// process left unfinished is that process's and can be taken over at once.
     fn exclusive(&self) -> bool;
+    /// The id under which this process holds leases in this database: it owns the runs it
+    /// begins ([`Store::begin_run`] records it) and leases hook jobs under it. A new id per
+    /// opened store.
+    fn owner_id(&self) -> &str;
     /// In one transaction: honours the idempotency key (returning the run it names, if live),
     /// creates the session if it does not exist, checks that it belongs to the run's component
     /// (else [`StoreError::SessionConflict`]), and records the new run (status RUNNING or
@@ -410,6 +433,13 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, HookJobRecord)>, StoreError>;
     /// Hook jobs matching `filter`, oldest first, and how many match in all.
     async fn hook_jobs(&self, filter: &JobFilter) -> Result<(Vec<HookJobRecord>, u64), StoreError>;
+    /// Renews this process's owner lease ([`Store::owner_id`]) until `lease_until` (unix
+    /// milliseconds). While it holds, no other process reconciles the runs this one owns.
+    async fn renew_owner_lease(&self, lease_until: i64) -> Result<(), StoreError>;
+    /// Reconciles what processes whose owner lease is missing or expired at `now` left: their
+    /// runs still RUNNING or PENDING end ERROR with `error`, and their unexpired hook job
+    /// leases are expired so the sweep takes the jobs. Safe to run from many processes at once.
+    async fn reconcile_dead_owners(&self, error: &str, now: i64) -> Result<Reconciled, StoreError>;
     /// A background run starts executing: PENDING becomes RUNNING, and the request it was
     /// started with is kept (JSON), so another process can resume it.
     async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError>;

@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// `target/<profile>/examples/background_hooks_workflow`, built by `cargo test`.
-fn example_binary() -> PathBuf {
+pub(crate) fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/api-<hash>
     exe.parent()
         .unwrap()
@@ -21,9 +21,9 @@ fn example_binary() -> PathBuf {
         .join("background_hooks_workflow")
 }
 
-struct Example {
+pub(crate) struct Example {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     stdout: Arc<Mutex<String>>,
     dir: tempfile::TempDir,
 }
@@ -33,7 +33,7 @@ async fn start_example(envs: &[(&str, String)]) -> Example {
 }
 
 /// Starts the example with `dir` as its working directory (its database is `dir/tmp/workflow.db`).
-async fn start_example_in(dir: tempfile::TempDir, envs: &[(&str, String)]) -> Example {
+pub(crate) async fn start_example_in(dir: tempfile::TempDir, envs: &[(&str, String)]) -> Example {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -123,7 +123,7 @@ impl Example {
     }
 
     /// SIGKILL: no shutdown, no drain; returns the working directory for a restart.
-    async fn kill_9(mut self) -> tempfile::TempDir {
+    pub(crate) async fn kill_9(mut self) -> tempfile::TempDir {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
         self.dir

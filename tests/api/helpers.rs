@@ -130,6 +130,18 @@ pub async fn spawn_with(os: AgentOs, mock: Arc<MockOpenAi>, hooks: HookLog) -> T
     serve_on(os.db(SqliteDb::new(&db_path)), mock, hooks, dir, db_path).await
 }
 
+/// Serves `os` on `db` (a Postgres schema, say) instead of a temp SQLite file.
+pub async fn spawn_on_db(
+    os: AgentOs,
+    db: agentos::DbConfig,
+    mock: Arc<MockOpenAi>,
+    hooks: HookLog,
+) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let unused = dir.path().join("unused.db");
+    serve_on(os.db(db), mock, hooks, dir, unused).await
+}
+
 /// Serves `os` on the database file of `previous` (a restart on the same file).
 pub async fn restart_on(previous: &TestApp, os: AgentOs) -> TestApp {
     serve_on(

@@ -13,6 +13,10 @@ mod hooks;
 mod lifecycle;
 mod mock_openai;
 mod openapi;
+#[path = "../store/backend.rs"]
+mod pg_backend;
+mod postgres;
+mod replicas;
 mod runs;
 mod sessions;
 mod tools;

@@ -4,8 +4,8 @@
 mod writer;
 
 use super::{
-    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, ResumableRun,
-    RunRecord, SessionRecord, Store, StoreError,
+    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, Reconciled,
+    ResumableRun, RunRecord, SessionRecord, Store, StoreError,
 };
 use super::{SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use crate::run::RunStatus;
@@ -26,6 +26,7 @@ pub struct SqliteStore {
     writer: Mutex<Option<Writer>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     checkpointer: tokio::task::JoinHandle<()>,
+    owner_id: String,
 }
 
 /// Copies the WAL into the database file every `period` (PASSIVE: never blocks the writer).
@@ -78,6 +79,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             writer_task: Mutex::new(Some(task)),
             checkpointer,
+            owner_id: uuid::Uuid::new_v4().to_string(),
         })
     }
 
@@ -166,6 +168,10 @@ impl Store for SqliteStore {
         true
     }
 
+    fn owner_id(&self) -> &str {
+        &self.owner_id
+    }
+
     async fn begin_run(
         &self,
         s: &SessionRecord,
@@ -176,6 +182,7 @@ impl Store for SqliteStore {
             session: Box::new(s.clone()),
             run: Box::new(r.clone()),
             key: key.cloned(),
+            owner: self.owner_id.clone(),
         };
         match self.write(op).await? {
             Reply::Begin(b) => Ok(b),
@@ -318,12 +325,31 @@ impl Store for SqliteStore {
         Ok((rows.iter().map(job_row).collect(), total.max(0) as u64))
     }
 
+    async fn renew_owner_lease(&self, lease_until: i64) -> Result<(), StoreError> {
+        let op = Op::RenewOwner {
+            owner: self.owner_id.clone(),
+            lease_until,
+        };
+        self.write(op).await.map(|_| ())
+    }
+
     async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError> {
         let op = Op::StartBackground {
             run_id: run_id.to_owned(),
             request: request.to_owned(),
         };
         self.write(op).await.map(|_| ())
+    }
+
+    async fn reconcile_dead_owners(&self, error: &str, now: i64) -> Result<Reconciled, StoreError> {
+        let op = Op::ReconcileDead {
+            error: error.to_owned(),
+            now,
+        };
+        match self.write(op).await? {
+            Reply::Reconciled(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn checkpoint_run(

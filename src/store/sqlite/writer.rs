@@ -6,8 +6,8 @@
 use super::{job_row, run_row, session_row, session_view_row};
 use crate::run::{RunStatus, unix_millis};
 use crate::store::{
-    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, NewHookJob, RunRecord, SessionRecord,
-    StoreError,
+    BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, NewHookJob, Reconciled, RunRecord,
+    SessionRecord, StoreError,
 };
 use crate::store::{SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use sqlx::{Connection, Row, SqliteConnection};
@@ -23,6 +23,7 @@ pub(super) enum Op {
         session: Box<SessionRecord>,
         run: Box<RunRecord>,
         key: Option<IdempotencyKey>,
+        owner: String,
     },
     FinishRun {
         run_id: String,
@@ -48,6 +49,14 @@ pub(super) enum Op {
         attempt: JobAttempt,
     },
     RetryJob(String),
+    RenewOwner {
+        owner: String,
+        lease_until: i64,
+    },
+    ReconcileDead {
+        error: String,
+        now: i64,
+    },
     StartBackground {
         run_id: String,
         request: String,
@@ -77,6 +86,7 @@ pub(super) enum Reply {
     Job(Option<HookJobRecord>),
     Jobs(Vec<HookJobRecord>),
     Retried(Option<(bool, HookJobRecord)>),
+    Reconciled(Reconciled),
     Deleted(SessionsDeleted),
     Session(Option<SessionView>),
 }
@@ -157,9 +167,28 @@ async fn apply_batch<'a>(
 
 async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError> {
     match op {
-        Op::BeginRun { session, run, key } => begin_run(conn, session, run, key.as_ref())
+        Op::BeginRun {
+            session,
+            run,
+            key,
+            owner,
+        } => begin_run(conn, session, run, key.as_ref(), owner)
             .await
             .map(Reply::Begin),
+        Op::RenewOwner { owner, lease_until } => {
+            sqlx::query(
+                "INSERT INTO run_owners (owner_id, lease_until) VALUES (?, ?)
+                 ON CONFLICT (owner_id) DO UPDATE SET lease_until = excluded.lease_until",
+            )
+            .bind(owner)
+            .bind(lease_until)
+            .execute(&mut *conn)
+            .await?;
+            Ok(Reply::Done)
+        }
+        Op::ReconcileDead { error, now } => reconcile_dead(conn, error, *now)
+            .await
+            .map(Reply::Reconciled),
         Op::FinishRun {
             run_id,
             status,
@@ -416,6 +445,7 @@ async fn begin_run(
     s: &SessionRecord,
     r: &RunRecord,
     key: Option<&IdempotencyKey>,
+    owner: &str,
 ) -> Result<BeginRun, StoreError> {
     if let Some(k) = key {
         sqlx::query("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND expires_at <= ?")
@@ -459,8 +489,8 @@ async fn begin_run(
     }
     sqlx::query(
         "INSERT INTO runs (run_id, session_id, component_type, component_id, user_id, status,
-                           input, output, error, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           input, output, error, created_at, updated_at, owner_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&r.run_id)
     .bind(&r.session_id)
@@ -473,6 +503,7 @@ async fn begin_run(
     .bind(&r.error)
     .bind(r.created_at)
     .bind(r.updated_at)
+    .bind(owner)
     .execute(&mut *conn)
     .await?;
     if let Some(k) = key {
@@ -534,6 +565,47 @@ async fn finish_run(
     }
     Ok(())
 }
+
+/// Runs and hook job leases of processes whose owner lease is missing or expired at `now`.
+async fn reconcile_dead(
+    conn: &mut SqliteConnection,
+    error: &str,
+    now: i64,
+) -> Result<Reconciled, StoreError> {
+    const DEAD: &str = "NOT EXISTS (SELECT 1 FROM run_owners o
+                                    WHERE o.owner_id = {owner} AND o.lease_until >= ?)";
+    let runs = sqlx::query(&format!(
+        "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
+         WHERE status IN ('RUNNING', 'PENDING') AND {}",
+        DEAD.replace("{owner}", "runs.owner_id")
+    ))
+    .bind(error)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let jobs = sqlx::query(&format!(
+        "UPDATE hook_jobs SET lease_until = 0
+         WHERE status IN ('pending', 'running', 'failed') AND lease_until > ? AND {}",
+        DEAD.replace("{owner}", "hook_jobs.lease_owner")
+    ))
+    .bind(now)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM run_owners WHERE lease_until < ?")
+        .bind(now - OWNER_ROW_TTL_MS)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Reconciled {
+        runs_failed: runs.rows_affected(),
+        jobs_released: jobs.rows_affected(),
+    })
+}
+
+/// A dead process's lease row is forgotten a day after it expired (its runs are long
+/// reconciled by then; a missing row counts as dead anyway).
+const OWNER_ROW_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Adds rows to a run's replay log; rows already there are kept.
 async fn append_events(

@@ -1,0 +1,171 @@
+//! Sessions on Postgres: the list with its filters, sorts and pages, one session with its
+//! metadata, updates, and deletes with everything that hangs off a session.
+
+use super::session_row;
+use crate::run::unix_millis;
+use crate::store::{
+    SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted, StoreError,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+pub(super) fn session_view_row(row: &PgRow) -> SessionView {
+    SessionView {
+        session: session_row(row),
+        metadata: row.get("metadata"),
+        summary: row.get("summary"),
+    }
+}
+
+/// A page of sessions and the count, from one snapshot. Sorted as on SQLite: names by their
+/// bytes, NULLs first ascending and last descending, ties by id.
+pub(super) async fn list(
+    pool: &PgPool,
+    f: &SessionFilter,
+) -> Result<(Vec<SessionView>, u64), StoreError> {
+    const WHERE: &str = "WHERE ($1::text IS NULL OR session_type = $1)
+                           AND ($2::text IS NULL OR component_id = $2)
+                           AND ($3::text IS NULL OR user_id = $3)
+                           AND ($4::text IS NULL
+                                OR strpos(lower(coalesce(session_name, '')), lower($4)) > 0)";
+    let (dir, nulls) = if f.ascending {
+        ("ASC", "NULLS FIRST")
+    } else {
+        ("DESC", "NULLS LAST")
+    };
+    let column = f.sort_by.column();
+    let collate = if column == "session_name" {
+        " COLLATE \"C\""
+    } else {
+        ""
+    };
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM sessions {WHERE}
+         ORDER BY {column}{collate} {dir} {nulls}, session_id COLLATE \"C\" {dir}
+         LIMIT $5 OFFSET $6"
+    ))
+    .bind(&f.session_type)
+    .bind(&f.component_id)
+    .bind(&f.user_id)
+    .bind(&f.session_name)
+    .bind(f.limit as i64)
+    .bind(f.offset as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM sessions {WHERE}"))
+        .bind(&f.session_type)
+        .bind(&f.component_id)
+        .bind(&f.user_id)
+        .bind(&f.session_name)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((
+        rows.iter().map(session_view_row).collect(),
+        total.max(0) as u64,
+    ))
+}
+
+pub(super) async fn view(
+    pool: &PgPool,
+    session_id: &str,
+) -> Result<Option<SessionView>, StoreError> {
+    let row = sqlx::query("SELECT * FROM sessions WHERE session_id = $1")
+        .bind(session_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(session_view_row))
+}
+
+pub(super) async fn update(
+    pool: &PgPool,
+    session_id: &str,
+    u: &SessionUpdate,
+) -> Result<Option<SessionView>, StoreError> {
+    let row = sqlx::query(
+        "UPDATE sessions SET session_name = coalesce($1, session_name),
+                             session_state = coalesce($2, session_state),
+                             metadata = coalesce($3, metadata),
+                             summary = coalesce($4, summary),
+                             updated_at = $5
+         WHERE session_id = $6
+         RETURNING *",
+    )
+    .bind(&u.session_name)
+    .bind(&u.session_state)
+    .bind(&u.metadata)
+    .bind(&u.summary)
+    .bind(unix_millis())
+    .bind(session_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(session_view_row))
+}
+
+/// In one transaction: the sessions `keys` name (when type and user match), locked, then
+/// deleted with their runs, run events and idempotency keys, unless one has a run in progress.
+pub(super) async fn delete(
+    pool: &PgPool,
+    keys: &[SessionKey],
+) -> Result<SessionsDeleted, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut found: Vec<String> = Vec::new();
+    let mut busy = Vec::new();
+    for key in keys {
+        let row = sqlx::query(
+            "SELECT session_id,
+                    EXISTS (SELECT 1 FROM runs WHERE runs.session_id = sessions.session_id
+                            AND status IN ('RUNNING', 'PENDING')) AS busy
+             FROM sessions
+             WHERE session_id = $1 AND ($2::text IS NULL OR session_type = $2)
+               AND ($3::text IS NULL OR user_id = $3)
+             FOR UPDATE",
+        )
+        .bind(&key.session_id)
+        .bind(&key.session_type)
+        .bind(&key.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { continue };
+        if found.contains(&key.session_id) {
+            continue;
+        }
+        if row.get::<bool, _>("busy") {
+            busy.push(key.session_id.clone());
+        }
+        found.push(key.session_id.clone());
+    }
+    if !busy.is_empty() {
+        return Ok(SessionsDeleted {
+            deleted: Vec::new(),
+            busy,
+        });
+    }
+    for session_id in &found {
+        for table in ["run_events", "idempotency_keys"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = $1)"
+            ))
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM runs WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(SessionsDeleted {
+        deleted: found,
+        busy: Vec::new(),
+    })
+}

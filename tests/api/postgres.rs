@@ -1,0 +1,260 @@
+//! The HTTP suite's key paths on Postgres (`AGENTOS_TEST_POSTGRES_URL`, a fresh schema per
+//! test): a run stored and its hooks done, a replica taking over what a dead one left, and two
+//! replicas writing one session at once.
+
+use crate::helpers::{HookLog, TestApp, WF, seed_workflow, sleeping_hook, spawn_on_db};
+use crate::mock_openai::MockOpenAi;
+use crate::pg_backend::TestDb;
+use agentos::store::{NewHookJob, RunRecord, SessionRecord};
+use agentos::{AgentOs, RunStatus};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The seed app (1 s background hooks, unless `hook_sleep` says otherwise) on `db`.
+async fn seed_app_on(
+    db: &TestDb,
+    mock: Arc<MockOpenAi>,
+    hooks: HookLog,
+    hook_sleep: Duration,
+) -> TestApp {
+    let wf = seed_workflow(&mock.base_url(), &[sleeping_hook(&hooks, hook_sleep)]);
+    let os = AgentOs::new()
+        .workflow(wf)
+        .run_hooks_in_background(true)
+        .hook_retries(1, Duration::from_millis(10))
+        .hook_poll_interval(Duration::from_millis(50))
+        .owner_heartbeat(Duration::from_millis(200));
+    spawn_on_db(os, db.config(), mock, hooks).await
+}
+
+/// Polls `GET path` until `done(json)` holds, up to `limit`; returns the last answer.
+async fn poll(app: &TestApp, path: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        if done(&body) || Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test]
+async fn on_postgres_a_run_is_stored_and_its_hooks_are_done() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    let mut app = seed_app_on(&db, mock, hooks.clone(), Duration::from_millis(100)).await;
+    let (status, body) = app
+        .run_json(&[("message", "Explain exercise"), ("session_id", "s1")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "COMPLETED");
+    assert_eq!(body["content"], "reply to: reply to: Explain exercise");
+    let run_id = body["run_id"].as_str().unwrap();
+
+    let (status, stored) = app
+        .get_json(&format!("/workflows/{WF}/runs/{run_id}?session_id=s1"))
+        .await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["status"], "COMPLETED");
+    assert_eq!(stored["content"], body["content"]);
+
+    assert!(
+        hooks
+            .wait_for("done:Summarizer", Duration::from_secs(10))
+            .await
+    );
+    let jobs = poll(
+        &app,
+        "/hooks/jobs?status=done",
+        Duration::from_secs(10),
+        |j| j["meta"]["total_count"] == 2,
+    )
+    .await;
+    assert_eq!(jobs["meta"]["total_count"], 2, "{jobs}");
+    assert!(
+        jobs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["run_id"] == run_id)
+    );
+    app.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn on_postgres_a_replica_takes_over_what_a_dead_replica_left() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // A replica that died mid-flight: a run still RUNNING, and a hook job it was running.
+    let dead = db.open().await;
+    let owner = dead.owner_id().to_owned();
+    dead.renew_owner_lease(now() + 300).await.unwrap(); // its last heartbeat
+    let session = SessionRecord {
+        session_id: "s-crash".into(),
+        session_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        session_name: None,
+        session_state: "{}".into(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    let run = |id: &str| RunRecord {
+        run_id: id.into(),
+        session_id: "s-crash".into(),
+        component_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        status: RunStatus::Running,
+        input: "hi".into(),
+        output: None,
+        error: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    dead.begin_run(&session, &run("in-flight"), None)
+        .await
+        .unwrap();
+    dead.begin_run(&session, &run("answered"), None)
+        .await
+        .unwrap();
+    let ctx = json!({
+        "agent": {"id": "analyzer", "name": "Analyzer"}, "run_id": "agent-run", "workflow_id": WF,
+        "workflow_run_id": "answered", "session_id": "s-crash", "user_id": null,
+        "run_input": {"input_content": "hi"}, "run_output": null, "extra": {}, "metadata": null, "job": null
+    });
+    let job = NewHookJob {
+        job_id: "job-1".into(),
+        run_id: "answered".into(),
+        hook_name: "log_step_completion".into(),
+        payload: ctx.to_string(),
+        max_attempts: 3,
+        lease_owner: owner.clone(),
+        lease_until: now() + 3_600_000,
+    };
+    let output = json!({"input": "hi", "content_type": "str", "workflow_id": WF,
+        "workflow_name": "AnalysisWorkflow", "run_id": "answered", "session_id": "s-crash",
+        "created_at": 0, "status": "COMPLETED"});
+    dead.finish_run(
+        "answered",
+        RunStatus::Completed,
+        &output.to_string(),
+        None,
+        &[job],
+    )
+    .await
+    .unwrap();
+    let claimed = dead
+        .claim_job("job-1", &owner, now() + 3_600_000)
+        .await
+        .unwrap();
+    assert!(claimed.is_some());
+    dead.close().await;
+
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    let mut app = seed_app_on(&db, mock, hooks.clone(), Duration::from_millis(10)).await;
+    // The survivor's own runs are untouched while the dead one's are reconciled.
+    let (status, body) = app
+        .run_json(&[("message", "still here"), ("session_id", "s2")])
+        .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("COMPLETED")),
+        "{body}"
+    );
+
+    assert!(
+        hooks
+            .wait_for("done:Analyzer", Duration::from_secs(20))
+            .await,
+        "the dead replica's hook job ran here"
+    );
+    let runs = poll(
+        &app,
+        &format!("/workflows/{WF}/runs?session_id=s-crash"),
+        Duration::from_secs(20),
+        |r| r[0]["status"] == "ERROR",
+    )
+    .await;
+    assert_eq!(runs[0]["run_id"], "in-flight");
+    assert_eq!(runs[0]["status"], "ERROR");
+    assert_eq!(runs[0]["error"], "interrupted: server restarted");
+    assert_eq!(runs[1]["status"], "COMPLETED");
+    let jobs = poll(
+        &app,
+        "/hooks/jobs?run_id=answered",
+        Duration::from_secs(10),
+        |j| j["data"][0]["status"] == "done",
+    )
+    .await;
+    assert_eq!(jobs["data"][0]["status"], "done", "{jobs}");
+    assert_eq!(
+        jobs["data"][0]["attempts"], 2,
+        "the dead replica's attempt counts"
+    );
+    app.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn on_postgres_two_replicas_writing_one_session_at_once_store_every_run() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    let mut a = seed_app_on(&db, mock.clone(), hooks.clone(), Duration::from_millis(10)).await;
+    let mut b = seed_app_on(&db, mock, hooks, Duration::from_millis(10)).await;
+    let posts = (0..24).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let message = format!("message {i}");
+        async move {
+            app.run_json(&[("message", message.as_str()), ("session_id", "shared")])
+                .await
+        }
+    });
+    let answers = futures::future::join_all(posts).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(body["status"], "COMPLETED");
+    }
+    for app in [&a, &b] {
+        let (status, runs) = app
+            .get_json(&format!("/workflows/{WF}/runs?session_id=shared"))
+            .await;
+        assert_eq!(status, 200, "{runs}");
+        let runs = runs.as_array().unwrap();
+        assert_eq!(
+            runs.len(),
+            24,
+            "every run is stored, whichever replica took it"
+        );
+        for i in 0..24 {
+            let content = format!("reply to: reply to: message {i}");
+            assert!(
+                runs.iter()
+                    .any(|r| r["status"] == "COMPLETED" && r["content"] == content),
+                "run {i} is missing or overwritten"
+            );
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+    db.cleanup().await;
+}

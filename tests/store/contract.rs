@@ -1,0 +1,805 @@
+//! The `Store` contract: what every backend must do, method by method. Each test gets a fresh
+//! database and runs unchanged on SQLite and on Postgres.
+
+use crate::backend::TestDb;
+use agentos::RunStatus;
+use agentos::store::{
+    BeginRun, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord, SessionFilter,
+    SessionKey, SessionRecord, SessionSort, SessionUpdate, SessionView, Store, StoreError,
+};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+const WF: &str = "analysis-workflow";
+const HOUR: i64 = 3_600_000;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn session(id: &str, component: &str) -> SessionRecord {
+    SessionRecord {
+        session_id: id.into(),
+        session_type: "workflow".into(),
+        component_id: component.into(),
+        user_id: Some("u1".into()),
+        session_name: Some("first input".into()),
+        session_state: "{}".into(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn run(id: &str, session: &str) -> RunRecord {
+    RunRecord {
+        run_id: id.into(),
+        session_id: session.into(),
+        component_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: Some("u1".into()),
+        status: RunStatus::Running,
+        input: format!("input of {id}"),
+        output: None,
+        error: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn job(id: &str, run: &str, owner: &str, lease_until: i64) -> NewHookJob {
+    NewHookJob {
+        job_id: id.into(),
+        run_id: run.into(),
+        hook_name: "log_step_completion".into(),
+        payload: format!("{{\"job\":\"{id}\"}}"),
+        max_attempts: 3,
+        lease_owner: owner.into(),
+        lease_until,
+    }
+}
+
+/// Starts `run_id` in session `s` and returns the store's answer.
+async fn begin(store: &dyn Store, s: &str, run_id: &str) -> BeginRun {
+    store
+        .begin_run(&session(s, WF), &run(run_id, s), None)
+        .await
+        .unwrap()
+}
+
+/// A finished run `run_id` with `jobs`.
+async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewHookJob]) {
+    begin(store, &format!("s-{run_id}"), run_id).await;
+    store
+        .finish_run(
+            run_id,
+            RunStatus::Completed,
+            "{\"content\":\"ok\"}",
+            None,
+            jobs,
+        )
+        .await
+        .unwrap();
+}
+
+async fn all_jobs(store: &dyn Store) -> Vec<agentos::store::HookJobRecord> {
+    let filter = JobFilter {
+        limit: 1000,
+        ..JobFilter::default()
+    };
+    store.hook_jobs(&filter).await.unwrap().0
+}
+
+pub async fn a_run_is_stored_with_its_session(db: &TestDb) {
+    let store = db.open().await;
+    let BeginRun::Started(s) = begin(store.as_ref(), "s1", "r1").await else {
+        panic!("a new run starts")
+    };
+    assert_eq!(s.session_id, "s1");
+    assert_eq!(s.component_id, WF);
+    assert_eq!(s.session_name.as_deref(), Some("first input"));
+    let BeginRun::Started(again) = begin(store.as_ref(), "s1", "r2").await else {
+        panic!("a second run in the session starts")
+    };
+    assert_eq!(
+        again.created_at, s.created_at,
+        "the session is kept, not replaced"
+    );
+
+    let stored = store.get_session("s1").await.unwrap().unwrap();
+    assert_eq!(stored.user_id.as_deref(), Some("u1"));
+    assert_eq!(stored.session_state, "{}");
+    assert!(store.get_session("nope").await.unwrap().is_none());
+
+    let r1 = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!(r1.status, RunStatus::Running);
+    assert_eq!(r1.input, "input of r1");
+    assert_eq!(r1.output, None);
+    assert!(store.get_run("nope").await.unwrap().is_none());
+    let ids: Vec<_> = store
+        .session_runs("s1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(ids, ["r1", "r2"], "oldest first");
+    assert!(store.session_runs("nope").await.unwrap().is_empty());
+    store.close().await;
+}
+
+pub async fn a_session_of_another_component_is_refused(db: &TestDb) {
+    let store = db.open().await;
+    begin(store.as_ref(), "s1", "r1").await;
+    let err = store
+        .begin_run(&session("s1", "other-workflow"), &run("r2", "s1"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::SessionConflict(ref s) if s == "s1"),
+        "{err}"
+    );
+    assert!(
+        store.get_run("r2").await.unwrap().is_none(),
+        "nothing recorded"
+    );
+    store.close().await;
+}
+
+pub async fn an_idempotency_key_names_one_run_until_it_expires(db: &TestDb) {
+    let store = db.open().await;
+    let key = |k: &str, scope: &str, expires_at| IdempotencyKey {
+        scope: scope.into(),
+        key: k.into(),
+        expires_at,
+    };
+    let live = key("k1", "workflow:wf", now() + HOUR);
+    let first = store
+        .begin_run(&session("s1", WF), &run("r1", "s1"), Some(&live))
+        .await
+        .unwrap();
+    assert!(matches!(first, BeginRun::Started(_)));
+    let second = store
+        .begin_run(&session("s1", WF), &run("r2", "s1"), Some(&live))
+        .await
+        .unwrap();
+    let BeginRun::Existing(existing) = second else {
+        panic!("the key names r1")
+    };
+    assert_eq!(existing.run_id, "r1");
+    assert!(store.get_run("r2").await.unwrap().is_none());
+
+    let other_scope = key("k1", "workflow:other", now() + HOUR);
+    let third = store
+        .begin_run(&session("s1", WF), &run("r3", "s1"), Some(&other_scope))
+        .await
+        .unwrap();
+    assert!(
+        matches!(third, BeginRun::Started(_)),
+        "keys are per component"
+    );
+
+    let expired = key("k2", "workflow:wf", now() - 1);
+    store
+        .begin_run(&session("s1", WF), &run("r4", "s1"), Some(&expired))
+        .await
+        .unwrap();
+    let after = store
+        .begin_run(&session("s1", WF), &run("r5", "s1"), Some(&expired))
+        .await
+        .unwrap();
+    assert!(
+        matches!(after, BeginRun::Started(_)),
+        "an expired key is forgotten"
+    );
+    store.close().await;
+}
+
+pub async fn a_finished_run_keeps_its_output_and_its_jobs(db: &TestDb) {
+    let store = db.open().await;
+    begin(store.as_ref(), "s1", "r1").await;
+    let owner = store.owner_id().to_owned();
+    store
+        .finish_run(
+            "r1",
+            RunStatus::Error,
+            "{\"content\":null,\"status\":\"ERROR\"}",
+            Some("model failed"),
+            &[
+                job("j1", "r1", &owner, now() + HOUR),
+                job("j2", "r1", &owner, now() + HOUR),
+            ],
+        )
+        .await
+        .unwrap();
+    let r = store.get_run("r1").await.unwrap().unwrap();
+    assert_eq!(r.status, RunStatus::Error);
+    assert_eq!(
+        r.output.as_deref(),
+        Some("{\"content\":null,\"status\":\"ERROR\"}")
+    );
+    assert_eq!(r.error.as_deref(), Some("model failed"));
+    let jobs = all_jobs(store.as_ref()).await;
+    let ids: Vec<_> = jobs.iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(ids, ["j1", "j2"], "oldest first");
+    assert!(
+        jobs.iter()
+            .all(|j| j.status == "pending" && j.attempts == 0)
+    );
+    assert_eq!(jobs[0].payload, "{\"job\":\"j1\"}");
+    assert_eq!(jobs[0].attempt_errors, "[]");
+
+    let missing = store
+        .finish_run(
+            "nope",
+            RunStatus::Completed,
+            "{}",
+            None,
+            &[job("j3", "nope", &owner, 0)],
+        )
+        .await;
+    assert!(missing.is_err(), "finishing an unknown run fails");
+    assert_eq!(
+        all_jobs(store.as_ref()).await.len(),
+        2,
+        "and records no job"
+    );
+    store.close().await;
+}
+
+pub async fn a_leased_job_is_claimed_only_by_its_owner_until_the_lease_expires(db: &TestDb) {
+    let store = db.open().await;
+    let later = now() + HOUR;
+    finished_with(
+        store.as_ref(),
+        "r1",
+        &[
+            job("mine", "r1", "a", later),
+            job("stale", "r1", "a", now() - 1),
+        ],
+    )
+    .await;
+    assert!(store.claim_job("mine", "b", later).await.unwrap().is_none());
+    let claimed = store.claim_job("mine", "a", later).await.unwrap().unwrap();
+    assert_eq!(claimed.status, "running");
+    assert_eq!(claimed.attempts, 1);
+    assert!(
+        store.claim_job("mine", "a", later).await.unwrap().is_none(),
+        "a running job is not claimed again"
+    );
+    let taken = store.claim_job("stale", "b", later).await.unwrap().unwrap();
+    assert_eq!(taken.attempts, 1, "an expired lease is anyone's");
+    assert!(store.claim_job("nope", "a", later).await.unwrap().is_none());
+    store.close().await;
+}
+
+pub async fn due_jobs_are_claimed_once_each_and_only_when_due(db: &TestDb) {
+    let store = db.open().await;
+    let later = now() + HOUR;
+    finished_with(
+        store.as_ref(),
+        "r1",
+        &[
+            job("expired", "r1", "dead", now() - 1),
+            job("leased", "r1", "alive", later),
+        ],
+    )
+    .await;
+    let claimed = store.claim_due_jobs("b", now() - 1, 10).await.unwrap();
+    let ids: Vec<_> = claimed.iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(ids, ["expired"], "a job still leased waits");
+    // Claimed with a lease already over: as if "b" died mid-attempt.
+    let again = store.claim_due_jobs("c", later, 10).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "a running job whose lease expired is taken over"
+    );
+    assert_eq!(again[0].attempts, 2);
+    assert!(
+        store
+            .claim_due_jobs("d", later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A failed attempt retries at its time, not before.
+    store
+        .finish_job_attempt(
+            "expired",
+            &JobAttempt {
+                status: "failed",
+                outcome: "error",
+                error: Some("boom".into()),
+                next_attempt_at: now() + HOUR,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due_jobs("d", later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Many claimants at once (two processes, several sweeps each) never share a job.
+    let owner = store.owner_id().to_owned();
+    let many: Vec<_> = (0..40)
+        .map(|i| job(&format!("m{i}"), "r2", &owner, now() - 1))
+        .collect();
+    finished_with(store.as_ref(), "r2", &many).await;
+    let other = db.open().await;
+    let claims = (0..8).map(|i| {
+        let s: Arc<dyn Store> = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        async move {
+            s.claim_due_jobs(&format!("w{i}"), now() + HOUR, 7)
+                .await
+                .unwrap()
+        }
+    });
+    let mut got: Vec<String> = futures::future::join_all(claims)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|j| j.job_id)
+        .collect();
+    // A claim skips rows another is taking: one more sweep gets whatever was skipped.
+    let rest = store
+        .claim_due_jobs("last", now() + HOUR, 100)
+        .await
+        .unwrap();
+    got.extend(rest.into_iter().map(|j| j.job_id));
+    let distinct: HashSet<_> = got.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        got.len(),
+        "a job was claimed twice: {got:?}"
+    );
+    assert_eq!(got.len(), 40, "every job was claimed");
+    other.close().await;
+    store.close().await;
+}
+
+pub async fn attempts_are_recorded_and_failed_jobs_can_be_retried(db: &TestDb) {
+    let store = db.open().await;
+    finished_with(store.as_ref(), "r1", &[job("j1", "r1", "a", now() - 1)]).await;
+    let attempt = |status, outcome, error: Option<&str>| JobAttempt {
+        status,
+        outcome,
+        error: error.map(str::to_owned),
+        next_attempt_at: now() - 1,
+    };
+    store
+        .claim_job("j1", "a", now() + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish_job_attempt("j1", &attempt("failed", "error", Some("first")))
+        .await
+        .unwrap();
+    store
+        .claim_job("j1", "a", now() + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish_job_attempt("j1", &attempt("dead", "timeout", Some("second")))
+        .await
+        .unwrap();
+    let j = &all_jobs(store.as_ref()).await[0];
+    assert_eq!(j.status, "dead");
+    assert_eq!(j.outcome.as_deref(), Some("timeout"));
+    assert_eq!(j.last_error.as_deref(), Some("second"));
+    let errors: Value = serde_json::from_str(&j.attempt_errors).unwrap();
+    assert_eq!(errors.as_array().unwrap().len(), 2);
+    assert_eq!(errors[0]["attempt"], 1);
+    assert_eq!(errors[0]["outcome"], "error");
+    assert_eq!(errors[0]["error"], "first");
+    assert_eq!(errors[1]["attempt"], 2);
+    assert!(errors[1]["at"].as_i64().unwrap() > 0);
+    assert!(
+        store
+            .claim_due_jobs("b", now() + HOUR, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "dead stays dead"
+    );
+
+    let (retried, record) = store.retry_job("j1").await.unwrap().unwrap();
+    assert!(retried);
+    assert_eq!(record.status, "pending");
+    assert_eq!(record.max_attempts, 3);
+    let claimed = store.claim_due_jobs("b", now() + HOUR, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "a retried job is due at once");
+    store
+        .finish_job_attempt("j1", &attempt("done", "ok", None))
+        .await
+        .unwrap();
+    let (retried, record) = store.retry_job("j1").await.unwrap().unwrap();
+    assert!(!retried, "a done job is not retried");
+    assert_eq!(record.status, "done");
+    let errors: Value = serde_json::from_str(&record.attempt_errors).unwrap();
+    assert_eq!(
+        errors.as_array().unwrap().len(),
+        2,
+        "a success adds no error"
+    );
+    assert!(store.retry_job("nope").await.unwrap().is_none());
+    store.close().await;
+}
+
+pub async fn hook_jobs_are_filtered_and_paged(db: &TestDb) {
+    let store = db.open().await;
+    let jobs: Vec<_> = (0..5)
+        .map(|i| job(&format!("a{i}"), "r1", "x", 0))
+        .collect();
+    finished_with(store.as_ref(), "r1", &jobs).await;
+    finished_with(store.as_ref(), "r2", &[job("b0", "r2", "x", 0)]).await;
+    store
+        .claim_job("a1", "x", now() + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    let page = |status: Option<&str>, run: Option<&str>, limit, offset| JobFilter {
+        status: status.map(str::to_owned),
+        run_id: run.map(str::to_owned),
+        hook: None,
+        limit,
+        offset,
+    };
+    let (rows, total) = store
+        .hook_jobs(&page(None, Some("r1"), 2, 1))
+        .await
+        .unwrap();
+    assert_eq!(total, 5);
+    let ids: Vec<_> = rows.iter().map(|j| j.job_id.as_str()).collect();
+    assert_eq!(ids, ["a1", "a2"]);
+    let (rows, total) = store
+        .hook_jobs(&page(Some("running"), None, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), total), (1, 1));
+    assert_eq!(rows[0].job_id, "a1");
+    let by_hook = JobFilter {
+        hook: Some("other".into()),
+        limit: 10,
+        ..JobFilter::default()
+    };
+    assert_eq!(store.hook_jobs(&by_hook).await.unwrap().1, 0);
+    store.close().await;
+}
+
+pub async fn a_restart_on_an_exclusive_database_takes_everything_over(db: &TestDb) {
+    let store = db.open().await;
+    begin(store.as_ref(), "s1", "running").await;
+    finished_with(
+        store.as_ref(),
+        "done",
+        &[
+            job("pending", "done", "dead", now() + HOUR),
+            job("mid", "done", "dead", 0),
+        ],
+    )
+    .await;
+    store
+        .claim_job("mid", "dead", now() + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.fail_interrupted_runs("interrupted").await.unwrap(), 1);
+    let r = store.get_run("running").await.unwrap().unwrap();
+    assert_eq!(
+        (r.status, r.error.as_deref()),
+        (RunStatus::Error, Some("interrupted"))
+    );
+    assert_eq!(
+        store.get_run("done").await.unwrap().unwrap().status,
+        RunStatus::Completed
+    );
+
+    assert_eq!(store.release_all_leases().await.unwrap(), 2);
+    let jobs = all_jobs(store.as_ref()).await;
+    let mid = jobs.iter().find(|j| j.job_id == "mid").unwrap();
+    assert_eq!(
+        mid.status, "failed",
+        "an attempt caught mid-run counts as failed"
+    );
+    assert_eq!(
+        mid.last_error.as_deref(),
+        Some("interrupted: server restarted")
+    );
+    let due = store.claim_due_jobs("new", now() + HOUR, 10).await.unwrap();
+    assert_eq!(due.len(), 2, "both are due at once");
+    store.close().await;
+}
+
+pub async fn a_dead_owners_runs_and_job_leases_are_reconciled(db: &TestDb) {
+    let dead = db.open().await;
+    let alive = db.open().await;
+    assert_ne!(
+        dead.owner_id(),
+        alive.owner_id(),
+        "each store is its own owner"
+    );
+    let dead_id = dead.owner_id().to_owned();
+    dead.renew_owner_lease(now() - 1).await.unwrap(); // its last heartbeat is over
+    alive.renew_owner_lease(now() + HOUR).await.unwrap();
+    begin(dead.as_ref(), "s1", "orphan").await;
+    begin(alive.as_ref(), "s1", "live").await;
+    finished_with(
+        dead.as_ref(),
+        "done",
+        &[job("j1", "done", &dead_id, now() + HOUR)],
+    )
+    .await;
+    dead.claim_job("j1", &dead_id, now() + HOUR)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let r = alive
+        .reconcile_dead_owners("interrupted", now())
+        .await
+        .unwrap();
+    assert_eq!((r.runs_failed, r.jobs_released), (1, 1));
+    let orphan = alive.get_run("orphan").await.unwrap().unwrap();
+    assert_eq!(orphan.status, RunStatus::Error);
+    assert_eq!(orphan.error.as_deref(), Some("interrupted"));
+    let live = alive.get_run("live").await.unwrap().unwrap();
+    assert_eq!(
+        live.status,
+        RunStatus::Running,
+        "a live owner's run is left alone"
+    );
+    assert_eq!(
+        alive.get_run("done").await.unwrap().unwrap().status,
+        RunStatus::Completed
+    );
+    let taken = alive
+        .claim_due_jobs(alive.owner_id(), now() + HOUR, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "the dead owner's running job is taken over");
+    assert_eq!(taken[0].attempts, 2);
+
+    // A renewed lease protects the owner's runs again; one never taken counts as dead.
+    dead.renew_owner_lease(now() + HOUR).await.unwrap();
+    begin(dead.as_ref(), "s1", "later").await;
+    let never = db.open().await;
+    begin(never.as_ref(), "s1", "unowned").await;
+    let r = alive
+        .reconcile_dead_owners("interrupted", now())
+        .await
+        .unwrap();
+    assert_eq!(r.runs_failed, 1);
+    assert_eq!(
+        alive.get_run("later").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(
+        alive.get_run("unowned").await.unwrap().unwrap().status,
+        RunStatus::Error
+    );
+    for s in [dead, alive, never] {
+        s.close().await;
+    }
+}
+
+pub async fn concurrent_runs_in_one_session_are_all_stored(db: &TestDb) {
+    let a = db.open().await;
+    let b = db.open().await;
+    let starts = (0..40).map(|i| {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        async move {
+            let id = format!("r{i:02}");
+            s.begin_run(&session("shared", WF), &run(&id, "shared"), None)
+                .await
+                .unwrap();
+            s.finish_run(
+                &id,
+                RunStatus::Completed,
+                &format!("{{\"run\":\"{id}\"}}"),
+                None,
+                &[],
+            )
+            .await
+            .unwrap();
+        }
+    });
+    futures::future::join_all(starts).await;
+    let runs = a.session_runs("shared").await.unwrap();
+    assert_eq!(runs.len(), 40);
+    for r in &runs {
+        assert_eq!(r.status, RunStatus::Completed);
+        assert_eq!(
+            r.output.as_deref(),
+            Some(format!("{{\"run\":\"{}\"}}", r.run_id).as_str())
+        );
+    }
+    a.close().await;
+    b.close().await;
+}
+
+pub async fn a_background_run_keeps_its_request_checkpoint_and_events(db: &TestDb) {
+    let store = db.open().await;
+    let mut pending = run("bg", "s1");
+    pending.status = RunStatus::Pending;
+    store
+        .begin_run(&session("s1", WF), &pending, None)
+        .await
+        .unwrap();
+    store
+        .start_background_run("bg", "{\"message\":\"hi\"}")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_run("bg").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    let events = |range: std::ops::Range<i64>| -> Vec<(i64, String)> {
+        range.map(|i| (i, format!("{{\"event\":{i}}}"))).collect()
+    };
+    store
+        .checkpoint_run("bg", "{\"step\":1}", &events(0..3))
+        .await
+        .unwrap();
+    // Rows already logged are kept; new ones are added.
+    let mut again = events(2..5);
+    again[0].1 = "{\"event\":\"changed\"}".into();
+    store.append_run_events("bg", &again).await.unwrap();
+    store.append_run_events("bg", &[]).await.unwrap();
+    assert_eq!(store.run_events("bg", -1).await.unwrap(), events(0..5));
+    assert_eq!(store.run_events("bg", 2).await.unwrap(), events(3..5));
+    assert!(store.run_events("nope", -1).await.unwrap().is_empty());
+
+    begin(store.as_ref(), "s1", "plain").await;
+    let resumable = store.resumable_runs().await.unwrap();
+    assert_eq!(resumable.len(), 1, "only background runs with a request");
+    assert_eq!(resumable[0].run.run_id, "bg");
+    assert_eq!(resumable[0].request, "{\"message\":\"hi\"}");
+    assert_eq!(resumable[0].checkpoint.as_deref(), Some("{\"step\":1}"));
+    assert_eq!(
+        store.fail_interrupted_runs("interrupted").await.unwrap(),
+        1,
+        "a resumable run is left to be resumed"
+    );
+    assert_eq!(
+        store.get_run("bg").await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    store.close().await;
+}
+
+pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
+    let store = db.open().await;
+    for (id, name) in [("s1", "Banana"), ("s2", "apple pie"), ("s3", "Cherry")] {
+        let mut s = session(id, WF);
+        s.session_name = Some(name.into());
+        store
+            .begin_run(&s, &run(&format!("r-{id}"), id), None)
+            .await
+            .unwrap();
+        store
+            .finish_run(&format!("r-{id}"), RunStatus::Completed, "{}", None, &[])
+            .await
+            .unwrap();
+    }
+    let filter = |name: Option<&str>, sort_by, ascending, limit, offset| SessionFilter {
+        session_type: Some("workflow".into()),
+        component_id: Some(WF.into()),
+        user_id: Some("u1".into()),
+        session_name: name.map(str::to_owned),
+        sort_by,
+        ascending,
+        limit,
+        offset,
+    };
+    let ids = |page: (Vec<SessionView>, u64)| -> (Vec<String>, u64) {
+        (
+            page.0.into_iter().map(|v| v.session.session_id).collect(),
+            page.1,
+        )
+    };
+    let by_name = store
+        .list_sessions(&filter(None, SessionSort::SessionName, true, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(by_name),
+        (vec!["s1".into(), "s3".into(), "s2".into()], 3),
+        "by bytes"
+    );
+    let page = store
+        .list_sessions(&filter(None, SessionSort::SessionName, false, 1, 1))
+        .await
+        .unwrap();
+    assert_eq!(ids(page), (vec!["s3".into()], 3));
+    let found = store
+        .list_sessions(&filter(Some("PIE"), SessionSort::CreatedAt, true, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(found),
+        (vec!["s2".into()], 1),
+        "a case-insensitive substring"
+    );
+
+    let update = SessionUpdate {
+        session_name: Some("renamed".into()),
+        metadata: Some("{\"k\":1}".into()),
+        ..SessionUpdate::default()
+    };
+    let view = store.update_session("s1", &update).await.unwrap().unwrap();
+    assert_eq!(view.session.session_name.as_deref(), Some("renamed"));
+    assert_eq!(view.metadata.as_deref(), Some("{\"k\":1}"));
+    assert_eq!(
+        view.session.session_state, "{}",
+        "fields not given are kept"
+    );
+    let renamed = store.rename_session("s1", "again").await.unwrap().unwrap();
+    assert_eq!(renamed.metadata.as_deref(), Some("{\"k\":1}"));
+    let view = store.session_view("s1").await.unwrap().unwrap();
+    assert_eq!(view.session.session_name.as_deref(), Some("again"));
+    assert!(
+        store
+            .update_session("nope", &update)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.session_view("nope").await.unwrap().is_none());
+
+    let key = |id: &str| SessionKey {
+        session_id: id.into(),
+        session_type: Some("workflow".into()),
+        user_id: None,
+    };
+    begin(store.as_ref(), "s2", "in-progress").await;
+    let refused = store
+        .delete_sessions(&[key("s1"), key("s2")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (refused.deleted.len(), refused.busy),
+        (0, vec!["s2".to_owned()])
+    );
+    assert!(
+        store.session_view("s1").await.unwrap().is_some(),
+        "nothing deleted"
+    );
+    let wrong_type = SessionKey {
+        session_type: Some("agent".into()),
+        ..key("s1")
+    };
+    assert!(
+        store
+            .delete_session(&wrong_type)
+            .await
+            .unwrap()
+            .deleted
+            .is_empty()
+    );
+    let done = store
+        .delete_sessions(&[key("s1"), key("nope")])
+        .await
+        .unwrap();
+    assert_eq!(done.deleted, ["s1"]);
+    assert!(store.session_view("s1").await.unwrap().is_none());
+    assert!(
+        store.get_run("r-s1").await.unwrap().is_none(),
+        "its runs go with it"
+    );
+    store.close().await;
+}
