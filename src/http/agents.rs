@@ -188,5 +188,5 @@ async fn cancel_run(
     Path((agent_id, run_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     find(&rt, &agent_id)?;
-    Ok(cancelled(rt.cancel(&run_id), &run_id))
+    Ok(cancelled(rt.cancel_anywhere(&run_id).await?, &run_id))
 }

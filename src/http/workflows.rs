@@ -181,7 +181,7 @@ async fn cancel_run(
     Path((workflow_id, run_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     find(&rt, &workflow_id)?;
-    Ok(cancelled(rt.cancel(&run_id), &run_id))
+    Ok(cancelled(rt.cancel_anywhere(&run_id).await?, &run_id))
 }
 
 /// `GET /workflows/{id}/runs?session_id=`: the session's runs as agno's `WorkflowRunSchema`.

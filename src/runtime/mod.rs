@@ -241,6 +241,18 @@ impl Runtime {
             }
         }
         self.dispatcher.start().await;
+        if let Some(mut requests) = self.store.cancel_requests().await? {
+            let active = self.active.clone();
+            tokio::spawn(async move {
+                while let Some(run_id) = requests.recv().await {
+                    let active = active.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(token) = active.get(&run_id) {
+                        tracing::info!(run = %run_id, "cancel requested by another replica");
+                        token.cancel();
+                    }
+                }
+            });
+        }
         for run in resumable {
             let run_id = run.run.run_id.clone();
             match self.resume(run) {
@@ -297,6 +309,15 @@ impl Runtime {
     ) -> Result<Started, StartError> {
         let agent = self.agent(agent_id).ok_or(StartError::AgentNotFound)?;
         self.start_run(Component::Agent(agent.clone()), req).await
+    }
+
+    /// Asks the run `run_id` to stop, wherever it executes: in this process at once, else
+    /// through the store (another replica of a shared database is woken and stops it).
+    pub(crate) async fn cancel_anywhere(&self, run_id: &str) -> Result<bool, StoreError> {
+        if self.cancel(run_id) {
+            return Ok(true);
+        }
+        self.store.request_cancel(run_id).await
     }
 
     /// Asks the run `run_id` to stop, if it executes in this process. Cooperative: the run

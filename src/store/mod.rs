@@ -461,6 +461,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// A run's logged events with `event_index > after`, in order.
     async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Records a cancel of the unfinished run `run_id` executing in another process, and wakes
+    /// that process (see [`Store::cancel_requests`]). `Ok(false)` when there is no such run, or
+    /// when the store has one process only (an exclusive store: the run is cancelled in memory).
+    async fn request_cancel(&self, run_id: &str) -> Result<bool, StoreError> {
+        let _ = run_id;
+        Ok(false)
+    }
+    /// The run ids other processes asked to cancel (through [`Store::request_cancel`]), as they
+    /// come; `None` for a store with one process only.
+    async fn cancel_requests(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<String>>, StoreError> {
+        Ok(None)
+    }
     /// Closes the connections once every write is done.
     async fn close(&self);
     /// One page of the sessions matching `filter`, and how many match in all.

@@ -258,3 +258,58 @@ async fn on_postgres_two_replicas_writing_one_session_at_once_store_every_run() 
     b.stop().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn on_postgres_a_cancel_sent_to_one_replica_stops_a_run_on_another() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    let mut a = seed_app_on(&db, mock.clone(), hooks.clone(), Duration::from_millis(10)).await;
+    let mut b = seed_app_on(&db, mock.clone(), hooks, Duration::from_millis(10)).await;
+    // The model takes 30 s: the run on A is mid-call when the cancel comes.
+    mock.set_delay(Duration::from_secs(30));
+    let mut res = a
+        .post_run(&[("message", "stop me"), ("session_id", "s-cancel")])
+        .await;
+    let mut text = String::new();
+    while !text.contains("ModelRequestStarted") {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let run_id = crate::helpers::parse_sse(&text)[0].1["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = b
+        .client
+        .post(b.url(&format!("/workflows/{WF}/runs/{run_id}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(10), res.text())
+        .await
+        .expect("the run on A did not stop after a cancel sent to B")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&format!("{text}{rest}"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["WorkflowCancelled", "WorkflowCompleted"],
+        "{names:?}"
+    );
+    let stored = poll(
+        &b,
+        &format!("/workflows/{WF}/runs/{run_id}?session_id=s-cancel"),
+        Duration::from_secs(5),
+        |r| r["status"] == "CANCELLED",
+    )
+    .await;
+    assert_eq!(stored["status"], "CANCELLED");
+    mock.set_delay(Duration::ZERO);
+    a.stop().await;
+    b.stop().await;
+    db.cleanup().await;
+}

@@ -331,6 +331,55 @@ impl Store for PgStore {
         background::events(&self.pool, run_id, after).await
     }
 
+    async fn request_cancel(&self, run_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            "UPDATE runs SET cancel_requested = 1
+             WHERE run_id = $1 AND status IN ('PENDING', 'RUNNING')",
+        )
+        .bind(run_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked > 0 {
+            sqlx::query("SELECT pg_notify('agentos_cancel', $1)")
+                .bind(run_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(marked > 0)
+    }
+
+    async fn cancel_requests(
+        &self,
+    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<String>>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen("agentos_cancel").await?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection.
+                match listener.recv().await {
+                    Ok(note) => {
+                        if tx.send(note.payload().to_owned()).is_err() {
+                            return;
+                        }
+                    }
+                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(e) => {
+                        if tx.is_closed() {
+                            return;
+                        }
+                        tracing::warn!(error = %e, "cancel listener: retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
