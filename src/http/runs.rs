@@ -345,6 +345,10 @@ pub(crate) async fn resume(
         let error = json!({"event": "error", "error": format!("Run {run_id} not found in buffer or database")});
         return Ok(sse_response(Body::from(meta_frame("error", &error))));
     };
+    if !run.status.is_terminal() && !rt.store.exclusive() {
+        // Executing on another replica: follow its events as they are written.
+        return Ok(sse_response(follow_stored(rt.store.clone(), run, last)));
+    }
     let events = rt.store.run_events(run_id, last).await?;
     let status = run.status.as_str();
     let mut body = String::new();
@@ -368,11 +372,7 @@ pub(crate) async fn resume(
                     "message": "Run completed. Replaying stored events from database."}),
         ));
         for (_, payload) in &events {
-            let name = serde_json::from_str::<serde_json::Value>(payload)
-                .ok()
-                .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "message".to_owned());
-            body.push_str(&format!("event: {name}\ndata: {payload}\n\n"));
+            body.push_str(&stored_frame(payload));
         }
     }
     Ok(sse_response(Body::from(body)))
@@ -418,4 +418,76 @@ pub(crate) async fn find_run(
         .filter(|r| r.component_type == kind && r.component_id == component_id)
         .filter(|r| session_id.is_none_or(|s| s == r.session_id))
         .ok_or_else(|| ApiError::not_found("Run not found"))
+}
+
+/// How often a `/resume` following a run on another replica looks for its new events.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A run executing on another replica, followed through the database: a `catch_up` event,
+/// the stored events after `last`, then new ones as that replica writes them (every
+/// [`FOLLOW_EVERY`]), until the run has ended and its last events are out.
+fn follow_stored(store: Arc<dyn crate::store::Store>, run: RunRecord, last: i64) -> Body {
+    let meta = meta_frame(
+        "catch_up",
+        &json!({"event": "catch_up", "run_id": run.run_id, "status": "running",
+                "message": "Following the run from the database."}),
+    );
+    let state = (
+        store,
+        run.run_id,
+        last,
+        Some(meta),
+        false,
+        std::time::Instant::now(),
+    );
+    let stream = futures::stream::unfold(
+        state,
+        |(store, run_id, last, meta, ended, mut idle_since)| async move {
+            if let Some(meta) = meta {
+                let state = (store, run_id, last, None, ended, idle_since);
+                return Some((Ok::<_, Infallible>(Bytes::from(meta)), state));
+            }
+            loop {
+                let events = store.run_events(&run_id, last).await.unwrap_or_default();
+                if let Some((index, _)) = events.last() {
+                    let next = *index;
+                    let mut chunk = String::new();
+                    for (_, payload) in &events {
+                        chunk.push_str(&stored_frame(payload));
+                    }
+                    let state = (store, run_id, next, None, ended, std::time::Instant::now());
+                    return Some((Ok(Bytes::from(chunk)), state));
+                }
+                if ended {
+                    return None;
+                }
+                // Read the status first, then the events once more: nothing written before
+                // the run ended is missed.
+                let finished = match store.get_run(&run_id).await {
+                    Ok(Some(r)) => r.status.is_terminal(),
+                    Ok(None) | Err(_) => true,
+                };
+                if finished {
+                    let state = (store, run_id, last, None, true, idle_since);
+                    return Some((Ok(Bytes::new()), state));
+                }
+                if idle_since.elapsed() >= HEARTBEAT {
+                    idle_since = std::time::Instant::now();
+                    let state = (store, run_id, last, None, false, idle_since);
+                    return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), state));
+                }
+                tokio::time::sleep(FOLLOW_EVERY).await;
+            }
+        },
+    );
+    Body::from_stream(stream)
+}
+
+/// A stored event payload in SSE framing, named by its `"event"` key.
+fn stored_frame(payload: &str) -> String {
+    let name = serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "message".to_owned());
+    format!("event: {name}\ndata: {payload}\n\n")
 }

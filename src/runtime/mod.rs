@@ -666,6 +666,15 @@ impl RunTask {
     /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
     /// once the response is out — hands the jobs to the dispatcher.
     async fn run(mut self) {
+        if let Some(journal) = &self.journal
+            && !self.store.exclusive()
+        {
+            tokio::spawn(journal::flush_while_running(
+                self.store.clone(),
+                self.params.run_id.clone(),
+                journal.clone(),
+            ));
+        }
         if let Some(request) = &self.request
             && let Err(e) = self
                 .store

@@ -313,3 +313,70 @@ async fn on_postgres_a_cancel_sent_to_one_replica_stops_a_run_on_another() {
     b.stop().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn on_postgres_a_resume_on_one_replica_follows_a_run_streamed_from_another() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    let mut a = seed_app_on(&db, mock.clone(), hooks.clone(), Duration::from_millis(10)).await;
+    let mut b = seed_app_on(&db, mock.clone(), hooks, Duration::from_millis(10)).await;
+    mock.set_delay(Duration::from_millis(500));
+    let mut res = a
+        .post_run(&[
+            ("message", "follow me"),
+            ("background", "true"),
+            ("session_id", "s-follow"),
+        ])
+        .await;
+    let mut text = String::new();
+    while !text.contains("RunStarted") {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    drop(res);
+    let seen = crate::helpers::parse_sse(&text[..text.rfind("\n\n").unwrap() + 2]);
+    let last = seen.last().unwrap().1["event_index"].as_i64().unwrap();
+    let run_id = seen[0].1["run_id"].as_str().unwrap().to_owned();
+
+    // B does not run it: it follows A's events through the database, live, to the end.
+    let form = reqwest::multipart::Form::new()
+        .text("last_event_index", last.to_string())
+        .text("session_id", "s-follow");
+    let res = b
+        .client
+        .post(b.url(&format!("/workflows/{WF}/runs/{run_id}/resume")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(20), res.text())
+        .await
+        .expect("the resumed stream did not end")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&body);
+    assert_eq!(events[0].0, "catch_up");
+    let indices: Vec<i64> = events[1..]
+        .iter()
+        .map(|(_, d)| d["event_index"].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (last + 1..=*indices.last().unwrap()).collect();
+    assert_eq!(
+        indices, expected,
+        "every event after the last seen, once, in order"
+    );
+    assert_eq!(events.last().unwrap().0, "WorkflowCompleted");
+    let steps: Vec<&str> = events
+        .iter()
+        .filter(|(n, _)| n == "StepCompleted")
+        .map(|(_, d)| d["step_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["Analyzer", "Summarizer"]);
+    mock.set_delay(Duration::ZERO);
+    a.stop().await;
+    b.stop().await;
+    db.cleanup().await;
+}
