@@ -147,20 +147,6 @@ impl Journal {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_index;
-
-    #[test]
-    fn the_index_is_appended_to_the_payload() {
-        assert_eq!(
-            with_index(r#"{"event":"RunContent"}"#, 3),
-            r#"{"event":"RunContent","event_index":3}"#
-        );
-        assert_eq!(with_index("{}", 0), r#"{"event_index":0}"#);
-    }
-}
-
 /// How often a resumable run's new events are written to the database on a shared store, so a
 /// `/resume` on another replica follows them.
 pub(crate) const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
@@ -187,5 +173,19 @@ pub(crate) async fn flush_while_running(
             Ok(()) => written += rows.len(),
             Err(e) => tracing::warn!(run = %run_id, error = %e, "cannot write the run's events"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_index;
+
+    #[test]
+    fn the_index_is_appended_to_the_payload() {
+        assert_eq!(
+            with_index(r#"{"event":"RunContent"}"#, 3),
+            r#"{"event":"RunContent","event_index":3}"#
+        );
+        assert_eq!(with_index("{}", 0), r#"{"event_index":0}"#);
     }
 }
