@@ -283,7 +283,9 @@ impl AgentOs {
                     lease_settings: self.lease_settings,
                 });
                 runtime.recover().await?;
-                Ok(Arc::new(runtime))
+                let runtime = Arc::new(runtime);
+                runtime.start_resuming_orphans();
+                Ok(runtime)
             })
             .await
             .cloned()

@@ -6,9 +6,10 @@
 
 use super::INTERRUPTED;
 use crate::run::unix_millis;
-use crate::store::{Store, StoreError};
+use crate::store::{ResumableRun, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -51,11 +52,12 @@ impl OwnerLease {
         &self,
         store: Arc<dyn Store>,
         settings: LeaseSettings,
+        orphans: mpsc::UnboundedSender<ResumableRun>,
     ) -> Result<(), StoreError> {
         store
             .renew_owner_lease(unix_millis() + settings.lease.as_millis() as i64)
             .await?;
-        reconcile(store.as_ref()).await;
+        reconcile(store.as_ref(), &orphans).await;
         let stopping = self.stopping.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -69,7 +71,7 @@ impl OwnerLease {
                     tracing::error!(error = %e, "cannot renew this process's owner lease");
                     continue;
                 }
-                reconcile(store.as_ref()).await;
+                reconcile(store.as_ref(), &orphans).await;
             }
         });
         *self.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
@@ -86,10 +88,18 @@ impl OwnerLease {
     }
 }
 
-/// One reconciliation round.
-async fn reconcile(store: &dyn Store) {
-    // Background runs will be resumed here instead (claimed by this process before the rest
-    // are failed); until they exist, every run of a dead owner ends ERROR.
+/// One reconciliation round: this process claims the background runs of dead owners (to
+/// resume them: `orphans`), then the other runs of dead owners end ERROR and their hook job
+/// leases expire.
+async fn reconcile(store: &dyn Store, orphans: &mpsc::UnboundedSender<ResumableRun>) {
+    match store.claim_orphaned_runs(unix_millis()).await {
+        Ok(runs) => {
+            for run in runs {
+                let _ = orphans.send(run);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot claim a dead process's background runs"),
+    }
     match store
         .reconcile_dead_owners(INTERRUPTED, unix_millis())
         .await

@@ -168,6 +168,8 @@ pub(crate) struct Runtime {
     runs: TaskTracker,
     lease: lease::OwnerLease,
     lease_settings: lease::LeaseSettings,
+    /// Background runs of dead replicas the lease claimed, to resume here.
+    orphans: Mutex<Option<mpsc::UnboundedReceiver<ResumableRun>>>,
     /// The cancel switch of every run executing in this process, by run id.
     active: Arc<Mutex<HashMap<String, CancellationToken>>>,
     /// The journals of resumable runs executing here or recently finished, by run id.
@@ -203,6 +205,7 @@ impl Runtime {
             idempotency_ttl: parts.idempotency_ttl,
             runs: TaskTracker::new(),
             lease: lease::OwnerLease::default(),
+            orphans: Mutex::default(),
             lease_settings: parts.lease_settings,
             active: Arc::default(),
             journals: Arc::default(),
@@ -226,8 +229,10 @@ impl Runtime {
     pub(crate) async fn recover(&self) -> Result<(), StoreError> {
         let mut resumable = Vec::new();
         if !self.store.exclusive() {
+            let (orphans_tx, orphans) = mpsc::unbounded_channel();
+            *self.orphans.lock().unwrap_or_else(|e| e.into_inner()) = Some(orphans);
             self.lease
-                .start(self.store.clone(), self.lease_settings)
+                .start(self.store.clone(), self.lease_settings, orphans_tx)
                 .await?;
         } else {
             resumable = self.store.resumable_runs().await?;
@@ -254,28 +259,54 @@ impl Runtime {
             });
         }
         for run in resumable {
-            let run_id = run.run.run_id.clone();
-            match self.resume(run) {
-                Ok(()) => {
-                    tracing::info!(run = %run_id, "resuming a background run left unfinished")
-                }
-                Err(e) => {
-                    tracing::warn!(run = %run_id, error = %e, "cannot resume a background run");
-                    let error = format!("{INTERRUPTED} ({e})");
-                    let output = serde_json::json!({"run_id": run_id, "status": RunStatus::Error, "content": error});
-                    self.store
-                        .finish_run(
-                            &run_id,
-                            RunStatus::Error,
-                            &output.to_string(),
-                            Some(&error),
-                            &[],
-                        )
-                        .await?;
-                }
-            }
+            self.resume_or_fail(run).await?;
         }
         Ok(())
+    }
+
+    /// Resumes a background run left by a dead process; if it cannot be (its workflow is no
+    /// longer served, its request is unreadable), ends it ERROR.
+    async fn resume_or_fail(&self, run: ResumableRun) -> Result<(), StoreError> {
+        let run_id = run.run.run_id.clone();
+        match self.resume(run) {
+            Ok(()) => {
+                tracing::info!(run = %run_id, "resuming a background run left unfinished");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(run = %run_id, error = %e, "cannot resume a background run");
+                let error = format!("{INTERRUPTED} ({e})");
+                let output = serde_json::json!({"run_id": run_id, "status": RunStatus::Error, "content": error});
+                self.store
+                    .finish_run(
+                        &run_id,
+                        RunStatus::Error,
+                        &output.to_string(),
+                        Some(&error),
+                        &[],
+                    )
+                    .await
+            }
+        }
+    }
+
+    /// On a shared store: resumes the background runs the owner lease claims from dead
+    /// replicas, as they come (until shutdown stops the lease).
+    pub(crate) fn start_resuming_orphans(self: &Arc<Runtime>) {
+        let orphans = self
+            .orphans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(mut orphans) = orphans else { return };
+        let runtime = self.clone();
+        tokio::spawn(async move {
+            while let Some(run) = orphans.recv().await {
+                if let Err(e) = runtime.resume_or_fail(run).await {
+                    tracing::error!(error = %e, "cannot resume or fail a dead replica's run");
+                }
+            }
+        });
     }
 
     /// A workflow by id.

@@ -461,6 +461,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// A run's logged events with `event_index > after`, in order.
     async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Claims for this process the unfinished background runs (with their request) whose
+    /// owner's lease expired, to resume them; a shared store only (an exclusive store resumes
+    /// at startup: [`Store::resumable_runs`]).
+    async fn claim_orphaned_runs(&self, now: i64) -> Result<Vec<ResumableRun>, StoreError> {
+        let _ = now;
+        Ok(Vec::new())
+    }
     /// Records a cancel of the unfinished run `run_id` executing in another process, and wakes
     /// that process (see [`Store::cancel_requests`]). `Ok(false)` when there is no such run, or
     /// when the store has one process only (an exclusive store: the run is cancelled in memory).

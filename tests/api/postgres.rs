@@ -380,3 +380,59 @@ async fn on_postgres_a_resume_on_one_replica_follows_a_run_streamed_from_another
     b.stop().await;
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn on_postgres_a_dead_replicas_background_run_is_resumed_by_another() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // A replica that died with a background run under way, its first step done (checkpointed).
+    let dead = db.open().await;
+    dead.renew_owner_lease(now() + 300).await.unwrap(); // its last heartbeat
+    let session = SessionRecord {
+        session_id: "s-orphan".into(),
+        session_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        session_name: None,
+        session_state: "{}".into(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    let run = RunRecord {
+        run_id: "orphan".into(),
+        session_id: "s-orphan".into(),
+        component_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        status: RunStatus::Pending,
+        input: "carry on".into(),
+        output: None,
+        error: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    dead.begin_run(&session, &run, None).await.unwrap();
+    let request = json!({"message": "carry on", "stream": false, "session_id": "s-orphan",
+        "user_id": null, "extra": {}, "metadata": null, "background": true});
+    dead.start_background_run("orphan", &request.to_string())
+        .await
+        .unwrap();
+
+    // A live replica claims it once the dead one's lease has expired, and runs it to the end.
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    let mut live = seed_app_on(&db, mock.clone(), hooks, Duration::from_millis(10)).await;
+    let done = poll(
+        &live,
+        &format!("/workflows/{WF}/runs/orphan?session_id=s-orphan"),
+        Duration::from_secs(15),
+        |r| r["status"] == "COMPLETED" || r["status"] == "ERROR",
+    )
+    .await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(done["content"], "reply to: reply to: carry on");
+    assert_eq!(mock.requests().len(), 2);
+    live.stop().await;
+    db.cleanup().await;
+}

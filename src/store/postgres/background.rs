@@ -54,6 +54,37 @@ pub(super) async fn resumable(pool: &PgPool) -> Result<Vec<ResumableRun>, StoreE
         .collect())
 }
 
+/// Takes for `owner` the unfinished background runs whose owner's lease expired (SKIP LOCKED:
+/// replicas claiming at once split them), to resume.
+pub(super) async fn claim_orphans(
+    pool: &PgPool,
+    owner: &str,
+    now: i64,
+) -> Result<Vec<ResumableRun>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE runs SET owner_id = $1, updated_at = $2
+         WHERE run_id IN (
+             SELECT run_id FROM runs
+             WHERE status IN ('RUNNING', 'PENDING') AND background = 1 AND request IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM run_owners o
+                               WHERE o.owner_id = runs.owner_id AND o.lease_until >= $2)
+             FOR UPDATE SKIP LOCKED)
+         RETURNING *",
+    )
+    .bind(owner)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| ResumableRun {
+            run: run_row(row),
+            request: row.get("request"),
+            checkpoint: row.get("checkpoint"),
+        })
+        .collect())
+}
+
 /// Adds rows to a run's replay log, in one statement; rows already there are kept.
 pub(super) async fn append(
     conn: &mut PgConnection,

@@ -281,6 +281,7 @@ impl Store for PgStore {
              WHERE run_id IN (
                  SELECT run_id FROM runs
                  WHERE status IN ('RUNNING', 'PENDING')
+                   AND NOT (background = 1 AND request IS NOT NULL)
                    AND NOT EXISTS (SELECT 1 FROM run_owners o
                                    WHERE o.owner_id = runs.owner_id AND o.lease_until >= $2)
                  FOR UPDATE SKIP LOCKED)",
@@ -329,6 +330,10 @@ impl Store for PgStore {
 
     async fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
         background::events(&self.pool, run_id, after).await
+    }
+
+    async fn claim_orphaned_runs(&self, now: i64) -> Result<Vec<ResumableRun>, StoreError> {
+        background::claim_orphans(&self.pool, &self.owner_id, now).await
     }
 
     async fn request_cancel(&self, run_id: &str) -> Result<bool, StoreError> {
