@@ -130,7 +130,7 @@ impl Example {
     }
 
     /// SIGTERM, then the exit status.
-    async fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+    pub(crate) async fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
         let pid = self.child.id().unwrap().to_string();
         std::process::Command::new("kill")
             .args(["-TERM", &pid])

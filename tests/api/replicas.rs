@@ -152,3 +152,109 @@ async fn two_replicas_share_the_runs_and_a_survivor_finishes_a_killed_ones_work(
     drop(b);
     db.cleanup().await;
 }
+
+/// Reads an SSE response until its text contains `needle`; returns the text so far.
+async fn read_until(res: &mut reqwest::Response, needle: &str) -> String {
+    let mut text = String::new();
+    while !text.contains(needle) {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_two_replica_processes_cancel_and_resume_reach_the_run_where_it_executes() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let agentos::DbConfig::Postgres(url) = db.config() else {
+        unreachable!("a Postgres test database")
+    };
+    let mock = MockOpenAi::start().await;
+    let envs = [
+        ("OPENAI_BASE_URL", mock.base_url()),
+        ("OPENAI_API_KEY", "test-key".to_owned()),
+        ("DATABASE_URL", url),
+    ];
+    let a = start_example_in(tempfile::tempdir().unwrap(), &envs).await;
+    let b = start_example_in(tempfile::tempdir().unwrap(), &envs).await;
+    let client = reqwest::Client::new();
+    let run_url = |base: &str| format!("{base}/workflows/{WF}/runs");
+
+    // Cancel: a run streaming from A, mid model call (30 s), cancelled through B.
+    mock.set_delay(Duration::from_secs(30));
+    let form = reqwest::multipart::Form::new().text("message", "stop me");
+    let mut res = client
+        .post(run_url(&a.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let text = read_until(&mut res, "ModelRequestStarted").await;
+    let run_id = crate::helpers::parse_sse(&text)[0].1["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = client
+        .post(format!("{}/{run_id}/cancel", run_url(&b.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(10), res.text())
+        .await
+        .expect("the run on A did not stop after a cancel sent to B")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&format!("{text}{rest}"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["WorkflowCancelled", "WorkflowCompleted"]
+    );
+
+    // Resume: a resumable run streaming from A, its client gone, followed live through B.
+    mock.set_delay(Duration::from_millis(400));
+    let form = reqwest::multipart::Form::new()
+        .text("message", "follow me")
+        .text("background", "true");
+    let mut res = client
+        .post(run_url(&a.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let text = read_until(&mut res, "RunStarted").await;
+    drop(res);
+    let seen = crate::helpers::parse_sse(&text[..text.rfind("\n\n").unwrap() + 2]);
+    let last = seen.last().unwrap().1["event_index"].as_i64().unwrap();
+    let run_id = seen[0].1["run_id"].as_str().unwrap().to_owned();
+    let form = reqwest::multipart::Form::new().text("last_event_index", last.to_string());
+    let res = client
+        .post(format!("{}/{run_id}/resume", run_url(&b.base)))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(20), res.text())
+        .await
+        .expect("the resumed stream did not end")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&body);
+    let indices: Vec<i64> = events
+        .iter()
+        .filter_map(|(_, d)| d["event_index"].as_i64())
+        .collect();
+    let expected: Vec<i64> = (last + 1..=*indices.last().unwrap()).collect();
+    assert_eq!(
+        indices, expected,
+        "every event after the last seen, once, in order"
+    );
+    assert_eq!(events.last().unwrap().0, "WorkflowCompleted");
+    let stored = get(&client, format!("{}/{run_id}", run_url(&b.base))).await;
+    assert_eq!(stored["status"], "COMPLETED");
+    mock.set_delay(Duration::ZERO);
+    let _ = a.terminate().await;
+    let _ = b.terminate().await;
+    db.cleanup().await;
+}
