@@ -327,7 +327,10 @@ impl AgentOs {
                 tracing::warn!("cannot set TCP_NODELAY: {e}");
             }
         });
-        axum::serve(listener, router)
+        // `into_make_service`: each connection gets a clone of the router as built (an `Arc`).
+        // Serving the `Router` itself rebuilds its route table and clones every route's
+        // layers (CORS, auth) per connection: about 90 KB each with our ~130 routes.
+        axum::serve(listener, router.into_make_service())
             .with_graceful_shutdown(signal)
             .await?;
         self.shutdown().await;

@@ -75,8 +75,12 @@ const METHODS: [Method; 7] = [
 /// tower-http's CORS layer with agno's policy: listed origins echoed back, credentials allowed,
 /// requested headers mirrored (agno allows any), every method listed, preflights cached 600 s.
 pub(crate) fn layer(origins: Arc<[HeaderValue]>) -> CorsLayer {
+    // A predicate over the shared list rather than `AllowOrigin::list`: the layer is cloned
+    // for every request, and a predicate clones as one `Arc` where a list clones every origin.
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origins.contains(origin)
+        }))
         .allow_credentials(true)
         .allow_methods(METHODS)
         .allow_headers(AllowHeaders::mirror_request())
