@@ -118,6 +118,11 @@ def wait_healthy(port, limit=60):
 
 
 def start_mock(delay_ms):
+    try:
+        http_get(18080, "/v1/models", timeout=1)
+        raise SystemExit(f"{MOCK_ADDR} is already in use: measuring against another mock would be wrong")
+    except OSError:
+        pass
     env = dict(os.environ, MOCK_DELAY_MS=str(delay_ms), MOCK_ADDR=MOCK_ADDR)
     p = subprocess.Popen(["taskset", "-c", LOAD_CORE, MOCK], env=env, stderr=subprocess.DEVNULL)
     for _ in range(500):
