@@ -515,6 +515,7 @@ impl Runtime {
             params.checkpoint = Some(Arc::new(Checkpointer {
                 store: self.store.clone(),
                 journal: journal.clone(),
+                events_written: Default::default(),
             }));
         }
         let (result_tx, result) = oneshot::channel();
@@ -976,28 +977,24 @@ pub(crate) fn cancel_reason(run_id: &str) -> String {
     format!("Run {run_id} was cancelled")
 }
 
-/// The last `n` completed agent runs of the session (not `run_id`), as user and assistant
-/// messages marked `from_history`, oldest first.
+/// The last `n` completed runs of the session (not `run_id`), as user and assistant messages
+/// marked `from_history`, oldest first.
 async fn history(store: &dyn Store, session_id: &str, run_id: &str, n: usize) -> Vec<Message> {
-    let runs = match store.session_runs(session_id).await {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    let runs = match store.recent_completed_runs(session_id, run_id, n).await {
         Ok(runs) => runs,
         Err(e) => {
             tracing::warn!(session = %session_id, error = %e, "cannot read the session's history");
             return Vec::new();
         }
     };
-    let done: Vec<RunOutput> = runs
-        .iter()
-        .filter(|r| r.run_id != run_id && r.status == RunStatus::Completed)
+    runs.iter()
         .filter_map(|r| serde_json::from_str::<RunOutput>(r.output.as_deref()?).ok())
-        .collect();
-    let skip = done.len().saturating_sub(n);
-    done.into_iter()
-        .skip(skip)
         .flat_map(|run| {
+            let answer = run.content_text();
             [
-                Message::new("user", run.input.input_content.clone()),
-                Message::new("assistant", run.content_text()),
+                Message::new("user", run.input.input_content),
+                Message::new("assistant", answer),
             ]
         })
         .map(|mut m| {
@@ -1036,6 +1033,8 @@ async fn close_journal(
 pub(crate) struct Checkpointer {
     store: Arc<dyn Store>,
     journal: Option<Arc<Journal>>,
+    /// How many of the journal's events earlier checkpoints wrote (only the rest is sent).
+    events_written: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Checkpointer {
@@ -1052,7 +1051,13 @@ impl Checkpointer {
         output: &crate::run::WorkflowRunOutput,
         deferred: &[DeferredHook],
     ) {
-        let events = self.journal.as_ref().map(|j| j.rows()).unwrap_or_default();
+        use std::sync::atomic::Ordering;
+        let written = self.events_written.load(Ordering::Relaxed);
+        let events = self
+            .journal
+            .as_ref()
+            .map(|j| j.rows_from(written))
+            .unwrap_or_default();
         let checkpoint = serde_json::json!({"output": output, "deferred": deferred});
         let result = match serde_json::to_string(&checkpoint) {
             Ok(json) => self
@@ -1062,8 +1067,12 @@ impl Checkpointer {
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if let Err(e) = result {
-            tracing::warn!(run = %output.run_id, error = %e, "cannot checkpoint the run");
+        match result {
+            Ok(()) => {
+                self.events_written
+                    .store(written + events.len(), Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!(run = %output.run_id, error = %e, "cannot checkpoint the run"),
         }
     }
 }

@@ -400,6 +400,14 @@ pub trait Store: Send + Sync + 'static {
     async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
     /// A session's runs, oldest first.
     async fn session_runs(&self, session_id: &str) -> Result<Vec<RunRecord>, StoreError>;
+    /// The last `n` COMPLETED runs of a session other than `except`, oldest first (an agent's
+    /// conversation history: read without loading the whole session).
+    async fn recent_completed_runs(
+        &self,
+        session_id: &str,
+        except: &str,
+        n: u32,
+    ) -> Result<Vec<RunRecord>, StoreError>;
     /// Marks runs left RUNNING or PENDING by a dead process as ERROR with `error` (except
     /// background runs that can be resumed: see [`Store::resumable_runs`]); returns how many.
     async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError>;

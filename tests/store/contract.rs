@@ -803,3 +803,36 @@ pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
     );
     store.close().await;
 }
+
+pub async fn an_agents_history_is_its_last_completed_runs(db: &TestDb) {
+    let store = db.open().await;
+    for (id, status) in [
+        ("h1", RunStatus::Completed),
+        ("h2", RunStatus::Completed),
+        ("h3", RunStatus::Error),
+        ("h4", RunStatus::Completed),
+        ("h5", RunStatus::Completed),
+    ] {
+        begin(store.as_ref(), "sh", id).await;
+        store.finish_run(id, status, "{}", None, &[]).await.unwrap();
+    }
+    begin(store.as_ref(), "sh", "h6").await; // still running
+    let ids = |runs: Vec<agentos::store::RunRecord>| -> Vec<String> {
+        runs.into_iter().map(|r| r.run_id).collect()
+    };
+    let recent = store.recent_completed_runs("sh", "h5", 2).await.unwrap();
+    assert_eq!(
+        ids(recent),
+        ["h2", "h4"],
+        "the last two COMPLETED, oldest first, not h5"
+    );
+    let all = store.recent_completed_runs("sh", "h6", 10).await.unwrap();
+    assert_eq!(ids(all), ["h1", "h2", "h4", "h5"]);
+    assert!(
+        store
+            .recent_completed_runs("other", "x", 3)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -46,4 +46,5 @@ on_both_backends!(
     concurrent_runs_in_one_session_are_all_stored,
     a_background_run_keeps_its_request_checkpoint_and_events,
     sessions_are_listed_updated_and_deleted,
+    an_agents_history_is_its_last_completed_runs,
 );

@@ -209,6 +209,24 @@ impl Store for PgStore {
         Ok(rows.iter().map(run_row).collect())
     }
 
+    async fn recent_completed_runs(
+        &self,
+        session_id: &str,
+        except: &str,
+        n: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE session_id = $1 AND run_id <> $2 AND status = 'COMPLETED'
+             ORDER BY created_at DESC, seq DESC LIMIT $3",
+        )
+        .bind(session_id)
+        .bind(except)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().rev().map(run_row).collect())
+    }
+
     async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE runs SET status = 'ERROR', error = $1, updated_at = $2

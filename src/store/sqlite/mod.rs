@@ -233,6 +233,24 @@ impl Store for SqliteStore {
         Ok(rows.iter().map(run_row).collect())
     }
 
+    async fn recent_completed_runs(
+        &self,
+        session_id: &str,
+        except: &str,
+        n: u32,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE session_id = ? AND run_id <> ? AND status = 'COMPLETED'
+             ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        )
+        .bind(session_id)
+        .bind(except)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().rev().map(run_row).collect())
+    }
+
     async fn fail_interrupted_runs(&self, error: &str) -> Result<u64, StoreError> {
         match self.write(Op::FailInterrupted(error.to_owned())).await? {
             Reply::Count(n) => Ok(n),
