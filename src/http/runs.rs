@@ -119,7 +119,7 @@ fn sse(handle: RunHandle) -> Response {
     let stream = futures::stream::unfold((events, guard), |(mut events, guard)| async move {
         let rx = events.as_mut()?;
         let mut chunk = String::new();
-        push_sse(&mut chunk, &rx.recv().await?);
+        push_sse(&mut chunk, &*rx.recv().await?);
         while chunk.len() < 64 * 1024 {
             match rx.try_recv() {
                 Ok(event) => push_sse(&mut chunk, &event),

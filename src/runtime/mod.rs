@@ -149,7 +149,7 @@ pub(crate) struct RunHandle {
     pub background: bool,
     /// A resumable run's journal (`background=true&stream=true`).
     pub journal: Option<Arc<Journal>>,
-    pub events: Option<mpsc::Receiver<RunEvent>>,
+    pub events: Option<mpsc::Receiver<Box<RunEvent>>>,
     pub result: oneshot::Receiver<RunResult>,
     pub guard: ResponseGuard,
 }
@@ -283,7 +283,7 @@ impl Runtime {
                         RunStatus::Error,
                         &output.to_string(),
                         Some(&error),
-                        &[],
+                        Vec::new(),
                     )
                     .await
             }
@@ -436,10 +436,44 @@ impl Runtime {
         let journal = (background && req.stream).then(|| self.new_journal(&run_id, Vec::new()));
         let (task, events, result, guard_tx) =
             self.task(component, params, req.stream, request, journal.clone());
-        // The runtime owns the run from the first write on: if the client goes away while the
-        // run row is being written, the run still executes and ends in a terminal status.
-        let (begun_tx, begun) = oneshot::channel();
         let session_id = session.session_id.clone();
+        let begun = self.spawn_begin(Box::new(task), session, record, key);
+        match begun.await {
+            Ok(Ok(None)) => Ok(Started::New(RunHandle {
+                run_id,
+                session_id,
+                background,
+                journal,
+                events,
+                result,
+                guard: ResponseGuard { _done: guard_tx },
+            })),
+            Ok(Ok(Some(existing))) => Ok(Started::Existing(existing)),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(StartError::Store(StoreError::Config(
+                "the run could not be started".to_owned(),
+            ))),
+        }
+    }
+
+    /// Starts the task that writes the run's first row and then executes it; the receiver
+    /// answers once the row is written (`None`), or with the existing run an idempotency key
+    /// named, or the store's error.
+    ///
+    /// The runtime owns the run from the first write on: if the client goes away while the
+    /// run row is being written, the run still executes and ends in a terminal status.
+    ///
+    /// A plain function on purpose: an `async` block built inside `start_run` would be laid out
+    /// in `start_run`'s own future (and so in every request handler's) even though it is moved
+    /// away before the first await; the task is boxed so the block holds a pointer, not a copy.
+    fn spawn_begin(
+        &self,
+        task: Box<RunTask>,
+        session: SessionRecord,
+        record: RunRecord,
+        key: Option<IdempotencyKey>,
+    ) -> oneshot::Receiver<Result<Option<RunRecord>, StoreError>> {
+        let (begun_tx, begun) = oneshot::channel();
         self.runs.spawn(async move {
             match task.store.begin_run(&session, &record, key.as_ref()).await {
                 Ok(BeginRun::Started(session)) => {
@@ -458,22 +492,7 @@ impl Runtime {
                 }
             }
         });
-        match begun.await {
-            Ok(Ok(None)) => Ok(Started::New(RunHandle {
-                run_id,
-                session_id,
-                background,
-                journal,
-                events,
-                result,
-                guard: ResponseGuard { _done: guard_tx },
-            })),
-            Ok(Ok(Some(existing))) => Ok(Started::Existing(existing)),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(StartError::Store(StoreError::Config(
-                "the run could not be started".to_owned(),
-            ))),
-        }
+        begun
     }
 
     /// A resumable run's journal, holding `stored` events already (a resumed run's), and
@@ -499,7 +518,7 @@ impl Runtime {
         journal: Option<Arc<Journal>>,
     ) -> (
         RunTask,
-        Option<mpsc::Receiver<RunEvent>>,
+        Option<mpsc::Receiver<Box<RunEvent>>>,
         oneshot::Receiver<RunResult>,
         oneshot::Sender<()>,
     ) {
@@ -603,7 +622,7 @@ impl Runtime {
                     Err(e) => tracing::warn!(error = %e, "cannot read the resumed run's events"),
                 }
             }
-            task.run().await;
+            Box::new(task).run().await;
         });
         Ok(())
     }
@@ -697,7 +716,7 @@ pub(crate) const HISTORY_RUNS: usize = 3;
 impl RunTask {
     /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
     /// once the response is out — hands the jobs to the dispatcher.
-    async fn run(mut self) {
+    async fn run(mut self: Box<Self>) {
         if let Some(journal) = &self.journal
             && !self.store.exclusive()
         {
@@ -715,9 +734,11 @@ impl RunTask {
         {
             tracing::warn!(run = %self.params.run_id, error = %e, "cannot mark the run RUNNING");
         }
+        // Boxed: each kind's execution future lives on the heap only while it runs, at its own
+        // size rather than the larger of the two.
         let ending = match self.component.clone() {
-            Component::Workflow(workflow) => self.run_workflow(&workflow).await,
-            Component::Agent(agent) => self.run_agent(&agent).await,
+            Component::Workflow(workflow) => Box::pin(self.run_workflow(&workflow)).await,
+            Component::Agent(agent) => Box::pin(self.run_agent(&agent)).await,
         };
         let Ending {
             status,
@@ -731,7 +752,7 @@ impl RunTask {
         let stored = match json {
             Ok(json) => self
                 .store
-                .finish_run(&self.params.run_id, status, &json, error.as_deref(), &jobs)
+                .finish_run(&self.params.run_id, status, &json, error.as_deref(), jobs)
                 .await
                 .map(|()| json)
                 .map_err(|e| e.to_string()),

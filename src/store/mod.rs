@@ -388,13 +388,15 @@ pub trait Store: Send + Sync + 'static {
     /// A session by id.
     async fn get_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// Records a run's final state and, in the same transaction, its background hook jobs.
+    /// The jobs are taken by value: their payloads (each a serialized hook context) can be a
+    /// run's largest data, and a store that queues the write keeps them without a copy.
     async fn finish_run(
         &self,
         run_id: &str,
         status: RunStatus,
         output: &str,
         error: Option<&str>,
-        jobs: &[NewHookJob],
+        jobs: Vec<NewHookJob>,
     ) -> Result<(), StoreError>;
     /// A run by id.
     async fn get_run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;

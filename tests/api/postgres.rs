@@ -155,7 +155,7 @@ async fn on_postgres_a_replica_takes_over_what_a_dead_replica_left() {
         RunStatus::Completed,
         &output.to_string(),
         None,
-        &[job],
+        vec![job],
     )
     .await
     .unwrap();

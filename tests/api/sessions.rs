@@ -679,7 +679,7 @@ async fn agent_sessions_render_agnos_agent_schemas() {
     let output = agent_output("r1", "chat-1", "What is Rust?", "A language.");
     let json = serde_json::to_string(&output).unwrap();
     store
-        .finish_run("r1", RunStatus::Completed, &json, None, &[])
+        .finish_run("r1", RunStatus::Completed, &json, None, Vec::new())
         .await
         .unwrap();
     store

@@ -79,7 +79,7 @@ async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewHookJob]) {
             RunStatus::Completed,
             "{\"content\":\"ok\"}",
             None,
-            jobs,
+            jobs.to_vec(),
         )
         .await
         .unwrap();
@@ -208,7 +208,7 @@ pub async fn a_finished_run_keeps_its_output_and_its_jobs(db: &TestDb) {
             RunStatus::Error,
             "{\"content\":null,\"status\":\"ERROR\"}",
             Some("model failed"),
-            &[
+            vec![
                 job("j1", "r1", &owner, now() + HOUR),
                 job("j2", "r1", &owner, now() + HOUR),
             ],
@@ -238,7 +238,7 @@ pub async fn a_finished_run_keeps_its_output_and_its_jobs(db: &TestDb) {
             RunStatus::Completed,
             "{}",
             None,
-            &[job("j3", "nope", &owner, 0)],
+            vec![job("j3", "nope", &owner, 0)],
         )
         .await;
     assert!(missing.is_err(), "finishing an unknown run fails");
@@ -612,7 +612,7 @@ pub async fn concurrent_runs_in_one_session_are_all_stored(db: &TestDb) {
                 RunStatus::Completed,
                 &format!("{{\"run\":\"{id}\"}}"),
                 None,
-                &[],
+                Vec::new(),
             )
             .await
             .unwrap();
@@ -692,7 +692,13 @@ pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
             .await
             .unwrap();
         store
-            .finish_run(&format!("r-{id}"), RunStatus::Completed, "{}", None, &[])
+            .finish_run(
+                &format!("r-{id}"),
+                RunStatus::Completed,
+                "{}",
+                None,
+                Vec::new(),
+            )
             .await
             .unwrap();
     }
@@ -814,7 +820,10 @@ pub async fn an_agents_history_is_its_last_completed_runs(db: &TestDb) {
         ("h5", RunStatus::Completed),
     ] {
         begin(store.as_ref(), "sh", id).await;
-        store.finish_run(id, status, "{}", None, &[]).await.unwrap();
+        store
+            .finish_run(id, status, "{}", None, Vec::new())
+            .await
+            .unwrap();
     }
     begin(store.as_ref(), "sh", "h6").await; // still running
     let ids = |runs: Vec<agentos::store::RunRecord>| -> Vec<String> {

@@ -3,13 +3,22 @@
 //! `MOCK_DELAY_MS` (default 0). Listens on `MOCK_ADDR` (default 127.0.0.1:18080). It does as
 //! little work per request as it can, so it is never the bottleneck: `bench/run.sh` reports its
 //! own requests per second.
+//!
+//! The delay is kept to the tenth of a millisecond by one timer thread (see [`Timer`]): tokio's
+//! timer wheel ticks in whole milliseconds and rounds a deadline up to the next tick, so a
+//! 50 ms `tokio::time::sleep` answers after 51-52 ms, and two model calls would charge the
+//! server under test 3 ms it never spent.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::time::Duration;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// About 40 tokens, sent as 10 stream chunks.
 const REPLY: &str = "Regular exercise strengthens the heart, improves mood through endorphins, \
@@ -64,14 +73,15 @@ async fn main() {
     let addr = std::env::var("MOCK_ADDR").unwrap_or_else(|_| "127.0.0.1:18080".to_owned());
     let json = completion();
     let sse = stream_body();
+    let timer = Timer::start();
     let app = Router::new()
         .route(
             "/v1/chat/completions",
             post(move |body: Bytes| {
-                let (json, sse) = (json.clone(), sse.clone());
+                let (json, sse, timer) = (json.clone(), sse.clone(), timer.clone());
                 async move {
                     if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
+                        timer.sleep_until(Instant::now() + delay).await;
                     }
                     // A substring test instead of parsing: the mock must stay cheap.
                     let streamed = streams_requested(&body);
@@ -102,4 +112,63 @@ async fn main() {
 fn streams_requested(body: &[u8]) -> bool {
     let text = String::from_utf8_lossy(body);
     text.contains("\"stream\":true") || text.contains("\"stream\": true")
+}
+
+/// A timer thread that wakes each waiter within about 0.1 ms of its deadline: it keeps the
+/// deadlines in a heap and sleeps on its channel until the earliest one (a futex wait, which
+/// the kernel ends on time, unlike tokio's millisecond wheel).
+#[derive(Clone)]
+struct Timer {
+    tx: mpsc::Sender<(Instant, oneshot::Sender<()>)>,
+}
+
+impl Timer {
+    fn start() -> Timer {
+        let (tx, rx) = mpsc::channel::<(Instant, oneshot::Sender<()>)>();
+        std::thread::spawn(move || {
+            // Ties are broken by arrival order; senders live in a side table by that number.
+            let mut heap: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
+            let mut waiters: std::collections::HashMap<u64, oneshot::Sender<()>> =
+                std::collections::HashMap::new();
+            let mut next_id = 0u64;
+            loop {
+                let now = Instant::now();
+                while let Some(Reverse((deadline, id))) = heap.peek().copied() {
+                    if deadline > now {
+                        break;
+                    }
+                    heap.pop();
+                    if let Some(w) = waiters.remove(&id) {
+                        let _ = w.send(());
+                    }
+                }
+                let got = match heap.peek() {
+                    Some(Reverse((deadline, _))) => {
+                        match rx.recv_timeout(deadline.saturating_duration_since(now)) {
+                            Ok(w) => Some(w),
+                            Err(mpsc::RecvTimeoutError::Timeout) => None,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                    None => match rx.recv() {
+                        Ok(w) => Some(w),
+                        Err(_) => return,
+                    },
+                };
+                if let Some((deadline, waiter)) = got {
+                    heap.push(Reverse((deadline, next_id)));
+                    waiters.insert(next_id, waiter);
+                    next_id += 1;
+                }
+            }
+        });
+        Timer { tx }
+    }
+
+    async fn sleep_until(&self, deadline: Instant) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send((deadline, tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
 }

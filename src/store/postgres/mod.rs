@@ -168,7 +168,7 @@ impl Store for PgStore {
         status: RunStatus,
         output: &str,
         error: Option<&str>,
-        jobs: &[NewHookJob],
+        jobs: Vec<NewHookJob>,
     ) -> Result<(), StoreError> {
         let now = unix_millis();
         let mut tx = self.pool.begin().await?;
@@ -188,7 +188,7 @@ impl Store for PgStore {
                 "run {run_id} is not in the database"
             )));
         }
-        jobs::insert(&mut tx, jobs, now).await?;
+        jobs::insert(&mut tx, &jobs, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -70,7 +70,7 @@ impl SqliteStore {
         // the readers' default 2 MiB.
         let writer_options = options
             .pragma("wal_autocheckpoint", "0")
-            .pragma("cache_size", "-8192");
+            .pragma("cache_size", "-2048");
         let conn = SqliteConnection::connect_with(&writer_options).await?;
         let (writer, task) = Writer::start(conn);
         let checkpointer = tokio::spawn(checkpoint_every(pool.clone(), Duration::from_secs(1)));
@@ -204,14 +204,14 @@ impl Store for SqliteStore {
         status: RunStatus,
         output: &str,
         error: Option<&str>,
-        jobs: &[NewHookJob],
+        jobs: Vec<NewHookJob>,
     ) -> Result<(), StoreError> {
         let op = Op::FinishRun {
             run_id: run_id.to_owned(),
             status,
             output: output.to_owned(),
             error: error.map(str::to_owned),
-            jobs: jobs.to_vec(),
+            jobs,
         };
         self.write(op).await.map(|_| ())
     }
