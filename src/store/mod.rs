@@ -490,6 +490,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<String>>, StoreError> {
         Ok(None)
     }
+    /// The unfinished runs this process owns ([`Store::owner_id`]) that another process asked
+    /// to cancel ([`Store::request_cancel`]): a periodic re-check that catches a wake-up this
+    /// process missed (its listening connection was down). Empty for a store with one process
+    /// only.
+    async fn requested_cancels(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Closes the connections once every write is done.
     async fn close(&self);
     /// One page of the sessions matching `filter`, and how many match in all.

@@ -315,6 +315,72 @@ async fn on_postgres_a_cancel_sent_to_one_replica_stops_a_run_on_another() {
 }
 
 #[tokio::test]
+async fn on_postgres_a_stored_cancel_whose_notify_was_missed_stops_the_run_at_a_heartbeat() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let agentos::DbConfig::Postgres(url) = db.config() else {
+        unreachable!("a Postgres test database")
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    // Heartbeats every 200 ms (seed_app_on).
+    let mut app = seed_app_on(&db, mock.clone(), hooks, Duration::from_millis(10)).await;
+    // The model takes 30 s: the run is mid-call when the cancel is stored.
+    mock.set_delay(Duration::from_secs(30));
+    let mut res = app
+        .post_run(&[("message", "stop me"), ("session_id", "s-missed")])
+        .await;
+    let mut text = String::new();
+    while !text.contains("ModelRequestStarted") {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let run_id = crate::helpers::parse_sse(&text)[0].1["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What another replica's cancel leaves when its NOTIFY never arrives (this replica's
+    // listening connection was reconnecting): the stored intent only.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let marked = sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE run_id = $1")
+        .bind(&run_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(marked.rows_affected(), 1);
+    pool.close().await;
+    let stored_at = Instant::now();
+    let rest = tokio::time::timeout(Duration::from_secs(5), res.text())
+        .await
+        .expect("a stored cancel was not acted on within 5 s (25 heartbeats)")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&format!("{text}{rest}"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["WorkflowCancelled", "WorkflowCompleted"],
+        "{names:?}"
+    );
+    assert!(
+        stored_at.elapsed() < Duration::from_secs(2),
+        "stopped {:?} after the cancel was stored: more than a few heartbeats",
+        stored_at.elapsed()
+    );
+    let stored = poll(
+        &app,
+        &format!("/workflows/{WF}/runs/{run_id}?session_id=s-missed"),
+        Duration::from_secs(5),
+        |r| r["status"] == "CANCELLED",
+    )
+    .await;
+    assert_eq!(stored["status"], "CANCELLED");
+    mock.set_delay(Duration::ZERO);
+    app.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn on_postgres_a_resume_on_one_replica_follows_a_run_streamed_from_another() {
     let Some(db) = TestDb::postgres().await else {
         return;

@@ -597,6 +597,37 @@ pub async fn a_dead_owners_runs_and_job_leases_are_reconciled(db: &TestDb) {
     }
 }
 
+pub async fn a_cancel_asked_of_another_process_is_pending_for_its_owner(db: &TestDb) {
+    let owner = db.open().await;
+    let other = db.open().await;
+    begin(owner.as_ref(), "s1", "r1").await;
+    begin(owner.as_ref(), "s1", "r2").await;
+    if owner.exclusive() {
+        // One process owns the database: a cancel is in memory, never stored.
+        assert!(!other.request_cancel("r1").await.unwrap());
+        assert!(owner.requested_cancels().await.unwrap().is_empty());
+        owner.close().await;
+        other.close().await;
+        return;
+    }
+    assert!(other.request_cancel("r1").await.unwrap());
+    assert!(!other.request_cancel("nope").await.unwrap(), "no such run");
+    assert_eq!(owner.requested_cancels().await.unwrap(), ["r1"]);
+    assert!(
+        other.requested_cancels().await.unwrap().is_empty(),
+        "only the owner's runs are its business"
+    );
+    // Once the run has ended, the cancel is no longer pending, and a new one is refused.
+    owner
+        .finish_run("r1", RunStatus::Cancelled, "{}", None, &[])
+        .await
+        .unwrap();
+    assert!(owner.requested_cancels().await.unwrap().is_empty());
+    assert!(!other.request_cancel("r1").await.unwrap());
+    owner.close().await;
+    other.close().await;
+}
+
 pub async fn concurrent_runs_in_one_session_are_all_stored(db: &TestDb) {
     let a = db.open().await;
     let b = db.open().await;

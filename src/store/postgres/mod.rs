@@ -403,6 +403,19 @@ impl Store for PgStore {
         Ok(Some(rx))
     }
 
+    async fn requested_cancels(&self) -> Result<Vec<String>, StoreError> {
+        // Served by the partial index runs_cancel_pending (migration 0009): only the rows with
+        // a cancel pending are visited.
+        let ids = sqlx::query_scalar(
+            "SELECT run_id FROM runs
+             WHERE cancel_requested = 1 AND status IN ('PENDING', 'RUNNING') AND owner_id = $1",
+        )
+        .bind(&self.owner_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
