@@ -255,14 +255,15 @@ fn meta_frame(name: &str, payload: &serde_json::Value) -> String {
     format!("event: {name}\ndata: {}\n\n", py_json(payload))
 }
 
-/// JSON with Python's default separators (`", "` and `": "`), as agno's `json.dumps(meta)`.
-fn py_json(value: &serde_json::Value) -> String {
+/// JSON as Python's default `json.dumps` writes it (agno's meta events, run previews): the
+/// separators `", "` and `": "`, and every non-ASCII character escaped (`ensure_ascii`).
+pub(super) fn py_json(value: &serde_json::Value) -> String {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
             let fields: Vec<String> = map
                 .iter()
-                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_json(v)))
+                .map(|(k, v)| format!("{}: {}", py_str(k), py_json(v)))
                 .collect();
             format!("{{{}}}", fields.join(", "))
         }
@@ -270,8 +271,29 @@ fn py_json(value: &serde_json::Value) -> String {
             let items: Vec<String> = items.iter().map(py_json).collect();
             format!("[{}]", items.join(", "))
         }
+        Value::String(s) => py_str(s),
         other => other.to_string(),
     }
+}
+
+/// A JSON string literal with every non-ASCII character as `\uXXXX` (UTF-16 units, as Python).
+fn py_str(s: &str) -> String {
+    let quoted = serde_json::Value::String(s.to_owned()).to_string();
+    if quoted.is_ascii() {
+        return quoted;
+    }
+    let mut out = String::with_capacity(quoted.len() + 16);
+    for c in quoted.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// The `/resume` form: `last_event_index` (the last event the client has; none = replay all)
@@ -490,4 +512,20 @@ fn stored_frame(payload: &str) -> String {
         .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_owned))
         .unwrap_or_else(|| "message".to_owned());
     format!("event: {name}\ndata: {payload}\n\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_json;
+    use serde_json::json;
+
+    #[test]
+    fn py_json_writes_what_pythons_json_dumps_writes() {
+        // json.dumps({"a": [1, "é"], "b": {"c": None}, "d": "😀\n"}) in Python 3.
+        let v = json!({"a": [1, "é"], "b": {"c": null}, "d": "😀\n"});
+        assert_eq!(
+            py_json(&v),
+            r#"{"a": [1, "\u00e9"], "b": {"c": null}, "d": "\ud83d\ude00\n"}"#
+        );
+    }
 }

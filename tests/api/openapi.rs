@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// Every operation of the API (the list), as `(method, path)`.
-const EXPECTED: [(&str, &str); 31] = [
+const EXPECTED: [(&str, &str); 33] = [
     ("get", "/"),
     ("get", "/health"),
     ("get", "/info"),
@@ -32,6 +32,7 @@ const EXPECTED: [(&str, &str); 31] = [
     ("post", "/workflows/{workflow_id}/runs/{run_id}/cancel"),
     ("post", "/workflows/{workflow_id}/runs/{run_id}/resume"),
     ("get", "/sessions"),
+    ("post", "/sessions"),
     ("delete", "/sessions"),
     ("get", "/sessions/{session_id}"),
     ("delete", "/sessions/{session_id}"),
@@ -39,6 +40,7 @@ const EXPECTED: [(&str, &str); 31] = [
     ("post", "/sessions/{session_id}/rename"),
     ("get", "/sessions/{session_id}/runs"),
     ("get", "/sessions/{session_id}/runs/{run_id}"),
+    ("get", "/sessions/{session_id}/run-previews"),
     ("get", "/hooks/jobs"),
     ("post", "/hooks/jobs/{job_id}/retry"),
 ];

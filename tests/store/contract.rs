@@ -713,6 +713,89 @@ pub async fn a_background_run_keeps_its_request_checkpoint_and_events(db: &TestD
     store.close().await;
 }
 
+pub async fn a_session_created_before_its_runs_is_completed_by_the_first(db: &TestDb) {
+    let store = db.open().await;
+    let empty = |id: &str, kind: &str, component: &str| SessionView {
+        session: SessionRecord {
+            session_type: kind.into(),
+            component_id: component.into(),
+            session_name: None,
+            session_state: "{\"topic\":\"exercise\"}".into(),
+            ..session(id, component)
+        },
+        metadata: Some("{\"source\":\"crm\"}".into()),
+        summary: None,
+    };
+    let pre = empty("pre", "workflow", "");
+    let created = store
+        .create_session(&pre)
+        .await
+        .unwrap()
+        .expect("a new id is created");
+    assert_eq!(created, pre, "stored as given");
+    assert_eq!(
+        store.session_view("pre").await.unwrap(),
+        Some(created.clone())
+    );
+    let mut again = empty("pre", "agent", "chat");
+    again.session.session_name = Some("other".into());
+    assert_eq!(
+        store.create_session(&again).await.unwrap(),
+        None,
+        "an id is taken whatever the type"
+    );
+    assert_eq!(store.session_view("pre").await.unwrap(), Some(created));
+
+    // The first run names the component and, having no name, the session; the state stays.
+    let BeginRun::Started(stored) = begin(store.as_ref(), "pre", "r1").await else {
+        panic!("the run starts");
+    };
+    assert_eq!(stored.component_id, WF);
+    assert_eq!(stored.session_name.as_deref(), Some("first input"));
+    assert_eq!(stored.session_state, "{\"topic\":\"exercise\"}");
+    let view = store.session_view("pre").await.unwrap().unwrap();
+    assert_eq!(view.session.component_id, WF);
+    assert_eq!(view.metadata.as_deref(), Some("{\"source\":\"crm\"}"));
+    // From then on it belongs to that workflow.
+    let err = store
+        .begin_run(&session("pre", "other-wf"), &run("r2", "pre"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SessionConflict(_)), "{err}");
+
+    // A session created with its component keeps it and takes the first run's input as name.
+    store
+        .create_session(&empty("named-later", "workflow", WF))
+        .await
+        .unwrap()
+        .unwrap();
+    begin(store.as_ref(), "named-later", "r3").await;
+    let view = store.session_view("named-later").await.unwrap().unwrap();
+    assert_eq!(view.session.session_name.as_deref(), Some("first input"));
+
+    // A run of another type is refused and completes nothing.
+    store
+        .create_session(&empty("agent-s", "agent", ""))
+        .await
+        .unwrap()
+        .unwrap();
+    let err = store
+        .begin_run(&session("agent-s", WF), &run("r4", "agent-s"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SessionConflict(_)), "{err}");
+    let view = store.session_view("agent-s").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            view.session.component_id.as_str(),
+            view.session.session_name
+        ),
+        ("", None)
+    );
+    assert!(store.get_run("r4").await.unwrap().is_none());
+    store.close().await;
+}
+
 pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
     let store = db.open().await;
     for (id, name) in [("s1", "Banana"), ("s2", "apple pie"), ("s3", "Cherry")] {

@@ -47,5 +47,6 @@ on_both_backends!(
     concurrent_runs_in_one_session_are_all_stored,
     a_background_run_keeps_its_request_checkpoint_and_events,
     sessions_are_listed_updated_and_deleted,
+    a_session_created_before_its_runs_is_completed_by_the_first,
     an_agents_history_is_its_last_completed_runs,
 );
