@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, built in one place as JSON (the handlers
 //! stay free of annotations). Every route of the API is listed with its parameters, form
 //! fields and main response shapes. When you add a route, add it here too:
-//! `tests/api/edge.rs` checks that every documented operation is routed.
+//! `tests/api/openapi.rs` checks that every routed path and method is documented, and that
+//! every documented operation is routed.
 
 use serde_json::{Map, Value, json};
 
