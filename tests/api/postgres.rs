@@ -448,6 +448,103 @@ async fn on_postgres_a_resume_on_one_replica_follows_a_run_streamed_from_another
 }
 
 #[tokio::test]
+async fn on_postgres_a_resume_following_another_replica_ends_with_the_runs_last_event() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // Another, live replica executes a run and has written its first events.
+    let other = db.open().await;
+    other.renew_owner_lease(now() + 3_600_000).await.unwrap();
+    let session = SessionRecord {
+        session_id: "s-elsewhere".into(),
+        session_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        session_name: None,
+        session_state: "{}".into(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    let run = RunRecord {
+        run_id: "elsewhere".into(),
+        session_id: "s-elsewhere".into(),
+        component_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        status: RunStatus::Running,
+        input: "hi".into(),
+        output: None,
+        error: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    other.begin_run(&session, &run, None).await.unwrap();
+    let event = |i: i64, name: &str| {
+        (
+            i,
+            json!({"event": name, "run_id": "elsewhere", "event_index": i}).to_string(),
+        )
+    };
+    other
+        .append_run_events(
+            "elsewhere",
+            &[event(0, "WorkflowStarted"), event(1, "StepStarted")],
+        )
+        .await
+        .unwrap();
+
+    let mock = Arc::new(MockOpenAi::start().await);
+    let mut app = seed_app_on(&db, mock, HookLog::default(), Duration::from_millis(10)).await;
+    let form = reqwest::multipart::Form::new().text("last_event_index", "0");
+    let mut res = app
+        .client
+        .post(app.url(&format!("/workflows/{WF}/runs/elsewhere/resume")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut text = String::new();
+    while !text.contains("StepStarted") {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // The run ends as a replica ends it: its final state is stored first, and its last events
+    // (the final one is sent only once the state is stored) are written a moment later.
+    other
+        .finish_run("elsewhere", RunStatus::Completed, "{}", None, &[])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    other
+        .append_run_events(
+            "elsewhere",
+            &[event(2, "StepCompleted"), event(3, "WorkflowCompleted")],
+        )
+        .await
+        .unwrap();
+    let rest = tokio::time::timeout(Duration::from_secs(10), res.text())
+        .await
+        .expect("the followed stream did not end")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&format!("{text}{rest}"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "catch_up",
+            "StepStarted",
+            "StepCompleted",
+            "WorkflowCompleted"
+        ],
+        "the stream ends with the run's last event, not when its status turns final"
+    );
+    other.close().await;
+    app.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn on_postgres_a_dead_replicas_background_run_is_resumed_by_another() {
     let Some(db) = TestDb::postgres().await else {
         return;
