@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, built in one place as JSON (the handlers
 //! stay free of annotations). Every route of the API is listed with its parameters, form
 //! fields and main response shapes. When you add a route, add it here too:
-//! `tests/api/edge.rs` checks that every documented operation is routed.
+//! `tests/api/openapi.rs` checks that every routed path and method is documented, and that
+//! every documented operation is routed.
 
 use serde_json::{Map, Value, json};
 
@@ -324,6 +325,32 @@ fn operations() -> Vec<(String, &'static str, Value)> {
             ok(schema("SessionList")),
         ),
     );
+    add("/sessions", "post", {
+        let mut o = op(
+            "Sessions",
+            "Create an empty session (201); its first run can then name it with `session_id`",
+            vec![
+                query_enum(
+                    "type",
+                    &["agent", "team", "workflow"],
+                    "The session type (default `agent`)",
+                ),
+                query(
+                    "db_id",
+                    "string",
+                    "Accepted for agno's clients; there is one database",
+                    false,
+                ),
+            ],
+            Some(json_body(schema("CreateSessionRequest"))),
+            json!({"201": {"description": "Created",
+                           "content": {"application/json": {"schema": schema("SessionDetail")}}}}),
+        );
+        o["requestBody"]["required"] = json!(false);
+        o["responses"]["409"] = error("A session with this `session_id` exists");
+        o["responses"]["422"] = validation_error("A field of the wrong type, or a bad `type`");
+        o
+    });
     add(
         "/sessions",
         "delete",
@@ -393,21 +420,24 @@ fn operations() -> Vec<(String, &'static str, Value)> {
         "get",
         op(
             "Sessions",
-            "The runs of a session, oldest first (404 while it has none)",
-            vec![
-                sid(),
-                type_query(),
-                query(
-                    "user_id",
-                    "string",
-                    "Only if it belongs to this user",
-                    false,
-                ),
-            ],
+            "The runs of a session, oldest first",
+            session_runs_params(sid()),
             None,
             ok_or_404(array(
                 json!({"oneOf": [schema("RunSchema"), schema("WorkflowRunSchema")]}),
             )),
+        ),
+    );
+    add(
+        "/sessions/{session_id}/run-previews",
+        "get",
+        op(
+            "Sessions",
+            "Previews of a session's runs, oldest first: ids, status, time, and the first \
+             280 characters of input and content",
+            session_runs_params(sid()),
+            None,
+            ok_or_404(array(schema("RunPreview"))),
         ),
     );
     add(
@@ -545,6 +575,36 @@ fn type_query() -> Value {
         &["agent", "team", "workflow"],
         "The session type (found out if omitted)",
     )
+}
+
+/// The filters of a session's run list (`/runs` and `/run-previews`).
+fn session_runs_params(session: Value) -> Vec<Value> {
+    let mut status = status_query();
+    status["description"] = json!("Only runs in one of these statuses (repeatable, any case)");
+    status["schema"] = array(status["schema"].clone());
+    vec![
+        session,
+        type_query(),
+        query(
+            "user_id",
+            "string",
+            "Only if the session belongs to this user",
+            false,
+        ),
+        query(
+            "created_after",
+            "integer",
+            "Only runs created at or after this time (unix seconds)",
+            false,
+        ),
+        query(
+            "created_before",
+            "integer",
+            "Only runs created at or before this time (unix seconds)",
+            false,
+        ),
+        status,
+    ]
 }
 
 fn session_list_params() -> Vec<Value> {
@@ -692,6 +752,11 @@ fn run_responses(output: Value) -> Value {
     })
 }
 
+fn validation_error(description: &str) -> Value {
+    json!({"description": description,
+           "content": {"application/json": {"schema": schema("ValidationError")}}})
+}
+
 fn error(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema("Error")}}})
 }
@@ -780,6 +845,19 @@ fn schemas() -> Value {
             "session_ids": array(s("string")),
             "session_types": array(json!({"type": "string", "enum": ["agent", "team", "workflow"]})),
         }), &["session_ids", "session_types"]),
+        "CreateSessionRequest": object(json!({
+            "session_id": {"type": "string", "description": "A new one if omitted"},
+            "session_name": s("string"), "session_state": obj(), "metadata": obj(), "user_id": s("string"),
+            "agent_id": {"type": "string", "description": "For `type=agent`"},
+            "team_id": {"type": "string", "description": "For `type=team`"},
+            "workflow_id": {"type": "string", "description": "For `type=workflow`"},
+        }), &[]),
+        "RunPreview": object(json!({
+            "run_id": s("string"), "parent_run_id": s("string"), "agent_id": s("string"),
+            "team_id": s("string"), "workflow_id": s("string"), "user_id": s("string"), "status": status.clone(),
+            "run_input": {"type": "string", "maxLength": 280}, "content_preview": {"type": "string", "maxLength": 280},
+            "created_at": s("string"),
+        }), &["run_id"]),
         "RenameSessionRequest": object(json!({"session_name": s("string")}), &["session_name"]),
         "UpdateSessionRequest": object(json!({"session_name": s("string"), "session_state": obj(),
                                               "metadata": obj(), "summary": obj()}), &[]),

@@ -255,14 +255,15 @@ fn meta_frame(name: &str, payload: &serde_json::Value) -> String {
     format!("event: {name}\ndata: {}\n\n", py_json(payload))
 }
 
-/// JSON with Python's default separators (`", "` and `": "`), as agno's `json.dumps(meta)`.
-fn py_json(value: &serde_json::Value) -> String {
+/// JSON as Python's default `json.dumps` writes it (agno's meta events, run previews): the
+/// separators `", "` and `": "`, and every non-ASCII character escaped (`ensure_ascii`).
+pub(super) fn py_json(value: &serde_json::Value) -> String {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
             let fields: Vec<String> = map
                 .iter()
-                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), py_json(v)))
+                .map(|(k, v)| format!("{}: {}", py_str(k), py_json(v)))
                 .collect();
             format!("{{{}}}", fields.join(", "))
         }
@@ -270,8 +271,29 @@ fn py_json(value: &serde_json::Value) -> String {
             let items: Vec<String> = items.iter().map(py_json).collect();
             format!("[{}]", items.join(", "))
         }
+        Value::String(s) => py_str(s),
         other => other.to_string(),
     }
+}
+
+/// A JSON string literal with every non-ASCII character as `\uXXXX` (UTF-16 units, as Python).
+fn py_str(s: &str) -> String {
+    let quoted = serde_json::Value::String(s.to_owned()).to_string();
+    if quoted.is_ascii() {
+        return quoted;
+    }
+    let mut out = String::with_capacity(quoted.len() + 16);
+    for c in quoted.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// The `/resume` form: `last_event_index` (the last event the client has; none = replay all)
@@ -372,7 +394,7 @@ pub(crate) async fn resume(
                     "message": "Run completed. Replaying stored events from database."}),
         ));
         for (_, payload) in &events {
-            body.push_str(&stored_frame(payload));
+            body.push_str(&stored_frame(payload).1);
         }
     }
     Ok(sse_response(Body::from(body)))
@@ -423,71 +445,130 @@ pub(crate) async fn find_run(
 /// How often a `/resume` following a run on another replica looks for its new events.
 const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// How long a `/resume` following a run on another replica waits, once the run's status is
+/// final, for its last events: that replica stores the final state before it sends (and then
+/// writes) the final event. A run ended by reconciliation (its replica died) has none to wait
+/// for, so the stream ends after this.
+const LAST_EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The events that end a run's stream: `WorkflowCompleted` (also after `WorkflowCancelled`)
+/// or `WorkflowError` for a workflow; `RunCompleted`, `RunError` or `RunCancelled` for an
+/// agent (whose `RunCompleted`s inside a workflow are its steps').
+fn last_events(component_type: &str) -> &'static [&'static str] {
+    match component_type {
+        "workflow" => &["WorkflowCompleted", "WorkflowError"],
+        _ => &["RunCompleted", "RunError", "RunCancelled"],
+    }
+}
+
+/// Where a `/resume` following a run on another replica stands.
+struct Follow {
+    store: Arc<dyn crate::store::Store>,
+    run_id: String,
+    last_events: &'static [&'static str],
+    /// The index of the last event sent.
+    last: i64,
+    /// The `catch_up` frame, until sent.
+    meta: Option<String>,
+    /// When the run's status was seen final: from then on its last events are awaited.
+    ended_at: Option<std::time::Instant>,
+    /// The run's last event was sent: the stream is over.
+    done: bool,
+    idle_since: std::time::Instant,
+}
+
 /// A run executing on another replica, followed through the database: a `catch_up` event,
 /// the stored events after `last`, then new ones as that replica writes them (every
-/// [`FOLLOW_EVERY`]), until the run has ended and its last events are out.
+/// [`FOLLOW_EVERY`]), until the run's last event is out (or, once the run has ended, for
+/// [`LAST_EVENTS_WAIT`] at most).
 fn follow_stored(store: Arc<dyn crate::store::Store>, run: RunRecord, last: i64) -> Body {
     let meta = meta_frame(
         "catch_up",
         &json!({"event": "catch_up", "run_id": run.run_id, "status": "running",
                 "message": "Following the run from the database."}),
     );
-    let state = (
+    let follow = Follow {
         store,
-        run.run_id,
+        last_events: last_events(&run.component_type),
+        run_id: run.run_id,
         last,
-        Some(meta),
-        false,
-        std::time::Instant::now(),
-    );
-    let stream = futures::stream::unfold(
-        state,
-        |(store, run_id, last, meta, ended, mut idle_since)| async move {
-            if let Some(meta) = meta {
-                let state = (store, run_id, last, None, ended, idle_since);
-                return Some((Ok::<_, Infallible>(Bytes::from(meta)), state));
+        meta: Some(meta),
+        ended_at: None,
+        done: false,
+        idle_since: std::time::Instant::now(),
+    };
+    let stream = futures::stream::unfold(follow, |mut f| async move {
+        if let Some(meta) = f.meta.take() {
+            return Some((Ok::<_, Infallible>(Bytes::from(meta)), f));
+        }
+        if f.done {
+            return None;
+        }
+        loop {
+            let events = f
+                .store
+                .run_events(&f.run_id, f.last)
+                .await
+                .unwrap_or_default();
+            if let Some((index, _)) = events.last() {
+                f.last = *index;
+                let mut chunk = String::new();
+                for (_, payload) in &events {
+                    let (name, frame) = stored_frame(payload);
+                    f.done |= f.last_events.contains(&name.as_str());
+                    chunk.push_str(&frame);
+                }
+                f.idle_since = std::time::Instant::now();
+                return Some((Ok(Bytes::from(chunk)), f));
             }
-            loop {
-                let events = store.run_events(&run_id, last).await.unwrap_or_default();
-                if let Some((index, _)) = events.last() {
-                    let next = *index;
-                    let mut chunk = String::new();
-                    for (_, payload) in &events {
-                        chunk.push_str(&stored_frame(payload));
+            match f.ended_at {
+                Some(at) if at.elapsed() >= LAST_EVENTS_WAIT => return None,
+                Some(_) => {}
+                None => {
+                    // Read the status first, then the events once more at once: nothing
+                    // written before the run ended is missed.
+                    let ended = match f.store.get_run(&f.run_id).await {
+                        Ok(Some(r)) => r.status.is_terminal(),
+                        Ok(None) | Err(_) => true,
+                    };
+                    if ended {
+                        f.ended_at = Some(std::time::Instant::now());
+                        continue;
                     }
-                    let state = (store, run_id, next, None, ended, std::time::Instant::now());
-                    return Some((Ok(Bytes::from(chunk)), state));
+                    if f.idle_since.elapsed() >= HEARTBEAT {
+                        f.idle_since = std::time::Instant::now();
+                        return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), f));
+                    }
                 }
-                if ended {
-                    return None;
-                }
-                // Read the status first, then the events once more: nothing written before
-                // the run ended is missed.
-                let finished = match store.get_run(&run_id).await {
-                    Ok(Some(r)) => r.status.is_terminal(),
-                    Ok(None) | Err(_) => true,
-                };
-                if finished {
-                    let state = (store, run_id, last, None, true, idle_since);
-                    return Some((Ok(Bytes::new()), state));
-                }
-                if idle_since.elapsed() >= HEARTBEAT {
-                    idle_since = std::time::Instant::now();
-                    let state = (store, run_id, last, None, false, idle_since);
-                    return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), state));
-                }
-                tokio::time::sleep(FOLLOW_EVERY).await;
             }
-        },
-    );
+            tokio::time::sleep(FOLLOW_EVERY).await;
+        }
+    });
     Body::from_stream(stream)
 }
 
-/// A stored event payload in SSE framing, named by its `"event"` key.
-fn stored_frame(payload: &str) -> String {
+/// A stored event payload in SSE framing, named by its `"event"` key; and that name.
+fn stored_frame(payload: &str) -> (String, String) {
     let name = serde_json::from_str::<serde_json::Value>(payload)
         .ok()
         .and_then(|v| v.get("event").and_then(|e| e.as_str()).map(str::to_owned))
         .unwrap_or_else(|| "message".to_owned());
-    format!("event: {name}\ndata: {payload}\n\n")
+    let frame = format!("event: {name}\ndata: {payload}\n\n");
+    (name, frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_json;
+    use serde_json::json;
+
+    #[test]
+    fn py_json_writes_what_pythons_json_dumps_writes() {
+        // json.dumps({"a": [1, "é"], "b": {"c": None}, "d": "😀\n"}) in Python 3.
+        let v = json!({"a": [1, "é"], "b": {"c": null}, "d": "😀\n"});
+        assert_eq!(
+            py_json(&v),
+            r#"{"a": [1, "\u00e9"], "b": {"c": null}, "d": "\ud83d\ude00\n"}"#
+        );
+    }
 }

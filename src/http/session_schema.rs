@@ -32,6 +32,15 @@ fn component_key(session_type: &str) -> &'static str {
     }
 }
 
+/// The session's agent, team or workflow id; null for a session created empty (`POST
+/// /sessions` without one) that no run has named yet.
+fn component_of(view: &SessionView) -> Value {
+    match view.session.component_id.as_str() {
+        "" => Value::Null,
+        id => json!(id),
+    }
+}
+
 /// The session's metadata; a workflow session's is `{}` when none was set (agno stores `{}`).
 fn metadata_of(view: &SessionView) -> Value {
     match parse_json(view.metadata.as_deref()) {
@@ -54,7 +63,7 @@ pub(super) fn session_summary(view: &SessionView) -> Value {
         "session_summary": parse_json(view.summary.as_deref()),
         "metadata": metadata_of(view),
     });
-    v[component_key(&s.session_type)] = json!(s.component_id);
+    v[component_key(&s.session_type)] = component_of(view);
     without_nulls(v)
 }
 
@@ -214,6 +223,57 @@ pub(super) fn run_schema(run: &RunRecord) -> Value {
     }
 }
 
+/// How many characters of the input and the content a run preview keeps (agno's
+/// `_RUN_PREVIEW_CHARS`).
+const PREVIEW_CHARS: usize = 280;
+
+/// agno's `SessionRunPreviewSchema._preview`: text as it is, anything else as Python's
+/// `json.dumps`, cut to [`PREVIEW_CHARS`] characters.
+fn preview(v: &Value) -> Value {
+    let text = match v {
+        Value::Null => return Value::Null,
+        Value::String(s) => s.clone(),
+        other => super::runs::py_json(other),
+    };
+    Value::String(text.chars().take(PREVIEW_CHARS).collect())
+}
+
+/// agno's `SessionRunPreviewSchema` (nulls dropped): the run's ids, status and creation time,
+/// and the start of its input and of its content; no messages, events, steps or metrics.
+pub(super) fn run_preview(run: &RunRecord) -> Value {
+    let out = output_of(run);
+    let (run_input, parent_run_id, id_key) = match run.component_type.as_str() {
+        "workflow" => {
+            let input = out
+                .get("input")
+                .filter(|i| !i.is_null())
+                .map(stringify)
+                .unwrap_or_else(|| run.input.clone());
+            (input, Value::Null, "workflow_id")
+        }
+        kind => (
+            agent_run_input(run, &out),
+            field(&out, "parent_run_id", json!("")),
+            if kind == "team" {
+                "team_id"
+            } else {
+                "agent_id"
+            },
+        ),
+    };
+    let mut v = json!({
+        "run_id": run.run_id,
+        "parent_run_id": parent_run_id,
+        "user_id": field(&out, "user_id", json!(run.user_id.clone().unwrap_or_default())),
+        "status": run.status,
+        "run_input": preview(&json!(run_input)),
+        "content_preview": preview(&field(&out, "content", json!(""))),
+        "created_at": iso(run.created_at),
+    });
+    v[id_key] = field(&out, id_key, json!(run.component_id));
+    without_nulls(v)
+}
+
 /// Adds `add`'s token counts into `sum`, merging the per-model `details` by model id and
 /// provider (agno's session metrics).
 fn add_metrics(sum: &mut Map<String, Value>, add: &Value) {
@@ -313,6 +373,9 @@ fn component_data(view: &SessionView, runs: &[RunRecord]) -> Value {
 /// else from the latest stored run.
 fn workflow_data(rt: &Runtime, view: &SessionView, runs: &[RunRecord]) -> (Value, Value) {
     let id = &view.session.component_id;
+    if id.is_empty() {
+        return (Value::Null, Value::Null);
+    }
     if let Some(wf) = rt.workflow(id) {
         let steps: Vec<Value> = wf
             .get_steps()
@@ -352,7 +415,7 @@ pub(super) fn session_detail(rt: &Runtime, view: &SessionView, runs: &[RunRecord
             }
             json!({
                 "user_id": s.user_id,
-                "workflow_id": s.component_id,
+                "workflow_id": component_of(view),
                 "workflow_name": workflow_name,
                 "session_id": s.session_id,
                 "session_name": name,
@@ -380,10 +443,10 @@ pub(super) fn session_detail(rt: &Runtime, view: &SessionView, runs: &[RunRecord
             });
             let data = component_data(view, runs);
             if kind == "team" {
-                v["team_id"] = json!(s.component_id);
+                v["team_id"] = component_of(view);
                 v["team_data"] = data;
             } else {
-                v["agent_id"] = json!(s.component_id);
+                v["agent_id"] = component_of(view);
                 v["agent_session_id"] = json!(s.session_id);
                 v["agent_data"] = data;
             }

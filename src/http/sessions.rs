@@ -1,15 +1,20 @@
-//! `/sessions`: list (filters, sort, pages), detail, a session's runs and one run, delete one
-//! or many, rename, update. Query strings and JSON bodies are validated here with FastAPI's
-//! 422 shapes (`{"detail": [{"type", "loc", "msg", "input"}]}`).
+//! `/sessions`: create, list (filters, sort, pages), detail, a session's runs (in full or as
+//! previews) and one run, delete one or many, rename, update. Query strings and JSON bodies are
+//! validated here with FastAPI's 422 shapes (`{"detail": [{"type", "loc", "msg", "input"}]}`).
 
 use super::error::ApiError;
-use super::session_schema::{run_schema, session_detail, session_summary, without_nulls};
+use super::session_schema::{
+    run_preview, run_schema, session_detail, session_summary, without_nulls,
+};
 use super::validation::{
     Params, check, enum_error, invalid, json_object, object_field, string_field,
 };
 use super::{AppState, Path, route};
 use crate::run::RunStatus;
-use crate::store::{SessionFilter, SessionKey, SessionSort, SessionUpdate, SessionView};
+use crate::run::unix_millis;
+use crate::store::{
+    RunRecord, SessionFilter, SessionKey, SessionRecord, SessionSort, SessionUpdate, SessionView,
+};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
@@ -22,7 +27,13 @@ use std::time::Instant;
 
 pub(crate) fn router() -> Router<AppState> {
     let r = Router::new();
-    let r = route(r, "/sessions", get(list_sessions).delete(delete_sessions));
+    let r = route(
+        r,
+        "/sessions",
+        get(list_sessions)
+            .post(create_session)
+            .delete(delete_sessions),
+    );
     let r = route(
         r,
         "/sessions/{session_id}",
@@ -31,6 +42,11 @@ pub(crate) fn router() -> Router<AppState> {
             .patch(update_session),
     );
     let r = route(r, "/sessions/{session_id}/runs", get(list_runs));
+    let r = route(
+        r,
+        "/sessions/{session_id}/run-previews",
+        get(list_run_previews),
+    );
     let r = route(r, "/sessions/{session_id}/runs/{run_id}", get(get_run));
     route(r, "/sessions/{session_id}/rename", post(rename_session))
 }
@@ -115,6 +131,89 @@ async fn list_sessions(
     })))
 }
 
+/// `POST /sessions?type=agent` with agno's `CreateSessionRequest` (JSON, every field optional:
+/// `session_id`, `session_name`, `session_state`, `metadata`, `user_id`, and the `agent_id`,
+/// `team_id` or `workflow_id` that goes with the type): 201 with the new session's detail
+/// schema. Without an id one is made; an id already taken gets 409. A session made without its
+/// component's id takes the id (and, without a name, the input) of its first run.
+async fn create_session(
+    State(rt): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let q = Params::parse(raw)?;
+    let body = optional_json_object(body)?;
+    let mut errors = Vec::new();
+    let session_type = q
+        .one_of("type", &SESSION_TYPES, &mut errors)
+        .unwrap_or_else(|| "agent".to_owned());
+    let mut text = |name: &str| string_field(&body, name, false, &mut errors);
+    let session_id = text("session_id").filter(|id| !id.is_empty());
+    let session_name = text("session_name");
+    let user_id = text("user_id");
+    let ids = [text("agent_id"), text("team_id"), text("workflow_id")];
+    let session_state = object_field(&body, "session_state", &mut errors);
+    let metadata = object_field(&body, "metadata", &mut errors);
+    check(errors)?;
+    let [agent_id, team_id, workflow_id] = ids;
+    let (component_key, component_id) = match session_type.as_str() {
+        "agent" => ("agent_id", agent_id),
+        "team" => ("team_id", team_id),
+        _ => ("workflow_id", workflow_id),
+    };
+    let fields = [
+        ("session_id", &session_id),
+        ("session_name", &session_name),
+        ("user_id", &user_id),
+        (component_key, &component_id),
+    ];
+    if let Some((name, _)) = fields
+        .iter()
+        .find(|(_, v)| v.as_deref().is_some_and(|v| v.contains('\0')))
+    {
+        return Err(ApiError::bad_request(format!(
+            "{name} must not contain NUL bytes"
+        )));
+    }
+    let now = unix_millis();
+    let session_id = session_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let view = SessionView {
+        session: SessionRecord {
+            session_id: session_id.clone(),
+            session_type,
+            component_id: component_id.unwrap_or_default(),
+            user_id,
+            session_name,
+            session_state: session_state.unwrap_or_else(|| "{}".to_owned()),
+            created_at: now,
+            updated_at: now,
+        },
+        metadata,
+        summary: None,
+    };
+    let created = rt.store.create_session(&view).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "Session with id '{session_id}' already exists. \
+                 Use PATCH /sessions/{session_id} to update it."
+            ),
+        )
+    })?;
+    let detail = without_nulls(session_detail(&rt, &created, &[]));
+    Ok((StatusCode::CREATED, Json(detail)).into_response())
+}
+
+/// An optional JSON object body: none at all reads as `{}` (FastAPI's `Body(default=...)`).
+fn optional_json_object(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match body {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(serde_json::Map::new()),
+        other => json_object(other),
+    }
+}
+
 /// The session, if it exists and matches the `type` and `user_id` filters of the query.
 async fn find_session(
     rt: &AppState,
@@ -162,6 +261,32 @@ async fn list_runs(
     Path(session_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<Value>>, ApiError> {
+    let runs = filtered_runs(&rt, &session_id, raw).await?;
+    Ok(Json(
+        runs.iter().map(|r| without_nulls(run_schema(r))).collect(),
+    ))
+}
+
+/// `GET /sessions/{id}/run-previews` with the filters of `/runs`: agno's
+/// `SessionRunPreviewSchema` for each run, oldest first: ids, status, creation time and the
+/// first 280 characters of the input and of the content, for clients that poll.
+async fn list_run_previews(
+    State(rt): State<AppState>,
+    Path(session_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let runs = filtered_runs(&rt, &session_id, raw).await?;
+    Ok(Json(runs.iter().map(run_preview).collect()))
+}
+
+/// The session's runs, oldest first, that match the query's `status` (repeatable,
+/// case-insensitive), `created_after` and `created_before` (unix seconds); the session must
+/// match `type` and `user_id`.
+async fn filtered_runs(
+    rt: &AppState,
+    session_id: &str,
+    raw: Option<String>,
+) -> Result<Vec<RunRecord>, ApiError> {
     let q = Params::parse(raw)?;
     let mut errors = Vec::new();
     let after = q.int("created_after", None, i64::MIN, None, &mut errors);
@@ -179,20 +304,18 @@ async fn list_runs(
             "Invalid status value(s) {unknown:?}; expected one of {RUN_STATUSES:?}"
         )));
     }
-    find_session(&rt, &session_id, &q)
+    find_session(rt, session_id, &q)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Session with ID {session_id} not found")))?;
-    let runs = rt.store.session_runs(&session_id).await?;
+    let mut runs = rt.store.session_runs(session_id).await?;
     let wanted =
         |status: RunStatus| statuses.is_empty() || statuses.iter().any(|s| s == status.as_str());
-    Ok(Json(
-        runs.iter()
-            .filter(|r| after.is_none_or(|a| r.created_at / 1000 >= a))
-            .filter(|r| before.is_none_or(|b| r.created_at / 1000 <= b))
-            .filter(|r| wanted(r.status))
-            .map(|r| without_nulls(run_schema(r)))
-            .collect(),
-    ))
+    runs.retain(|r| {
+        after.is_none_or(|a| r.created_at / 1000 >= a)
+            && before.is_none_or(|b| r.created_at / 1000 <= b)
+            && wanted(r.status)
+    });
+    Ok(runs)
 }
 
 /// `GET /sessions/{id}/runs/{run_id}`: one run in agno's schema for its kind (nulls kept).

@@ -3,8 +3,13 @@
 //! what dead processes left: runs whose owner's lease expired end ERROR "interrupted: server
 //! restarted", and the hook job leases they held expire so the sweep takes the jobs. An
 //! exclusive store (SQLite) reconciles once at startup instead (`Runtime::recover`).
+//!
+//! The heartbeat also re-checks the cancels other replicas stored for the runs executing here:
+//! a cancel normally arrives by NOTIFY at once, but one sent while this process's listening
+//! connection was down would be missed, so each heartbeat (while runs are in flight) asks the
+//! store once for the runs it owns with a cancel pending.
 
-use super::INTERRUPTED;
+use super::{CancelSwitches, INTERRUPTED, cancel_requested_here};
 use crate::run::unix_millis;
 use crate::store::{ResumableRun, Store, StoreError};
 use std::sync::Arc;
@@ -47,12 +52,14 @@ pub(crate) struct OwnerLease {
 
 impl OwnerLease {
     /// Takes the lease (a failure here means the database is unusable: the process should not
-    /// serve), reconciles once, then renews and reconciles every heartbeat.
+    /// serve), reconciles once, then renews and reconciles every heartbeat, and stops the runs
+    /// in `active` that another replica asked to cancel.
     pub(crate) async fn start(
         &self,
         store: Arc<dyn Store>,
         settings: LeaseSettings,
         orphans: mpsc::UnboundedSender<ResumableRun>,
+        active: CancelSwitches,
     ) -> Result<(), StoreError> {
         store
             .renew_owner_lease(unix_millis() + settings.lease.as_millis() as i64)
@@ -72,6 +79,7 @@ impl OwnerLease {
                     continue;
                 }
                 reconcile(store.as_ref(), &orphans).await;
+                recheck_cancels(store.as_ref(), &active).await;
             }
         });
         *self.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
@@ -119,5 +127,22 @@ async fn reconcile(store: &dyn Store, orphans: &mpsc::UnboundedSender<ResumableR
             }
         }
         Err(e) => tracing::error!(error = %e, "cannot reconcile the work of dead processes"),
+    }
+}
+
+/// Stops the runs executing here whose cancel another replica stored: one query, and only when
+/// runs are in flight.
+async fn recheck_cancels(store: &dyn Store, active: &CancelSwitches) {
+    let idle = active.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+    if idle {
+        return;
+    }
+    match store.requested_cancels().await {
+        Ok(run_ids) => {
+            for run_id in run_ids {
+                cancel_requested_here(active, &run_id, "heartbeat");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot re-check the cancels asked of this process"),
     }
 }

@@ -171,7 +171,7 @@ pub(crate) struct Runtime {
     /// Background runs of dead replicas the lease claimed, to resume here.
     orphans: Mutex<Option<mpsc::UnboundedReceiver<ResumableRun>>>,
     /// The cancel switch of every run executing in this process, by run id.
-    active: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    active: CancelSwitches,
     /// The journals of resumable runs executing here or recently finished, by run id.
     journals: Arc<Mutex<HashMap<String, Arc<Journal>>>>,
 }
@@ -232,7 +232,12 @@ impl Runtime {
             let (orphans_tx, orphans) = mpsc::unbounded_channel();
             *self.orphans.lock().unwrap_or_else(|e| e.into_inner()) = Some(orphans);
             self.lease
-                .start(self.store.clone(), self.lease_settings, orphans_tx)
+                .start(
+                    self.store.clone(),
+                    self.lease_settings,
+                    orphans_tx,
+                    self.active.clone(),
+                )
                 .await?;
         } else {
             resumable = self.store.resumable_runs().await?;
@@ -250,11 +255,7 @@ impl Runtime {
             let active = self.active.clone();
             tokio::spawn(async move {
                 while let Some(run_id) = requests.recv().await {
-                    let active = active.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(token) = active.get(&run_id) {
-                        tracing::info!(run = %run_id, "cancel requested by another replica");
-                        token.cancel();
-                    }
+                    cancel_requested_here(&active, &run_id, "NOTIFY");
                 }
             });
         }
@@ -647,18 +648,27 @@ impl Runtime {
     }
 }
 
+/// The cancel switch of every run executing in this process, by run id.
+pub(crate) type CancelSwitches = Arc<Mutex<HashMap<String, CancellationToken>>>;
+
+/// Stops the run `run_id` if it executes in this process and is not stopping already: another
+/// replica asked (the request came by `how`: the NOTIFY, or the heartbeat's re-check).
+pub(crate) fn cancel_requested_here(active: &CancelSwitches, run_id: &str, how: &str) {
+    let active = active.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(token) = active.get(run_id).filter(|t| !t.is_cancelled()) {
+        tracing::info!(run = %run_id, via = how, "cancel requested by another replica");
+        token.cancel();
+    }
+}
+
 /// A run's entry in the runtime's table of cancel switches; removed when the run ends.
 struct ActiveRun {
-    table: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    table: CancelSwitches,
     run_id: String,
 }
 
 impl ActiveRun {
-    fn register(
-        table: &Arc<Mutex<HashMap<String, CancellationToken>>>,
-        run_id: &str,
-        token: CancellationToken,
-    ) -> ActiveRun {
+    fn register(table: &CancelSwitches, run_id: &str, token: CancellationToken) -> ActiveRun {
         table
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -117,6 +117,18 @@ pub struct SessionRecord {
     pub updated_at: i64,
 }
 
+impl SessionRecord {
+    /// True when this stored session was created empty (`POST /sessions`, [`Store::create_session`])
+    /// without a component or a name, and `incoming` (the session of a run starting in it, of
+    /// the same type) should complete it: [`Store::begin_run`] then records the run's component
+    /// where there was none, and the run's input as the name where there was none.
+    pub fn completed_by_first_run(&self, incoming: &SessionRecord) -> bool {
+        (self.component_id.is_empty() || self.session_name.is_none())
+            && self.session_type == incoming.session_type
+            && (self.component_id.is_empty() || self.component_id == incoming.component_id)
+    }
+}
+
 /// A run row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -376,7 +388,8 @@ pub trait Store: Send + Sync + 'static {
     /// opened store.
     fn owner_id(&self) -> &str;
     /// In one transaction: honours the idempotency key (returning the run it names, if live),
-    /// creates the session if it does not exist, checks that it belongs to the run's component
+    /// creates the session if it does not exist (or completes one created empty: see
+    /// [`SessionRecord::completed_by_first_run`]), checks that it belongs to the run's component
     /// (else [`StoreError::SessionConflict`]), and records the new run (status RUNNING or
     /// PENDING) with its key.
     async fn begin_run(
@@ -492,6 +505,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<String>>, StoreError> {
         Ok(None)
     }
+    /// The unfinished runs this process owns ([`Store::owner_id`]) that another process asked
+    /// to cancel ([`Store::request_cancel`]): a periodic re-check that catches a wake-up this
+    /// process missed (its listening connection was down). Empty for a store with one process
+    /// only.
+    async fn requested_cancels(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Closes the connections once every write is done.
     async fn close(&self);
     /// One page of the sessions matching `filter`, and how many match in all.
@@ -501,6 +521,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<SessionView>, u64), StoreError>;
     /// A session with its metadata and summary.
     async fn session_view(&self, session_id: &str) -> Result<Option<SessionView>, StoreError>;
+    /// Creates a session before any run (`POST /sessions`): the row `view` describes, with its
+    /// state, metadata and summary. An empty `component_id` means none yet, and the first run in
+    /// the session names it (see [`SessionRecord::completed_by_first_run`]). `None`, and nothing
+    /// written, when a session with that id exists.
+    async fn create_session(&self, view: &SessionView) -> Result<Option<SessionView>, StoreError>;
     /// In one transaction: deletes the sessions found for `keys` with their runs, run events
     /// and idempotency keys (hook jobs stay: they are independent durable work). If any of
     /// them has a run still RUNNING or PENDING, deletes nothing and names those in `busy`.

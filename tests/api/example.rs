@@ -32,12 +32,22 @@ async fn start_example(envs: &[(&str, String)]) -> Example {
     start_example_in(tempfile::tempdir().unwrap(), envs).await
 }
 
+/// A free loopback port below the kernel's ephemeral range (32768-60999 on Linux). The port is
+/// free now and bound by the example later: a port from the ephemeral range could meanwhile be
+/// handed to another test's listener on port 0 (which would then answer the example's health
+/// check) or to an outgoing connection, and the example would fail to bind it.
+pub(crate) fn free_port() -> u16 {
+    loop {
+        let port = fastrand::u16(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// Starts the example with `dir` as its working directory (its database is `dir/tmp/workflow.db`).
 pub(crate) async fn start_example_in(dir: tempfile::TempDir, envs: &[(&str, String)]) -> Example {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut cmd = Command::new(example_binary());
     cmd.current_dir(dir.path())
         .env_remove("OPENAI_API_KEY")

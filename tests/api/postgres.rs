@@ -315,6 +315,72 @@ async fn on_postgres_a_cancel_sent_to_one_replica_stops_a_run_on_another() {
 }
 
 #[tokio::test]
+async fn on_postgres_a_stored_cancel_whose_notify_was_missed_stops_the_run_at_a_heartbeat() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let agentos::DbConfig::Postgres(url) = db.config() else {
+        unreachable!("a Postgres test database")
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let hooks = HookLog::default();
+    // Heartbeats every 200 ms (seed_app_on).
+    let mut app = seed_app_on(&db, mock.clone(), hooks, Duration::from_millis(10)).await;
+    // The model takes 30 s: the run is mid-call when the cancel is stored.
+    mock.set_delay(Duration::from_secs(30));
+    let mut res = app
+        .post_run(&[("message", "stop me"), ("session_id", "s-missed")])
+        .await;
+    let mut text = String::new();
+    while !text.contains("ModelRequestStarted") {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let run_id = crate::helpers::parse_sse(&text)[0].1["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What another replica's cancel leaves when its NOTIFY never arrives (this replica's
+    // listening connection was reconnecting): the stored intent only.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let marked = sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE run_id = $1")
+        .bind(&run_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(marked.rows_affected(), 1);
+    pool.close().await;
+    let stored_at = Instant::now();
+    let rest = tokio::time::timeout(Duration::from_secs(5), res.text())
+        .await
+        .expect("a stored cancel was not acted on within 5 s (25 heartbeats)")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&format!("{text}{rest}"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["WorkflowCancelled", "WorkflowCompleted"],
+        "{names:?}"
+    );
+    assert!(
+        stored_at.elapsed() < Duration::from_secs(2),
+        "stopped {:?} after the cancel was stored: more than a few heartbeats",
+        stored_at.elapsed()
+    );
+    let stored = poll(
+        &app,
+        &format!("/workflows/{WF}/runs/{run_id}?session_id=s-missed"),
+        Duration::from_secs(5),
+        |r| r["status"] == "CANCELLED",
+    )
+    .await;
+    assert_eq!(stored["status"], "CANCELLED");
+    mock.set_delay(Duration::ZERO);
+    app.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
 async fn on_postgres_a_resume_on_one_replica_follows_a_run_streamed_from_another() {
     let Some(db) = TestDb::postgres().await else {
         return;
@@ -378,6 +444,103 @@ async fn on_postgres_a_resume_on_one_replica_follows_a_run_streamed_from_another
     mock.set_delay(Duration::ZERO);
     a.stop().await;
     b.stop().await;
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn on_postgres_a_resume_following_another_replica_ends_with_the_runs_last_event() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // Another, live replica executes a run and has written its first events.
+    let other = db.open().await;
+    other.renew_owner_lease(now() + 3_600_000).await.unwrap();
+    let session = SessionRecord {
+        session_id: "s-elsewhere".into(),
+        session_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        session_name: None,
+        session_state: "{}".into(),
+        created_at: now(),
+        updated_at: now(),
+    };
+    let run = RunRecord {
+        run_id: "elsewhere".into(),
+        session_id: "s-elsewhere".into(),
+        component_type: "workflow".into(),
+        component_id: WF.into(),
+        user_id: None,
+        status: RunStatus::Running,
+        input: "hi".into(),
+        output: None,
+        error: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    other.begin_run(&session, &run, None).await.unwrap();
+    let event = |i: i64, name: &str| {
+        (
+            i,
+            json!({"event": name, "run_id": "elsewhere", "event_index": i}).to_string(),
+        )
+    };
+    other
+        .append_run_events(
+            "elsewhere",
+            &[event(0, "WorkflowStarted"), event(1, "StepStarted")],
+        )
+        .await
+        .unwrap();
+
+    let mock = Arc::new(MockOpenAi::start().await);
+    let mut app = seed_app_on(&db, mock, HookLog::default(), Duration::from_millis(10)).await;
+    let form = reqwest::multipart::Form::new().text("last_event_index", "0");
+    let mut res = app
+        .client
+        .post(app.url(&format!("/workflows/{WF}/runs/elsewhere/resume")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut text = String::new();
+    while !text.contains("StepStarted") {
+        let chunk = res.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    // The run ends as a replica ends it: its final state is stored first, and its last events
+    // (the final one is sent only once the state is stored) are written a moment later.
+    other
+        .finish_run("elsewhere", RunStatus::Completed, "{}", None, &[])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    other
+        .append_run_events(
+            "elsewhere",
+            &[event(2, "StepCompleted"), event(3, "WorkflowCompleted")],
+        )
+        .await
+        .unwrap();
+    let rest = tokio::time::timeout(Duration::from_secs(10), res.text())
+        .await
+        .expect("the followed stream did not end")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&format!("{text}{rest}"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "catch_up",
+            "StepStarted",
+            "StepCompleted",
+            "WorkflowCompleted"
+        ],
+        "the stream ends with the run's last event, not when its status turns final"
+    );
+    other.close().await;
+    app.stop().await;
     db.cleanup().await;
 }
 

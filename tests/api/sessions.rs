@@ -772,3 +772,329 @@ fn chrono_now_millis() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// `POST /sessions` with `query` and a JSON `body` (none at all when `None`).
+async fn create(app: &TestApp, query: &str, body: Option<Value>) -> (u16, Value) {
+    let req = app.client.post(app.url(&format!("/sessions{query}")));
+    match body {
+        Some(body) => send(req.json(&body)).await,
+        None => send(req).await,
+    }
+}
+
+/// The seed workflow, and `stateful`, whose one step answers with the session state's `topic`.
+async fn app_with_stateful_workflow() -> TestApp {
+    let mock = std::sync::Arc::new(crate::mock_openai::MockOpenAi::start().await);
+    let stateful = agentos::Workflow::new("stateful").steps([agentos::Step::function(
+        "read",
+        |input: agentos::StepInput| async move {
+            let topic = input.session_state.get("topic").unwrap_or(Value::Null);
+            Ok(agentos::StepOutput::new(format!("topic {topic}")))
+        },
+    )]);
+    let os = agentos::AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .workflow(stateful);
+    spawn_with(os, mock, HookLog::default()).await
+}
+
+#[tokio::test]
+async fn a_created_session_is_shown_at_once_and_its_first_run_fills_it_in() {
+    let app = app_with_stateful_workflow().await;
+    let (status, created) = create(
+        &app,
+        "?type=workflow&db_id=ignored",
+        Some(json!({
+            "session_id": "pre", "session_state": {"topic": "exercise"},
+            "metadata": {"source": "crm"}, "user_id": "u1",
+            // agno's client sends every field, nulls included.
+            "session_name": null, "agent_id": null, "team_id": null, "workflow_id": null,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["session_id"], "pre");
+    assert_eq!(created["session_state"], json!({"topic": "exercise"}));
+    assert_eq!(created["metadata"], json!({"source": "crm"}));
+    assert_eq!(created["user_id"], "u1");
+    assert_eq!(created["session_name"], "", "no name and no run yet");
+    assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        created.get("workflow_id").is_none() && created.get("workflow_data").is_none(),
+        "no workflow yet, and nulls are left out: {created}"
+    );
+    let (status, detail) = app.get_json("/sessions/pre").await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["session_state"], created["session_state"]);
+    let (_, list) = app.get_json("/sessions?type=workflow").await;
+    assert_eq!(ids(&list), ["pre"]);
+    let (status, runs) = app.get_json("/sessions/pre/runs").await;
+    assert_eq!((status, runs), (200, json!([])));
+
+    // The id is taken now, whatever the type asked.
+    for query in ["?type=workflow", "?type=agent", ""] {
+        let (status, err) = create(&app, query, Some(json!({"session_id": "pre"}))).await;
+        assert_eq!(status, 409, "{query}: {err}");
+        assert_eq!(
+            err["detail"],
+            "Session with id 'pre' already exists. Use PATCH /sessions/pre to update it."
+        );
+    }
+
+    // The first run in it sees the state it was created with, and names the session.
+    let form = reqwest::multipart::Form::new()
+        .text("message", "What now?")
+        .text("stream", "false")
+        .text("session_id", "pre");
+    let (status, run) = send(
+        app.client
+            .post(app.url("/workflows/stateful/runs"))
+            .multipart(form),
+    )
+    .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["content"], "topic \"exercise\"");
+    let (_, detail) = app.get_json("/sessions/pre?type=workflow").await;
+    assert_eq!(detail["workflow_id"], "stateful");
+    assert_eq!(detail["workflow_name"], "stateful");
+    assert_eq!(detail["session_name"], "What now?");
+    assert_eq!(detail["session_state"]["topic"], "exercise");
+    assert_eq!(detail["metadata"], json!({"source": "crm"}));
+    let (_, list) = app
+        .get_json("/sessions?type=workflow&component_id=stateful")
+        .await;
+    assert_eq!(ids(&list), ["pre"]);
+
+    // It belongs to that workflow now: another one's run is refused.
+    let (status, body) = app
+        .run_json(&[("message", "Hi"), ("session_id", "pre")])
+        .await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test]
+async fn a_session_is_created_as_an_agent_session_by_default_and_keeps_its_type() {
+    let app = spawn_app().await;
+    // No body at all, no type: an agent session with a new id.
+    let (status, created) = create(&app, "", None).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a uuid: {id}");
+    assert_eq!(created["agent_session_id"], id.as_str());
+    assert_eq!(created["chat_history"], json!([]));
+    assert!(created.get("agent_id").is_none(), "{created}");
+    let (_, list) = app.get_json("/sessions?type=agent").await;
+    assert_eq!(ids(&list), [id.as_str()]);
+
+    let (status, named) = create(
+        &app,
+        "?type=agent",
+        Some(
+            json!({"session_id": "", "session_name": "Planning", "agent_id": "assistant",
+                    "workflow_id": "not-for-agents"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{named}");
+    assert_ne!(named["session_id"], "", "an empty id gets a new one");
+    assert_eq!(named["session_name"], "Planning");
+    assert_eq!(named["agent_id"], "assistant");
+    assert!(named.get("workflow_id").is_none());
+    let (status, team) = create(&app, "?type=team", Some(json!({"team_id": "t1"}))).await;
+    assert_eq!((status, &team["team_id"]), (201, &json!("t1")), "{team}");
+
+    // A workflow run cannot take over an agent session: 409, and the session is unchanged.
+    let (status, body) = app
+        .run_json(&[("message", "Hi"), ("session_id", &id)])
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (_, detail) = app.get_json(&format!("/sessions/{id}")).await;
+    assert!(detail.get("agent_id").is_none(), "{detail}");
+    assert_eq!(detail["session_name"], "");
+    let (_, runs) = app.get_json(&format!("/sessions/{id}/runs")).await;
+    assert_eq!(runs, json!([]));
+}
+
+#[tokio::test]
+async fn bad_create_requests_get_4xx_and_create_nothing() {
+    let app = spawn_app().await;
+    let raw = |query: &str, body: &str| {
+        app.client
+            .post(app.url(&format!("/sessions{query}")))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    };
+    for (query, body, loc) in [
+        ("?type=robot", "{}", json!(["query", "type"])),
+        (
+            "",
+            r#"{"session_state": "x"}"#,
+            json!(["body", "session_state"]),
+        ),
+        ("", r#"{"metadata": [1]}"#, json!(["body", "metadata"])),
+        ("", r#"{"session_id": 5}"#, json!(["body", "session_id"])),
+        ("", r#"{"agent_id": true}"#, json!(["body", "agent_id"])),
+        ("", "not json", json!(["body", 0])),
+        ("", "[1]", json!(["body"])),
+    ] {
+        let (status, err) = send(raw(query, body)).await;
+        assert_eq!(status, 422, "{query} {body}: {err}");
+        assert_eq!(error_locs(&err), [loc], "{query} {body}");
+    }
+    let (status, err) = create(&app, "", Some(json!({"session_id": "a\u{0}b"}))).await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["detail"], "session_id must not contain NUL bytes");
+    let (status, err) = create(
+        &app,
+        "?type=workflow",
+        Some(json!({"workflow_id": "w\u{0}"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["detail"], "workflow_id must not contain NUL bytes");
+    let (_, list) = app.get_json("/sessions").await;
+    assert_eq!(list["meta"]["total_count"], 0, "{list}");
+}
+
+/// The keys of a run preview.
+fn keys(v: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn run_previews_list_each_run_briefly_with_the_filters_of_runs() {
+    let app = spawn_app().await;
+    // 300 characters, two bytes each: the preview keeps 280 characters, not bytes.
+    let long = "é".repeat(300);
+    let first = run_in(&app, "pv", Some("u1"), &long).await;
+    let second = run_in(&app, "pv", Some("u1"), "Short one").await;
+
+    let (status, previews) = app.get_json("/sessions/pv/run-previews").await;
+    assert_eq!(status, 200, "{previews}");
+    let previews = previews.as_array().unwrap();
+    assert_eq!(previews.len(), 2);
+    let p = &previews[0];
+    assert_eq!(
+        keys(p),
+        [
+            "content_preview",
+            "created_at",
+            "run_id",
+            "run_input",
+            "status",
+            "user_id",
+            "workflow_id"
+        ],
+        "no steps, messages, events or metrics: {p}"
+    );
+    assert_eq!(p["run_id"], first["run_id"]);
+    assert_eq!(p["workflow_id"], WF);
+    assert_eq!(p["user_id"], "u1");
+    assert_eq!(p["status"], "COMPLETED");
+    assert_eq!(p["run_input"], "é".repeat(280));
+    let content = first["content"].as_str().unwrap();
+    assert!(content.chars().count() > 280);
+    assert_eq!(
+        p["content_preview"],
+        content.chars().take(280).collect::<String>()
+    );
+    assert_eq!(
+        p["created_at"],
+        app.get_json("/sessions/pv/runs").await.1[0]["created_at"]
+    );
+    let p = &previews[1];
+    assert_eq!(p["run_id"], second["run_id"]);
+    assert_eq!(p["run_input"], "Short one");
+    assert_eq!(p["content_preview"], second["content"]);
+
+    // The filters of /runs.
+    let count = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .get_json(&format!("/sessions/pv/run-previews?{q}"))
+                .await;
+            assert_eq!(status, 200, "{q}: {body}");
+            body.as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("status=completed&type=workflow").await, 2);
+    assert_eq!(count("status=ERROR&status=RUNNING").await, 0);
+    assert_eq!(count("created_after=4102444800").await, 0);
+    assert_eq!(count("user_id=u1").await, 2);
+    for (path, status) in [
+        ("/sessions/pv/run-previews?status=DONE", 400),
+        ("/sessions/pv/run-previews?created_before=soon", 422),
+        ("/sessions/pv/run-previews?type=agent", 404),
+        ("/sessions/pv/run-previews?user_id=u2", 404),
+        ("/sessions/nope/run-previews", 404),
+    ] {
+        let (got, body) = app.get_json(path).await;
+        assert_eq!(got, status, "{path}: {body}");
+    }
+    let (_, body) = app.get_json("/sessions/nope/run-previews").await;
+    assert_eq!(body["detail"], "Session with ID nope not found");
+}
+
+#[tokio::test]
+async fn agent_run_previews_show_structured_content_as_python_json() {
+    let app = spawn_app().await;
+    assert_eq!(app.get_json("/health").await.0, 200);
+    let store = SqliteStore::open(&app.db_path).await.unwrap();
+    let now = chrono_now_millis();
+    let session = SessionRecord {
+        session_id: "chat-p".to_owned(),
+        session_type: "agent".to_owned(),
+        component_id: "chat".to_owned(),
+        user_id: Some("ann".to_owned()),
+        session_name: Some("Weather?".to_owned()),
+        session_state: "{}".to_owned(),
+        created_at: now,
+        updated_at: now,
+    };
+    store
+        .begin_run(&session, &agent_run("r1", "chat-p", "Weather?", now), None)
+        .await
+        .unwrap();
+    let mut output = agent_output("r1", "chat-p", "Weather?", "");
+    output.content = json!({"city": "Zürich", "temps": [3, 5]});
+    output.content_type = "Forecast".to_owned();
+    store
+        .finish_run(
+            "r1",
+            RunStatus::Completed,
+            &serde_json::to_string(&output).unwrap(),
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+    store
+        .begin_run(
+            &session,
+            &agent_run("r2", "chat-p", "And tomorrow?", now + 1),
+            None,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+
+    let (status, previews) = app.get_json("/sessions/chat-p/run-previews").await;
+    assert_eq!(status, 200, "{previews}");
+    let done = &previews[0];
+    assert_eq!(done["agent_id"], "chat");
+    assert_eq!(done["parent_run_id"], "");
+    assert_eq!(done["run_input"], "Weather?");
+    // Python's json.dumps: ", " and ": " separators, non-ASCII escaped.
+    assert_eq!(
+        done["content_preview"],
+        r#"{"city": "Z\u00fcrich", "temps": [3, 5]}"#
+    );
+    assert!(done.get("workflow_id").is_none());
+    let live = &previews[1];
+    assert_eq!(live["status"], "RUNNING");
+    assert_eq!(live["run_input"], "And tomorrow?");
+    assert_eq!(live["content_preview"], "");
+}

@@ -546,11 +546,7 @@ async fn start_city_report(
         .unwrap()
         .join("examples")
         .join("city_report_workflow");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::example::free_port();
     let mut cmd = tokio::process::Command::new(binary);
     cmd.current_dir(dir.path())
         .env_remove("OPENAI_API_KEY")

@@ -335,6 +335,63 @@ class Suite:
         expect_eq(type(run).__name__, "WorkflowRunSchema", "get_session_run() schema")
         expect_eq(run.content, "reply to: reply to: stream workflow", "get_session_run().content")
 
+    async def run_previews(self):
+        previews = await self.client.aget_session_run_previews(self.workflow_session)
+        expect_eq([p.run_id for p in previews], self.workflow_runs, "run preview ids")
+        first = previews[0]
+        expect_eq(type(first).__name__, "SessionRunPreviewSchema", "run preview schema")
+        expect_eq(first.workflow_id, WORKFLOW, "run preview workflow_id")
+        expect_eq(first.run_input, "hello workflow", "run preview run_input")
+        expect_eq(first.content_preview, "reply to: reply to: hello workflow", "content_preview")
+        expect_eq(first.status, "COMPLETED", "run preview status")
+        expect(first.created_at is not None, "run preview created_at")
+        # The sync variant, with a status filter.
+        previews = self.client.get_session_run_previews(
+            self.agent_session, session_type=SessionType.AGENT, status=["completed"]
+        )
+        expect_eq([p.run_id for p in previews], self.agent_runs, "agent run preview ids")
+        expect_eq(previews[0].agent_id, AGENT, "agent run preview agent_id")
+
+    async def session_created(self):
+        session = f"created-{self.tag}"
+        created = await self.client.create_session(
+            session_type=SessionType.AGENT,
+            session_id=session,
+            session_name="Made by agno",
+            session_state={"plan": "draft"},
+            metadata={"source": "agno"},
+            user_id="bob",
+        )
+        expect_eq(type(created).__name__, "AgentSessionDetailSchema", "create_session() schema")
+        expect_eq(created.session_id, session, "create_session().session_id")
+        expect_eq(created.session_name, "Made by agno", "create_session().session_name")
+        expect_eq(created.session_state, {"plan": "draft"}, "create_session().session_state")
+        expect_eq(created.metadata, {"source": "agno"}, "create_session().metadata")
+        expect_eq(created.user_id, "bob", "create_session().user_id")
+        expect_eq(created.chat_history, [], "create_session().chat_history")
+        try:
+            await self.client.create_session(session_type=SessionType.AGENT, session_id=session)
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 409, "create_session() with a taken id")
+        else:
+            raise SuiteFailure("create_session() with a taken id succeeded")
+
+        # Its first run names the agent; the name it was created with stays.
+        run = await self.client.run_agent(AGENT, "hello created", session_id=session)
+        expect_eq(status_of(run), "COMPLETED", "a run in the created session")
+        detail = await self.client.get_session(session)
+        expect_eq(detail.agent_id, AGENT, "the created session's agent after its first run")
+        expect_eq(detail.session_name, "Made by agno", "the created session's name")
+        runs = await self.client.get_session_runs(session)
+        expect_eq([r.run_id for r in runs], [run.run_id], "the created session's runs")
+
+        workflow = await self.client.create_session(
+            session_type=SessionType.WORKFLOW, workflow_id=WORKFLOW
+        )
+        expect_eq(type(workflow).__name__, "WorkflowSessionDetailSchema", "workflow schema")
+        expect_eq(workflow.workflow_id, WORKFLOW, "create_session().workflow_id")
+        expect(workflow.session_id, "a session id is made when none is given")
+
     async def cancelled_runs_stored(self):
         expect(self.cancelled_agent, "the agent cancel step did not get a run")
         session, run_id = self.cancelled_agent
@@ -464,6 +521,8 @@ class Suite:
             ("sessions listed", self.sessions_listed),
             ("session detail", self.session_detail),
             ("session runs", self.session_runs),
+            ("session run previews", self.run_previews),
+            ("session created, then run in", self.session_created),
             ("cancelled runs stored CANCELLED", self.cancelled_runs_stored),
             ("session renamed and updated", self.rename),
             ("sessions deleted", self.delete),

@@ -597,6 +597,37 @@ pub async fn a_dead_owners_runs_and_job_leases_are_reconciled(db: &TestDb) {
     }
 }
 
+pub async fn a_cancel_asked_of_another_process_is_pending_for_its_owner(db: &TestDb) {
+    let owner = db.open().await;
+    let other = db.open().await;
+    begin(owner.as_ref(), "s1", "r1").await;
+    begin(owner.as_ref(), "s1", "r2").await;
+    if owner.exclusive() {
+        // One process owns the database: a cancel is in memory, never stored.
+        assert!(!other.request_cancel("r1").await.unwrap());
+        assert!(owner.requested_cancels().await.unwrap().is_empty());
+        owner.close().await;
+        other.close().await;
+        return;
+    }
+    assert!(other.request_cancel("r1").await.unwrap());
+    assert!(!other.request_cancel("nope").await.unwrap(), "no such run");
+    assert_eq!(owner.requested_cancels().await.unwrap(), ["r1"]);
+    assert!(
+        other.requested_cancels().await.unwrap().is_empty(),
+        "only the owner's runs are its business"
+    );
+    // Once the run has ended, the cancel is no longer pending, and a new one is refused.
+    owner
+        .finish_run("r1", RunStatus::Cancelled, "{}", None, &[])
+        .await
+        .unwrap();
+    assert!(owner.requested_cancels().await.unwrap().is_empty());
+    assert!(!other.request_cancel("r1").await.unwrap());
+    owner.close().await;
+    other.close().await;
+}
+
 pub async fn concurrent_runs_in_one_session_are_all_stored(db: &TestDb) {
     let a = db.open().await;
     let b = db.open().await;
@@ -679,6 +710,89 @@ pub async fn a_background_run_keeps_its_request_checkpoint_and_events(db: &TestD
         store.get_run("bg").await.unwrap().unwrap().status,
         RunStatus::Running
     );
+    store.close().await;
+}
+
+pub async fn a_session_created_before_its_runs_is_completed_by_the_first(db: &TestDb) {
+    let store = db.open().await;
+    let empty = |id: &str, kind: &str, component: &str| SessionView {
+        session: SessionRecord {
+            session_type: kind.into(),
+            component_id: component.into(),
+            session_name: None,
+            session_state: "{\"topic\":\"exercise\"}".into(),
+            ..session(id, component)
+        },
+        metadata: Some("{\"source\":\"crm\"}".into()),
+        summary: None,
+    };
+    let pre = empty("pre", "workflow", "");
+    let created = store
+        .create_session(&pre)
+        .await
+        .unwrap()
+        .expect("a new id is created");
+    assert_eq!(created, pre, "stored as given");
+    assert_eq!(
+        store.session_view("pre").await.unwrap(),
+        Some(created.clone())
+    );
+    let mut again = empty("pre", "agent", "chat");
+    again.session.session_name = Some("other".into());
+    assert_eq!(
+        store.create_session(&again).await.unwrap(),
+        None,
+        "an id is taken whatever the type"
+    );
+    assert_eq!(store.session_view("pre").await.unwrap(), Some(created));
+
+    // The first run names the component and, having no name, the session; the state stays.
+    let BeginRun::Started(stored) = begin(store.as_ref(), "pre", "r1").await else {
+        panic!("the run starts");
+    };
+    assert_eq!(stored.component_id, WF);
+    assert_eq!(stored.session_name.as_deref(), Some("first input"));
+    assert_eq!(stored.session_state, "{\"topic\":\"exercise\"}");
+    let view = store.session_view("pre").await.unwrap().unwrap();
+    assert_eq!(view.session.component_id, WF);
+    assert_eq!(view.metadata.as_deref(), Some("{\"source\":\"crm\"}"));
+    // From then on it belongs to that workflow.
+    let err = store
+        .begin_run(&session("pre", "other-wf"), &run("r2", "pre"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SessionConflict(_)), "{err}");
+
+    // A session created with its component keeps it and takes the first run's input as name.
+    store
+        .create_session(&empty("named-later", "workflow", WF))
+        .await
+        .unwrap()
+        .unwrap();
+    begin(store.as_ref(), "named-later", "r3").await;
+    let view = store.session_view("named-later").await.unwrap().unwrap();
+    assert_eq!(view.session.session_name.as_deref(), Some("first input"));
+
+    // A run of another type is refused and completes nothing.
+    store
+        .create_session(&empty("agent-s", "agent", ""))
+        .await
+        .unwrap()
+        .unwrap();
+    let err = store
+        .begin_run(&session("agent-s", WF), &run("r4", "agent-s"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::SessionConflict(_)), "{err}");
+    let view = store.session_view("agent-s").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            view.session.component_id.as_str(),
+            view.session.session_name
+        ),
+        ("", None)
+    );
+    assert!(store.get_run("r4").await.unwrap().is_none());
     store.close().await;
 }
 

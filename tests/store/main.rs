@@ -43,8 +43,10 @@ on_both_backends!(
     hook_jobs_are_filtered_and_paged,
     a_restart_on_an_exclusive_database_takes_everything_over,
     a_dead_owners_runs_and_job_leases_are_reconciled,
+    a_cancel_asked_of_another_process_is_pending_for_its_owner,
     concurrent_runs_in_one_session_are_all_stored,
     a_background_run_keeps_its_request_checkpoint_and_events,
     sessions_are_listed_updated_and_deleted,
+    a_session_created_before_its_runs_is_completed_by_the_first,
     an_agents_history_is_its_last_completed_runs,
 );

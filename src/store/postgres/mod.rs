@@ -126,7 +126,10 @@ impl Store for PgStore {
         .bind(s.updated_at)
         .fetch_one(&mut *tx)
         .await?;
-        let stored = session_row(&row);
+        let mut stored = session_row(&row);
+        if stored.completed_by_first_run(s) {
+            stored = complete_session(&mut tx, s).await?;
+        }
         if stored.session_type != s.session_type || stored.component_id != s.component_id {
             // Dropping the transaction rolls back the key claimed above.
             return Err(StoreError::SessionConflict(s.session_id.clone()));
@@ -403,6 +406,19 @@ impl Store for PgStore {
         Ok(Some(rx))
     }
 
+    async fn requested_cancels(&self) -> Result<Vec<String>, StoreError> {
+        // Served by the partial index runs_cancel_pending (migration 0009): only the rows with
+        // a cancel pending are visited.
+        let ids = sqlx::query_scalar(
+            "SELECT run_id FROM runs
+             WHERE cancel_requested = 1 AND status IN ('PENDING', 'RUNNING') AND owner_id = $1",
+        )
+        .bind(&self.owner_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
@@ -418,6 +434,10 @@ impl Store for PgStore {
         sessions::view(&self.pool, session_id).await
     }
 
+    async fn create_session(&self, view: &SessionView) -> Result<Option<SessionView>, StoreError> {
+        sessions::create(&self.pool, view).await
+    }
+
     async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
         sessions::delete(&self.pool, keys).await
     }
@@ -429,6 +449,27 @@ impl Store for PgStore {
     ) -> Result<Option<SessionView>, StoreError> {
         sessions::update(&self.pool, session_id, update).await
     }
+}
+
+/// The first run in a session created empty names its component and, if it has none, its name
+/// (see [`SessionRecord::completed_by_first_run`]).
+async fn complete_session(
+    conn: &mut PgConnection,
+    s: &SessionRecord,
+) -> Result<SessionRecord, StoreError> {
+    let row = sqlx::query(
+        "UPDATE sessions
+         SET component_id = CASE WHEN component_id = '' THEN $1 ELSE component_id END,
+             session_name = coalesce(session_name, $2)
+         WHERE session_id = $3
+         RETURNING *",
+    )
+    .bind(&s.component_id)
+    .bind(&s.session_name)
+    .bind(&s.session_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(session_row(&row))
 }
 
 /// A dead process's lease row is forgotten a day after it expired (a missing row counts as

@@ -81,6 +81,33 @@ pub(super) async fn view(
     Ok(row.as_ref().map(session_view_row))
 }
 
+pub(super) async fn create(
+    pool: &PgPool,
+    v: &SessionView,
+) -> Result<Option<SessionView>, StoreError> {
+    let s = &v.session;
+    let row = sqlx::query(
+        "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
+                               session_state, metadata, summary, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (session_id) DO NOTHING
+         RETURNING *",
+    )
+    .bind(&s.session_id)
+    .bind(&s.session_type)
+    .bind(&s.component_id)
+    .bind(&s.user_id)
+    .bind(&s.session_name)
+    .bind(&s.session_state)
+    .bind(&v.metadata)
+    .bind(&v.summary)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(session_view_row))
+}
+
 pub(super) async fn update(
     pool: &PgPool,
     session_id: &str,

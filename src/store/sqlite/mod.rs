@@ -498,6 +498,16 @@ impl Store for SqliteStore {
         Ok(row.as_ref().map(session_view_row))
     }
 
+    async fn create_session(&self, view: &SessionView) -> Result<Option<SessionView>, StoreError> {
+        match self
+            .write(Op::CreateSession(Box::new(view.clone())))
+            .await?
+        {
+            Reply::Session(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
     async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
         match self.write(Op::DeleteSessions(keys.to_vec())).await? {
             Reply::Deleted(d) => Ok(d),

@@ -70,6 +70,7 @@ pub(super) enum Op {
         run_id: String,
         events: Vec<(i64, String)>,
     },
+    CreateSession(Box<SessionView>),
     DeleteSessions(Vec<SessionKey>),
     UpdateSession {
         session_id: String,
@@ -354,6 +355,7 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
                 .await?;
             Ok(Reply::Retried(row.map(|r| (false, job_row(&r)))))
         }
+        Op::CreateSession(view) => create_session(conn, view).await.map(Reply::Session),
         Op::DeleteSessions(keys) => delete_sessions(conn, keys).await.map(Reply::Deleted),
         Op::UpdateSession { session_id, update } => {
             let row = sqlx::query(
@@ -376,6 +378,34 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
             Ok(Reply::Session(row.as_ref().map(session_view_row)))
         }
     }
+}
+
+/// Inserts a session created before any run, unless its id is taken.
+async fn create_session(
+    conn: &mut SqliteConnection,
+    v: &SessionView,
+) -> Result<Option<SessionView>, StoreError> {
+    let s = &v.session;
+    let row = sqlx::query(
+        "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
+                               session_state, metadata, summary, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (session_id) DO NOTHING
+         RETURNING *",
+    )
+    .bind(&s.session_id)
+    .bind(&s.session_type)
+    .bind(&s.component_id)
+    .bind(&s.user_id)
+    .bind(&s.session_name)
+    .bind(&s.session_state)
+    .bind(&v.metadata)
+    .bind(&v.summary)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.as_ref().map(session_view_row))
 }
 
 /// Deletes the sessions `keys` name (when type and user match) with their runs, run events
@@ -483,7 +513,23 @@ async fn begin_run(
     .bind(s.updated_at)
     .fetch_one(&mut *conn)
     .await?;
-    let stored = session_row(&row);
+    let mut stored = session_row(&row);
+    if stored.completed_by_first_run(s) {
+        // A session created empty: the first run names its component and, if need be, its name.
+        let row = sqlx::query(
+            "UPDATE sessions
+             SET component_id = CASE WHEN component_id = '' THEN ? ELSE component_id END,
+                 session_name = coalesce(session_name, ?)
+             WHERE session_id = ?
+             RETURNING *",
+        )
+        .bind(&s.component_id)
+        .bind(&s.session_name)
+        .bind(&s.session_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        stored = session_row(&row);
+    }
     if stored.session_type != s.session_type || stored.component_id != s.component_id {
         return Err(StoreError::SessionConflict(s.session_id.clone()));
     }
