@@ -82,6 +82,9 @@ pub enum StoreError {
     /// The database said no.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// SQLite's writer connection said no.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The schema could not be applied.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

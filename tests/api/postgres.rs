@@ -512,7 +512,7 @@ async fn on_postgres_a_resume_following_another_replica_ends_with_the_runs_last_
     // The run ends as a replica ends it: its final state is stored first, and its last events
     // (the final one is sent only once the state is stored) are written a moment later.
     other
-        .finish_run("elsewhere", RunStatus::Completed, "{}", None, &[])
+        .finish_run("elsewhere", RunStatus::Completed, "{}", None, Vec::new())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;

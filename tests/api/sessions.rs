@@ -1067,7 +1067,7 @@ async fn agent_run_previews_show_structured_content_as_python_json() {
             RunStatus::Completed,
             &serde_json::to_string(&output).unwrap(),
             None,
-            &[],
+            Vec::new(),
         )
         .await
         .unwrap();

@@ -619,7 +619,7 @@ pub async fn a_cancel_asked_of_another_process_is_pending_for_its_owner(db: &Tes
     );
     // Once the run has ended, the cancel is no longer pending, and a new one is refused.
     owner
-        .finish_run("r1", RunStatus::Cancelled, "{}", None, &[])
+        .finish_run("r1", RunStatus::Cancelled, "{}", None, Vec::new())
         .await
         .unwrap();
     assert!(owner.requested_cancels().await.unwrap().is_empty());

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -66,12 +66,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         // The writer never checkpoints on its own commit path: a background task does, once a
         // second, so pages written many times in between are copied to the database once.
-        // The writer touches the hot pages of every table: a larger page cache (8 MiB) than
-        // the readers' default 2 MiB.
-        let writer_options = options
-            .pragma("wal_autocheckpoint", "0")
-            .pragma("cache_size", "-2048");
-        let conn = SqliteConnection::connect_with(&writer_options).await?;
+        let conn = writer::open(path)?;
         let (writer, task) = Writer::start(conn);
         let checkpointer = tokio::spawn(checkpoint_every(pool.clone(), Duration::from_secs(1)));
         Ok(SqliteStore {

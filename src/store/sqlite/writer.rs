@@ -1,16 +1,21 @@
-//! The single SQLite writer: every write goes through one task that owns one connection and
+//! The single SQLite writer: every write goes through one thread that owns one connection and
 //! commits whatever is queued in one transaction (group commit). Writers never contend for
 //! SQLite's lock, and under load a commit carries many runs. A caller's write is answered only
 //! after its transaction committed.
+//!
+//! The writer runs its statements itself, through rusqlite, on its own (blocking) thread. The
+//! readers use sqlx, whose SQLite connections execute each statement on a worker thread of
+//! their own: a write of five statements (`BEGIN`, two `INSERT`s, ..., `COMMIT`) crossed threads
+//! ten times, each a futex wake-up that dominated a lightly loaded server's CPU per run and
+//! the latency of its two writes. Here a batch crosses once each way, however many statements.
 
-use super::{job_row, run_row, session_row, session_view_row};
 use crate::run::{RunStatus, unix_millis};
 use crate::store::{
     BeginRun, HookJobRecord, IdempotencyKey, JobAttempt, NewHookJob, Reconciled, RunRecord,
     SessionRecord, StoreError,
 };
 use crate::store::{SessionKey, SessionUpdate, SessionView, SessionsDeleted};
-use sqlx::{Connection, Row, SqliteConnection};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many writes share one transaction.
@@ -101,10 +106,14 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on `conn`; it ends (closing `conn`) when every handle is dropped.
-    pub(super) fn start(conn: SqliteConnection) -> (Writer, tokio::task::JoinHandle<()>) {
+    /// Starts the writer thread on `conn`; it ends (closing `conn`) when every handle is
+    /// dropped.
+    pub(super) fn start(conn: Connection) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        (Writer { tx }, tokio::spawn(run(conn, rx)))
+        (
+            Writer { tx },
+            tokio::task::spawn_blocking(move || run(conn, rx)),
+        )
     }
 
     /// Queues `op` and waits until it is committed.
@@ -119,10 +128,36 @@ fn closed() -> StoreError {
     StoreError::Config("the database is closed".to_owned())
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<(Op, Answer)>) {
+/// Opens the writer's connection to the database at `path` (already created and migrated).
+/// The writer never checkpoints on its own commit path (a background task does), and it
+/// touches the hot pages of every table: a page cache of 2 MiB.
+pub(super) fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA journal_size_limit = 67108864;
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA cache_size = -2048;",
+    )?;
+    // Every statement below stays prepared.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<(Op, Answer)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match apply_batch(&mut conn, batch.iter().map(|(op, _)| op)).await {
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(_) => break,
+            }
+        }
+        match apply_batch(&mut conn, batch.iter().map(|(op, _)| op)) {
             Ok(replies) => {
                 for ((_, answer), reply) in batch.drain(..).zip(replies) {
                     let _ = answer.send(reply);
@@ -134,7 +169,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<(Op, Answer)>) {
             Err(e) => {
                 tracing::warn!(error = %e, writes = batch.len(), "group commit failed; retrying writes one by one");
                 for (op, answer) in batch.drain(..) {
-                    let reply = match apply_batch(&mut conn, std::iter::once(&op)).await {
+                    let reply = match apply_batch(&mut conn, std::iter::once(&op)) {
                         Ok(mut replies) => replies.pop().unwrap_or(Ok(Reply::Done)),
                         Err(e) => Err(e),
                     };
@@ -143,72 +178,61 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<(Op, Answer)>) {
             }
         }
     }
-    if let Err(e) = conn.close().await {
+    if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the writer connection");
     }
 }
 
 /// Applies the writes in one transaction. A write's own refusal (a session conflict) is its
 /// reply; a database error fails the whole batch.
-async fn apply_batch<'a>(
-    conn: &mut SqliteConnection,
+fn apply_batch<'a>(
+    conn: &mut Connection,
     ops: impl Iterator<Item = &'a Op>,
 ) -> Result<Vec<Result<Reply, StoreError>>, StoreError> {
-    let mut tx = conn.begin().await?;
+    let tx = conn.transaction()?;
     let mut replies = Vec::with_capacity(ops.size_hint().0);
     for op in ops {
-        match apply(&mut tx, op).await {
-            Err(StoreError::Db(e)) => return Err(StoreError::Db(e)),
+        match apply(&tx, op) {
+            Err(StoreError::Sqlite(e)) => return Err(StoreError::Sqlite(e)),
             other => replies.push(other),
         }
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(replies)
 }
 
-async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError> {
+fn apply(conn: &Connection, op: &Op) -> Result<Reply, StoreError> {
     match op {
         Op::BeginRun {
             session,
             run,
             key,
             owner,
-        } => begin_run(conn, session, run, key.as_ref(), owner)
-            .await
-            .map(Reply::Begin),
+        } => begin_run(conn, session, run, key.as_ref(), owner).map(Reply::Begin),
         Op::RenewOwner { owner, lease_until } => {
-            sqlx::query(
+            conn.prepare_cached(
                 "INSERT INTO run_owners (owner_id, lease_until) VALUES (?, ?)
                  ON CONFLICT (owner_id) DO UPDATE SET lease_until = excluded.lease_until",
-            )
-            .bind(owner)
-            .bind(lease_until)
-            .execute(&mut *conn)
-            .await?;
+            )?
+            .execute(params![owner, lease_until])?;
             Ok(Reply::Done)
         }
-        Op::ReconcileDead { error, now } => reconcile_dead(conn, error, *now)
-            .await
-            .map(Reply::Reconciled),
+        Op::ReconcileDead { error, now } => {
+            reconcile_dead(conn, error, *now).map(Reply::Reconciled)
+        }
         Op::FinishRun {
             run_id,
             status,
             output,
             error,
             jobs,
-        } => finish_run(conn, run_id, *status, output, error.as_deref(), jobs)
-            .await
-            .map(|_| Reply::Done),
+        } => finish_run(conn, run_id, *status, output, error.as_deref(), jobs).map(|_| Reply::Done),
         Op::StartBackground { run_id, request } => {
-            sqlx::query(
+            conn.prepare_cached(
                 "UPDATE runs SET status = 'RUNNING', background = 1, request = ?, updated_at = ?
                  WHERE run_id = ? AND status IN ('PENDING', 'RUNNING')",
-            )
-            .bind(request)
-            .bind(unix_millis())
-            .bind(run_id)
-            .execute(&mut *conn)
-            .await?;
+            )?
+            .execute(params![request, unix_millis(), run_id])?;
             Ok(Reply::Done)
         }
         Op::Checkpoint {
@@ -216,30 +240,24 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
             checkpoint,
             events,
         } => {
-            sqlx::query("UPDATE runs SET checkpoint = ?, updated_at = ? WHERE run_id = ?")
-                .bind(checkpoint)
-                .bind(unix_millis())
-                .bind(run_id)
-                .execute(&mut *conn)
-                .await?;
-            append_events(conn, run_id, events).await?;
+            conn.prepare_cached("UPDATE runs SET checkpoint = ?, updated_at = ? WHERE run_id = ?")?
+                .execute(params![checkpoint, unix_millis(), run_id])?;
+            append_events(conn, run_id, events)?;
             Ok(Reply::Done)
         }
         Op::AppendEvents { run_id, events } => {
-            append_events(conn, run_id, events).await?;
+            append_events(conn, run_id, events)?;
             Ok(Reply::Done)
         }
         Op::FailInterrupted(error) => {
-            let done = sqlx::query(
-                "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
-                 WHERE status IN ('RUNNING', 'PENDING')
-                   AND NOT (background = 1 AND request IS NOT NULL)",
-            )
-            .bind(error)
-            .bind(unix_millis())
-            .execute(&mut *conn)
-            .await?;
-            Ok(Reply::Count(done.rows_affected()))
+            let done = conn
+                .prepare_cached(
+                    "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
+                     WHERE status IN ('RUNNING', 'PENDING')
+                       AND NOT (background = 1 AND request IS NOT NULL)",
+                )?
+                .execute(params![error, unix_millis()])?;
+            Ok(Reply::Count(done as u64))
         }
         Op::ClaimJob {
             job_id,
@@ -247,22 +265,17 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
             lease_until,
         } => {
             let now = unix_millis();
-            let row = sqlx::query(
-                "UPDATE hook_jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,
-                                      lease_until = ?, updated_at = ?
-                 WHERE job_id = ? AND status IN ('pending', 'failed')
-                   AND (lease_owner = ? OR lease_until IS NULL OR lease_until < ?)
-                 RETURNING *",
-            )
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(job_id)
-            .bind(owner)
-            .bind(now)
-            .fetch_optional(&mut *conn)
-            .await?;
-            Ok(Reply::Job(row.as_ref().map(job_row)))
+            let job = conn
+                .prepare_cached(
+                    "UPDATE hook_jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,
+                                          lease_until = ?, updated_at = ?
+                     WHERE job_id = ? AND status IN ('pending', 'failed')
+                       AND (lease_owner = ? OR lease_until IS NULL OR lease_until < ?)
+                     RETURNING *",
+                )?
+                .query_row(params![owner, lease_until, now, job_id, owner, now], job_of)
+                .optional()?;
+            Ok(Reply::Job(job))
         }
         Op::ClaimDue {
             owner,
@@ -270,7 +283,7 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
             limit,
         } => {
             let now = unix_millis();
-            let rows = sqlx::query(
+            let mut statement = conn.prepare_cached(
                 "UPDATE hook_jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,
                                       lease_until = ?, updated_at = ?
                  WHERE job_id IN (
@@ -281,35 +294,32 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
                      ORDER BY next_attempt_at
                      LIMIT ?)
                  RETURNING *",
-            )
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .bind(now)
-            .bind(*limit as i64)
-            .fetch_all(&mut *conn)
-            .await?;
-            Ok(Reply::Jobs(rows.iter().map(job_row).collect()))
+            )?;
+            let jobs = statement
+                .query_map(
+                    params![owner, lease_until, now, now, now, now, *limit as i64],
+                    job_of,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Reply::Jobs(jobs))
         }
         Op::ReleaseAllLeases => {
             // A job caught mid-attempt by the crash counts as a failed attempt.
-            let done = sqlx::query(
-                "UPDATE hook_jobs SET lease_until = 0,
-                        status = CASE status WHEN 'running' THEN 'failed' ELSE status END,
-                        outcome = CASE status WHEN 'running' THEN 'error' ELSE outcome END,
-                        last_error = CASE status WHEN 'running' THEN 'interrupted: server restarted'
-                                     ELSE last_error END
-                 WHERE status IN ('pending', 'running', 'failed')",
-            )
-            .execute(&mut *conn)
-            .await?;
-            Ok(Reply::Count(done.rows_affected()))
+            let done = conn
+                .prepare_cached(
+                    "UPDATE hook_jobs SET lease_until = 0,
+                            status = CASE status WHEN 'running' THEN 'failed' ELSE status END,
+                            outcome = CASE status WHEN 'running' THEN 'error' ELSE outcome END,
+                            last_error = CASE status WHEN 'running' THEN 'interrupted: server restarted'
+                                         ELSE last_error END
+                     WHERE status IN ('pending', 'running', 'failed')",
+                )?
+                .execute([])?;
+            Ok(Reply::Count(done as u64))
         }
         Op::FinishJob { job_id, attempt } => {
             let now = unix_millis();
-            sqlx::query(
+            conn.prepare_cached(
                 "UPDATE hook_jobs SET status = ?, outcome = ?, last_error = ?, next_attempt_at = ?,
                                       lease_until = NULL, updated_at = ?,
                                       attempt_errors = CASE WHEN ? IS NULL THEN attempt_errors
@@ -317,125 +327,131 @@ async fn apply(conn: &mut SqliteConnection, op: &Op) -> Result<Reply, StoreError
                                               'attempt', attempts, 'outcome', ?, 'error', ?, 'at', ?))
                                           END
                  WHERE job_id = ?",
-            )
-            .bind(attempt.status)
-            .bind(attempt.outcome)
-            .bind(&attempt.error)
-            .bind(attempt.next_attempt_at)
-            .bind(now)
-            .bind(&attempt.error)
-            .bind(attempt.outcome)
-            .bind(&attempt.error)
-            .bind(now)
-            .bind(job_id)
-            .execute(&mut *conn)
-            .await?;
+            )?
+            .execute(params![
+                attempt.status,
+                attempt.outcome,
+                attempt.error,
+                attempt.next_attempt_at,
+                now,
+                attempt.error,
+                attempt.outcome,
+                attempt.error,
+                now,
+                job_id
+            ])?;
             Ok(Reply::Done)
         }
         Op::RetryJob(job_id) => {
             let now = unix_millis();
-            let retried = sqlx::query(
-                "UPDATE hook_jobs SET status = 'pending', next_attempt_at = ?, lease_owner = NULL,
-                                      lease_until = NULL, max_attempts = MAX(max_attempts, attempts + 1),
-                                      updated_at = ?
-                 WHERE job_id = ? AND status IN ('failed', 'dead')
-                 RETURNING *",
-            )
-            .bind(now)
-            .bind(now)
-            .bind(job_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = retried {
-                return Ok(Reply::Retried(Some((true, job_row(&row)))));
+            let retried = conn
+                .prepare_cached(
+                    "UPDATE hook_jobs SET status = 'pending', next_attempt_at = ?, lease_owner = NULL,
+                                          lease_until = NULL, max_attempts = MAX(max_attempts, attempts + 1),
+                                          updated_at = ?
+                     WHERE job_id = ? AND status IN ('failed', 'dead')
+                     RETURNING *",
+                )?
+                .query_row(params![now, now, job_id], job_of)
+                .optional()?;
+            if let Some(job) = retried {
+                return Ok(Reply::Retried(Some((true, job))));
             }
-            let row = sqlx::query("SELECT * FROM hook_jobs WHERE job_id = ?")
-                .bind(job_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-            Ok(Reply::Retried(row.map(|r| (false, job_row(&r)))))
+            let job = conn
+                .prepare_cached("SELECT * FROM hook_jobs WHERE job_id = ?")?
+                .query_row(params![job_id], job_of)
+                .optional()?;
+            Ok(Reply::Retried(job.map(|j| (false, j))))
         }
-        Op::CreateSession(view) => create_session(conn, view).await.map(Reply::Session),
-        Op::DeleteSessions(keys) => delete_sessions(conn, keys).await.map(Reply::Deleted),
+        Op::CreateSession(view) => create_session(conn, view).map(Reply::Session),
+        Op::DeleteSessions(keys) => delete_sessions(conn, keys).map(Reply::Deleted),
         Op::UpdateSession { session_id, update } => {
-            let row = sqlx::query(
-                "UPDATE sessions SET session_name = coalesce(?, session_name),
-                                     session_state = coalesce(?, session_state),
-                                     metadata = coalesce(?, metadata),
-                                     summary = coalesce(?, summary),
-                                     updated_at = ?
-                 WHERE session_id = ?
-                 RETURNING *",
-            )
-            .bind(&update.session_name)
-            .bind(&update.session_state)
-            .bind(&update.metadata)
-            .bind(&update.summary)
-            .bind(unix_millis())
-            .bind(session_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            Ok(Reply::Session(row.as_ref().map(session_view_row)))
+            let view = conn
+                .prepare_cached(
+                    "UPDATE sessions SET session_name = coalesce(?, session_name),
+                                         session_state = coalesce(?, session_state),
+                                         metadata = coalesce(?, metadata),
+                                         summary = coalesce(?, summary),
+                                         updated_at = ?
+                     WHERE session_id = ?
+                     RETURNING *",
+                )?
+                .query_row(
+                    params![
+                        update.session_name,
+                        update.session_state,
+                        update.metadata,
+                        update.summary,
+                        unix_millis(),
+                        session_id
+                    ],
+                    session_view_of,
+                )
+                .optional()?;
+            Ok(Reply::Session(view))
         }
     }
 }
 
 /// Inserts a session created before any run, unless its id is taken.
-async fn create_session(
-    conn: &mut SqliteConnection,
-    v: &SessionView,
-) -> Result<Option<SessionView>, StoreError> {
+fn create_session(conn: &Connection, v: &SessionView) -> Result<Option<SessionView>, StoreError> {
     let s = &v.session;
-    let row = sqlx::query(
-        "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
-                               session_state, metadata, summary, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (session_id) DO NOTHING
-         RETURNING *",
-    )
-    .bind(&s.session_id)
-    .bind(&s.session_type)
-    .bind(&s.component_id)
-    .bind(&s.user_id)
-    .bind(&s.session_name)
-    .bind(&s.session_state)
-    .bind(&v.metadata)
-    .bind(&v.summary)
-    .bind(s.created_at)
-    .bind(s.updated_at)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.as_ref().map(session_view_row))
+    let view = conn
+        .prepare_cached(
+            "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
+                                   session_state, metadata, summary, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (session_id) DO NOTHING
+             RETURNING *",
+        )?
+        .query_row(
+            params![
+                s.session_id,
+                s.session_type,
+                s.component_id,
+                s.user_id,
+                s.session_name,
+                s.session_state,
+                v.metadata,
+                v.summary,
+                s.created_at,
+                s.updated_at
+            ],
+            session_view_of,
+        )
+        .optional()?;
+    Ok(view)
 }
 
 /// Deletes the sessions `keys` name (when type and user match) with their runs, run events
 /// and idempotency keys, unless one of them has a run still in progress.
-async fn delete_sessions(
-    conn: &mut SqliteConnection,
-    keys: &[SessionKey],
-) -> Result<SessionsDeleted, StoreError> {
+fn delete_sessions(conn: &Connection, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
     let mut found: Vec<String> = Vec::new();
     let mut busy = Vec::new();
     for key in keys {
-        let row = sqlx::query(
-            "SELECT session_id,
-                    EXISTS (SELECT 1 FROM runs WHERE runs.session_id = sessions.session_id
-                            AND status IN ('RUNNING', 'PENDING')) AS busy
-             FROM sessions
-             WHERE session_id = ? AND (? IS NULL OR session_type = ?) AND (? IS NULL OR user_id = ?)",
-        )
-        .bind(&key.session_id)
-        .bind(&key.session_type)
-        .bind(&key.session_type)
-        .bind(&key.user_id)
-        .bind(&key.user_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(row) = row else { continue };
+        let is_busy = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE runs.session_id = sessions.session_id
+                                AND status IN ('RUNNING', 'PENDING')) AS busy
+                 FROM sessions
+                 WHERE session_id = ? AND (? IS NULL OR session_type = ?) AND (? IS NULL OR user_id = ?)",
+            )?
+            .query_row(
+                params![
+                    key.session_id,
+                    key.session_type,
+                    key.session_type,
+                    key.user_id,
+                    key.user_id
+                ],
+                |row| row.get::<_, bool>("busy"),
+            )
+            .optional()?;
+        let Some(is_busy) = is_busy else { continue };
         if found.contains(&key.session_id) {
             continue;
         }
-        if row.get::<bool, _>("busy") {
+        if is_busy {
             busy.push(key.session_id.clone());
         }
         found.push(key.session_id.clone());
@@ -447,22 +463,15 @@ async fn delete_sessions(
         });
     }
     for session_id in &found {
-        for table in ["run_events", "idempotency_keys"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = ?)"
-            ))
-            .bind(session_id)
-            .execute(&mut *conn)
-            .await?;
+        for statement in [
+            "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = ?)",
+            "DELETE FROM idempotency_keys WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = ?)",
+            "DELETE FROM runs WHERE session_id = ?",
+            "DELETE FROM sessions WHERE session_id = ?",
+        ] {
+            conn.prepare_cached(statement)?
+                .execute(params![session_id])?;
         }
-        sqlx::query("DELETE FROM runs WHERE session_id = ?")
-            .bind(session_id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE session_id = ?")
-            .bind(session_id)
-            .execute(&mut *conn)
-            .await?;
     }
     Ok(SessionsDeleted {
         deleted: found,
@@ -470,103 +479,105 @@ async fn delete_sessions(
     })
 }
 
-async fn begin_run(
-    conn: &mut SqliteConnection,
+fn begin_run(
+    conn: &Connection,
     s: &SessionRecord,
     r: &RunRecord,
     key: Option<&IdempotencyKey>,
     owner: &str,
 ) -> Result<BeginRun, StoreError> {
     if let Some(k) = key {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND expires_at <= ?")
-            .bind(&k.scope)
-            .bind(&k.key)
-            .bind(r.created_at)
-            .execute(&mut *conn)
-            .await?;
-        let existing = sqlx::query(
-            "SELECT runs.* FROM idempotency_keys JOIN runs USING (run_id)
-             WHERE idempotency_keys.scope = ? AND idempotency_keys.key = ?",
-        )
-        .bind(&k.scope)
-        .bind(&k.key)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(row) = existing {
-            return Ok(BeginRun::Existing(run_row(&row)));
+        conn.prepare_cached(
+            "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND expires_at <= ?",
+        )?
+        .execute(params![k.scope, k.key, r.created_at])?;
+        let existing = conn
+            .prepare_cached(
+                "SELECT runs.* FROM idempotency_keys JOIN runs USING (run_id)
+                 WHERE idempotency_keys.scope = ? AND idempotency_keys.key = ?",
+            )?
+            .query_row(params![k.scope, k.key], run_of)
+            .optional()?;
+        if let Some(run) = existing {
+            return Ok(BeginRun::Existing(run));
         }
     }
-    let row = sqlx::query(
-        "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
-                               session_state, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
-         RETURNING *",
-    )
-    .bind(&s.session_id)
-    .bind(&s.session_type)
-    .bind(&s.component_id)
-    .bind(&s.user_id)
-    .bind(&s.session_name)
-    .bind(&s.session_state)
-    .bind(s.created_at)
-    .bind(s.updated_at)
-    .fetch_one(&mut *conn)
-    .await?;
-    let mut stored = session_row(&row);
+    let mut stored = conn
+        .prepare_cached(
+            "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
+                                   session_state, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
+             RETURNING *",
+        )?
+        .query_row(
+            params![
+                s.session_id,
+                s.session_type,
+                s.component_id,
+                s.user_id,
+                s.session_name,
+                s.session_state,
+                s.created_at,
+                s.updated_at
+            ],
+            session_of,
+        )?;
     if stored.completed_by_first_run(s) {
         // A session created empty: the first run names its component and, if need be, its name.
-        let row = sqlx::query(
-            "UPDATE sessions
-             SET component_id = CASE WHEN component_id = '' THEN ? ELSE component_id END,
-                 session_name = coalesce(session_name, ?)
-             WHERE session_id = ?
-             RETURNING *",
-        )
-        .bind(&s.component_id)
-        .bind(&s.session_name)
-        .bind(&s.session_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        stored = session_row(&row);
+        stored = conn
+            .prepare_cached(
+                "UPDATE sessions
+                 SET component_id = CASE WHEN component_id = '' THEN ? ELSE component_id END,
+                     session_name = coalesce(session_name, ?)
+                 WHERE session_id = ?
+                 RETURNING *",
+            )?
+            .query_row(
+                params![s.component_id, s.session_name, s.session_id],
+                session_of,
+            )?;
     }
     if stored.session_type != s.session_type || stored.component_id != s.component_id {
         return Err(StoreError::SessionConflict(s.session_id.clone()));
     }
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO runs (run_id, session_id, component_type, component_id, user_id, status,
                            input, output, error, created_at, updated_at, owner_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&r.run_id)
-    .bind(&r.session_id)
-    .bind(&r.component_type)
-    .bind(&r.component_id)
-    .bind(&r.user_id)
-    .bind(r.status.as_str())
-    .bind(&r.input)
-    .bind(&r.output)
-    .bind(&r.error)
-    .bind(r.created_at)
-    .bind(r.updated_at)
-    .bind(owner)
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        r.run_id,
+        r.session_id,
+        r.component_type,
+        r.component_id,
+        r.user_id,
+        r.status.as_str(),
+        r.input,
+        r.output,
+        r.error,
+        r.created_at,
+        r.updated_at,
+        owner
+    ])?;
     if let Some(k) = key {
-        sqlx::query("INSERT INTO idempotency_keys (scope, key, run_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&k.scope)
-            .bind(&k.key)
-            .bind(&r.run_id)
-            .bind(r.created_at)
-            .bind(k.expires_at)
-            .execute(&mut *conn)
-            .await?;
+        conn.prepare_cached(
+            "INSERT INTO idempotency_keys (scope, key, run_id, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            k.scope,
+            k.key,
+            r.run_id,
+            r.created_at,
+            k.expires_at
+        ])?;
     }
     Ok(BeginRun::Started(stored))
 }
 
-async fn finish_run(
-    conn: &mut SqliteConnection,
+fn finish_run(
+    conn: &Connection,
     run_id: &str,
     status: RunStatus,
     output: &str,
@@ -574,78 +585,62 @@ async fn finish_run(
     jobs: &[NewHookJob],
 ) -> Result<(), StoreError> {
     let now = unix_millis();
-    let updated = sqlx::query(
-        "UPDATE runs SET status = ?, output = ?, error = ?, updated_at = ? WHERE run_id = ?",
-    )
-    .bind(status.as_str())
-    .bind(output)
-    .bind(error)
-    .bind(now)
-    .bind(run_id)
-    .execute(&mut *conn)
-    .await?;
-    if updated.rows_affected() != 1 {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE runs SET status = ?, output = ?, error = ?, updated_at = ? WHERE run_id = ?",
+        )?
+        .execute(params![status.as_str(), output, error, now, run_id])?;
+    if updated != 1 {
         return Err(StoreError::Config(format!(
             "run {run_id} is not in the database"
         )));
     }
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
+                                max_attempts, next_attempt_at, lease_owner, lease_until,
+                                created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
+    )?;
     for job in jobs {
-        sqlx::query(
-            "INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
-                                    max_attempts, next_attempt_at, lease_owner, lease_until,
-                                    created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&job.job_id)
-        .bind(&job.run_id)
-        .bind(&job.hook_name)
-        .bind(&job.payload)
-        .bind(job.max_attempts as i64)
-        .bind(now)
-        .bind(&job.lease_owner)
-        .bind(job.lease_until)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        insert.execute(params![
+            job.job_id,
+            job.run_id,
+            job.hook_name,
+            job.payload,
+            job.max_attempts as i64,
+            now,
+            job.lease_owner,
+            job.lease_until,
+            now,
+            now
+        ])?;
     }
     Ok(())
 }
 
 /// Runs and hook job leases of processes whose owner lease is missing or expired at `now`.
-async fn reconcile_dead(
-    conn: &mut SqliteConnection,
-    error: &str,
-    now: i64,
-) -> Result<Reconciled, StoreError> {
+fn reconcile_dead(conn: &Connection, error: &str, now: i64) -> Result<Reconciled, StoreError> {
     const DEAD: &str = "NOT EXISTS (SELECT 1 FROM run_owners o
                                     WHERE o.owner_id = {owner} AND o.lease_until >= ?)";
-    let runs = sqlx::query(&format!(
-        "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
-         WHERE status IN ('RUNNING', 'PENDING') AND {}",
-        DEAD.replace("{owner}", "runs.owner_id")
-    ))
-    .bind(error)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let jobs = sqlx::query(&format!(
-        "UPDATE hook_jobs SET lease_until = 0
-         WHERE status IN ('pending', 'running', 'failed') AND lease_until > ? AND {}",
-        DEAD.replace("{owner}", "hook_jobs.lease_owner")
-    ))
-    .bind(now)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM run_owners WHERE lease_until < ?")
-        .bind(now - OWNER_ROW_TTL_MS)
-        .execute(&mut *conn)
-        .await?;
+    let runs = conn
+        .prepare_cached(&format!(
+            "UPDATE runs SET status = 'ERROR', error = ?, updated_at = ?
+             WHERE status IN ('RUNNING', 'PENDING') AND {}",
+            DEAD.replace("{owner}", "runs.owner_id")
+        ))?
+        .execute(params![error, now, now])?;
+    let jobs = conn
+        .prepare_cached(&format!(
+            "UPDATE hook_jobs SET lease_until = 0
+             WHERE status IN ('pending', 'running', 'failed') AND lease_until > ? AND {}",
+            DEAD.replace("{owner}", "hook_jobs.lease_owner")
+        ))?
+        .execute(params![now, now])?;
+    conn.prepare_cached("DELETE FROM run_owners WHERE lease_until < ?")?
+        .execute(params![now - OWNER_ROW_TTL_MS])?;
     Ok(Reconciled {
-        runs_failed: runs.rows_affected(),
-        jobs_released: jobs.rows_affected(),
+        runs_failed: runs as u64,
+        jobs_released: jobs as u64,
     })
 }
 
@@ -654,21 +649,75 @@ async fn reconcile_dead(
 const OWNER_ROW_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Adds rows to a run's replay log; rows already there are kept.
-async fn append_events(
-    conn: &mut SqliteConnection,
+fn append_events(
+    conn: &Connection,
     run_id: &str,
     events: &[(i64, String)],
 ) -> Result<(), StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO run_events (run_id, event_index, event) VALUES (?, ?, ?)
+         ON CONFLICT (run_id, event_index) DO NOTHING",
+    )?;
     for (index, event) in events {
-        sqlx::query(
-            "INSERT INTO run_events (run_id, event_index, event) VALUES (?, ?, ?)
-             ON CONFLICT (run_id, event_index) DO NOTHING",
-        )
-        .bind(run_id)
-        .bind(index)
-        .bind(event)
-        .execute(&mut *conn)
-        .await?;
+        insert.execute(params![run_id, index, event])?;
     }
     Ok(())
+}
+
+// The rows the writer reads back (`RETURNING *`), as the readers' sqlx rows are read in
+// `super`: the same columns, through rusqlite.
+
+fn session_of(row: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        session_id: row.get("session_id")?,
+        session_type: row.get("session_type")?,
+        component_id: row.get("component_id")?,
+        user_id: row.get("user_id")?,
+        session_name: row.get("session_name")?,
+        session_state: row.get("session_state")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+fn session_view_of(row: &Row<'_>) -> rusqlite::Result<SessionView> {
+    Ok(SessionView {
+        session: session_of(row)?,
+        metadata: row.get("metadata")?,
+        summary: row.get("summary")?,
+    })
+}
+
+fn run_of(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        run_id: row.get("run_id")?,
+        session_id: row.get("session_id")?,
+        component_type: row.get("component_type")?,
+        component_id: row.get("component_id")?,
+        user_id: row.get("user_id")?,
+        status: RunStatus::parse(&row.get::<_, String>("status")?),
+        input: row.get("input")?,
+        output: row.get("output")?,
+        error: row.get("error")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+fn job_of(row: &Row<'_>) -> rusqlite::Result<HookJobRecord> {
+    Ok(HookJobRecord {
+        job_id: row.get("job_id")?,
+        run_id: row.get("run_id")?,
+        hook_name: row.get("hook_name")?,
+        payload: row.get("payload")?,
+        status: row.get("status")?,
+        attempts: row.get::<_, i64>("attempts")?.max(0) as u32,
+        max_attempts: row.get::<_, i64>("max_attempts")?.max(0) as u32,
+        outcome: row.get("outcome")?,
+        last_error: row.get("last_error")?,
+        attempt_errors: row.get("attempt_errors")?,
+        next_attempt_at: row.get("next_attempt_at")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
 }
