@@ -338,8 +338,15 @@ def main():
     ap.add_argument("--postgres", action="store_true",
                     help="also agentos on Postgres, one replica and two behind nginx (needs BENCH_POSTGRES_URL)")
     args = ap.parse_args()
+    # 10,000 in-flight runs hold 10,000 client sockets and up to 10,000 model-server sockets in
+    # the server: raise the descriptor limit past 20,000 where allowed (root may raise the hard
+    # limit), else to the hard limit. The children (server, mock, wrk) inherit it.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, 65536), max(hard, 65536)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     levels = [int(x) for x in args.levels.split(",")]
     delays = [int(x) for x in args.delays.split(",")]
     kinds = ["agentos"] + (list(PG_KINDS) if args.postgres else []) + (["agno"] if args.vs_agno else [])
@@ -431,7 +438,8 @@ def main():
         peak = sampler.stop()
         server.stop()
         mock.terminate()
-        say(f"- 10,000 concurrent in-flight runs (mock delay 1 s, 10 s): {r['requests']} answered, {r['errors']} errors, "
+        say(f"- 10,000 concurrent in-flight runs (mock delay 1 s, 10 s, open files limit {nofile}): "
+            f"{r['requests']} answered, {r['errors']} errors, "
             f"{r['rps']:.0f} runs/s, p50 {fmt(r['p50'])} ms, p99 {fmt(r['p99'])} ms, peak RSS {peak:.0f} MiB, "
             f"stored {counts}")
 

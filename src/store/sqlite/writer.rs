@@ -130,7 +130,9 @@ fn closed() -> StoreError {
 
 /// Opens the writer's connection to the database at `path` (already created and migrated).
 /// The writer never checkpoints on its own commit path (a background task does), and it
-/// touches the hot pages of every table: a page cache of 2 MiB.
+/// touches the hot pages of every table: a page cache of 2 MiB. Temporary storage (statement
+/// journals, `RETURNING` and sort tables) stays in memory: a server near its open-files limit
+/// (10,000 in-flight runs hold ~20,000 sockets) must not fail a write for want of a temp file.
 pub(super) fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -140,7 +142,8 @@ pub(super) fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
          PRAGMA foreign_keys = ON;
          PRAGMA journal_size_limit = 67108864;
          PRAGMA wal_autocheckpoint = 0;
-         PRAGMA cache_size = -2048;",
+         PRAGMA cache_size = -2048;
+         PRAGMA temp_store = MEMORY;",
     )?;
     // Every statement below stays prepared.
     conn.set_prepared_statement_cache_capacity(64);
