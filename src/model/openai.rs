@@ -87,7 +87,9 @@ impl OpenAIChat {
     }
 
     /// Sends this model's calls through `client` instead of the process-wide shared one (for a
-    /// proxy, custom TLS roots, or a pool of its own).
+    /// proxy, custom TLS roots, or a pool of its own). A program that drives models from several
+    /// tokio runtimes should give each runtime's models their own client: a pooled connection
+    /// belongs to the runtime that opened it.
     pub fn http_client(mut self, client: reqwest::Client) -> OpenAIChat {
         self.http = client;
         self.rebuild()
