@@ -1,5 +1,5 @@
 //! [`SqliteStore`]: the embedded default. WAL mode, a busy timeout, migrations at open, a pool
-//! of readers and a single writer task.
+//! of readers and a single writer thread.
 
 mod writer;
 
@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use writer::{Op, Reply, Writer};
 
-/// SQLite storage through sqlx: a pool of readers and one writer task (group commit).
+/// SQLite storage: a pool of sqlx readers and one writer thread on rusqlite (group commit).
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -62,7 +62,7 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         // The writer never checkpoints on its own commit path: a background task does, once a

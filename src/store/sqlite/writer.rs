@@ -99,7 +99,7 @@ pub(super) enum Reply {
 
 type Answer = oneshot::Sender<Result<Reply, StoreError>>;
 
-/// The handle the store keeps: a queue into the writer task.
+/// The handle the store keeps: a queue into the writer thread.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     tx: mpsc::Sender<(Op, Answer)>,
