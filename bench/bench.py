@@ -338,6 +338,8 @@ def main():
     ap.add_argument("--postgres", action="store_true",
                     help="also agentos on Postgres, one replica and two behind nginx (needs BENCH_POSTGRES_URL)")
     args = ap.parse_args()
+    # This script (its RSS sampler wakes every 50 ms) stays off the server's core too.
+    os.sched_setaffinity(0, {int(LOAD_CORE)})
     # 10,000 in-flight runs hold 10,000 client sockets and up to 10,000 model-server sockets in
     # the server: raise the descriptor limit past 20,000 where allowed (root may raise the hard
     # limit), else to the hard limit. The children (server, mock, wrk) inherit it.
