@@ -10,6 +10,15 @@ pub(crate) fn unix_seconds() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// A new id for a stored row (a run, a session, a hook job): a UUID v7, whose leading bits are
+/// the time. Rows created one after another get ids in order, so each insert lands at the end
+/// of its primary-key index instead of on a random page: a commit writes fewer pages, and the
+/// pages it writes stay in the cache. Clients treat ids as opaque strings (agno makes UUID v4s),
+/// and nothing here relies on the order.
+pub(crate) fn new_row_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 /// Unix time in milliseconds, as stored in the database.
 pub(crate) fn unix_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -176,7 +176,7 @@ async fn create_session(
         )));
     }
     let now = unix_millis();
-    let session_id = session_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let session_id = session_id.unwrap_or_else(crate::run::new_row_id);
     let view = SessionView {
         session: SessionRecord {
             session_id: session_id.clone(),

@@ -11,7 +11,7 @@ use crate::store::{HookJobRecord, JobAttempt, Store};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -43,10 +43,40 @@ impl Default for HookSettings {
 }
 
 /// One job ready to run in this process.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct ReadyJob {
     pub job_id: String,
     pub ctx: HookContext,
+    /// The slot reserved for it before its run's final write, which then stored the job
+    /// already claimed (attempt 1): it starts without a claim. `None`: claim it first.
+    pub slot: Option<Slot>,
+}
+
+/// A hook slot reserved for a job stored already claimed, with what its attempt needs.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    permit: OwnedSemaphorePermit,
+    hook_name: String,
+    max_attempts: u32,
+}
+
+/// The job an attempt runs: who it is and how many attempts it has had.
+struct Claimed {
+    job_id: String,
+    hook_name: String,
+    attempts: u32,
+    max_attempts: u32,
+}
+
+impl From<HookJobRecord> for Claimed {
+    fn from(r: HookJobRecord) -> Claimed {
+        Claimed {
+            job_id: r.job_id,
+            hook_name: r.hook_name,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+        }
+    }
 }
 
 /// How one attempt ended.
@@ -105,7 +135,24 @@ impl HookDispatcher {
     /// up; past [`QUEUE_LIMIT`] they are left in the database, where the sweep finds them once
     /// their short lease expires. Memory stays bounded whatever the backlog.
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
-        for job in jobs {
+        for mut job in jobs {
+            if let Some(slot) = job.slot.take() {
+                let this = self.clone();
+                self.tracker.spawn(async move {
+                    let claimed = Claimed {
+                        job_id: job.job_id,
+                        hook_name: slot.hook_name,
+                        attempts: 1,
+                        max_attempts: slot.max_attempts,
+                    };
+                    this.attempt(claimed, job.ctx).await;
+                    while let Some(next) = this.next_queued() {
+                        this.run_local(next).await;
+                    }
+                    drop(slot.permit);
+                });
+                continue;
+            }
             match self.permits.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let this = self.clone();
@@ -128,6 +175,17 @@ impl HookDispatcher {
         }
     }
 
+    /// Reserves a free slot for a job about to be stored (see [`ReadyJob::slot`]), if there is
+    /// one. Dropping the slot frees it.
+    pub(crate) fn reserve(&self, hook_name: &str, max_attempts: u32) -> Option<Slot> {
+        let permit = self.permits.clone().try_acquire_owned().ok()?;
+        Some(Slot {
+            permit,
+            hook_name: hook_name.to_owned(),
+            max_attempts,
+        })
+    }
+
     fn next_queued(&self) -> Option<ReadyJob> {
         self.queue
             .lock()
@@ -142,7 +200,7 @@ impl HookDispatcher {
             .claim_job(&job.job_id, &self.owner, self.lease_until())
             .await
         {
-            Ok(Some(record)) => self.attempt(record, job.ctx).await,
+            Ok(Some(record)) => self.attempt(record.into(), job.ctx).await,
             Ok(None) => {} // already taken over by someone else
             Err(e) => tracing::error!(job = %job.job_id, error = %e, "cannot claim hook job"),
         }
@@ -185,7 +243,8 @@ impl HookDispatcher {
                 Ok(ctx) => ctx,
                 Err(e) => {
                     let why = format!("unreadable job payload: {e}");
-                    self.record(&record, "dead", "error", Some(why), 0).await;
+                    self.record(&record.job_id, "dead", "error", Some(why), 0)
+                        .await;
                     continue;
                 }
             };
@@ -195,24 +254,26 @@ impl HookDispatcher {
                 let Ok(_permit) = this.permits.clone().acquire_owned().await else {
                     return;
                 };
-                this.attempt(record, ctx).await;
+                this.attempt(record.into(), ctx).await;
             });
         }
     }
 
-    fn lease_until(&self) -> i64 {
+    /// When a lease taken now ends: the attempt's timeout and 30 s more.
+    pub(crate) fn lease_until(&self) -> i64 {
         unix_millis() + self.settings.timeout.as_millis() as i64 + 30_000
     }
 
     /// Runs one claimed attempt and records how it ended.
-    async fn attempt(&self, record: HookJobRecord, mut ctx: HookContext) {
+    async fn attempt(&self, record: Claimed, mut ctx: HookContext) {
         let Some(hook) = self.hooks.get(&record.hook_name).cloned() else {
             let why = format!(
                 "no hook is registered under the name {:?}",
                 record.hook_name
             );
             tracing::error!(job = %record.job_id, "{why}");
-            self.record(&record, "dead", "error", Some(why), 0).await;
+            self.record(&record.job_id, "dead", "error", Some(why), 0)
+                .await;
             return;
         };
         ctx.job = Some(JobInfo {
@@ -228,7 +289,7 @@ impl HookDispatcher {
         };
         let (kind, error) = match outcome {
             Outcome::Ok => {
-                self.record(&record, "done", "ok", None, 0).await;
+                self.record(&record.job_id, "done", "ok", None, 0).await;
                 return;
             }
             Outcome::Error(e) => ("error", e),
@@ -246,7 +307,7 @@ impl HookDispatcher {
         };
         let retry_in = self.backoff(record.attempts);
         self.record(
-            &record,
+            &record.job_id,
             status,
             kind,
             Some(error),
@@ -257,7 +318,7 @@ impl HookDispatcher {
 
     async fn record(
         &self,
-        record: &HookJobRecord,
+        job_id: &str,
         status: &'static str,
         outcome: &'static str,
         error: Option<String>,
@@ -269,13 +330,9 @@ impl HookDispatcher {
             error,
             next_attempt_at: unix_millis() + retry_in_ms,
         };
-        if let Err(e) = self
-            .store
-            .finish_job_attempt(&record.job_id, &attempt)
-            .await
-        {
+        if let Err(e) = self.store.finish_job_attempt(job_id, &attempt).await {
             // The lease expires and the job is claimed again: at least once.
-            tracing::error!(job = %record.job_id, error = %e, "cannot record hook outcome");
+            tracing::error!(job = %job_id, error = %e, "cannot record hook outcome");
         }
     }
 

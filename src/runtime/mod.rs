@@ -372,11 +372,11 @@ impl Runtime {
         req: RunRequest,
     ) -> Result<Started, StartError> {
         let now = unix_millis();
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = crate::run::new_row_id();
         let session_id = req
             .session_id
             .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            .unwrap_or_else(crate::run::new_row_id);
         let kind = component.kind();
         let session = SessionRecord {
             session_id: session_id.clone(),
@@ -979,7 +979,7 @@ impl RunTask {
         deferred
             .into_iter()
             .filter_map(|d| {
-                let job_id = uuid::Uuid::new_v4().to_string();
+                let job_id = crate::run::new_row_id();
                 let payload = match serde_json::to_string(&d.ctx) {
                     Ok(p) => p,
                     Err(e) => {
@@ -987,16 +987,29 @@ impl RunTask {
                         return None;
                     }
                 };
+                let max_attempts = d.max_attempts.unwrap_or(self.max_attempts);
+                // With a free slot the job is stored claimed, as the attempt it starts as soon as
+                // the response is written; otherwise pending, leased briefly to this process.
+                let slot = self.dispatcher.reserve(&d.hook_name, max_attempts);
+                let lease_until = match slot {
+                    Some(_) => self.dispatcher.lease_until(),
+                    None => unix_millis() + COMMITTED_JOB_LEASE.as_millis() as i64,
+                };
                 let new = NewHookJob {
                     job_id: job_id.clone(),
                     run_id: self.params.run_id.clone(),
-                    hook_name: d.hook_name.clone(),
+                    hook_name: d.hook_name,
                     payload,
-                    max_attempts: d.max_attempts.unwrap_or(self.max_attempts),
+                    max_attempts,
                     lease_owner: self.dispatcher.owner().to_owned(),
-                    lease_until: unix_millis() + COMMITTED_JOB_LEASE.as_millis() as i64,
+                    lease_until,
+                    claimed: slot.is_some(),
                 };
-                let ready = ReadyJob { job_id, ctx: d.ctx };
+                let ready = ReadyJob {
+                    job_id,
+                    ctx: d.ctx,
+                    slot,
+                };
                 Some((new, ready))
             })
             .unzip()

@@ -177,6 +177,20 @@ pub struct NewHookJob {
     pub lease_owner: String,
     /// Unix milliseconds; after this any process may claim the job.
     pub lease_until: i64,
+    /// Stored already claimed by `lease_owner` (status `running`, attempt 1), for a process
+    /// that has a free slot and starts the attempt as soon as the commit returns: one write
+    /// instead of two. Otherwise the job is stored `pending` and claimed later.
+    pub claimed: bool,
+}
+
+impl NewHookJob {
+    /// The job's first `status` and `attempts`, as `claimed` says.
+    pub(crate) fn initial_state(&self) -> (&'static str, i64) {
+        match self.claimed {
+            true => ("running", 1),
+            false => ("pending", 0),
+        }
+    }
 }
 
 /// A hook job's state.

@@ -59,6 +59,7 @@ fn job(id: &str, run: &str, owner: &str, lease_until: i64) -> NewHookJob {
         max_attempts: 3,
         lease_owner: owner.into(),
         lease_until,
+        claimed: false,
     }
 }
 
@@ -273,6 +274,50 @@ pub async fn a_leased_job_is_claimed_only_by_its_owner_until_the_lease_expires(d
     let taken = store.claim_job("stale", "b", later).await.unwrap().unwrap();
     assert_eq!(taken.attempts, 1, "an expired lease is anyone's");
     assert!(store.claim_job("nope", "a", later).await.unwrap().is_none());
+    store.close().await;
+}
+
+pub async fn a_job_stored_claimed_is_running_its_first_attempt(db: &TestDb) {
+    let store = db.open().await;
+    let later = now() + HOUR;
+    let claimed = NewHookJob {
+        claimed: true,
+        ..job("at-once", "r1", "a", later)
+    };
+    finished_with(
+        store.as_ref(),
+        "r1",
+        &[claimed, job("queued", "r1", "a", later)],
+    )
+    .await;
+    let jobs = all_jobs(store.as_ref()).await;
+    let state = |id: &str| {
+        let j = jobs.iter().find(|j| j.job_id == id).unwrap();
+        (j.status.clone(), j.attempts)
+    };
+    assert_eq!(state("at-once"), ("running".to_owned(), 1));
+    assert_eq!(state("queued"), ("pending".to_owned(), 0));
+    // Nobody claims it again, not even its owner, while the lease lasts.
+    assert!(
+        store
+            .claim_job("at-once", "a", later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let due = store.claim_due_jobs("b", later, 10).await.unwrap();
+    assert!(due.iter().all(|j| j.job_id != "at-once"), "{due:?}");
+    // Its outcome is recorded like any claimed attempt's.
+    let attempt = JobAttempt {
+        status: "done",
+        outcome: "ok",
+        error: None,
+        next_attempt_at: now(),
+    };
+    store.finish_job_attempt("at-once", &attempt).await.unwrap();
+    let done = all_jobs(store.as_ref()).await;
+    let j = done.iter().find(|j| j.job_id == "at-once").unwrap();
+    assert_eq!((j.status.as_str(), j.attempts), ("done", 1));
     store.close().await;
 }
 

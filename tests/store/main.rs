@@ -38,6 +38,7 @@ on_both_backends!(
     an_idempotency_key_names_one_run_until_it_expires,
     a_finished_run_keeps_its_output_and_its_jobs,
     a_leased_job_is_claimed_only_by_its_owner_until_the_lease_expires,
+    a_job_stored_claimed_is_running_its_first_attempt,
     due_jobs_are_claimed_once_each_and_only_when_due,
     attempts_are_recorded_and_failed_jobs_can_be_retried,
     hook_jobs_are_filtered_and_paged,

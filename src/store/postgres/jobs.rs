@@ -36,7 +36,7 @@ pub(super) async fn insert(
             "INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
                                     max_attempts, next_attempt_at, lease_owner, lease_until,
                                     created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $7, $8, $6, $6)",
+             VALUES ($1, $2, $3, $4, $9, $10, $5, $6, $7, $8, $6, $6)",
         )
         .bind(&job.job_id)
         .bind(&job.run_id)
@@ -46,6 +46,8 @@ pub(super) async fn insert(
         .bind(now)
         .bind(&job.lease_owner)
         .bind(job.lease_until)
+        .bind(job.initial_state().0)
+        .bind(job.initial_state().1)
         .execute(&mut *conn)
         .await?;
     }

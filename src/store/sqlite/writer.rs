@@ -611,14 +611,17 @@ fn finish_run(
         "INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
                                 max_attempts, next_attempt_at, lease_owner, lease_until,
                                 created_at, updated_at)
-         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?;
     for job in jobs {
+        let (status, attempts) = job.initial_state();
         insert.execute(params![
             job.job_id,
             job.run_id,
             job.hook_name,
             job.payload,
+            status,
+            attempts,
             job.max_attempts as i64,
             now,
             job.lease_owner,
