@@ -130,48 +130,46 @@ impl HookDispatcher {
         &self.owner
     }
 
-    /// Runs jobs this process committed (and leased to itself) with a run's final state. Jobs
-    /// for which no slot is free now wait in a bounded in-memory queue, taken as slots free
-    /// up; past [`QUEUE_LIMIT`] they are left in the database, where the sweep finds them once
-    /// their short lease expires. Memory stays bounded whatever the backlog.
+    /// Runs jobs this process committed with a run's final state. A job stored already claimed
+    /// starts on the slot reserved for it. The others are claimed first, if a slot is free now;
+    /// if not, they wait in a bounded in-memory queue, taken as slots free up; past
+    /// [`QUEUE_LIMIT`] they are left in the database, where the sweep finds them once their
+    /// short lease expires. Memory stays bounded whatever the backlog.
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
         for mut job in jobs {
-            if let Some(slot) = job.slot.take() {
-                let this = self.clone();
-                self.tracker.spawn(async move {
-                    let claimed = Claimed {
-                        job_id: job.job_id,
-                        hook_name: slot.hook_name,
-                        attempts: 1,
-                        max_attempts: slot.max_attempts,
-                    };
-                    this.attempt(claimed, job.ctx).await;
-                    while let Some(next) = this.next_queued() {
-                        this.run_local(next).await;
-                    }
-                    drop(slot.permit);
-                });
-                continue;
-            }
-            match self.permits.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    let this = self.clone();
-                    self.tracker.spawn(async move {
-                        this.run_local(job).await;
-                        // Keep the slot busy with queued jobs before giving it back.
-                        while let Some(next) = this.next_queued() {
-                            this.run_local(next).await;
+            let (permit, claimed) = match job.slot.take() {
+                Some(slot) => (slot.permit, Some((slot.hook_name, slot.max_attempts))),
+                None => match self.permits.clone().try_acquire_owned() {
+                    Ok(permit) => (permit, None),
+                    Err(_) => {
+                        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                        if queue.len() < QUEUE_LIMIT {
+                            queue.push_back(job);
                         }
-                        drop(permit);
-                    });
-                }
-                Err(_) => {
-                    let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                    if queue.len() < QUEUE_LIMIT {
-                        queue.push_back(job);
+                        continue;
                     }
+                },
+            };
+            let this = self.clone();
+            self.tracker.spawn(async move {
+                match claimed {
+                    Some((hook_name, max_attempts)) => {
+                        let claimed = Claimed {
+                            job_id: job.job_id,
+                            hook_name,
+                            attempts: 1,
+                            max_attempts,
+                        };
+                        this.attempt(claimed, job.ctx).await;
+                    }
+                    None => this.run_local(job).await,
                 }
-            }
+                // Keep the slot busy with queued jobs before giving it back.
+                while let Some(next) = this.next_queued() {
+                    this.run_local(next).await;
+                }
+                drop(permit);
+            });
         }
     }
 
