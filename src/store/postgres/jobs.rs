@@ -25,13 +25,15 @@ pub(super) fn job_row(row: &PgRow) -> HookJobRecord {
     }
 }
 
-/// Records new jobs (in the caller's transaction), pending and leased to their writer.
+/// Records new jobs (in the caller's transaction), leased to their writer: pending, or running
+/// their first attempt when `claimed`.
 pub(super) async fn insert(
     conn: &mut PgConnection,
     jobs: &[NewHookJob],
     now: i64,
 ) -> Result<(), StoreError> {
     for job in jobs {
+        let (status, attempts) = job.initial_state();
         sqlx::query(
             "INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
                                     max_attempts, next_attempt_at, lease_owner, lease_until,
@@ -46,8 +48,8 @@ pub(super) async fn insert(
         .bind(now)
         .bind(&job.lease_owner)
         .bind(job.lease_until)
-        .bind(job.initial_state().0)
-        .bind(job.initial_state().1)
+        .bind(status)
+        .bind(attempts)
         .execute(&mut *conn)
         .await?;
     }
