@@ -7,7 +7,6 @@ use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};
 use crate::workflow::Workflow;
-use axum::serve::ListenerExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -321,18 +320,7 @@ impl AgentOs {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), OsError> {
         let router = self.router().await?;
-        // Small SSE writes must go out at once, not wait for Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!("cannot set TCP_NODELAY: {e}");
-            }
-        });
-        // `into_make_service`: each connection gets a clone of the router as built (an `Arc`).
-        // Serving the `Router` itself rebuilds its route table and clones every route's
-        // layers (CORS, auth) per connection: about 90 KB each with our ~130 routes.
-        axum::serve(listener, router.into_make_service())
-            .with_graceful_shutdown(signal)
-            .await?;
+        crate::http::serve::serve(listener, router, signal).await;
         self.shutdown().await;
         Ok(())
     }

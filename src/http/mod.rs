@@ -14,6 +14,7 @@ mod info;
 mod meta;
 mod openapi;
 mod runs;
+pub(crate) mod serve;
 mod session_schema;
 mod sessions;
 mod validation;

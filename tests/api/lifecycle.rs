@@ -65,6 +65,34 @@ async fn shutdown_lets_an_in_flight_run_finish() {
 }
 
 #[tokio::test]
+async fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    app.mock.set_delay(Duration::from_millis(100));
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = "message=half+closed&stream=false";
+    let request = format!(
+        "POST /workflows/{WF}/runs HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // Like `nc -N`: nothing more to send, so the client shuts its write side and waits.
+    tcp.shutdown().await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut response))
+        .await
+        .expect("the server answered")
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let json: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(json["status"], "COMPLETED");
+    assert_eq!(json["input"], "half closed");
+}
+
+#[tokio::test]
 async fn a_client_that_disconnects_mid_stream_does_not_lose_the_run() {
     let app = spawn_app().await;
     app.mock.set_delay(Duration::from_millis(200));
