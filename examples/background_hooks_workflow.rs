@@ -19,6 +19,12 @@ use agentos::{
 use std::sync::Arc;
 use std::time::Duration;
 
+/// jemalloc instead of the system allocator: fewer CPU cycles per run under load
+/// (BENCHMARKS.md). The agentos library itself sets no allocator.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 // ---------------------------------------------------------------------------
 // Create Example
 // ---------------------------------------------------------------------------
