@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -227,6 +228,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        # Each level's server leaves a database of thousands of runs (up to ~500 MB at
+        # c=1,024): a full run would otherwise leave gigabytes behind.
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def parse_wrk(out):
