@@ -104,17 +104,31 @@ pub(crate) fn run_step<'a>(
     sink: &'a mut EventSink,
     acc: &'a mut Collected,
 ) -> BoxFuture<'a, Outcome> {
-    Box::pin(async move {
-        match &step.kind {
-            StepKind::Agent(agent) => run_agent(scope, step, agent, &place, input, sink, acc).await,
-            StepKind::Function(f) => run_function(scope, step, f, &place, input, sink).await,
-            StepKind::Steps(s) => run_steps(scope, step, s, &place, input, sink, acc).await,
-            StepKind::Parallel(p) => run_parallel(scope, step, p, &place, input, sink, acc).await,
-            StepKind::Condition(c) => run_condition(scope, step, c, &place, input, sink, acc).await,
-            StepKind::Loop(l) => run_loop(scope, step, l, &place, input, sink, acc).await,
-            StepKind::Router(r) => run_router(scope, step, r, &place, input, sink, acc).await,
+    // One box per kind, sized for that kind: a box for the largest construct's future
+    // (~10 KB) would be held by every agent step in flight (BENCHMARKS.md).
+    match &step.kind {
+        StepKind::Agent(agent) => {
+            Box::pin(async move { run_agent(scope, step, agent, &place, input, sink, acc).await })
         }
-    })
+        StepKind::Function(f) => {
+            Box::pin(async move { run_function(scope, step, f, &place, input, sink).await })
+        }
+        StepKind::Steps(s) => {
+            Box::pin(async move { run_steps(scope, step, s, &place, input, sink, acc).await })
+        }
+        StepKind::Parallel(p) => {
+            Box::pin(async move { run_parallel(scope, step, p, &place, input, sink, acc).await })
+        }
+        StepKind::Condition(c) => {
+            Box::pin(async move { run_condition(scope, step, c, &place, input, sink, acc).await })
+        }
+        StepKind::Loop(l) => {
+            Box::pin(async move { run_loop(scope, step, l, &place, input, sink, acc).await })
+        }
+        StepKind::Router(r) => {
+            Box::pin(async move { run_router(scope, step, r, &place, input, sink, acc).await })
+        }
+    }
 }
 
 /// A blank output of `step`: name, id, type and executor filled in (agno leaves the executor
