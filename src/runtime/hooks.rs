@@ -46,10 +46,11 @@ impl Default for HookSettings {
 #[derive(Debug)]
 pub(crate) struct ReadyJob {
     pub job_id: String,
-    pub ctx: HookContext,
     /// The slot reserved for it before its run's final write, which then stored the job
-    /// already claimed (attempt 1): it starts without a claim. `None`: claim it first.
-    pub slot: Option<Slot>,
+    /// already claimed (attempt 1), and the context it runs with: it starts without a claim.
+    /// `None`: the job was stored pending. It is claimed when a slot is free, and its context
+    /// is read back from the claimed row, so a job waiting for a slot holds only its id.
+    pub start: Option<(Slot, HookContext)>,
 }
 
 /// A hook slot reserved for a job stored already claimed, with what its attempt needs.
@@ -98,8 +99,8 @@ pub(crate) struct HookDispatcher {
     owner: Arc<str>,
     /// Cancelled at shutdown: the sweep stops; jobs not yet started stay in the database.
     stopping: CancellationToken,
-    /// Jobs this process committed and will run as soon as a slot frees up.
-    queue: Arc<Mutex<VecDeque<ReadyJob>>>,
+    /// Ids of jobs this process committed and will claim as soon as a slot frees up.
+    queue: Arc<Mutex<VecDeque<String>>>,
 }
 
 /// At most this many committed jobs wait in memory for a slot; the rest wait in the database.
@@ -136,37 +137,38 @@ impl HookDispatcher {
     /// [`QUEUE_LIMIT`] they are left in the database, where the sweep finds them once their
     /// short lease expires. Memory stays bounded whatever the backlog.
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
-        for mut job in jobs {
-            let (permit, claimed) = match job.slot.take() {
-                Some(slot) => (slot.permit, Some((slot.hook_name, slot.max_attempts))),
+        for job in jobs {
+            let (permit, claimed) = match job.start {
+                Some((slot, ctx)) => (slot.permit, Some((slot.hook_name, slot.max_attempts, ctx))),
                 None => match self.permits.clone().try_acquire_owned() {
                     Ok(permit) => (permit, None),
                     Err(_) => {
                         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                         if queue.len() < QUEUE_LIMIT {
-                            queue.push_back(job);
+                            queue.push_back(job.job_id);
                         }
                         continue;
                     }
                 },
             };
             let this = self.clone();
+            let job_id = job.job_id;
             self.tracker.spawn(async move {
                 match claimed {
-                    Some((hook_name, max_attempts)) => {
+                    Some((hook_name, max_attempts, ctx)) => {
                         let claimed = Claimed {
-                            job_id: job.job_id,
+                            job_id,
                             hook_name,
                             attempts: 1,
                             max_attempts,
                         };
-                        this.attempt(claimed, job.ctx).await;
+                        this.attempt(claimed, ctx).await;
                     }
-                    None => this.run_local(job).await,
+                    None => this.run_local(&job_id).await,
                 }
                 // Keep the slot busy with queued jobs before giving it back.
                 while let Some(next) = this.next_queued() {
-                    this.run_local(next).await;
+                    this.run_local(&next).await;
                 }
                 drop(permit);
             });
@@ -184,23 +186,36 @@ impl HookDispatcher {
         })
     }
 
-    fn next_queued(&self) -> Option<ReadyJob> {
+    fn next_queued(&self) -> Option<String> {
         self.queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop_front()
     }
 
-    /// Claims and runs one job this process committed.
-    async fn run_local(&self, job: ReadyJob) {
+    /// Claims and runs one job this process committed, with the context stored in its row.
+    async fn run_local(&self, job_id: &str) {
         match self
             .store
-            .claim_job(&job.job_id, &self.owner, self.lease_until())
+            .claim_job(job_id, &self.owner, self.lease_until())
             .await
         {
-            Ok(Some(record)) => self.attempt(record.into(), job.ctx).await,
+            Ok(Some(record)) => self.attempt_record(record).await,
             Ok(None) => {} // already taken over by someone else
-            Err(e) => tracing::error!(job = %job.job_id, error = %e, "cannot claim hook job"),
+            Err(e) => tracing::error!(job = %job_id, error = %e, "cannot claim hook job"),
+        }
+    }
+
+    /// Runs an attempt of a claimed job with the context stored in its row. A payload that does
+    /// not parse can never run: the job is `dead`.
+    async fn attempt_record(&self, record: HookJobRecord) {
+        match serde_json::from_str::<HookContext>(&record.payload) {
+            Ok(ctx) => self.attempt(record.into(), ctx).await,
+            Err(e) => {
+                let why = format!("unreadable job payload: {e}");
+                self.record(&record.job_id, "dead", "error", Some(why), 0)
+                    .await;
+            }
         }
     }
 
@@ -237,22 +252,13 @@ impl HookDispatcher {
             }
         };
         for record in records {
-            let ctx = match serde_json::from_str::<HookContext>(&record.payload) {
-                Ok(ctx) => ctx,
-                Err(e) => {
-                    let why = format!("unreadable job payload: {e}");
-                    self.record(&record.job_id, "dead", "error", Some(why), 0)
-                        .await;
-                    continue;
-                }
-            };
             // Claimed no more than the free slots, so this waits only if a dispatch raced us.
             let this = self.clone();
             self.tracker.spawn(async move {
                 let Ok(_permit) = this.permits.clone().acquire_owned().await else {
                     return;
                 };
-                this.attempt(record.into(), ctx).await;
+                this.attempt_record(record).await;
             });
         }
     }

@@ -1005,10 +1005,10 @@ impl RunTask {
                     lease_until,
                     claimed: slot.is_some(),
                 };
+                // A job stored pending keeps only its id here: its context is in its row.
                 let ready = ReadyJob {
                     job_id,
-                    ctx: d.ctx,
-                    slot,
+                    start: slot.map(|slot| (slot, d.ctx)),
                 };
                 Some((new, ready))
             })

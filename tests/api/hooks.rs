@@ -320,10 +320,26 @@ async fn hooks_see_the_request_extra_fields_metadata_and_ids() {
 async fn hooks_beyond_the_concurrency_wait_in_the_database_and_all_run() {
     let mock = Arc::new(MockOpenAi::start().await);
     let log = HookLog::default();
-    let wf = seed_workflow(
-        &mock.base_url(),
-        &[sleeping_hook(&log, Duration::from_millis(100))],
-    );
+    // Like `sleeping_hook`, and it says which run's context it got: a job waiting for the one
+    // slot keeps only its id in memory, and runs with the context stored in its row.
+    let hook = {
+        let log = log.clone();
+        Hook::new("log_step_completion", move |ctx: HookContext| {
+            let log = log.clone();
+            async move {
+                log.push(format!("start:{}", ctx.agent.name));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let out = ctx.run_output().expect("post-hooks see the output");
+                log.push(format!(
+                    "done:{}|{}",
+                    ctx.agent.name,
+                    out.content_text().lines().next().unwrap_or_default()
+                ));
+                Ok::<(), HookError>(())
+            }
+        })
+    };
+    let wf = seed_workflow(&mock.base_url(), &[hook]);
     let os = AgentOs::new()
         .workflow(wf)
         .run_hooks_in_background(true)
@@ -350,6 +366,23 @@ async fn hooks_beyond_the_concurrency_wait_in_the_database_and_all_run() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Each run's two hooks ran once each, with that run's own output.
+    let mut done: Vec<String> = log
+        .entries()
+        .into_iter()
+        .filter(|e| e.starts_with("done:"))
+        .collect();
+    done.sort();
+    let mut expected: Vec<String> = (0..3)
+        .flat_map(|i| {
+            [
+                format!("done:Analyzer|reply to: run {i}"),
+                format!("done:Summarizer|reply to: reply to: run {i}"),
+            ]
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(done, expected);
     // One at a time: no two hooks overlapped.
     let entries = log.entries();
     for pair in entries.chunks(2) {
