@@ -1,13 +1,16 @@
-//! The single SQLite writer: every write goes through one thread that owns one connection and
-//! commits whatever is queued in one transaction (group commit). Writers never contend for
-//! SQLite's lock, and under load a commit carries many runs. A caller's write is answered only
-//! after its transaction committed.
+//! The single SQLite writer: one connection, which a thread of its own owns while the store is
+//! busy. That thread commits whatever is queued in one transaction (group commit): writers never
+//! contend for SQLite's lock, and under load a commit carries many runs. While the store is idle
+//! (nothing queued, and writes arriving less often than a commit takes) a write commits on the
+//! caller's thread instead, sparing it two thread switches. Either way a caller's write is
+//! answered only after its transaction committed.
 //!
-//! The writer runs its statements itself, through rusqlite, on its own (blocking) thread. The
-//! readers use sqlx, whose SQLite connections execute each statement on a worker thread of
-//! their own: a write of five statements (`BEGIN`, two `INSERT`s, ..., `COMMIT`) crossed threads
-//! ten times, each a futex wake-up that dominated a lightly loaded server's CPU per run and
-//! the latency of its two writes. Here a batch crosses once each way, however many statements.
+//! The writer runs its statements itself, through rusqlite. The readers use sqlx, whose SQLite
+//! connections execute each statement on a worker thread of their own: a write of five
+//! statements (`BEGIN`, two `INSERT`s, ..., `COMMIT`) crossed threads ten times, each a futex
+//! wake-up that dominated a lightly loaded server's CPU per run and the latency of its two
+//! writes. Here a batch crosses once each way, however many statements, and an idle store's
+//! write not at all.
 
 use crate::run::{RunStatus, unix_millis};
 use crate::store::{
@@ -16,6 +19,9 @@ use crate::store::{
 };
 use crate::store::{SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many writes share one transaction.
@@ -99,10 +105,39 @@ pub(super) enum Reply {
 
 type Answer = oneshot::Sender<Result<Reply, StoreError>>;
 
-/// The handle the store keeps: a queue into the writer thread.
+/// The handle the store keeps: a queue into the writer thread, and the connection itself for
+/// a write made while the store is idle.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     tx: mpsc::Sender<(Op, Answer)>,
+    shared: Arc<Shared>,
+}
+
+/// What the writer thread and the callers share.
+#[derive(Debug)]
+struct Shared {
+    /// The one write connection: the thread holds it for a batch, a caller for a write of its own.
+    conn: Mutex<Connection>,
+    /// Writes sent to the thread and not yet committed.
+    queued: AtomicUsize,
+    /// When the last commit ended, and how long it took (nanoseconds since `epoch`).
+    last_end: AtomicU64,
+    last_cost: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    /// Records a commit that began at `start`.
+    fn committed(&self, start: u64) {
+        let end = self.now();
+        self.last_cost
+            .store(end.saturating_sub(start), Ordering::Relaxed);
+        self.last_end.store(end, Ordering::Relaxed);
+    }
 }
 
 impl Writer {
@@ -110,17 +145,58 @@ impl Writer {
     /// dropped.
     pub(super) fn start(conn: Connection) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            queued: AtomicUsize::new(0),
+            last_end: AtomicU64::new(0),
+            last_cost: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let thread = Arc::clone(&shared);
         (
-            Writer { tx },
-            tokio::task::spawn_blocking(move || run(conn, rx)),
+            Writer { tx, shared },
+            tokio::task::spawn_blocking(move || run(thread, rx)),
         )
     }
 
-    /// Queues `op` and waits until it is committed.
+    /// Commits `op`, and returns once it is committed.
     pub(super) async fn write(&self, op: Op) -> Result<Reply, StoreError> {
+        if let Some(reply) = self.write_idle(&op) {
+            return reply;
+        }
         let (answer, reply) = oneshot::channel();
-        self.tx.send((op, answer)).await.map_err(|_| closed())?;
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send((op, answer)).await.is_err() {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(closed());
+        }
         reply.await.map_err(|_| closed())?
+    }
+
+    /// Commits `op` on the caller's thread when the store is idle: nothing is queued for the
+    /// writer thread, the connection is free, and the time since the last commit ended is at
+    /// least what that commit took (writes arrive less often than they take, so no commit
+    /// would carry two). A lightly loaded server then saves the two thread switches a write
+    /// through the thread costs, a quarter of its CPU per run. Under load writes arrive
+    /// faster than that, go to the thread, and share its commits. `None`: not idle.
+    fn write_idle(&self, op: &Op) -> Option<Result<Reply, StoreError>> {
+        let shared = &*self.shared;
+        if shared.queued.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        let start = shared.now();
+        let idle = start.saturating_sub(shared.last_end.load(Ordering::Relaxed));
+        if idle < shared.last_cost.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut conn = shared.conn.try_lock().ok()?;
+        let reply = match apply_batch(&mut conn, std::iter::once(op)) {
+            Ok(mut replies) => replies.pop().unwrap_or(Ok(Reply::Done)),
+            Err(e) => Err(e),
+        };
+        drop(conn);
+        shared.committed(start);
+        Some(reply)
     }
 }
 
@@ -150,7 +226,7 @@ pub(super) fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<(Op, Answer)>) {
+fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut last_batch = 0;
     while let Some(first) = rx.blocking_recv() {
@@ -169,29 +245,40 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<(Op, Answer)>) {
             }
         }
         last_batch = batch.len();
-        match apply_batch(&mut conn, batch.iter().map(|(op, _)| op)) {
-            Ok(replies) => {
-                for ((_, answer), reply) in batch.drain(..).zip(replies) {
-                    let _ = answer.send(reply);
-                }
-            }
+        // A panic while the lock was held left the connection as SQLite left it: usable.
+        let mut conn = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let start = shared.now();
+        let replies: Vec<_> = match apply_batch(&mut conn, batch.iter().map(|(op, _)| op)) {
+            Ok(replies) => replies,
             // The shared transaction failed as a whole (a failed commit, or a statement error
             // that may have rolled it back): redo each write in a transaction of its own, so
             // one bad write fails alone.
             Err(e) => {
                 tracing::warn!(error = %e, writes = batch.len(), "group commit failed; retrying writes one by one");
-                for (op, answer) in batch.drain(..) {
-                    let reply = match apply_batch(&mut conn, std::iter::once(&op)) {
-                        Ok(mut replies) => replies.pop().unwrap_or(Ok(Reply::Done)),
-                        Err(e) => Err(e),
-                    };
-                    let _ = answer.send(reply);
-                }
+                batch
+                    .iter()
+                    .map(
+                        |(op, _)| match apply_batch(&mut conn, std::iter::once(op)) {
+                            Ok(mut replies) => replies.pop().unwrap_or(Ok(Reply::Done)),
+                            Err(e) => Err(e),
+                        },
+                    )
+                    .collect()
             }
+        };
+        drop(conn);
+        shared.committed(start);
+        shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        for ((_, answer), reply) in batch.drain(..).zip(replies) {
+            let _ = answer.send(reply);
         }
     }
-    if let Err((_, e)) = conn.close() {
-        tracing::warn!(error = %e, "closing the writer connection");
+    // Every handle is gone, so this thread holds the last reference to the connection.
+    if let Ok(shared) = Arc::try_unwrap(shared) {
+        let conn = shared.conn.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let Err((_, e)) = conn.close() {
+            tracing::warn!(error = %e, "closing the writer connection");
+        }
     }
 }
 
