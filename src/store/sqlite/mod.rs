@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the embedded default. WAL mode, a busy timeout, migrations at open, a pool
-//! of readers and a single writer thread.
+//! of readers and a single writer connection, owned by a thread of its own while the store is
+//! busy (group commit).
 
 mod writer;
 
