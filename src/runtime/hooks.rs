@@ -175,7 +175,7 @@ impl HookDispatcher {
         }
     }
 
-    /// Reserves a free slot for a job about to be stored (see [`ReadyJob::slot`]), if there is
+    /// Reserves a free slot for a job about to be stored (see [`ReadyJob::start`]), if there is
     /// one. Dropping the slot frees it.
     pub(crate) fn reserve(&self, hook_name: &str, max_attempts: u32) -> Option<Slot> {
         let permit = self.permits.clone().try_acquire_owned().ok()?;
