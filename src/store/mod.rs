@@ -361,6 +361,42 @@ pub struct SessionFilter {
     pub offset: u32,
 }
 
+impl SessionFilter {
+    /// The `WHERE` clause of the filters given (empty with none) and the values it binds, in
+    /// order. `placeholder(n)` writes the n-th parameter (1-based) in the backend's syntax;
+    /// `name_contains(p)` the test that the name contains parameter `p`. Only the filters given
+    /// appear, so the database can use the index that fits them: a clause that names every
+    /// filter as `(?1 IS NULL OR column = ?1)` keeps SQLite from using any index for it.
+    pub(crate) fn where_clause(
+        &self,
+        placeholder: impl Fn(usize) -> String,
+        name_contains: impl Fn(&str) -> String,
+    ) -> (String, Vec<&str>) {
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        let equal = [
+            ("session_type", &self.session_type),
+            ("component_id", &self.component_id),
+            ("user_id", &self.user_id),
+        ];
+        for (column, value) in equal {
+            if let Some(value) = value {
+                values.push(value.as_str());
+                conditions.push(format!("{column} = {}", placeholder(values.len())));
+            }
+        }
+        if let Some(name) = &self.session_name {
+            values.push(name.as_str());
+            conditions.push(name_contains(&placeholder(values.len())));
+        }
+        if conditions.is_empty() {
+            (String::new(), values)
+        } else {
+            (format!("WHERE {}", conditions.join(" AND ")), values)
+        }
+    }
+}
+
 /// What `PATCH /sessions/{id}` changes; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionUpdate {

@@ -23,11 +23,10 @@ pub(super) async fn list(
     pool: &PgPool,
     f: &SessionFilter,
 ) -> Result<(Vec<SessionView>, u64), StoreError> {
-    const WHERE: &str = "WHERE ($1::text IS NULL OR session_type = $1)
-                           AND ($2::text IS NULL OR component_id = $2)
-                           AND ($3::text IS NULL OR user_id = $3)
-                           AND ($4::text IS NULL
-                                OR strpos(lower(coalesce(session_name, '')), lower($4)) > 0)";
+    let (filter, values) = f.where_clause(
+        |n| format!("${n}"),
+        |p| format!("strpos(lower(coalesce(session_name, '')), lower({p}::text)) > 0"),
+    );
     let (dir, nulls) = if f.ascending {
         ("ASC", "NULLS FIRST")
     } else {
@@ -39,28 +38,28 @@ pub(super) async fn list(
     } else {
         ""
     };
+    let page = values.len() + 1;
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let rows = sqlx::query(&format!(
-        "SELECT * FROM sessions {WHERE}
+    let sql = format!(
+        "SELECT * FROM sessions {filter}
          ORDER BY {column}{collate} {dir} {nulls}, session_id COLLATE \"C\" {dir}
-         LIMIT $5 OFFSET $6"
-    ))
-    .bind(&f.session_type)
-    .bind(&f.component_id)
-    .bind(&f.user_id)
-    .bind(&f.session_name)
-    .bind(f.limit as i64)
-    .bind(f.offset as i64)
-    .fetch_all(&mut *tx)
-    .await?;
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM sessions {WHERE}"))
-        .bind(&f.session_type)
-        .bind(&f.component_id)
-        .bind(&f.user_id)
-        .bind(&f.session_name)
+         LIMIT ${page} OFFSET ${}",
+        page + 1
+    );
+    let rows = values
+        .iter()
+        .fold(sqlx::query(&sql), |q, v| q.bind(*v))
+        .bind(f.limit as i64)
+        .bind(f.offset as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+    let sql = format!("SELECT COUNT(*) FROM sessions {filter}");
+    let total: i64 = values
+        .iter()
+        .fold(sqlx::query_scalar(&sql), |q, v| q.bind(*v))
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;

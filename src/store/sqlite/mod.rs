@@ -453,31 +453,31 @@ impl Store for SqliteStore {
         &self,
         f: &SessionFilter,
     ) -> Result<(Vec<SessionView>, u64), StoreError> {
-        const WHERE: &str = "WHERE (?1 IS NULL OR session_type = ?1)
-                               AND (?2 IS NULL OR component_id = ?2)
-                               AND (?3 IS NULL OR user_id = ?3)
-                               AND (?4 IS NULL OR instr(lower(coalesce(session_name, '')), lower(?4)) > 0)";
+        let (filter, values) = f.where_clause(
+            |n| format!("?{n}"),
+            |p| format!("instr(lower(coalesce(session_name, '')), lower({p})) > 0"),
+        );
         let dir = if f.ascending { "ASC" } else { "DESC" };
         let column = f.sort_by.column();
+        let page = values.len() + 1;
         // One read transaction: the page and the count come from the same snapshot.
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT * FROM sessions {WHERE}
-             ORDER BY {column} {dir}, session_id {dir} LIMIT ?5 OFFSET ?6"
-        ))
-        .bind(&f.session_type)
-        .bind(&f.component_id)
-        .bind(&f.user_id)
-        .bind(&f.session_name)
-        .bind(f.limit as i64)
-        .bind(f.offset as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM sessions {WHERE}"))
-            .bind(&f.session_type)
-            .bind(&f.component_id)
-            .bind(&f.user_id)
-            .bind(&f.session_name)
+        let sql = format!(
+            "SELECT * FROM sessions {filter}
+             ORDER BY {column} {dir}, session_id {dir} LIMIT ?{page} OFFSET ?{}",
+            page + 1
+        );
+        let rows = values
+            .iter()
+            .fold(sqlx::query(&sql), |q, v| q.bind(*v))
+            .bind(f.limit as i64)
+            .bind(f.offset as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        let sql = format!("SELECT COUNT(*) FROM sessions {filter}");
+        let total: i64 = values
+            .iter()
+            .fold(sqlx::query_scalar(&sql), |q, v| q.bind(*v))
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
