@@ -2,8 +2,8 @@
 //! busy. That thread commits whatever is queued in one transaction (group commit): writers never
 //! contend for SQLite's lock, and under load a commit carries many runs. While the store is idle
 //! (at most one run in flight, nothing queued, and writes arriving less often than a commit
-//! takes) a write commits on the caller's thread instead, sparing it two thread switches. Either way a caller's write is
-//! answered only after its transaction committed.
+//! takes) a write commits on the caller's thread instead, sparing it two thread switches.
+//! Either way a caller's write is answered only after its transaction committed.
 //!
 //! The writer runs its statements itself, through rusqlite. The readers use sqlx, whose SQLite
 //! connections execute each statement on a worker thread of their own: a write of five
