@@ -211,10 +211,7 @@ impl Writer {
             return None;
         }
         let mut conn = shared.conn.try_lock().ok()?;
-        let reply = match apply_batch(&mut conn, std::iter::once(op)) {
-            Ok(mut replies) => replies.pop().unwrap_or(Ok(Reply::Done)),
-            Err(e) => Err(e),
-        };
+        let reply = apply_one(&mut conn, op);
         drop(conn);
         shared.committed(start);
         Some(reply)
@@ -278,12 +275,7 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
                 tracing::warn!(error = %e, writes = batch.len(), "group commit failed; retrying writes one by one");
                 batch
                     .iter()
-                    .map(
-                        |(op, _)| match apply_batch(&mut conn, std::iter::once(op)) {
-                            Ok(mut replies) => replies.pop().unwrap_or(Ok(Reply::Done)),
-                            Err(e) => Err(e),
-                        },
-                    )
+                    .map(|(op, _)| apply_one(&mut conn, op))
                     .collect()
             }
         };
@@ -300,6 +292,14 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
         if let Err((_, e)) = conn.close() {
             tracing::warn!(error = %e, "closing the writer connection");
         }
+    }
+}
+
+/// Applies one write in a transaction of its own.
+fn apply_one(conn: &mut Connection, op: &Op) -> Result<Reply, StoreError> {
+    match apply_batch(conn, std::iter::once(op)) {
+        Ok(mut replies) => replies.pop().unwrap_or(Ok(Reply::Done)),
+        Err(e) => Err(e),
     }
 }
 
