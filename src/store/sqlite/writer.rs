@@ -1,9 +1,10 @@
 //! The single SQLite writer: one connection, which a thread of its own owns while the store is
 //! busy. That thread commits whatever is queued in one transaction (group commit): writers never
 //! contend for SQLite's lock, and under load a commit carries many runs. While the store is idle
-//! (at most one run in flight, nothing queued, and writes arriving less often than a commit
-//! takes) a write commits on the caller's thread instead, sparing it two thread switches.
-//! Either way a caller's write is answered only after its transaction committed.
+//! (at most one run in flight, nothing queued) a task on the runtime commits instead, sparing
+//! each write two thread switches; it too commits together the writes that reach it in one
+//! pass of the runtime. Either way a caller's write is answered only after its transaction
+//! committed.
 //!
 //! The writer runs its statements itself, through rusqlite. The readers use sqlx, whose SQLite
 //! connections execute each statement on a worker thread of their own: a write of five
@@ -19,9 +20,8 @@ use crate::store::{
 };
 use crate::store::{SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many writes share one transaction.
@@ -105,74 +105,74 @@ pub(super) enum Reply {
 
 type Answer = oneshot::Sender<Result<Reply, StoreError>>;
 
-/// The handle the store keeps: a queue into the writer thread, and the connection itself for
-/// a write made while the store is idle.
+/// The handle the store keeps: a queue into the writer thread, and one into the task that
+/// commits on the runtime while the store is idle.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
     tx: mpsc::Sender<(Op, Answer)>,
+    idle: mpsc::UnboundedSender<(Op, Answer)>,
     shared: Arc<Shared>,
 }
 
-/// What the writer thread and the callers share.
+/// What the writer thread, the idle committer and the callers share.
 #[derive(Debug)]
 struct Shared {
-    /// The one write connection: the thread holds it for a batch, a caller for a write of its own.
+    /// The one write connection: the thread or the idle committer holds it for a batch.
     conn: Mutex<Connection>,
     /// Writes sent to the thread and not yet committed.
     queued: AtomicUsize,
     /// Runs begun and not yet finished, as far as the writes they made tell.
     runs: AtomicUsize,
-    /// When the last commit ended, and how long it took (nanoseconds since `epoch`).
-    last_end: AtomicU64,
-    last_cost: AtomicU64,
-    epoch: Instant,
-}
-
-impl Shared {
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
-    }
-
-    /// Records a commit that began at `start`.
-    fn committed(&self, start: u64) {
-        let end = self.now();
-        self.last_cost
-            .store(end.saturating_sub(start), Ordering::Relaxed);
-        self.last_end.store(end, Ordering::Relaxed);
-    }
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`; it ends (closing `conn`) when every handle is
-    /// dropped.
+    /// Starts the writer thread on `conn`, and the idle committer on the current runtime; they
+    /// end (closing `conn`) when every handle is dropped.
     pub(super) fn start(conn: Connection) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        let (idle, idle_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
             queued: AtomicUsize::new(0),
             runs: AtomicUsize::new(0),
-            last_end: AtomicU64::new(0),
-            last_cost: AtomicU64::new(0),
-            epoch: Instant::now(),
         });
+        tokio::spawn(commit_idle(Arc::clone(&shared), idle_rx, tx.clone()));
         let thread = Arc::clone(&shared);
         (
-            Writer { tx, shared },
+            Writer { tx, idle, shared },
             tokio::task::spawn_blocking(move || run(thread, rx)),
         )
     }
 
     /// Commits `op`, and returns once it is committed.
+    ///
+    /// While the store is idle (at most one run in flight, nothing queued for the thread) the
+    /// write goes to the idle committer, a task on the runtime: a server running one request at
+    /// a time then commits without the two thread switches a write through the thread costs,
+    /// and writes made in the same pass of the runtime (a run's two hooks ending together)
+    /// still share a commit. With more runs in flight every write goes to the thread: while
+    /// the runtime thread works through ready tasks, theirs queue up and share a commit there
+    /// (at c=64 with the 50 ms delay, a third of a commit per run, against 0.9 when each write
+    /// that found the store idle committed alone).
     pub(super) async fn write(&self, op: Op) -> Result<Reply, StoreError> {
         let (begins, finishes) = (
             matches!(op, Op::BeginRun { .. }),
             matches!(op, Op::FinishRun { .. }),
         );
-        let reply = match self.write_idle(&op) {
-            Some(reply) => reply,
-            None => self.write_queued(op).await,
+        let shared = &*self.shared;
+        let idle =
+            shared.runs.load(Ordering::Relaxed) <= 1 && shared.queued.load(Ordering::Acquire) == 0;
+        let reply = if idle {
+            let (answer, reply) = oneshot::channel();
+            match self.idle.send((op, answer)) {
+                Ok(()) => reply.await.map_err(|_| closed()).and_then(|r| r),
+                // The runtime the committer ran on is gone: the thread still takes writes.
+                Err(mpsc::error::SendError((op, _))) => self.write_queued(op).await,
+            }
+        } else {
+            self.write_queued(op).await
         };
-        let runs = &self.shared.runs;
+        let runs = &shared.runs;
         if begins && matches!(reply, Ok(Reply::Begin(BeginRun::Started(_)))) {
             runs.fetch_add(1, Ordering::Relaxed);
         } else if finishes {
@@ -184,37 +184,56 @@ impl Writer {
     /// Sends `op` to the writer thread and waits for its commit.
     async fn write_queued(&self, op: Op) -> Result<Reply, StoreError> {
         let (answer, reply) = oneshot::channel();
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        if self.tx.send((op, answer)).await.is_err() {
-            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+        if send_queued(&self.shared, &self.tx, (op, answer))
+            .await
+            .is_err()
+        {
             return Err(closed());
         }
         reply.await.map_err(|_| closed())?
     }
+}
 
-    /// Commits `op` on the caller's thread when the store is idle: at most one run in flight,
-    /// nothing queued for the writer thread, the connection free, and the time since the last
-    /// commit ended at least what that commit took. A server running one request at a time then
-    /// saves the two thread switches a write through the thread costs. With more runs in
-    /// flight every write goes to the thread: while the runtime thread works through ready
-    /// tasks, theirs queue up and share a commit (at c=64 with the 50 ms delay, a third of a
-    /// commit per run, against 0.9 when each write that found the store idle committed alone).
-    /// `None`: not idle.
-    fn write_idle(&self, op: &Op) -> Option<Result<Reply, StoreError>> {
-        let shared = &*self.shared;
-        if shared.runs.load(Ordering::Relaxed) > 1 || shared.queued.load(Ordering::Acquire) != 0 {
-            return None;
+/// Queues a write for the writer thread; `Err` when the thread is gone.
+async fn send_queued(
+    shared: &Shared,
+    tx: &mpsc::Sender<(Op, Answer)>,
+    write: (Op, Answer),
+) -> Result<(), ()> {
+    shared.queued.fetch_add(1, Ordering::AcqRel);
+    if tx.send(write).await.is_err() {
+        shared.queued.fetch_sub(1, Ordering::AcqRel);
+        return Err(());
+    }
+    Ok(())
+}
+
+/// The idle committer: commits the writes sent to it on the runtime thread it runs on. Woken
+/// by a write, it first lets the tasks ready in the same pass run (`yield_now` resumes it after
+/// them), so that the writes they make share its commit. Should the thread hold the connection
+/// (a write queued there since), the batch goes to the thread instead of waiting for it here.
+async fn commit_idle(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<(Op, Answer)>,
+    thread: mpsc::Sender<(Op, Answer)>,
+) {
+    let mut batch = Vec::new();
+    while let Some(first) = rx.recv().await {
+        tokio::task::yield_now().await;
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(_) => break,
+            }
         }
-        let start = shared.now();
-        let idle = start.saturating_sub(shared.last_end.load(Ordering::Relaxed));
-        if idle < shared.last_cost.load(Ordering::Relaxed) {
-            return None;
+        if let Ok(mut conn) = shared.conn.try_lock() {
+            commit(&mut conn, &mut batch);
         }
-        let mut conn = shared.conn.try_lock().ok()?;
-        let reply = apply_one(&mut conn, op);
-        drop(conn);
-        shared.committed(start);
-        Some(reply)
+        for write in batch.drain(..) {
+            // The thread is gone only once every handle is, and then so is the caller.
+            let _ = send_queued(&shared, &thread, write).await;
+        }
     }
 }
 
@@ -265,26 +284,10 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
         last_batch = batch.len();
         // A panic while the lock was held left the connection as SQLite left it: usable.
         let mut conn = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let start = shared.now();
-        let replies: Vec<_> = match apply_batch(&mut conn, batch.iter().map(|(op, _)| op)) {
-            Ok(replies) => replies,
-            // The shared transaction failed as a whole (a failed commit, or a statement error
-            // that may have rolled it back): redo each write in a transaction of its own, so
-            // one bad write fails alone.
-            Err(e) => {
-                tracing::warn!(error = %e, writes = batch.len(), "group commit failed; retrying writes one by one");
-                batch
-                    .iter()
-                    .map(|(op, _)| apply_one(&mut conn, op))
-                    .collect()
-            }
-        };
+        let writes = batch.len();
+        commit(&mut conn, &mut batch);
         drop(conn);
-        shared.committed(start);
-        shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
-        for ((_, answer), reply) in batch.drain(..).zip(replies) {
-            let _ = answer.send(reply);
-        }
+        shared.queued.fetch_sub(writes, Ordering::AcqRel);
     }
     // Every handle is gone, so this thread holds the last reference to the connection.
     if let Ok(shared) = Arc::try_unwrap(shared) {
@@ -292,6 +295,23 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
         if let Err((_, e)) = conn.close() {
             tracing::warn!(error = %e, "closing the writer connection");
         }
+    }
+}
+
+/// Commits the batch in one transaction and answers each write (emptying `batch`).
+fn commit(conn: &mut Connection, batch: &mut Vec<(Op, Answer)>) {
+    let replies: Vec<_> = match apply_batch(conn, batch.iter().map(|(op, _)| op)) {
+        Ok(replies) => replies,
+        // The shared transaction failed as a whole (a failed commit, or a statement error
+        // that may have rolled it back): redo each write in a transaction of its own, so
+        // one bad write fails alone.
+        Err(e) => {
+            tracing::warn!(error = %e, writes = batch.len(), "group commit failed; retrying writes one by one");
+            batch.iter().map(|(op, _)| apply_one(conn, op)).collect()
+        }
+    };
+    for ((_, answer), reply) in batch.drain(..).zip(replies) {
+        let _ = answer.send(reply);
     }
 }
 
