@@ -227,8 +227,13 @@ async fn commit_idle(
                 Err(_) => break,
             }
         }
-        if let Ok(mut conn) = shared.conn.try_lock() {
-            commit(&mut conn, &mut batch);
+        let replies = shared
+            .conn
+            .try_lock()
+            .ok()
+            .map(|mut conn| commit(&mut conn, &batch));
+        if let Some(replies) = replies {
+            answer(&mut batch, replies);
         }
         for write in batch.drain(..) {
             // The thread is gone only once every handle is, and then so is the caller.
@@ -284,10 +289,10 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
         last_batch = batch.len();
         // A panic while the lock was held left the connection as SQLite left it: usable.
         let mut conn = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let writes = batch.len();
-        commit(&mut conn, &mut batch);
+        let replies = commit(&mut conn, &batch);
         drop(conn);
-        shared.queued.fetch_sub(writes, Ordering::AcqRel);
+        shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        answer(&mut batch, replies);
     }
     // Every handle is gone, so this thread holds the last reference to the connection.
     if let Ok(shared) = Arc::try_unwrap(shared) {
@@ -298,9 +303,9 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
     }
 }
 
-/// Commits the batch in one transaction and answers each write (emptying `batch`).
-fn commit(conn: &mut Connection, batch: &mut Vec<(Op, Answer)>) {
-    let replies: Vec<_> = match apply_batch(conn, batch.iter().map(|(op, _)| op)) {
+/// Commits the batch in one transaction; the replies, in the batch's order.
+fn commit(conn: &mut Connection, batch: &[(Op, Answer)]) -> Vec<Result<Reply, StoreError>> {
+    match apply_batch(conn, batch.iter().map(|(op, _)| op)) {
         Ok(replies) => replies,
         // The shared transaction failed as a whole (a failed commit, or a statement error
         // that may have rolled it back): redo each write in a transaction of its own, so
@@ -309,7 +314,11 @@ fn commit(conn: &mut Connection, batch: &mut Vec<(Op, Answer)>) {
             tracing::warn!(error = %e, writes = batch.len(), "group commit failed; retrying writes one by one");
             batch.iter().map(|(op, _)| apply_one(conn, op)).collect()
         }
-    };
+    }
+}
+
+/// Sends each write of the batch its reply (emptying `batch`).
+fn answer(batch: &mut Vec<(Op, Answer)>, replies: Vec<Result<Reply, StoreError>>) {
     for ((_, answer), reply) in batch.drain(..).zip(replies) {
         let _ = answer.send(reply);
     }
