@@ -21,7 +21,7 @@ use crate::store::{
 use crate::store::{SessionKey, SessionUpdate, SessionView, SessionsDeleted};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, oneshot};
 
 /// At most this many writes share one transaction.
@@ -123,6 +123,8 @@ struct Shared {
     queued: AtomicUsize,
     /// Runs begun and not yet finished, as far as the writes they made tell.
     runs: AtomicUsize,
+    /// Transactions committed (or tried) so far.
+    commits: AtomicUsize,
 }
 
 impl Writer {
@@ -135,6 +137,7 @@ impl Writer {
             conn: Mutex::new(conn),
             queued: AtomicUsize::new(0),
             runs: AtomicUsize::new(0),
+            commits: AtomicUsize::new(0),
         });
         tokio::spawn(commit_idle(Arc::clone(&shared), idle_rx, tx.clone()));
         let thread = Arc::clone(&shared);
@@ -194,6 +197,44 @@ impl Writer {
     }
 }
 
+/// The write connection, for the checkpointer to finish a checkpoint on it with every write held
+/// off. It does not keep the writer alive.
+#[derive(Debug, Clone)]
+pub(super) struct WriteLock(Weak<Shared>);
+
+impl Writer {
+    /// A [`WriteLock`] on this writer's connection.
+    pub(super) fn write_lock(&self) -> WriteLock {
+        WriteLock(Arc::downgrade(&self.shared))
+    }
+}
+
+impl WriteLock {
+    /// How many transactions the writer has committed (or tried) so far; 0 once it is gone.
+    pub(super) fn commits(&self) -> usize {
+        self.0
+            .upgrade()
+            .map_or(0, |shared| shared.commits.load(Ordering::Acquire))
+    }
+
+    /// Checkpoints the WAL on the write connection while holding it, so that no commit adds
+    /// frames meanwhile: the checkpoint reaches the end of the WAL (unless a reader still
+    /// reads an older snapshot), and the next commit starts the WAL over from its beginning.
+    /// Does nothing once the writer is gone.
+    pub(super) async fn checkpoint(&self) -> Result<(), StoreError> {
+        let Some(shared) = self.0.upgrade() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || {
+            let conn = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Config(format!("the checkpoint task failed: {e}")))?
+    }
+}
+
 /// Queues a write for the writer thread; `Err` when the thread is gone.
 async fn send_queued(
     shared: &Shared,
@@ -231,7 +272,7 @@ async fn commit_idle(
             .conn
             .try_lock()
             .ok()
-            .map(|mut conn| commit(&mut conn, &batch));
+            .map(|mut conn| commit(&shared, &mut conn, &batch));
         if let Some(replies) = replies {
             answer(&mut batch, replies);
         }
@@ -247,7 +288,8 @@ fn closed() -> StoreError {
 }
 
 /// Opens the writer's connection to the database at `path` (already created and migrated).
-/// The writer never checkpoints on its own commit path (a background task does), and it
+/// The writer never checkpoints on its own commit path (a background task does, holding this
+/// connection only to copy the last frames: see `checkpoint` in the parent module), and it
 /// touches the hot pages of every table: a page cache of 2 MiB. Temporary storage (statement
 /// journals, `RETURNING` and sort tables) stays in memory: a server near its open-files limit
 /// (10,000 in-flight runs hold ~20,000 sockets) must not fail a write for want of a temp file.
@@ -289,7 +331,7 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
         last_batch = batch.len();
         // A panic while the lock was held left the connection as SQLite left it: usable.
         let mut conn = shared.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let replies = commit(&mut conn, &batch);
+        let replies = commit(&shared, &mut conn, &batch);
         drop(conn);
         shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
         answer(&mut batch, replies);
@@ -304,7 +346,18 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
 }
 
 /// Commits the batch in one transaction; the replies, in the batch's order.
-fn commit(conn: &mut Connection, batch: &[(Op, Answer)]) -> Vec<Result<Reply, StoreError>> {
+fn commit(
+    shared: &Shared,
+    conn: &mut Connection,
+    batch: &[(Op, Answer)],
+) -> Vec<Result<Reply, StoreError>> {
+    let replies = commit_batch(conn, batch);
+    shared.commits.fetch_add(1, Ordering::Release);
+    replies
+}
+
+/// [`commit`], without the count.
+fn commit_batch(conn: &mut Connection, batch: &[(Op, Answer)]) -> Vec<Result<Reply, StoreError>> {
     match apply_batch(conn, batch.iter().map(|(op, _)| op)) {
         Ok(replies) => replies,
         // The shared transaction failed as a whole (a failed commit, or a statement error
