@@ -1,10 +1,10 @@
 //! The storage test suite: the `Store` contract (`contract.rs`), every test on a fresh SQLite
 //! file and on a fresh schema of the Postgres named by `AGENTOS_TEST_POSTGRES_URL`; and what
-//! only SQLite does (`sqlite_wal.rs`).
+//! only SQLite does (`sqlite_only.rs`).
 
 mod backend;
 mod contract;
-mod sqlite_wal;
+mod sqlite_only;
 
 /// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>`.
 macro_rules! on_both_backends {

@@ -152,6 +152,15 @@ impl SqliteStore {
     }
 }
 
+impl Drop for SqliteStore {
+    /// A store dropped without [`Store::close`] stops its checkpointer, which holds a handle on
+    /// the readers' pool: the database's files are closed once the last reader and the writer
+    /// are gone.
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
+}
+
 /// A reply of the wrong kind: impossible, as each `Op` has one reply kind.
 fn unexpected(reply: Reply) -> StoreError {
     StoreError::Config(format!("unexpected writer reply {reply:?}"))

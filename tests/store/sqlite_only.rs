@@ -1,4 +1,4 @@
-//! What only the SQLite backend does: its write-ahead log.
+//! What only the SQLite backend does: its write-ahead log, and its files.
 
 use agentos::DbConfig;
 use agentos::RunStatus;
@@ -107,4 +107,35 @@ async fn the_wal_starts_over_under_a_steady_stream_of_commits() {
          (its file is {wal_len} bytes)"
     );
     store.close().await;
+}
+
+/// Open files of this process that are the database or its WAL.
+fn open_database_files(dir: &Path) -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
+}
+
+/// An embedding service may open and drop stores without closing them; a dropped store must
+/// not keep its files open (its checkpointer held the readers' pool, every second, forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_store_closes_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DbConfig::Sqlite(dir.path().join("agentos.db"))
+        .open()
+        .await
+        .unwrap();
+    assert!(open_database_files(dir.path()) > 0);
+    drop(store);
+    let started = Instant::now();
+    while open_database_files(dir.path()) > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{} files of a dropped store are still open",
+            open_database_files(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
