@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 /// The WAL header's checkpoint sequence number: SQLite adds one each time the WAL starts over.
 fn wal_restarts(wal: &Path) -> u32 {
-    match std::fs::read(wal) {
-        Ok(header) if header.len() >= 32 => u32::from_be_bytes(header[12..16].try_into().unwrap()),
-        _ => 0,
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    match std::fs::File::open(wal).and_then(|mut f| f.read_exact(&mut header)) {
+        Ok(()) => u32::from_be_bytes(header[12..16].try_into().unwrap()),
+        Err(_) => 0,
     }
 }
 
