@@ -184,6 +184,11 @@ impl Writer {
         reply
     }
 
+    /// A [`WriteLock`] on this writer's connection.
+    pub(super) fn write_lock(&self) -> WriteLock {
+        WriteLock(Arc::downgrade(&self.shared))
+    }
+
     /// Sends `op` to the writer thread and waits for its commit.
     async fn write_queued(&self, op: Op) -> Result<Reply, StoreError> {
         let (answer, reply) = oneshot::channel();
@@ -201,13 +206,6 @@ impl Writer {
 /// off. It does not keep the writer alive.
 #[derive(Debug, Clone)]
 pub(super) struct WriteLock(Weak<Shared>);
-
-impl Writer {
-    /// A [`WriteLock`] on this writer's connection.
-    pub(super) fn write_lock(&self) -> WriteLock {
-        WriteLock(Arc::downgrade(&self.shared))
-    }
-}
 
 impl WriteLock {
     /// How many transactions the writer has committed (or tried) so far; 0 once it is gone.
@@ -345,20 +343,14 @@ fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<(Op, Answer)>) {
     }
 }
 
-/// Commits the batch in one transaction; the replies, in the batch's order.
+/// Commits the batch in one transaction, and counts the commit; the replies, in the batch's
+/// order.
 fn commit(
     shared: &Shared,
     conn: &mut Connection,
     batch: &[(Op, Answer)],
 ) -> Vec<Result<Reply, StoreError>> {
-    let replies = commit_batch(conn, batch);
-    shared.commits.fetch_add(1, Ordering::Release);
-    replies
-}
-
-/// [`commit`], without the count.
-fn commit_batch(conn: &mut Connection, batch: &[(Op, Answer)]) -> Vec<Result<Reply, StoreError>> {
-    match apply_batch(conn, batch.iter().map(|(op, _)| op)) {
+    let replies = match apply_batch(conn, batch.iter().map(|(op, _)| op)) {
         Ok(replies) => replies,
         // The shared transaction failed as a whole (a failed commit, or a statement error
         // that may have rolled it back): redo each write in a transaction of its own, so
@@ -367,7 +359,9 @@ fn commit_batch(conn: &mut Connection, batch: &[(Op, Answer)]) -> Vec<Result<Rep
             tracing::warn!(error = %e, writes = batch.len(), "group commit failed; retrying writes one by one");
             batch.iter().map(|(op, _)| apply_one(conn, op)).collect()
         }
-    }
+    };
+    shared.commits.fetch_add(1, Ordering::Release);
+    replies
 }
 
 /// Sends each write of the batch its reply (emptying `batch`).
