@@ -7,7 +7,7 @@
 
 use crate::hooks::{Hook, HookContext, JobInfo, call_catching};
 use crate::run::unix_millis;
-use crate::store::{HookJobRecord, JobAttempt, Store};
+use crate::store::{HookJobRecord, JobAttempt, Store, needs_run_output};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -207,8 +207,15 @@ impl HookDispatcher {
     }
 
     /// Runs an attempt of a claimed job with the context stored in its row. A payload that does
-    /// not parse can never run: the job is `dead`.
+    /// not parse, or whose agent output is gone from its run, can never run: the job is `dead`.
     async fn attempt_record(&self, record: HookJobRecord) {
+        if needs_run_output(&record.payload) {
+            // The claim puts back the output its run holds; without it there is none to put.
+            let why = "the agent's output, stored with its run, is gone".to_owned();
+            self.record(&record.job_id, "dead", "error", Some(why), 0)
+                .await;
+            return;
+        }
         match serde_json::from_str::<HookContext>(&record.payload) {
             Ok(ctx) => self.attempt(record.into(), ctx).await,
             Err(e) => {

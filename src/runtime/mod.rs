@@ -716,6 +716,9 @@ struct Ending {
     error: Option<String>,
     failure: Option<AgentFailure>,
     deferred: Vec<DeferredHook>,
+    /// The agent runs whose outputs the stored output holds: a deferred post-hook of one of
+    /// them stores its context without that output (see [`crate::store::needs_run_output`]).
+    agent_runs: Vec<String>,
     /// The last event (`WorkflowCompleted`, `RunCompleted`, ...), sent once the state is stored.
     final_event: Option<RunEvent>,
 }
@@ -756,9 +759,10 @@ impl RunTask {
             error,
             failure,
             deferred,
+            agent_runs,
             final_event,
         } = ending;
-        let (jobs, ready) = self.jobs(deferred);
+        let (jobs, ready) = self.jobs(deferred, &agent_runs);
         let stored = match json {
             Ok(json) => self
                 .store
@@ -852,6 +856,11 @@ impl RunTask {
             error: output.error.clone(),
             failure,
             deferred,
+            agent_runs: output
+                .step_executor_runs
+                .iter()
+                .map(|run| run.run_id.clone())
+                .collect(),
             final_event,
         }
     }
@@ -906,6 +915,7 @@ impl RunTask {
             error: result.failure.as_ref().map(|f| f.message.clone()),
             failure: result.failure,
             deferred: result.deferred,
+            agent_runs: vec![output.run_id.clone()],
             final_event,
         }
     }
@@ -975,12 +985,20 @@ impl RunTask {
         }
     }
 
-    fn jobs(&self, deferred: Vec<DeferredHook>) -> (Vec<NewHookJob>, Vec<ReadyJob>) {
+    fn jobs(
+        &self,
+        deferred: Vec<DeferredHook>,
+        agent_runs: &[String],
+    ) -> (Vec<NewHookJob>, Vec<ReadyJob>) {
         deferred
             .into_iter()
-            .filter_map(|d| {
+            .filter_map(|mut d| {
                 let job_id = crate::run::new_row_id();
-                let payload = match serde_json::to_string(&d.ctx) {
+                // The run's row holds this output: the job reads it from there.
+                let output_in_run = d.ctx.run_output.as_ref().is_some_and(|output| {
+                    output.run_id == d.ctx.run_id && agent_runs.contains(&output.run_id)
+                });
+                let payload = match crate::store::encode_hook_payload(&mut d.ctx, output_in_run) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::error!(hook = %d.hook_name, error = %e, "cannot serialize hook context");

@@ -2,9 +2,12 @@
 //! `runs`, `run_events`, `hook_jobs`), with SQLite behind it by default and Postgres for
 //! several replicas.
 
+mod payload;
 mod postgres;
 mod sqlite;
 
+pub(crate) use payload::encode as encode_hook_payload;
+pub use payload::{inline_run_output, needs_run_output};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -169,7 +172,9 @@ pub struct NewHookJob {
     pub run_id: String,
     /// The hook's registered name.
     pub hook_name: String,
-    /// The serialized `HookContext`.
+    /// The serialized `HookContext`. A post-hook's may leave out the agent's output, which the
+    /// run's stored output holds (see [`needs_run_output`]); a store that deletes the run puts
+    /// it back first ([`inline_run_output`]).
     pub payload: String,
     /// How many attempts before the job is `dead`.
     pub max_attempts: u32,
@@ -580,7 +585,9 @@ pub trait Store: Send + Sync + 'static {
     /// written, when a session with that id exists.
     async fn create_session(&self, view: &SessionView) -> Result<Option<SessionView>, StoreError>;
     /// In one transaction: deletes the sessions found for `keys` with their runs, run events
-    /// and idempotency keys (hook jobs stay: they are independent durable work). If any of
+    /// and idempotency keys (hook jobs stay: they are independent durable work, so the jobs not
+    /// done get the agent output they read from their run put back into their payloads, with
+    /// [`inline_run_output`]). If any of
     /// them has a run still RUNNING or PENDING, deletes nothing and names those in `busy`.
     async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError>;
     /// Applies `update` and stamps `updated_at`; `None` if there is no such session.

@@ -317,6 +317,90 @@ async fn hooks_see_the_request_extra_fields_metadata_and_ids() {
 }
 
 #[tokio::test]
+async fn a_waiting_hook_reads_the_output_from_its_run_even_after_the_session_is_deleted() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let log = HookLog::default();
+    // The one slot stays taken until the gate opens, so every other job waits in the database.
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let hook = {
+        let (log, gate) = (log.clone(), gate.clone());
+        Hook::new("log_step_completion", move |ctx: HookContext| {
+            let (log, gate) = (log.clone(), gate.clone());
+            async move {
+                drop(gate.acquire().await);
+                let out = ctx.run_output().expect("post-hooks see the output");
+                log.push(format!(
+                    "done:{}|{}|{}",
+                    ctx.session_id,
+                    ctx.agent.name,
+                    out.content_text()
+                ));
+                Ok::<(), HookError>(())
+            }
+        })
+    };
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[hook]))
+        .run_hooks_in_background(true)
+        .hook_concurrency(1)
+        .hook_poll_interval(Duration::from_millis(50));
+    let app = spawn_with(os, mock, log.clone()).await;
+    for session in ["kept", "doomed"] {
+        let message = format!("run in {session}");
+        let (status, _) = app
+            .run_json(&[("message", &message), ("session_id", session)])
+            .await;
+        assert_eq!(status, 200);
+    }
+    // The agents' outputs are stored once, in the runs: the jobs refer to them.
+    let jobs = app.hook_jobs().await;
+    assert_eq!(jobs.len(), 4);
+    for job in &jobs {
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap();
+        assert!(
+            agentos::store::needs_run_output(&job.payload) && payload["run_output"].is_null(),
+            "{payload}"
+        );
+    }
+    // Deleting the session deletes its run, not the hook jobs still owed: they keep the output.
+    let response = app
+        .client
+        .delete(app.url("/sessions/doomed"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let (status, _) = app.get_json("/sessions/doomed").await;
+    assert_eq!(status, 404);
+    gate.add_permits(100);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while log.entries().len() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only these hooks ran: {:?}",
+            log.entries()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut done = log.entries();
+    done.sort();
+    assert_eq!(
+        done,
+        [
+            "done:doomed|Analyzer|reply to: run in doomed",
+            "done:doomed|Summarizer|reply to: reply to: run in doomed",
+            "done:kept|Analyzer|reply to: run in kept",
+            "done:kept|Summarizer|reply to: reply to: run in kept",
+        ]
+    );
+    let jobs = app.hook_jobs().await;
+    assert!(
+        jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+        "{jobs:?}"
+    );
+}
+
+#[tokio::test]
 async fn hooks_beyond_the_concurrency_wait_in_the_database_and_all_run() {
     let mock = Arc::new(MockOpenAi::start().await);
     let log = HookLog::default();

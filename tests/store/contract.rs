@@ -969,6 +969,80 @@ pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
     store.close().await;
 }
 
+pub async fn a_jobs_context_gets_its_output_from_its_run_even_once_deleted(db: &TestDb) {
+    let store = db.open().await;
+    // A workflow run whose agent steps' outputs are in its stored output; its jobs refer to
+    // them, the way the runtime stores a post-hook's context.
+    let output = serde_json::json!({"run_id": "wf-run", "step_executor_runs": [
+        {"run_id": "step-1", "content": "first"},
+        {"run_id": "step-2", "content": "second"},
+    ]});
+    let referring = |id: &str, agent_run: &str| NewHookJob {
+        payload: format!(
+            "{{\"run_id\":\"{agent_run}\",\"run_output\":null,\"run_output_in_run\":true}}"
+        ),
+        ..job(id, "wf-run", "p1", 0)
+    };
+    let jobs = [
+        referring("pending", "step-1"),
+        referring("done", "step-2"),
+        job("self-contained", "wf-run", "p1", 0),
+    ];
+    begin(store.as_ref(), "s1", "wf-run").await;
+    store
+        .finish_run(
+            "wf-run",
+            RunStatus::Completed,
+            &output.to_string(),
+            None,
+            jobs.to_vec(),
+        )
+        .await
+        .unwrap();
+    let full = serde_json::json!({"run_id": "step-1", "run_output": {"run_id": "step-1", "content": "first"}});
+    let claimed = store
+        .claim_job("pending", "p1", now() + HOUR)
+        .await
+        .unwrap();
+    let claimed: Value = serde_json::from_str(&claimed.unwrap().payload).unwrap();
+    assert_eq!(claimed, full, "a claim puts back the agent's output");
+    let done = store.claim_job("done", "p1", now() + HOUR).await.unwrap();
+    assert!(done.is_some());
+    let attempt = JobAttempt {
+        status: "done",
+        outcome: "ok",
+        error: None,
+        next_attempt_at: now(),
+    };
+    store.finish_job_attempt("done", &attempt).await.unwrap();
+
+    let key = SessionKey {
+        session_id: "s1".into(),
+        session_type: None,
+        user_id: None,
+    };
+    let deleted = store.delete_sessions(&[key]).await.unwrap();
+    assert_eq!(deleted.deleted, ["s1"]);
+    assert!(store.get_run("wf-run").await.unwrap().is_none());
+
+    let payloads: std::collections::HashMap<String, String> = all_jobs(store.as_ref())
+        .await
+        .into_iter()
+        .map(|j| (j.job_id, j.payload))
+        .collect();
+    let pending: Value = serde_json::from_str(&payloads["pending"]).unwrap();
+    assert_eq!(
+        pending, full,
+        "a job that may still run keeps its agent's output"
+    );
+    assert!(
+        agentos::store::needs_run_output(&payloads["done"]),
+        "a done job is left as it was"
+    );
+    assert_eq!(payloads["self-contained"], "{\"job\":\"self-contained\"}");
+    store.close().await;
+}
+
 pub async fn an_agents_history_is_its_last_completed_runs(db: &TestDb) {
     let store = db.open().await;
     for (id, status) in [

@@ -52,4 +52,5 @@ on_both_backends!(
     sessions_are_listed_updated_and_deleted,
     a_session_created_before_its_runs_is_completed_by_the_first,
     an_agents_history_is_its_last_completed_runs,
+    a_jobs_context_gets_its_output_from_its_run_even_once_deleted,
 );

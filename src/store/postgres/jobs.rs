@@ -73,7 +73,7 @@ pub(super) async fn claim_one(
          UPDATE hook_jobs h SET status = 'running', attempts = h.attempts + 1, lease_owner = $1,
                                 lease_until = $2, updated_at = $3
          FROM claimable WHERE h.job_id = claimable.job_id
-         RETURNING h.*",
+         RETURNING h.*, (SELECT output FROM runs WHERE runs.run_id = h.run_id) AS run_output",
     )
     .bind(owner)
     .bind(lease_until)
@@ -81,7 +81,7 @@ pub(super) async fn claim_one(
     .bind(job_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.as_ref().map(job_row))
+    Ok(row.as_ref().map(claimed_row))
 }
 
 /// Claims up to `limit` due jobs: pending or failed ones whose time has come and whose lease
@@ -104,7 +104,7 @@ pub(super) async fn claim_due(
          UPDATE hook_jobs h SET status = 'running', attempts = h.attempts + 1, lease_owner = $1,
                                 lease_until = $2, updated_at = $3
          FROM due WHERE h.job_id = due.job_id
-         RETURNING h.*",
+         RETURNING h.*, (SELECT output FROM runs WHERE runs.run_id = h.run_id) AS run_output",
     )
     .bind(owner)
     .bind(lease_until)
@@ -112,7 +112,23 @@ pub(super) async fn claim_due(
     .bind(limit as i64)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(job_row).collect())
+    Ok(rows.iter().map(claimed_row).collect())
+}
+
+/// A claimed job, with the agent output its run holds (the `run_output` column) put back into
+/// its payload if the payload left it there (see [`crate::store::inline_run_output`]). If that
+/// output is gone the payload stays as it is, and the dispatcher records the job dead.
+fn claimed_row(row: &PgRow) -> HookJobRecord {
+    let mut job = job_row(row);
+    let output: Option<String> = row.get("run_output");
+    match crate::store::inline_run_output(&job.payload, output.as_deref()) {
+        Ok(Some(payload)) => job.payload = payload,
+        Ok(None) => {}
+        Err(why) => {
+            tracing::warn!(job = %job.job_id, "cannot put back the hook job's context: {why}")
+        }
+    }
+    job
 }
 
 /// Releases every lease; attempts caught mid-run become failed ones.

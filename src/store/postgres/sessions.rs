@@ -7,7 +7,7 @@ use crate::store::{
     SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted, StoreError,
 };
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 pub(super) fn session_view_row(row: &PgRow) -> SessionView {
     SessionView {
@@ -172,6 +172,7 @@ pub(super) async fn delete(
         });
     }
     for session_id in &found {
+        inline_job_outputs(&mut tx, session_id).await?;
         for table in ["run_events", "idempotency_keys"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = $1)"
@@ -194,4 +195,33 @@ pub(super) async fn delete(
         deleted: found,
         busy: Vec::new(),
     })
+}
+
+/// Puts the agent outputs that a session's runs hold back into the payloads of their hook jobs
+/// that may still run, before the runs are deleted (see [`crate::store::inline_run_output`]).
+async fn inline_job_outputs(conn: &mut PgConnection, session_id: &str) -> Result<(), StoreError> {
+    let jobs = sqlx::query(
+        "SELECT j.job_id, j.payload, r.output FROM runs r JOIN hook_jobs j ON j.run_id = r.run_id
+         WHERE r.session_id = $1 AND j.status <> 'done'",
+    )
+    .bind(session_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in jobs {
+        let job_id: String = row.get("job_id");
+        let payload: String = row.get("payload");
+        let output: Option<String> = row.get("output");
+        match crate::store::inline_run_output(&payload, output.as_deref()) {
+            Ok(Some(payload)) => {
+                sqlx::query("UPDATE hook_jobs SET payload = $1 WHERE job_id = $2")
+                    .bind(payload)
+                    .bind(&job_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(None) => {}
+            Err(why) => tracing::warn!(job = %job_id, "cannot keep the hook job's context: {why}"),
+        }
+    }
+    Ok(())
 }

@@ -471,7 +471,9 @@ fn apply(conn: &Connection, op: &Op) -> Result<Reply, StoreError> {
                 )?
                 .query_row(params![owner, lease_until, now, job_id, owner, now], job_of)
                 .optional()?;
-            Ok(Reply::Job(job))
+            Ok(Reply::Job(
+                job.map(|job| with_run_output(conn, job)).transpose()?,
+            ))
         }
         Op::ClaimDue {
             owner,
@@ -497,6 +499,10 @@ fn apply(conn: &Connection, op: &Op) -> Result<Reply, StoreError> {
                     job_of,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
+            let jobs = jobs
+                .into_iter()
+                .map(|job| with_run_output(conn, job))
+                .collect::<Result<_, _>>()?;
             Ok(Reply::Jobs(jobs))
         }
         Op::ReleaseAllLeases => {
@@ -659,6 +665,7 @@ fn delete_sessions(conn: &Connection, keys: &[SessionKey]) -> Result<SessionsDel
         });
     }
     for session_id in &found {
+        inline_job_outputs(conn, session_id)?;
         for statement in [
             "DELETE FROM run_events WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = ?)",
             "DELETE FROM idempotency_keys WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = ?)",
@@ -673,6 +680,57 @@ fn delete_sessions(conn: &Connection, keys: &[SessionKey]) -> Result<SessionsDel
         deleted: found,
         busy: Vec::new(),
     })
+}
+
+/// A claimed job with the agent output its run holds put back into its payload, if the payload
+/// left it there (see [`crate::store::inline_run_output`]). If that output is gone the payload
+/// stays as it is, and the dispatcher records the job dead.
+fn with_run_output(conn: &Connection, mut job: HookJobRecord) -> Result<HookJobRecord, StoreError> {
+    if !crate::store::needs_run_output(&job.payload) {
+        return Ok(job);
+    }
+    let output: Option<String> = conn
+        .prepare_cached("SELECT output FROM runs WHERE run_id = ?")?
+        .query_row(params![job.run_id], |row| row.get(0))
+        .optional()?
+        .flatten();
+    match crate::store::inline_run_output(&job.payload, output.as_deref()) {
+        Ok(Some(payload)) => job.payload = payload,
+        Ok(None) => {}
+        Err(why) => {
+            tracing::warn!(job = %job.job_id, "cannot put back the hook job's context: {why}")
+        }
+    }
+    Ok(job)
+}
+
+/// Puts the agent outputs that a session's runs hold back into the payloads of their hook jobs
+/// that may still run, before the runs are deleted (see [`crate::store::inline_run_output`]).
+fn inline_job_outputs(conn: &Connection, session_id: &str) -> Result<(), StoreError> {
+    let jobs = conn
+        .prepare_cached(
+            "SELECT j.job_id, j.payload, r.output FROM runs r JOIN hook_jobs j ON j.run_id = r.run_id
+             WHERE r.session_id = ? AND j.status <> 'done'",
+        )?
+        .query_map(params![session_id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (job_id, payload, output) in jobs {
+        match crate::store::inline_run_output(&payload, output.as_deref()) {
+            Ok(Some(payload)) => {
+                conn.prepare_cached("UPDATE hook_jobs SET payload = ? WHERE job_id = ?")?
+                    .execute(params![payload, job_id])?;
+            }
+            Ok(None) => {}
+            Err(why) => tracing::warn!(job = %job_id, "cannot keep the hook job's context: {why}"),
+        }
+    }
+    Ok(())
 }
 
 fn begin_run(
