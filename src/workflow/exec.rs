@@ -100,12 +100,14 @@ pub(crate) fn run_step<'a>(
     scope: &'a Scope<'a>,
     step: &'a Step,
     place: Place<'a>,
-    input: StepInput,
+    input: &'a StepInput,
     sink: &'a mut EventSink,
     acc: &'a mut Collected,
 ) -> BoxFuture<'a, Outcome> {
     // One box per kind, sized for that kind: a box for the largest construct's future
-    // (~10 KB) would be held by every agent step in flight (BENCHMARKS.md).
+    // (~10 KB) would be held by every agent step in flight (BENCHMARKS.md). An agent or
+    // function step reads the caller's input; a construct, which advances its own through
+    // its children, gets a copy.
     match &step.kind {
         StepKind::Agent(agent) => {
             Box::pin(async move { run_agent(scope, step, agent, &place, input, sink, acc).await })
@@ -114,18 +116,22 @@ pub(crate) fn run_step<'a>(
             Box::pin(async move { run_function(scope, step, f, &place, input, sink).await })
         }
         StepKind::Steps(s) => {
+            let input = input.clone();
             Box::pin(async move { run_steps(scope, step, s, &place, input, sink, acc).await })
         }
         StepKind::Parallel(p) => {
             Box::pin(async move { run_parallel(scope, step, p, &place, input, sink, acc).await })
         }
         StepKind::Condition(c) => {
+            let input = input.clone();
             Box::pin(async move { run_condition(scope, step, c, &place, input, sink, acc).await })
         }
         StepKind::Loop(l) => {
+            let input = input.clone();
             Box::pin(async move { run_loop(scope, step, l, &place, input, sink, acc).await })
         }
         StepKind::Router(r) => {
+            let input = input.clone();
             Box::pin(async move { run_router(scope, step, r, &place, input, sink, acc).await })
         }
     }
@@ -252,7 +258,7 @@ async fn run_agent(
     step: &Step,
     agent: &Agent,
     place: &Place<'_>,
-    input: StepInput,
+    input: &StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
 ) -> Outcome {
@@ -336,7 +342,7 @@ async fn run_function(
     step: &Step,
     f: &StepFn,
     place: &Place<'_>,
-    input: StepInput,
+    input: &StepInput,
     sink: &mut EventSink,
 ) -> Outcome {
     emit_started(scope, step, place, sink).await;
@@ -408,7 +414,7 @@ async fn run_sequence(
             index: parent_index.child(index),
             parent: Some(parent),
         };
-        match run_step(scope, child, place, input.clone(), sink, acc).await {
+        match run_step(scope, child, place, &input, sink, acc).await {
             Ok(out) => {
                 input.advance(&out);
                 let stop = out.stop;
@@ -520,7 +526,7 @@ async fn run_parallel(
     step: &Step,
     p: &Parallel,
     place: &Place<'_>,
-    input: StepInput,
+    input: &StepInput,
     sink: &mut EventSink,
     acc: &mut Collected,
 ) -> Outcome {
@@ -533,7 +539,6 @@ async fn run_parallel(
     .await;
     let branches = p.steps.iter().enumerate().map(|(index, child)| {
         let mut branch_sink = sink.fork();
-        let input = input.clone();
         let parent = Some(step.id.as_str());
         async move {
             let mut branch_acc = Collected::default();

@@ -288,7 +288,7 @@ impl Workflow {
                 parent: None,
             };
             let mut acc = Collected::default();
-            let outcome = exec::run_step(&scope, step, place, input.clone(), sink, &mut acc).await;
+            let outcome = exec::run_step(&scope, step, place, &input, sink, &mut acc).await;
             deferred.extend(acc.deferred);
             output.step_executor_runs.extend(acc.executor_runs);
             for m in acc.metrics {

@@ -252,8 +252,9 @@ pub struct StepInput {
     pub additional_data: Map<String, Value>,
     /// The run's shared session state.
     pub session_state: SessionState,
-    /// The last output that counts as input (see `previous_step_content`).
-    pub(crate) last_output: Option<StepOutput>,
+    /// What the next agent step is asked, from the last output that counts as input (see
+    /// `previous_step_content`); `None`: the run's message.
+    pub(crate) agent_input: Option<String>,
 }
 
 impl StepInput {
@@ -286,17 +287,15 @@ impl StepInput {
         let ran_nothing = out.step_type != "Step" && out.steps.as_ref().is_none_or(Vec::is_empty);
         if !failed && !ran_nothing {
             self.previous_step_content = out.content.clone();
-            self.last_output = Some(out.clone());
+            self.agent_input = deepest_for_agent(out).filter(|c| !c.is_empty());
         }
     }
 
     /// What an agent step is asked (wire spec §4.3): the deepest content of the previous
     /// step (every branch of a Parallel, as `=== name ===` sections), else the run's message.
     pub(crate) fn agent_message(&self) -> String {
-        self.last_output
-            .as_ref()
-            .and_then(deepest_for_agent)
-            .filter(|c| !c.is_empty())
+        self.agent_input
+            .clone()
             .unwrap_or_else(|| self.input.clone())
     }
 }
