@@ -6,7 +6,7 @@ mod payload;
 mod postgres;
 mod sqlite;
 
-pub(crate) use payload::encode as encode_hook_payload;
+pub(crate) use payload::{encode as encode_hook_payload, restored as restored_hook_payload};
 pub use payload::{inline_run_output, needs_run_output};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -585,10 +585,10 @@ pub trait Store: Send + Sync + 'static {
     /// written, when a session with that id exists.
     async fn create_session(&self, view: &SessionView) -> Result<Option<SessionView>, StoreError>;
     /// In one transaction: deletes the sessions found for `keys` with their runs, run events
-    /// and idempotency keys (hook jobs stay: they are independent durable work, so the jobs not
-    /// done get the agent output they read from their run put back into their payloads, with
-    /// [`inline_run_output`]). If any of
-    /// them has a run still RUNNING or PENDING, deletes nothing and names those in `busy`.
+    /// and idempotency keys. Hook jobs stay: they are independent durable work, so the jobs not
+    /// done first get the agent output they read from their run put back into their payloads
+    /// ([`inline_run_output`]). If any of the sessions has a run still RUNNING or PENDING,
+    /// deletes nothing and names those in `busy`.
     async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError>;
     /// Applies `update` and stamps `updated_at`; `None` if there is no such session.
     async fn update_session(

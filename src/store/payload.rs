@@ -97,6 +97,16 @@ pub fn inline_run_output(
         .map_err(|e| e.to_string())
 }
 
+/// [`inline_run_output`] for a store about to hand out or keep a job's payload: the payload
+/// with the output put back, if that changes it. An output that cannot be found is logged, and
+/// the payload left as it is (the dispatcher then records the job dead when it claims it).
+pub(crate) fn restored(job_id: &str, payload: &str, run_output: Option<&str>) -> Option<String> {
+    inline_run_output(payload, run_output).unwrap_or_else(|why| {
+        tracing::warn!(job = %job_id, "cannot put back the hook job's context: {why}");
+        None
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 //! marks them `running` under the claimant's lease.
 
 use crate::run::unix_millis;
-use crate::store::{HookJobRecord, JobAttempt, JobFilter, NewHookJob, StoreError};
+use crate::store::{
+    HookJobRecord, JobAttempt, JobFilter, NewHookJob, StoreError, restored_hook_payload,
+};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 
@@ -121,12 +123,8 @@ pub(super) async fn claim_due(
 fn claimed_row(row: &PgRow) -> HookJobRecord {
     let mut job = job_row(row);
     let output: Option<String> = row.get("run_output");
-    match crate::store::inline_run_output(&job.payload, output.as_deref()) {
-        Ok(Some(payload)) => job.payload = payload,
-        Ok(None) => {}
-        Err(why) => {
-            tracing::warn!(job = %job.job_id, "cannot put back the hook job's context: {why}")
-        }
+    if let Some(payload) = restored_hook_payload(&job.job_id, &job.payload, output.as_deref()) {
+        job.payload = payload;
     }
     job
 }

@@ -5,6 +5,7 @@ use super::session_row;
 use crate::run::unix_millis;
 use crate::store::{
     SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted, StoreError,
+    restored_hook_payload,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
@@ -211,16 +212,12 @@ async fn inline_job_outputs(conn: &mut PgConnection, session_id: &str) -> Result
         let job_id: String = row.get("job_id");
         let payload: String = row.get("payload");
         let output: Option<String> = row.get("output");
-        match crate::store::inline_run_output(&payload, output.as_deref()) {
-            Ok(Some(payload)) => {
-                sqlx::query("UPDATE hook_jobs SET payload = $1 WHERE job_id = $2")
-                    .bind(payload)
-                    .bind(&job_id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            Ok(None) => {}
-            Err(why) => tracing::warn!(job = %job_id, "cannot keep the hook job's context: {why}"),
+        if let Some(payload) = restored_hook_payload(&job_id, &payload, output.as_deref()) {
+            sqlx::query("UPDATE hook_jobs SET payload = $1 WHERE job_id = $2")
+                .bind(payload)
+                .bind(&job_id)
+                .execute(&mut *conn)
+                .await?;
         }
     }
     Ok(())

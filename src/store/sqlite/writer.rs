@@ -19,6 +19,7 @@ use crate::store::{
     SessionRecord, StoreError,
 };
 use crate::store::{SessionKey, SessionUpdate, SessionView, SessionsDeleted};
+use crate::store::{needs_run_output, restored_hook_payload};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -686,7 +687,7 @@ fn delete_sessions(conn: &Connection, keys: &[SessionKey]) -> Result<SessionsDel
 /// left it there (see [`crate::store::inline_run_output`]). If that output is gone the payload
 /// stays as it is, and the dispatcher records the job dead.
 fn with_run_output(conn: &Connection, mut job: HookJobRecord) -> Result<HookJobRecord, StoreError> {
-    if !crate::store::needs_run_output(&job.payload) {
+    if !needs_run_output(&job.payload) {
         return Ok(job);
     }
     let output: Option<String> = conn
@@ -694,12 +695,8 @@ fn with_run_output(conn: &Connection, mut job: HookJobRecord) -> Result<HookJobR
         .query_row(params![job.run_id], |row| row.get(0))
         .optional()?
         .flatten();
-    match crate::store::inline_run_output(&job.payload, output.as_deref()) {
-        Ok(Some(payload)) => job.payload = payload,
-        Ok(None) => {}
-        Err(why) => {
-            tracing::warn!(job = %job.job_id, "cannot put back the hook job's context: {why}")
-        }
+    if let Some(payload) = restored_hook_payload(&job.job_id, &job.payload, output.as_deref()) {
+        job.payload = payload;
     }
     Ok(job)
 }
@@ -721,13 +718,9 @@ fn inline_job_outputs(conn: &Connection, session_id: &str) -> Result<(), StoreEr
         })?
         .collect::<Result<Vec<_>, _>>()?;
     for (job_id, payload, output) in jobs {
-        match crate::store::inline_run_output(&payload, output.as_deref()) {
-            Ok(Some(payload)) => {
-                conn.prepare_cached("UPDATE hook_jobs SET payload = ? WHERE job_id = ?")?
-                    .execute(params![payload, job_id])?;
-            }
-            Ok(None) => {}
-            Err(why) => tracing::warn!(job = %job_id, "cannot keep the hook job's context: {why}"),
+        if let Some(payload) = restored_hook_payload(&job_id, &payload, output.as_deref()) {
+            conn.prepare_cached("UPDATE hook_jobs SET payload = ? WHERE job_id = ?")?
+                .execute(params![payload, job_id])?;
         }
     }
     Ok(())
