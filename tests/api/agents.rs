@@ -393,7 +393,9 @@ async fn cancelling_a_workflow_run_keeps_finished_steps_and_ends_cancelled() {
     )
     .await;
     let mut text = String::new();
-    while text.matches("ModelRequestStarted").count() < 2 {
+    // Both steps' model requests have started (the event's name, not its data, which names it
+    // too).
+    while text.matches("event: ModelRequestStarted\n").count() < 2 {
         let chunk = res.chunk().await.unwrap().expect("stream ended early");
         text.push_str(std::str::from_utf8(&chunk).unwrap());
     }
