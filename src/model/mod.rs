@@ -1,6 +1,7 @@
 //! The model boundary: a small [`Model`] trait, [`OpenAIChat`] for any OpenAI-compatible server,
 //! and [`ScriptedModel`] for offline demos and users' own tests.
 
+mod connect;
 mod openai;
 mod retry;
 #[cfg(feature = "scripted")]

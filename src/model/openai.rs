@@ -19,10 +19,19 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// The HTTP client every [`OpenAIChat`] uses unless given its own: one connection pool for the
 /// process. With a pool per model, a two-step workflow at 1,024 concurrent runs kept ~1,400
 /// connections to the model server (each with hyper's read and write buffers); shared, a
-/// connection released by one step serves the next call of any step.
+/// connection released by one step serves the next call of any step. Its connects run under
+/// [`super::connect::CallOnly`]: a connect whose request was served by a connection freed in
+/// the meantime ends instead of pooling one more connection nobody asked for.
 fn shared_http_client() -> reqwest::Client {
     static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    SHARED.get_or_init(reqwest::Client::new).clone()
+    SHARED
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .connector_layer(super::connect::CallOnly)
+                .build()
+                .expect("the default HTTP client builds")
+        })
+        .clone()
 }
 
 /// A chat model served by an OpenAI-compatible API.
@@ -89,7 +98,9 @@ impl OpenAIChat {
     /// Sends this model's calls through `client` instead of the process-wide shared one (for a
     /// proxy, custom TLS roots, or a pool of its own). A program that drives models from several
     /// tokio runtimes should give each runtime's models their own client: a pooled connection
-    /// belongs to the runtime that opened it.
+    /// belongs to the runtime that opened it. A client of your own pools as reqwest does: a
+    /// connect started for a request that then got a connection freed meanwhile still ends in
+    /// the pool (the shared client drops it).
     pub fn http_client(mut self, client: reqwest::Client) -> OpenAIChat {
         self.http = client;
         self.rebuild()

@@ -97,15 +97,17 @@ impl tower::Service<HttpRequestFactory> for RetryService {
             let mut attempt = 1;
             loop {
                 let request = factory.build().await?;
-                let result =
-                    match tokio::time::timeout(this.attempt_timeout, this.http.execute(request))
-                        .await
-                    {
-                        Err(_) => Err(OpenAIError::Boxed(Box::new(AttemptTimeout(
-                            this.attempt_timeout,
-                        )))),
-                        Ok(result) => result.map_err(OpenAIError::Reqwest),
-                    };
+                let result = match tokio::time::timeout(
+                    this.attempt_timeout,
+                    super::connect::in_call(this.http.execute(request)),
+                )
+                .await
+                {
+                    Err(_) => Err(OpenAIError::Boxed(Box::new(AttemptTimeout(
+                        this.attempt_timeout,
+                    )))),
+                    Ok(result) => result.map_err(OpenAIError::Reqwest),
+                };
                 let (retry, asked_wait) = match &result {
                     Ok(response) => (retryable_status(response.status()), retry_after(response)),
                     Err(OpenAIError::Reqwest(e)) => {
