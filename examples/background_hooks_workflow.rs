@@ -28,7 +28,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// jemalloc's options, which it reads before `main`: pages freed under load go back to the
 /// system over about a second instead of ten. In the benchmark's 1,024-run levels that is a
 /// peak ~5 MiB lower at the same CPU per run (BENCHMARKS.md). `MALLOC_CONF` in the
-/// environment still overrides it.
+/// environment still overrides it. The symbol carries jemalloc's `_rjem_` prefix on the
+/// platforms where tikv-jemalloc-sys cannot take over `malloc` itself.
 #[cfg(not(target_env = "msvc"))]
 #[allow(non_upper_case_globals)]
 #[cfg_attr(
