@@ -3,9 +3,10 @@
 
 Starts the mock model server and the seed example (and, with --vs-agno, agno's AgentOS serving
 the same workflow), loads them with wrk, and prints a Markdown report: runs/s, p50/p99
-latency, errors, server CPU ms per run (from /proc), peak RSS, stored-vs-answered runs, cold
-start, the hook drain, and 10,000 concurrent in-flight runs. The server is pinned to core 0,
-the mock and wrk to core 1.
+latency, errors, server CPU ms per run (per-thread, to the nanosecond, from /proc) and wake-ups
+per run, peak RSS, stored-vs-answered runs, cold start, the hook drain, and 10,000 concurrent
+in-flight runs; and, first, what a wake-up alone costs on the server's core (`wake-floor`). The
+server is pinned to core 0, the mock and wrk to core 1.
 
 --postgres (bench/run.sh starts a throwaway Postgres and sets BENCH_POSTGRES_URL) adds, side by
 side with SQLite, agentos on Postgres with one replica and with two replicas behind nginx
@@ -32,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 EXAMPLE = os.path.join(ROOT, "target/release/examples/background_hooks_workflow")
 MOCK = os.path.join(ROOT, "target/release/agentos-bench-mock")
+WAKE_FLOOR = os.path.join(ROOT, "target/release/wake-floor")
 VENV_PY = os.path.join(BENCH, ".venv/bin/python")
 MOCK_ADDR = "127.0.0.1:18080"
 WF = "analysis-workflow"
@@ -61,10 +63,52 @@ def psql(url, sql):
     return subprocess.run(["psql", url, "-Atq", "-c", sql], check=True, capture_output=True, text=True).stdout
 
 
-def cpu_ms(pid):
+def tick_cpu_ms(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) * TICK_MS  # utime + stime
+
+
+def thread_stats(pid):
+    """{tid: (CPU ns, voluntary context switches)} of each live thread of `pid`. The kernel
+    keeps CPU time to the nanosecond per thread (`schedstat`); `/proc/<pid>/stat` rounds the
+    process's to 10 ms ticks, too coarse for a level of ~50 runs."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ns = int(f.read().split()[0])
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                switches = next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+        except (OSError, StopIteration):
+            continue
+        out[tid] = (ns, switches)
+    return out
+
+
+class CpuMeter:
+    """CPU time and voluntary context switches (wake-ups after blocking) of the server's
+    processes over a level. Per-thread `schedstat` when every thread seen at the start is still
+    there at the end (a thread that exits takes its figures with it); else the tick-rounded
+    process total, with no switch count."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.threads = {p: thread_stats(p) for p in pids}
+        self.ticks = sum(tick_cpu_ms(p) for p in pids)
+
+    def stop(self):
+        """(CPU ms, voluntary context switches or None) since the start."""
+        ms, switches = 0.0, 0
+        for p in self.pids:
+            now = thread_stats(p)
+            if not set(self.threads[p]) <= set(now):
+                return sum(tick_cpu_ms(p) for p in self.pids) - self.ticks, None
+            for tid, (ns, sw) in now.items():
+                ns0, sw0 = self.threads[p].get(tid, (0, 0))
+                ms += (ns - ns0) / 1e6
+                switches += sw - sw0
+        return ms, switches
 
 
 def rss_mib(pid):
@@ -216,6 +260,24 @@ class Server:
     def pids(self):
         return [p.pid for p in self.procs]
 
+    def wait_hooks(self, limit=3.0):
+        """Waits up to `limit` seconds until no hook job is pending or running, if the backlog
+        can drain in that time (64 slots, hooks of 1 s); a larger one (every loaded level)
+        is left to run. agentos on SQLite only, read from the file: agno runs its hooks inside
+        the run, and the Postgres levels do not wait."""
+        if self.kind != "agentos":
+            return
+        deadline = time.monotonic() + limit
+        db = sqlite3.connect(os.path.join(self.dir, "tmp/workflow.db"), timeout=30)
+        try:
+            while time.monotonic() < deadline:
+                (busy,) = db.execute("SELECT COUNT(*) FROM hook_jobs WHERE status IN ('pending', 'running')").fetchone()
+                if busy == 0 or busy > 64 * limit:
+                    return
+                time.sleep(0.1)
+        finally:
+            db.close()
+
     def stop(self):
         if getattr(self, "nginx", None):
             self.nginx.terminate()
@@ -277,12 +339,17 @@ def settle(server, expect_at_least, limit=60):
 
 def run_level(server, conns, seconds, stream):
     pid = server.proc.pid
+    # The warm-up's hook jobs run before the level starts, not inside it.
+    server.wait_hooks()
     before_counts = server.stored() or {}
     sampler = RssSampler(pid)
-    cpu0 = sum(cpu_ms(p) for p in server.pids())
+    meter = CpuMeter(server.pids())
     r = wrk(server.url(), conns, seconds, "run.lua", {"STREAM": "true" if stream else "false"})
     counts = settle(server, sum(before_counts.values()) + r["ok"])
-    cpu1 = sum(cpu_ms(p) for p in server.pids())
+    # A run's background hooks are part of its cost: wait for the level's (where they keep up;
+    # at loaded levels the 64 hook slots fall behind and the backlog stays in the database).
+    server.wait_hooks()
+    cpu, switches = meter.stop()
     r["peak_rss"] = sampler.stop()
     if counts is not None:
         stored = {k: v - before_counts.get(k, 0) for k, v in counts.items()}
@@ -291,7 +358,8 @@ def run_level(server, conns, seconds, stream):
         runs = max(1, r["stored_ok"] + r["stored_bad"])
     else:
         runs = max(1, r["ok"])
-    r["cpu_ms_per_run"] = (cpu1 - cpu0) / runs if r["ok"] > 0 else None
+    r["cpu_ms_per_run"] = cpu / runs if r["ok"] > 0 else None
+    r["switches_per_run"] = switches / runs if r["ok"] > 0 and switches is not None else None
     return r
 
 
@@ -325,6 +393,12 @@ def hook_drain(runs=200, conns=16):
     mock.terminate()
     mock.wait()
     return {"runs": runs, "ok": statuses.count(200), "hooks": 2 * runs, "drain_s": drain_s, "peak_rss": peak}
+
+
+def wake_floor():
+    """{(idle ms, KiB touched): CPU µs per wake-up} on the server's core (see wake-floor.rs)."""
+    out = subprocess.run(["taskset", "-c", SERVER_CORE, WAKE_FLOOR], capture_output=True, text=True, check=True).stdout
+    return {(c["idle_ms"], c["touch_kib"]): c["cpu_us"] for c in map(json.loads, out.splitlines())}
 
 
 def fmt(v, digits=1):
@@ -377,6 +451,11 @@ def main():
         mock.terminate()
         mock.wait()
 
+    floor = wake_floor()
+    say(f"Wake-up floor on core {SERVER_CORE} (thread CPU per wake-up, `wake-floor`): after 50 ms idle "
+        f"{floor[(50, 0)]:.0f} µs doing nothing, {floor[(50, 1024)]:.0f} µs touching 1 MiB; after 1 ms idle "
+        f"{floor[(1, 0)]:.0f} and {floor[(1, 1024)]:.0f} µs; never idle, touching 1 MiB {floor[(0, 1024)]:.0f} µs")
+
     results = {}
     if args.skip_levels:
         delays, levels = [], []
@@ -398,14 +477,15 @@ def main():
                     results[(kind, delay, stream, c)] = r
                     print(f"  {kind} delay={delay} stream={stream} c={c}: {r['rps']:.1f} runs/s "
                           f"p50={fmt(r['p50'])} p99={fmt(r['p99'])} err={r['errors']} "
-                          f"cpu={fmt(r['cpu_ms_per_run'], 2)}ms rss={r['peak_rss']:.0f}MiB", flush=True)
+                          f"cpu={fmt(r['cpu_ms_per_run'], 2)}ms wakeups={fmt(r['switches_per_run'])} "
+                          f"rss={r['peak_rss']:.0f}MiB", flush=True)
         mock.terminate()
         mock.wait()
 
     say()
-    say("| server | delay ms | stream | c | runs/s | p50 ms | p99 ms | errors | CPU ms/run | peak RSS MiB | stored OK / answered | not COMPLETED |"
+    say("| server | delay ms | stream | c | runs/s | p50 ms | p99 ms | errors | CPU ms/run | wake-ups/run | peak RSS MiB | stored OK / answered | not COMPLETED |"
         + (" runs/s agentos/agno |" if args.vs_agno else ""))
-    say("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.vs_agno else ""))
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.vs_agno else ""))
     for delay in delays:
         for stream in (False, True):
             for c in levels:
@@ -414,7 +494,8 @@ def main():
                     stored = f"{r['stored_ok']} / {r['ok']}" if "stored_ok" in r else "-"
                     bad = str(r["stored_bad"]) if "stored_bad" in r else "-"
                     row = (f"| {kind} | {delay} | {'yes' if stream else 'no'} | {c} | {r['rps']:.1f} | {fmt(r['p50'])} | "
-                           f"{fmt(r['p99'])} | {r['errors']} | {fmt(r['cpu_ms_per_run'], 2)} | {r['peak_rss']:.0f} | {stored} | {bad} |")
+                           f"{fmt(r['p99'])} | {r['errors']} | {fmt(r['cpu_ms_per_run'], 2)} | {fmt(r['switches_per_run'])} | "
+                           f"{r['peak_rss']:.0f} | {stored} | {bad} |")
                     if args.vs_agno:
                         ratio = "-"
                         if kind == "agentos":
