@@ -530,7 +530,7 @@ def main():
             f"{r['rps']:.0f} runs/s, p50 {fmt(r['p50'])} ms, p99 {fmt(r['p99'])} ms, peak RSS {peak:.0f} MiB, "
             f"stored {counts}")
 
-    with open(os.path.join(BENCH, "last-report.md"), "w") as f:
+    with open(os.path.join(BENCH, "last-report.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
 
 
