@@ -135,8 +135,11 @@ pub async fn a_run_is_stored_with_its_session(db: &TestDb) {
 pub async fn a_session_of_another_component_is_refused(db: &TestDb) {
     let store = db.open().await;
     begin(store.as_ref(), "s1", "r1").await;
+    let before = store.get_session("s1").await.unwrap().unwrap();
+    let mut other = session("s1", "other-workflow");
+    other.updated_at = before.updated_at + HOUR;
     let err = store
-        .begin_run(&session("s1", "other-workflow"), &run("r2", "s1"), None)
+        .begin_run(&other, &run("r2", "s1"), None)
         .await
         .unwrap_err();
     assert!(
@@ -146,6 +149,11 @@ pub async fn a_session_of_another_component_is_refused(db: &TestDb) {
     assert!(
         store.get_run("r2").await.unwrap().is_none(),
         "nothing recorded"
+    );
+    assert_eq!(
+        store.get_session("s1").await.unwrap().unwrap(),
+        before,
+        "the session is left as it was"
     );
     store.close().await;
 }

@@ -749,12 +749,16 @@ fn begin_run(
             return Ok(BeginRun::Existing(run));
         }
     }
-    let mut stored = conn
+    // A session of another type or component is left as it is (a refused run changes nothing,
+    // though the batch it is part of commits): the upsert then returns no row.
+    let stored = conn
         .prepare_cached(
             "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
                                    session_state, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
+             WHERE sessions.session_type = excluded.session_type
+               AND sessions.component_id IN ('', excluded.component_id)
              RETURNING *",
         )?
         .query_row(
@@ -769,7 +773,11 @@ fn begin_run(
                 s.updated_at
             ],
             session_of,
-        )?;
+        )
+        .optional()?;
+    let Some(mut stored) = stored else {
+        return Err(StoreError::SessionConflict(s.session_id.clone()));
+    };
     if stored.completed_by_first_run(s) {
         // A session created empty: the first run names its component and, if need be, its name.
         stored = conn
