@@ -27,35 +27,38 @@ pub(super) fn job_row(row: &PgRow) -> HookJobRecord {
     }
 }
 
-/// Records new jobs (in the caller's transaction), leased to their writer: pending, or running
-/// their first attempt when `claimed`.
-pub(super) async fn insert(
-    conn: &mut PgConnection,
-    jobs: &[NewHookJob],
-    now: i64,
-) -> Result<(), StoreError> {
-    for job in jobs {
-        let (status, attempts) = job.initial_state();
-        sqlx::query(
-            "INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
-                                    max_attempts, next_attempt_at, lease_owner, lease_until,
-                                    created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $9, $10, $5, $6, $7, $8, $6, $6)",
-        )
-        .bind(&job.job_id)
-        .bind(&job.run_id)
-        .bind(&job.hook_name)
-        .bind(&job.payload)
-        .bind(job.max_attempts as i64)
-        .bind(now)
-        .bind(&job.lease_owner)
-        .bind(job.lease_until)
-        .bind(status)
-        .bind(attempts)
-        .execute(&mut *conn)
-        .await?;
+/// New jobs as one array per column, for `unnest` in the statement that finishes their run:
+/// leased to their writer, pending, or running their first attempt when `claimed`.
+#[derive(Default)]
+pub(super) struct Columns {
+    pub job_id: Vec<String>,
+    pub run_id: Vec<String>,
+    pub hook_name: Vec<String>,
+    pub payload: Vec<String>,
+    pub status: Vec<&'static str>,
+    pub attempts: Vec<i64>,
+    pub max_attempts: Vec<i64>,
+    pub lease_owner: Vec<String>,
+    pub lease_until: Vec<i64>,
+}
+
+impl Columns {
+    pub(super) fn of(jobs: Vec<NewHookJob>) -> Columns {
+        let mut c = Columns::default();
+        for job in jobs {
+            let (status, attempts) = job.initial_state();
+            c.status.push(status);
+            c.attempts.push(attempts);
+            c.max_attempts.push(i64::from(job.max_attempts));
+            c.lease_until.push(job.lease_until);
+            c.job_id.push(job.job_id);
+            c.run_id.push(job.run_id);
+            c.hook_name.push(job.hook_name);
+            c.payload.push(job.payload);
+            c.lease_owner.push(job.lease_owner);
+        }
+        c
     }
-    Ok(())
 }
 
 /// Claims one job for `owner`: it must be pending or failed, and leased to `owner` or not

@@ -100,6 +100,11 @@ impl Store for PgStore {
         r: &RunRecord,
         key: Option<&IdempotencyKey>,
     ) -> Result<BeginRun, StoreError> {
+        if key.is_none()
+            && let Some(stored) = begin_run_at_once(&self.pool, s, r, &self.owner_id).await?
+        {
+            return Ok(BeginRun::Started(stored));
+        }
         let mut tx = self.pool.begin().await?;
         if let Some(k) = key
             && let Some(existing) = claim_key(&mut tx, k, &r.run_id, r.created_at).await?
@@ -174,25 +179,49 @@ impl Store for PgStore {
         jobs: Vec<NewHookJob>,
     ) -> Result<(), StoreError> {
         let now = unix_millis();
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE runs SET status = $1, output = $2, error = $3, updated_at = $4
-             WHERE run_id = $5",
+        // One statement, so one round trip and its own transaction: the run's final state, and
+        // its hook jobs only if the run was there to update.
+        let jobs = jobs::Columns::of(jobs);
+        let finished: i64 = sqlx::query_scalar(
+            "WITH finished AS (
+                 UPDATE runs SET status = $1, output = $2, error = $3, updated_at = $4
+                 WHERE run_id = $5
+                 RETURNING run_id),
+             jobs AS (
+                 INSERT INTO hook_jobs (job_id, run_id, hook_name, payload, status, attempts,
+                                        max_attempts, next_attempt_at, lease_owner, lease_until,
+                                        created_at, updated_at)
+                 SELECT j.job_id, j.run_id, j.hook_name, j.payload, j.status, j.attempts,
+                        j.max_attempts, $4, j.lease_owner, j.lease_until, $4, $4
+                 FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                             $11::bigint[], $12::bigint[], $13::text[], $14::bigint[])
+                      WITH ORDINALITY AS j(job_id, run_id, hook_name, payload, status, attempts,
+                                           max_attempts, lease_owner, lease_until, ord)
+                 WHERE EXISTS (SELECT 1 FROM finished)
+                 ORDER BY j.ord)
+             SELECT count(*) FROM finished",
         )
         .bind(status.as_str())
         .bind(output)
         .bind(error)
         .bind(now)
         .bind(run_id)
-        .execute(&mut *tx)
+        .bind(jobs.job_id)
+        .bind(jobs.run_id)
+        .bind(jobs.hook_name)
+        .bind(jobs.payload)
+        .bind(jobs.status)
+        .bind(jobs.attempts)
+        .bind(jobs.max_attempts)
+        .bind(jobs.lease_owner)
+        .bind(jobs.lease_until)
+        .fetch_one(&self.pool)
         .await?;
-        if updated.rows_affected() != 1 {
+        if finished != 1 {
             return Err(StoreError::Config(format!(
                 "run {run_id} is not in the database"
             )));
         }
-        jobs::insert(&mut tx, &jobs, now).await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -449,6 +478,60 @@ impl Store for PgStore {
     ) -> Result<Option<SessionView>, StoreError> {
         sessions::update(&self.pool, session_id, update).await
     }
+}
+
+/// [`Store::begin_run`] in one statement (one round trip, its own transaction), for a run
+/// without an idempotency key whose session is new, or is already complete and of the run's
+/// type and component. Any other session is left untouched and `None` returned: the caller
+/// then takes the full path, which completes the session or refuses the run.
+async fn begin_run_at_once(
+    pool: &PgPool,
+    s: &SessionRecord,
+    r: &RunRecord,
+    owner_id: &str,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let row = sqlx::query(
+        "WITH session AS (
+             INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
+                                   session_state, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
+             WHERE sessions.session_type = excluded.session_type
+               AND sessions.component_id = excluded.component_id
+               AND sessions.component_id <> '' AND sessions.session_name IS NOT NULL
+             RETURNING *),
+         run AS (
+             INSERT INTO runs (run_id, session_id, component_type, component_id, user_id, status,
+                               input, output, error, created_at, updated_at, owner_id)
+             SELECT $9, session_id, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+             FROM session
+             RETURNING run_id)
+         SELECT * FROM session",
+    )
+    .bind(&s.session_id)
+    .bind(&s.session_type)
+    .bind(&s.component_id)
+    .bind(&s.user_id)
+    .bind(&s.session_name)
+    .bind(&s.session_state)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .bind(&r.run_id)
+    .bind(&r.component_type)
+    .bind(&r.component_id)
+    .bind(&r.user_id)
+    .bind(r.status.as_str())
+    .bind(&r.input)
+    .bind(&r.output)
+    .bind(&r.error)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .bind(owner_id)
+    .fetch_optional(pool)
+    .await?;
+    // A new session is inserted as the run gives it, which is all that completing it would
+    // store.
+    Ok(row.as_ref().map(session_row))
 }
 
 /// The first run in a session created empty names its component and, if it has none, its name
