@@ -114,23 +114,14 @@ impl Store for PgStore {
         }
         // Concurrent runs in one session (from any replica) each insert their own row; the
         // session row is only touched, so none overwrites another.
-        let row = sqlx::query(
+        let upsert = sqlx::query(
             "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
                                    session_state, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (session_id) DO UPDATE SET updated_at = excluded.updated_at
              RETURNING *",
-        )
-        .bind(&s.session_id)
-        .bind(&s.session_type)
-        .bind(&s.component_id)
-        .bind(&s.user_id)
-        .bind(&s.session_name)
-        .bind(&s.session_state)
-        .bind(s.created_at)
-        .bind(s.updated_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        );
+        let row = bind_session(upsert, s).fetch_one(&mut *tx).await?;
         let mut stored = session_row(&row);
         if stored.completed_by_first_run(s) {
             stored = complete_session(&mut tx, s).await?;
@@ -139,25 +130,15 @@ impl Store for PgStore {
             // Dropping the transaction rolls back the key claimed above.
             return Err(StoreError::SessionConflict(s.session_id.clone()));
         }
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO runs (run_id, session_id, component_type, component_id, user_id, status,
                                input, output, error, created_at, updated_at, owner_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&r.run_id)
-        .bind(&r.session_id)
-        .bind(&r.component_type)
-        .bind(&r.component_id)
-        .bind(&r.user_id)
-        .bind(r.status.as_str())
-        .bind(&r.input)
-        .bind(&r.output)
-        .bind(&r.error)
-        .bind(r.created_at)
-        .bind(r.updated_at)
-        .bind(&self.owner_id)
-        .execute(&mut *tx)
-        .await?;
+        );
+        bind_run(insert, r)
+            .bind(&self.owner_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(BeginRun::Started(stored))
     }
@@ -490,7 +471,7 @@ async fn begin_run_at_once(
     r: &RunRecord,
     owner_id: &str,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    let row = sqlx::query(
+    let statement = sqlx::query(
         "WITH session AS (
              INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
                                    session_state, created_at, updated_at)
@@ -503,35 +484,50 @@ async fn begin_run_at_once(
          run AS (
              INSERT INTO runs (run_id, session_id, component_type, component_id, user_id, status,
                                input, output, error, created_at, updated_at, owner_id)
-             SELECT $9, session_id, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+             SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
              FROM session
              RETURNING run_id)
          SELECT * FROM session",
-    )
-    .bind(&s.session_id)
-    .bind(&s.session_type)
-    .bind(&s.component_id)
-    .bind(&s.user_id)
-    .bind(&s.session_name)
-    .bind(&s.session_state)
-    .bind(s.created_at)
-    .bind(s.updated_at)
-    .bind(&r.run_id)
-    .bind(&r.component_type)
-    .bind(&r.component_id)
-    .bind(&r.user_id)
-    .bind(r.status.as_str())
-    .bind(&r.input)
-    .bind(&r.output)
-    .bind(&r.error)
-    .bind(r.created_at)
-    .bind(r.updated_at)
-    .bind(owner_id)
-    .fetch_optional(pool)
-    .await?;
+    );
+    let row = bind_run(bind_session(statement, s), r)
+        .bind(owner_id)
+        .fetch_optional(pool)
+        .await?;
     // A new session is inserted as the run gives it, which is all that completing it would
     // store.
     Ok(row.as_ref().map(session_row))
+}
+
+/// A query with bind parameters, as `sqlx::query` makes it.
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds a new session's columns, in the order `begin_run` inserts them: id, type, component,
+/// user, name, state, created, updated.
+fn bind_session<'q>(q: PgQuery<'q>, s: &'q SessionRecord) -> PgQuery<'q> {
+    q.bind(&s.session_id)
+        .bind(&s.session_type)
+        .bind(&s.component_id)
+        .bind(&s.user_id)
+        .bind(&s.session_name)
+        .bind(&s.session_state)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+}
+
+/// Binds a new run's columns but its owner, in the order `begin_run` inserts them: id,
+/// session, component type and id, user, status, input, output, error, created, updated.
+fn bind_run<'q>(q: PgQuery<'q>, r: &'q RunRecord) -> PgQuery<'q> {
+    q.bind(&r.run_id)
+        .bind(&r.session_id)
+        .bind(&r.component_type)
+        .bind(&r.component_id)
+        .bind(&r.user_id)
+        .bind(r.status.as_str())
+        .bind(&r.input)
+        .bind(&r.output)
+        .bind(&r.error)
+        .bind(r.created_at)
+        .bind(r.updated_at)
 }
 
 /// The first run in a session created empty names its component and, if it has none, its name
