@@ -750,7 +750,9 @@ fn begin_run(
         }
     }
     // A session of another type or component is left as it is (a refused run changes nothing,
-    // though the batch it is part of commits): the upsert then returns no row.
+    // though the batch it is part of commits): the upsert then returns no row. Any row it
+    // returns is of the run's type and component, or has no component yet, which completing
+    // it below sets to the run's.
     let stored = conn
         .prepare_cached(
             "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
@@ -792,9 +794,6 @@ fn begin_run(
                 params![s.component_id, s.session_name, s.session_id],
                 session_of,
             )?;
-    }
-    if stored.session_type != s.session_type || stored.component_id != s.component_id {
-        return Err(StoreError::SessionConflict(s.session_id.clone()));
     }
     conn.prepare_cached(
         "INSERT INTO runs (run_id, session_id, component_type, component_id, user_id, status,
