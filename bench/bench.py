@@ -5,8 +5,10 @@ Starts the mock model server and the seed example (and, with --vs-agno, agno's A
 the same workflow), loads them with wrk, and prints a Markdown report: runs/s, p50/p99
 latency, errors, server CPU ms per run (per-thread, to the nanosecond, from /proc) and wake-ups
 per run, peak RSS, stored-vs-answered runs, cold start, the hook drain, and 10,000 concurrent
-in-flight runs; and, first, what a wake-up alone costs on the server's core (`wake-floor`). The
-server is pinned to core 0, the mock and wrk to core 1.
+in-flight runs; and, first, what a wake-up alone costs on the server's core (`wake-floor`) and
+what a run costs a server that does nothing but its two model calls and two 1 s timers
+(`floor-server`, at c=1 with the 50 ms delay). The server is pinned to core 0, the mock and wrk
+to core 1.
 
 --postgres (bench/run.sh starts a throwaway Postgres and sets BENCH_POSTGRES_URL) adds, side by
 side with SQLite, agentos on Postgres with one replica and with two replicas behind nginx
@@ -34,6 +36,7 @@ BENCH = os.path.join(ROOT, "bench")
 EXAMPLE = os.path.join(ROOT, "target/release/examples/background_hooks_workflow")
 MOCK = os.path.join(ROOT, "target/release/agentos-bench-mock")
 WAKE_FLOOR = os.path.join(ROOT, "target/release/wake-floor")
+FLOOR_SERVER = os.path.join(ROOT, "target/release/floor-server")
 VENV_PY = os.path.join(BENCH, ".venv/bin/python")
 MOCK_ADDR = "127.0.0.1:18080"
 WF = "analysis-workflow"
@@ -227,6 +230,10 @@ class Server:
             self.port = 7777
             env.update(AGENT_OS_PORT=str(self.port), RUST_LOG="error")
             cmd = [EXAMPLE]
+        elif kind == "floor":
+            self.port = 7779
+            env.update(AGENT_OS_PORT=str(self.port))
+            cmd = [FLOOR_SERVER]
         else:
             self.port = 7778
             cmd = [VENV_PY, "-m", "uvicorn", "agno_app:app", "--app-dir", BENCH,
@@ -264,7 +271,10 @@ class Server:
         """Waits up to `limit` seconds until no hook job is pending or running, if the backlog
         can drain in that time (64 slots, hooks of 1 s); a larger one (every loaded level)
         is left to run. agentos on SQLite only, read from the file: agno runs its hooks inside
-        the run, and the Postgres levels do not wait."""
+        the run, and the Postgres levels do not wait. `floor-server`'s hooks are two 1 s
+        timers per run: waiting a little longer than that lets them fire."""
+        if self.kind == "floor":
+            time.sleep(1.2)
         if self.kind != "agentos":
             return
         deadline = time.monotonic() + limit
@@ -455,6 +465,26 @@ def main():
     say(f"Wake-up floor on core {SERVER_CORE} (thread CPU per wake-up, `wake-floor`): after 50 ms idle "
         f"{floor[(50, 0)]:.0f} µs doing nothing, {floor[(50, 1024)]:.0f} µs touching 1 MiB; after 1 ms idle "
         f"{floor[(1, 0)]:.0f} and {floor[(1, 1024)]:.0f} µs; never idle, touching 1 MiB {floor[(0, 1024)]:.0f} µs")
+
+    if 50 in delays and not args.skip_levels:
+        mock = start_mock(50)
+        seconds = max(args.seconds, 10)
+        floor_runs = {}
+        for stream in (False, True):
+            server = Server("floor")
+            try:
+                wrk(server.url(), 1, 1, "run.lua")  # warm-up
+                floor_runs[stream] = run_level(server, 1, seconds, stream)
+            finally:
+                server.stop()
+        mock.terminate()
+        mock.wait()
+        f, fs = floor_runs[False], floor_runs[True]
+        say(f"Run floor at c=1, delay 50 (`floor-server` on core {SERVER_CORE}: axum in, reqwest out, the two "
+            f"model calls and two 1 s timers per run, no parsing, no database; {seconds} s each): "
+            f"{fmt(f['cpu_ms_per_run'], 2)} ms CPU per run non-streamed ({fmt(f['switches_per_run'])} wake-ups), "
+            f"{fmt(fs['cpu_ms_per_run'], 2)} ms streamed ({fmt(fs['switches_per_run'])}); p50 {fmt(f['p50'])} "
+            f"and {fmt(fs['p50'])} ms")
 
     results = {}
     if args.skip_levels:
