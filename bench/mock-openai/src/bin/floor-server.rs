@@ -126,9 +126,10 @@ fn relay(floor: Floor) -> Response {
 fn failed(e: reqwest::Error) -> Response {
     Response::builder()
         .status(502)
-        .body(Body::from(format!(
-            "{{\"detail\":\"model call failed: {e}\"}}"
-        )))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({ "detail": format!("model call failed: {e}") }).to_string(),
+        ))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
