@@ -35,6 +35,7 @@ mod agent;
 mod event;
 mod hooks;
 mod http;
+mod kind;
 pub mod model;
 mod os;
 mod output;
@@ -47,6 +48,7 @@ mod workflow;
 pub use agent::Agent;
 pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
+pub use kind::{ComponentKind, UnknownKind};
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]
 pub use model::{ScriptedModel, ScriptedReply};

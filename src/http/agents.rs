@@ -9,6 +9,7 @@ use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
 use crate::event::{AgentContext, RunEvent};
+use crate::kind::ComponentKind;
 use crate::run::{RunOutput, RunStatus};
 use crate::runtime::{Runtime, cancel_reason};
 use crate::store::RunRecord;
@@ -104,7 +105,7 @@ async fn resume_run(
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
     let form = resume_form(request).await?;
-    resume(&rt, "agent", &agent_id, &run_id, form).await
+    resume(&rt, ComponentKind::Agent, &agent_id, &run_id, form).await
 }
 
 /// The last event of a stored agent run, rebuilt from its output.
@@ -142,7 +143,7 @@ async fn list_runs(
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     find(&rt, &agent_id)?;
-    list_session_runs(&rt, "agent", &agent_id, q).await
+    list_session_runs(&rt, ComponentKind::Agent, &agent_id, q).await
 }
 
 /// `GET /agents/{id}/runs/{run_id}?session_id=`: the run's `RunOutput` (while it runs: its
@@ -153,7 +154,14 @@ async fn get_run(
     Query(q): Query<RunsQuery>,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
-    let run = find_run(&rt, "agent", &agent_id, &run_id, q.session_id.as_deref()).await?;
+    let run = find_run(
+        &rt,
+        ComponentKind::Agent,
+        &agent_id,
+        &run_id,
+        q.session_id.as_deref(),
+    )
+    .await?;
     Ok(Json(stored_output(&run)?).into_response())
 }
 

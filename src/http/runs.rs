@@ -5,6 +5,7 @@ use super::GuardedBody;
 use super::error::ApiError;
 use super::form::RunForm;
 use crate::event::RunEvent;
+use crate::kind::ComponentKind;
 use crate::run::RunStatus;
 use crate::runtime::journal::Journal;
 use crate::runtime::{RunHandle, RunResult, Runtime, Started};
@@ -329,7 +330,7 @@ impl ResumeForm {
 /// of a recently finished run (`replay`), or the events stored in the database.
 pub(crate) async fn resume(
     rt: &Runtime,
-    component_type: &str,
+    component_type: ComponentKind,
     component_id: &str,
     run_id: &str,
     form: ResumeForm,
@@ -404,7 +405,7 @@ pub(crate) async fn resume(
 /// schema. `session_id` is required (422); a session of another component is not found (404).
 pub(crate) async fn list_session_runs(
     rt: &Runtime,
-    kind: &str,
+    kind: ComponentKind,
     component_id: &str,
     q: RunsQuery,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
@@ -429,7 +430,7 @@ pub(crate) async fn list_session_runs(
 /// `Run not found` otherwise.
 pub(crate) async fn find_run(
     rt: &Runtime,
-    kind: &str,
+    kind: ComponentKind,
     component_id: &str,
     run_id: &str,
     session_id: Option<&str>,
@@ -454,9 +455,9 @@ const LAST_EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The events that end a run's stream: `WorkflowCompleted` (also after `WorkflowCancelled`)
 /// or `WorkflowError` for a workflow; `RunCompleted`, `RunError` or `RunCancelled` for an
 /// agent (whose `RunCompleted`s inside a workflow are its steps').
-fn last_events(component_type: &str) -> &'static [&'static str] {
+fn last_events(component_type: ComponentKind) -> &'static [&'static str] {
     match component_type {
-        "workflow" => &["WorkflowCompleted", "WorkflowError"],
+        ComponentKind::Workflow => &["WorkflowCompleted", "WorkflowError"],
         _ => &["RunCompleted", "RunError", "RunCancelled"],
     }
 }
@@ -489,7 +490,7 @@ fn follow_stored(store: Arc<dyn crate::store::Store>, run: RunRecord, last: i64)
     );
     let follow = Follow {
         store,
-        last_events: last_events(&run.component_type),
+        last_events: last_events(run.component_type),
         run_id: run.run_id,
         last,
         meta: Some(meta),

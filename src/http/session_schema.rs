@@ -4,6 +4,7 @@
 //! a field added to `RunOutput` or `WorkflowRunOutput` later needs no change here.
 
 use super::iso;
+use crate::kind::ComponentKind;
 use crate::runtime::Runtime;
 use crate::store::{RunRecord, SessionView};
 use serde_json::{Map, Value, json};
@@ -24,12 +25,8 @@ fn parse_json(text: Option<&str>) -> Value {
 }
 
 /// The session's id key: `agent_id`, `team_id` or `workflow_id`.
-fn component_key(session_type: &str) -> &'static str {
-    match session_type {
-        "agent" => "agent_id",
-        "team" => "team_id",
-        _ => "workflow_id",
-    }
+fn component_key(session_type: ComponentKind) -> &'static str {
+    session_type.id_key()
 }
 
 /// The session's agent, team or workflow id; null for a session created empty (`POST
@@ -44,7 +41,7 @@ fn component_of(view: &SessionView) -> Value {
 /// The session's metadata; a workflow session's is `{}` when none was set (agno stores `{}`).
 fn metadata_of(view: &SessionView) -> Value {
     match parse_json(view.metadata.as_deref()) {
-        Value::Null if view.session.session_type == "workflow" => json!({}),
+        Value::Null if view.session.session_type == ComponentKind::Workflow => json!({}),
         other => other,
     }
 }
@@ -63,7 +60,7 @@ pub(super) fn session_summary(view: &SessionView) -> Value {
         "session_summary": parse_json(view.summary.as_deref()),
         "metadata": metadata_of(view),
     });
-    v[component_key(&s.session_type)] = component_of(view);
+    v[component_key(s.session_type)] = component_of(view);
     without_nulls(v)
 }
 
@@ -126,11 +123,7 @@ fn agent_run_schema(run: &RunRecord) -> Value {
     let content_type = out.get("content_type").and_then(Value::as_str);
     let input = out.get("input").cloned().unwrap_or(Value::Null);
     let media = |key: &str| input.get(key).cloned().unwrap_or_else(|| json!([]));
-    let id_key = if run.component_type == "team" {
-        "team_id"
-    } else {
-        "agent_id"
-    };
+    let id_key = run.component_type.id_key();
     let mut v = json!({
         "run_id": run.run_id,
         "parent_run_id": field(&out, "parent_run_id", json!("")),
@@ -217,8 +210,8 @@ fn workflow_run_schema(run: &RunRecord) -> Value {
 
 /// The run in agno's schema for its kind (nulls kept, as on `GET /sessions/{id}/runs/{run_id}`).
 pub(super) fn run_schema(run: &RunRecord) -> Value {
-    match run.component_type.as_str() {
-        "workflow" => workflow_run_schema(run),
+    match run.component_type {
+        ComponentKind::Workflow => workflow_run_schema(run),
         _ => agent_run_schema(run),
     }
 }
@@ -242,8 +235,8 @@ fn preview(v: &Value) -> Value {
 /// and the start of its input and of its content; no messages, events, steps or metrics.
 pub(super) fn run_preview(run: &RunRecord) -> Value {
     let out = output_of(run);
-    let (run_input, parent_run_id, id_key) = match run.component_type.as_str() {
-        "workflow" => {
+    let (run_input, parent_run_id, id_key) = match run.component_type {
+        ComponentKind::Workflow => {
             let input = out
                 .get("input")
                 .filter(|i| !i.is_null())
@@ -254,11 +247,7 @@ pub(super) fn run_preview(run: &RunRecord) -> Value {
         kind => (
             agent_run_input(run, &out),
             field(&out, "parent_run_id", json!("")),
-            if kind == "team" {
-                "team_id"
-            } else {
-                "agent_id"
-            },
+            kind.id_key(),
         ),
     };
     let mut v = json!({
@@ -350,10 +339,11 @@ fn chat_history(runs: &[RunRecord]) -> Vec<Value> {
 /// `agent_data` / `team_data` from the latest run that names its agent and model.
 fn component_data(view: &SessionView, runs: &[RunRecord]) -> Value {
     let s = &view.session;
-    let (id_key, name_key) = match s.session_type.as_str() {
-        "team" => ("team_id", "team_name"),
-        _ => ("agent_id", "agent_name"),
+    let kind = match s.session_type {
+        ComponentKind::Team => ComponentKind::Team,
+        _ => ComponentKind::Agent,
     };
+    let (id_key, name_key) = (kind.id_key(), kind.name_key());
     let latest = runs
         .iter()
         .rev()
@@ -406,8 +396,8 @@ pub(super) fn session_detail(rt: &Runtime, view: &SessionView, runs: &[RunRecord
         .and_then(|m| m.get("total_tokens").cloned());
     let name = s.session_name.clone().unwrap_or_default();
     let metadata = metadata_of(view);
-    match s.session_type.as_str() {
-        "workflow" => {
+    match s.session_type {
+        ComponentKind::Workflow => {
             let (data, workflow_name) = workflow_data(rt, view, runs);
             let mut session_data = json!({"session_state": state, "session_name": name});
             if let Some(m) = &metrics {
@@ -442,7 +432,7 @@ pub(super) fn session_detail(rt: &Runtime, view: &SessionView, runs: &[RunRecord
                 "updated_at": iso(s.updated_at),
             });
             let data = component_data(view, runs);
-            if kind == "team" {
+            if kind == ComponentKind::Team {
                 v["team_id"] = component_of(view);
                 v["team_data"] = data;
             } else {

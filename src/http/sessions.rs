@@ -10,6 +10,7 @@ use super::validation::{
     Params, check, enum_error, invalid, json_object, object_field, string_field,
 };
 use super::{AppState, Path, route};
+use crate::kind::ComponentKind;
 use crate::run::RunStatus;
 use crate::run::unix_millis;
 use crate::store::{
@@ -51,7 +52,17 @@ pub(crate) fn router() -> Router<AppState> {
     route(r, "/sessions/{session_id}/rename", post(rename_session))
 }
 
-const SESSION_TYPES: [&str; 3] = ["agent", "team", "workflow"];
+const SESSION_TYPES: [&str; 3] = [
+    ComponentKind::Agent.as_str(),
+    ComponentKind::Team.as_str(),
+    ComponentKind::Workflow.as_str(),
+];
+
+/// The `type` query parameter, validated against the kinds.
+fn kind_param(q: &Params, errors: &mut Vec<Value>) -> Option<ComponentKind> {
+    q.one_of("type", &SESSION_TYPES, errors)
+        .and_then(|t| ComponentKind::parse(&t))
+}
 /// The largest page `GET /sessions` serves.
 const MAX_LIMIT: u64 = 1000;
 /// agno's run statuses (`REGENERATED` is accepted and matches nothing here).
@@ -74,7 +85,7 @@ async fn list_sessions(
     let started = Instant::now();
     let q = Params::parse(raw)?;
     let mut errors = Vec::new();
-    let session_type = q.one_of("type", &SESSION_TYPES, &mut errors);
+    let session_type = kind_param(&q, &mut errors);
     let limit = q.int("limit", Some(20), 1, Some(MAX_LIMIT as i64), &mut errors);
     let page = q.int("page", Some(1), 1, None, &mut errors);
     let sort_by = match q.get("sort_by") {
@@ -144,9 +155,7 @@ async fn create_session(
     let q = Params::parse(raw)?;
     let body = optional_json_object(body)?;
     let mut errors = Vec::new();
-    let session_type = q
-        .one_of("type", &SESSION_TYPES, &mut errors)
-        .unwrap_or_else(|| "agent".to_owned());
+    let session_type = kind_param(&q, &mut errors).unwrap_or(ComponentKind::Agent);
     let mut text = |name: &str| string_field(&body, name, false, &mut errors);
     let session_id = text("session_id").filter(|id| !id.is_empty());
     let session_name = text("session_name");
@@ -156,11 +165,12 @@ async fn create_session(
     let metadata = object_field(&body, "metadata", &mut errors);
     check(errors)?;
     let [agent_id, team_id, workflow_id] = ids;
-    let (component_key, component_id) = match session_type.as_str() {
-        "agent" => ("agent_id", agent_id),
-        "team" => ("team_id", team_id),
-        _ => ("workflow_id", workflow_id),
+    let component_id = match session_type {
+        ComponentKind::Agent => agent_id,
+        ComponentKind::Team => team_id,
+        ComponentKind::Workflow => workflow_id,
     };
+    let component_key = session_type.id_key();
     let fields = [
         ("session_id", &session_id),
         ("session_name", &session_name),
@@ -221,12 +231,10 @@ async fn find_session(
     q: &Params,
 ) -> Result<Option<SessionView>, ApiError> {
     let mut errors = Vec::new();
-    let session_type = q.one_of("type", &SESSION_TYPES, &mut errors);
+    let session_type = kind_param(q, &mut errors);
     check(errors)?;
     let view = rt.store.session_view(session_id).await?.filter(|v| {
-        session_type
-            .as_deref()
-            .is_none_or(|t| t == v.session.session_type)
+        session_type.is_none_or(|t| t == v.session.session_type)
             && q.get("user_id")
                 .is_none_or(|u| v.session.user_id.as_deref() == Some(u))
     });
@@ -446,7 +454,7 @@ async fn delete_sessions(
         .zip(types)
         .map(|(session_id, session_type)| SessionKey {
             session_id,
-            session_type: Some(session_type),
+            session_type: ComponentKind::parse(&session_type),
             user_id: user_id.clone(),
         })
         .collect();

@@ -9,6 +9,7 @@ use super::{AppState, route};
 use super::{Path, Query};
 use crate::agent::Agent;
 use crate::event::{RunEvent, WorkflowContext};
+use crate::kind::ComponentKind;
 use crate::run::WorkflowRunOutput;
 use crate::runtime::Runtime;
 use crate::store::RunRecord;
@@ -147,7 +148,7 @@ async fn resume_run(
 ) -> Result<Response, ApiError> {
     find(&rt, &workflow_id)?;
     let form = resume_form(request).await?;
-    resume(&rt, "workflow", &workflow_id, &run_id, form).await
+    resume(&rt, ComponentKind::Workflow, &workflow_id, &run_id, form).await
 }
 
 /// The last event of a stored workflow run, rebuilt from its output.
@@ -191,7 +192,7 @@ async fn list_runs(
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     find(&rt, &workflow_id)?;
-    list_session_runs(&rt, "workflow", &workflow_id, q).await
+    list_session_runs(&rt, ComponentKind::Workflow, &workflow_id, q).await
 }
 
 /// `GET /workflows/{id}/runs/{run_id}?session_id=`: the run's `WorkflowRunOutput`.
@@ -203,7 +204,7 @@ async fn get_run(
     let wf = find(&rt, &workflow_id)?;
     let run = find_run(
         &rt,
-        "workflow",
+        ComponentKind::Workflow,
         &workflow_id,
         &run_id,
         q.session_id.as_deref(),

@@ -7,6 +7,7 @@ pub(crate) mod lease;
 
 use crate::agent::{Agent, AgentFailure, AgentRunParams, DeferredHook};
 use crate::event::{AgentContext, EventSink, RunEvent};
+use crate::kind::ComponentKind;
 use crate::run::{Message, RunOutput, RunStatus, unix_millis, unix_seconds};
 use crate::store::{
     BeginRun, IdempotencyKey, NewHookJob, ResumableRun, RunRecord, SessionRecord, Store, StoreError,
@@ -81,11 +82,11 @@ pub(crate) enum Component {
 }
 
 impl Component {
-    /// `workflow` or `agent`: the session and run type.
-    pub(crate) fn kind(&self) -> &'static str {
+    /// The session and run type.
+    pub(crate) fn kind(&self) -> ComponentKind {
         match self {
-            Component::Workflow(_) => "workflow",
-            Component::Agent(_) => "agent",
+            Component::Workflow(_) => ComponentKind::Workflow,
+            Component::Agent(_) => ComponentKind::Agent,
         }
     }
 
@@ -380,7 +381,7 @@ impl Runtime {
         let kind = component.kind();
         let session = SessionRecord {
             session_id: session_id.clone(),
-            session_type: kind.to_owned(),
+            session_type: kind,
             component_id: component.id().to_owned(),
             user_id: req.user_id.clone(),
             session_name: Some(req.message.clone()),
@@ -391,7 +392,7 @@ impl Runtime {
         let record = RunRecord {
             run_id: run_id.clone(),
             session_id: session_id.clone(),
-            component_type: kind.to_owned(),
+            component_type: kind,
             component_id: component.id().to_owned(),
             user_id: req.user_id.clone(),
             status: match req.background {
@@ -568,13 +569,13 @@ impl Runtime {
             checkpoint,
         } = resumable;
         let req: RunRequest = serde_json::from_str(&request).map_err(|e| e.to_string())?;
-        let component = match run.component_type.as_str() {
-            "workflow" => self
+        let component = match run.component_type {
+            ComponentKind::Workflow => self
                 .workflow(&run.component_id)
                 .cloned()
                 .map(Component::Workflow),
-            "agent" => self.agent(&run.component_id).cloned().map(Component::Agent),
-            _ => None,
+            ComponentKind::Agent => self.agent(&run.component_id).cloned().map(Component::Agent),
+            ComponentKind::Team => None,
         }
         .ok_or_else(|| {
             format!(

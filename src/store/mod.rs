@@ -2,6 +2,7 @@
 //! `runs`, `run_events`, `hook_jobs`), with SQLite behind it by default and Postgres for
 //! several replicas.
 
+mod kind_sql;
 mod payload;
 mod postgres;
 mod sqlite;
@@ -11,6 +12,7 @@ pub use payload::{inline_run_output, needs_run_output};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use crate::kind::ComponentKind;
 use crate::run::RunStatus;
 use async_trait::async_trait;
 use std::path::PathBuf;
@@ -107,8 +109,8 @@ pub enum StoreError {
 pub struct SessionRecord {
     /// The id.
     pub session_id: String,
-    /// `workflow`, `agent` or `team`.
-    pub session_type: String,
+    /// Agent, team or workflow.
+    pub session_type: ComponentKind,
     /// The workflow, agent or team id.
     pub component_id: String,
     /// The user, when known.
@@ -142,8 +144,8 @@ pub struct RunRecord {
     pub run_id: String,
     /// Its session.
     pub session_id: String,
-    /// `workflow`, `agent` or `team`.
-    pub component_type: String,
+    /// Agent, team or workflow.
+    pub component_type: ComponentKind,
     /// The workflow, agent or team id.
     pub component_id: String,
     /// The user, when known.
@@ -348,8 +350,8 @@ impl SessionSort {
 /// Which sessions to list, in what order, and which page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionFilter {
-    /// Only sessions of this type (`agent`, `team`, `workflow`).
-    pub session_type: Option<String>,
+    /// Only sessions of this type.
+    pub session_type: Option<ComponentKind>,
     /// Only sessions of this agent, team or workflow.
     pub component_id: Option<String>,
     /// Only sessions of this user.
@@ -380,13 +382,13 @@ impl SessionFilter {
         let mut conditions = Vec::new();
         let mut values = Vec::new();
         let equal = [
-            ("session_type", &self.session_type),
-            ("component_id", &self.component_id),
-            ("user_id", &self.user_id),
+            ("session_type", self.session_type.map(ComponentKind::as_str)),
+            ("component_id", self.component_id.as_deref()),
+            ("user_id", self.user_id.as_deref()),
         ];
         for (column, value) in equal {
             if let Some(value) = value {
-                values.push(value.as_str());
+                values.push(value);
                 conditions.push(format!("{column} = {}", placeholder(values.len())));
             }
         }
@@ -421,7 +423,7 @@ pub struct SessionKey {
     /// The session id.
     pub session_id: String,
     /// Only if the session has this type.
-    pub session_type: Option<String>,
+    pub session_type: Option<ComponentKind>,
     /// Only if the session belongs to this user.
     pub user_id: Option<String>,
 }

@@ -307,7 +307,7 @@ async fn a_restart_takes_over_what_a_dead_process_left() {
     let now = chrono_millis();
     let session = SessionRecord {
         session_id: "s-crash".into(),
-        session_type: "workflow".into(),
+        session_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         session_name: None,
@@ -318,7 +318,7 @@ async fn a_restart_takes_over_what_a_dead_process_left() {
     let run = |id: &str, status| RunRecord {
         run_id: id.into(),
         session_id: "s-crash".into(),
-        component_type: "workflow".into(),
+        component_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         status,

@@ -106,7 +106,7 @@ async fn on_postgres_a_replica_takes_over_what_a_dead_replica_left() {
     dead.renew_owner_lease(now() + 300).await.unwrap(); // its last heartbeat
     let session = SessionRecord {
         session_id: "s-crash".into(),
-        session_type: "workflow".into(),
+        session_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         session_name: None,
@@ -117,7 +117,7 @@ async fn on_postgres_a_replica_takes_over_what_a_dead_replica_left() {
     let run = |id: &str| RunRecord {
         run_id: id.into(),
         session_id: "s-crash".into(),
-        component_type: "workflow".into(),
+        component_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         status: RunStatus::Running,
@@ -458,7 +458,7 @@ async fn on_postgres_a_resume_following_another_replica_ends_with_the_runs_last_
     other.renew_owner_lease(now() + 3_600_000).await.unwrap();
     let session = SessionRecord {
         session_id: "s-elsewhere".into(),
-        session_type: "workflow".into(),
+        session_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         session_name: None,
@@ -469,7 +469,7 @@ async fn on_postgres_a_resume_following_another_replica_ends_with_the_runs_last_
     let run = RunRecord {
         run_id: "elsewhere".into(),
         session_id: "s-elsewhere".into(),
-        component_type: "workflow".into(),
+        component_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         status: RunStatus::Running,
@@ -555,7 +555,7 @@ async fn on_postgres_a_dead_replicas_background_run_is_resumed_by_another() {
     dead.renew_owner_lease(now() + 300).await.unwrap(); // its last heartbeat
     let session = SessionRecord {
         session_id: "s-orphan".into(),
-        session_type: "workflow".into(),
+        session_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         session_name: None,
@@ -566,7 +566,7 @@ async fn on_postgres_a_dead_replicas_background_run_is_resumed_by_another() {
     let run = RunRecord {
         run_id: "orphan".into(),
         session_id: "s-orphan".into(),
-        component_type: "workflow".into(),
+        component_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: None,
         status: RunStatus::Pending,

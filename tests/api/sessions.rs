@@ -638,7 +638,7 @@ fn agent_run(run_id: &str, session_id: &str, input: &str, at: i64) -> RunRecord 
     RunRecord {
         run_id: run_id.to_owned(),
         session_id: session_id.to_owned(),
-        component_type: "agent".to_owned(),
+        component_type: agentos::ComponentKind::Agent,
         component_id: "chat".to_owned(),
         user_id: Some("ann".to_owned()),
         status: RunStatus::Running,
@@ -659,7 +659,7 @@ async fn agent_sessions_render_agnos_agent_schemas() {
     let now = chrono_now_millis();
     let session = SessionRecord {
         session_id: "chat-1".to_owned(),
-        session_type: "agent".to_owned(),
+        session_type: agentos::ComponentKind::Agent,
         component_id: "chat".to_owned(),
         user_id: Some("ann".to_owned()),
         session_name: Some("What is Rust?".to_owned()),
@@ -1046,7 +1046,7 @@ async fn agent_run_previews_show_structured_content_as_python_json() {
     let now = chrono_now_millis();
     let session = SessionRecord {
         session_id: "chat-p".to_owned(),
-        session_type: "agent".to_owned(),
+        session_type: agentos::ComponentKind::Agent,
         component_id: "chat".to_owned(),
         user_id: Some("ann".to_owned()),
         session_name: Some("Weather?".to_owned()),

@@ -24,7 +24,7 @@ fn now() -> i64 {
 fn session(id: &str, component: &str) -> SessionRecord {
     SessionRecord {
         session_id: id.into(),
-        session_type: "workflow".into(),
+        session_type: agentos::ComponentKind::Workflow,
         component_id: component.into(),
         user_id: Some("u1".into()),
         session_name: Some("first input".into()),
@@ -38,7 +38,7 @@ fn run(id: &str, session: &str) -> RunRecord {
     RunRecord {
         run_id: id.into(),
         session_id: session.into(),
-        component_type: "workflow".into(),
+        component_type: agentos::ComponentKind::Workflow,
         component_id: WF.into(),
         user_id: Some("u1".into()),
         status: RunStatus::Running,
@@ -770,7 +770,7 @@ pub async fn a_session_created_before_its_runs_is_completed_by_the_first(db: &Te
     let store = db.open().await;
     let empty = |id: &str, kind: &str, component: &str| SessionView {
         session: SessionRecord {
-            session_type: kind.into(),
+            session_type: agentos::ComponentKind::parse(kind).unwrap(),
             component_id: component.into(),
             session_name: None,
             session_state: "{\"topic\":\"exercise\"}".into(),
@@ -870,7 +870,7 @@ pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
             .unwrap();
     }
     let filter = |name: Option<&str>, sort_by, ascending, limit, offset| SessionFilter {
-        session_type: Some("workflow".into()),
+        session_type: Some(agentos::ComponentKind::Workflow),
         component_id: Some(WF.into()),
         user_id: Some("u1".into()),
         session_name: name.map(str::to_owned),
@@ -936,7 +936,7 @@ pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
 
     let key = |id: &str| SessionKey {
         session_id: id.into(),
-        session_type: Some("workflow".into()),
+        session_type: Some(agentos::ComponentKind::Workflow),
         user_id: None,
     };
     begin(store.as_ref(), "s2", "in-progress").await;
@@ -953,7 +953,7 @@ pub async fn sessions_are_listed_updated_and_deleted(db: &TestDb) {
         "nothing deleted"
     );
     let wrong_type = SessionKey {
-        session_type: Some("agent".into()),
+        session_type: Some(agentos::ComponentKind::Agent),
         ..key("s1")
     };
     assert!(

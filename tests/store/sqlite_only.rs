@@ -33,7 +33,7 @@ async fn write_runs(
         let (run_id, session_id) = (format!("{prefix}-{n}"), format!("s-{prefix}-{n}"));
         let session = SessionRecord {
             session_id: session_id.clone(),
-            session_type: "workflow".into(),
+            session_type: agentos::ComponentKind::Workflow,
             component_id: "wf".into(),
             user_id: None,
             session_name: None,
@@ -44,7 +44,7 @@ async fn write_runs(
         let run = RunRecord {
             run_id: run_id.clone(),
             session_id,
-            component_type: "workflow".into(),
+            component_type: agentos::ComponentKind::Workflow,
             component_id: "wf".into(),
             user_id: None,
             status: RunStatus::Running,

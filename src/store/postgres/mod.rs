@@ -505,7 +505,7 @@ type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArgu
 /// user, name, state, created, updated.
 fn bind_session<'q>(q: PgQuery<'q>, s: &'q SessionRecord) -> PgQuery<'q> {
     q.bind(&s.session_id)
-        .bind(&s.session_type)
+        .bind(s.session_type)
         .bind(&s.component_id)
         .bind(&s.user_id)
         .bind(&s.session_name)
@@ -519,7 +519,7 @@ fn bind_session<'q>(q: PgQuery<'q>, s: &'q SessionRecord) -> PgQuery<'q> {
 fn bind_run<'q>(q: PgQuery<'q>, r: &'q RunRecord) -> PgQuery<'q> {
     q.bind(&r.run_id)
         .bind(&r.session_id)
-        .bind(&r.component_type)
+        .bind(r.component_type)
         .bind(&r.component_id)
         .bind(&r.user_id)
         .bind(r.status.as_str())

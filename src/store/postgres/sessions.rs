@@ -94,7 +94,7 @@ pub(super) async fn create(
          RETURNING *",
     )
     .bind(&s.session_id)
-    .bind(&s.session_type)
+    .bind(s.session_type)
     .bind(&s.component_id)
     .bind(&s.user_id)
     .bind(&s.session_name)
@@ -153,7 +153,7 @@ pub(super) async fn delete(
              FOR UPDATE",
         )
         .bind(&key.session_id)
-        .bind(&key.session_type)
+        .bind(key.session_type)
         .bind(&key.user_id)
         .fetch_optional(&mut *tx)
         .await?;
