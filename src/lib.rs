@@ -39,6 +39,7 @@ mod kind;
 pub mod model;
 mod os;
 mod output;
+pub mod prelude;
 mod run;
 mod runtime;
 pub mod store;
