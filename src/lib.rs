@@ -32,12 +32,15 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod context;
+mod db;
 mod event;
 mod hooks;
 mod http;
 mod kind;
 pub mod model;
 mod os;
+mod outcome;
 mod output;
 pub mod prelude;
 mod run;
@@ -47,6 +50,8 @@ mod tool;
 mod workflow;
 
 pub use agent::Agent;
+pub use context::{Document, Media, RunContext, SessionState};
+pub use db::{DbConfig, DbConfigError, SqliteDb};
 pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 pub use kind::{ComponentKind, UnknownKind};
@@ -59,9 +64,8 @@ pub use run::{
     WorkflowMetrics, WorkflowRunOutput,
 };
 pub use run::{ToolCallMetrics, ToolExecution};
-pub use store::{DbConfig, SqliteDb};
 pub use tool::{AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolError, tool_fn};
 pub use workflow::{
-    Condition, Loop, OnError, Parallel, Router, SessionState, Step, StepError, StepInput, StepKind,
-    Steps, Workflow,
+    Condition, Loop, OnError, Parallel, Router, Step, StepError, StepInput, StepKind, Steps,
+    Workflow,
 };

@@ -25,6 +25,9 @@ pub enum OsError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// `DATABASE_URL` (or a configured database) names a database agentos cannot use.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbConfigError),
     /// The address could not be bound or served.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),

@@ -20,9 +20,8 @@
 pub use crate::workflow::Router as StepRouter;
 pub use crate::{
     Agent, AgentOs, ComponentKind, Condition, Hook, HookContext, HookError, Loop, Model, NoArgs,
-    OnError, OpenAIChat, OsError, Parallel, RunEvent, RunOutput, RunStatus, SessionState,
-    SqliteDb, Step, StepInput, StepOutput, Steps, Tool, ToolError, Workflow, WorkflowRunOutput,
-    tool_fn,
+    OnError, OpenAIChat, OsError, Parallel, RunEvent, RunOutput, RunStatus, SessionState, SqliteDb,
+    Step, StepInput, StepOutput, Steps, Tool, ToolError, Workflow, WorkflowRunOutput, tool_fn,
 };
 #[cfg(feature = "scripted")]
 pub use crate::{ScriptedModel, ScriptedReply};

@@ -1,6 +1,7 @@
 //! The data a run produces: agno's `RunOutput`, `WorkflowRunOutput`, `StepOutput`, statuses and
 //! metrics, with agno's JSON keys (null keys omitted where agno omits them).
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -273,11 +274,22 @@ pub struct RunOutput {
 impl RunOutput {
     /// The content as text: a string as it is, structured output as compact JSON.
     pub fn content_text(&self) -> String {
-        match &self.content {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        }
+        value_text(&self.content)
+    }
+
+    /// The content as `T`: the agent's output type for a structured output, or `String` for
+    /// text.
+    pub fn content_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.content)
+    }
+}
+
+/// A content value as text: a string as it is, anything else as compact JSON.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 
@@ -370,13 +382,18 @@ impl StepOutput {
         self
     }
 
-    /// The content of the deepest last nested step (the step itself when it has no
-    /// children), as agno computes a workflow's final content.
-    pub fn deepest_content(&self) -> Option<&str> {
+    /// The deepest last nested step (the step itself when it has no children), whose content
+    /// agno takes as a workflow's final content.
+    pub fn deepest(&self) -> &StepOutput {
         match self.steps.as_deref() {
-            Some([.., last]) => last.deepest_content(),
-            _ => self.content.as_deref(),
+            Some([.., last]) => last.deepest(),
+            _ => self,
         }
+    }
+
+    /// The content of the deepest last nested step (see [`StepOutput::deepest`]).
+    pub fn deepest_content(&self) -> Option<&str> {
+        self.deepest().content.as_deref()
     }
 }
 
@@ -407,10 +424,12 @@ pub struct WorkflowMetrics {
 pub struct WorkflowRunOutput {
     /// The message the run was started with.
     pub input: String,
-    /// The last step's content (or the error text of a failed run).
+    /// The last step's content (or the error text of a failed run): text, or, when the last
+    /// step is an agent with an output type, its JSON object (see
+    /// [`WorkflowRunOutput::content_as`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
-    /// `"str"`.
+    pub content: Option<Value>,
+    /// `"str"`, or the output type's name when `content` is its object.
     pub content_type: String,
     /// The workflow's id.
     pub workflow_id: String,
@@ -454,4 +473,29 @@ pub struct WorkflowRunOutput {
     /// Free-form metadata from the request (`metadata` form field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Map<String, Value>>,
+}
+
+impl WorkflowRunOutput {
+    /// The content as text: a string as it is, an object as compact JSON; empty when there is
+    /// none.
+    pub fn content_text(&self) -> String {
+        self.content.as_ref().map(value_text).unwrap_or_default()
+    }
+
+    /// The content as `T`: the last step's output type when it is an agent with
+    /// `output_schema::<T>()`, or `String` for text.
+    ///
+    /// ```
+    /// # use agentos::WorkflowRunOutput;
+    /// # fn check(output: &WorkflowRunOutput) -> Result<(), serde_json::Error> {
+    /// #[derive(serde::Deserialize)]
+    /// struct Report { city: String, score: u32 }
+    /// let report: Report = output.content_as()?;
+    /// # let _ = (report.city, report.score);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn content_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(self.content.as_ref().unwrap_or(&Value::Null))
+    }
 }

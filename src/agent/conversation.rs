@@ -1,9 +1,11 @@
 //! The agent loop: the conversation with the model, one model call per round, the tool calls
 //! of each reply run concurrently and their results fed back.
 
-use super::{Agent, AgentFailure, AgentRunParams};
+use super::{Agent, AgentCall};
+use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
+use crate::outcome::{ErrorKind, Failure};
 use crate::run::{Message, RunOutput, ToolExecution};
 use crate::tool::{self, ToolOutcome};
 use futures::StreamExt;
@@ -12,6 +14,15 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Who is talking to the model, and for which run: the run's context, this agent call, and
+/// the fields its events carry.
+#[derive(Clone, Copy)]
+pub(super) struct Turn<'a> {
+    pub rctx: &'a RunContext,
+    pub call: &'a AgentCall,
+    pub actx: &'a Arc<AgentContext>,
+}
 
 /// The final answer of a conversation with the model.
 pub(super) struct Answer {
@@ -26,13 +37,13 @@ pub(super) struct Answer {
 /// Why a conversation gave no answer.
 pub(super) enum Stop {
     /// The model failed, its structured reply did not parse, or the tool rounds ran out.
-    Failed(AgentFailure),
+    Failed(Failure),
     /// The run was cancelled; here is the content of the reply being received, if any.
     Cancelled(String),
 }
 
-impl From<AgentFailure> for Stop {
-    fn from(f: AgentFailure) -> Stop {
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Stop {
         Stop::Failed(f)
     }
 }
@@ -61,13 +72,13 @@ struct Reply {
 impl Agent {
     /// The messages a run starts with: the system message, the session's earlier turns
     /// (marked `from_history`), then the user's input.
-    pub(super) fn initial_messages(&self, params: &AgentRunParams) -> Vec<Message> {
-        let mut messages = Vec::with_capacity(3 + params.history.len());
+    pub(super) fn initial_messages(&self, call: &AgentCall) -> Vec<Message> {
+        let mut messages = Vec::with_capacity(3 + call.history.len());
         if let Some(instructions) = &self.instructions {
             messages.push(Message::new("system", instructions.clone()));
         }
-        messages.extend(params.history.iter().cloned());
-        messages.push(Message::new("user", params.input.clone()));
+        messages.extend(call.history.iter().cloned());
+        messages.push(Message::new("user", call.input.clone()));
         messages
     }
 
@@ -79,7 +90,8 @@ impl Agent {
         messages: &[Message],
         tools_allowed: bool,
         input: usize,
-        params: &AgentRunParams,
+        rctx: &RunContext,
+        call: &AgentCall,
     ) -> ModelRequest {
         let tool_choice = match tools_allowed {
             _ if self.tools.is_empty() => None,
@@ -87,14 +99,15 @@ impl Agent {
             false => Some(json!("none")),
         };
         let mut chat: Vec<ChatMessage> = messages.iter().map(chat_message).collect();
-        if let Some(user) = chat.get_mut(input) {
-            for doc in &params.documents {
+        // Uploaded files belong to the run's own agent, not to its workflow steps.
+        if let Some(user) = chat.get_mut(input).filter(|_| call.top_level) {
+            for doc in &rctx.media.documents {
                 user.content.push_str(&format!(
                     "\n\n<file name={:?}>\n{}\n</file>",
                     doc.name, doc.text
                 ));
             }
-            user.images.clone_from(&params.images);
+            user.images.clone_from(&rctx.media.images);
         }
         ModelRequest {
             messages: chat,
@@ -121,11 +134,11 @@ impl Agent {
         model: &dyn Model,
         messages: &mut Vec<Message>,
         output: &mut RunOutput,
-        actx: &Arc<AgentContext>,
+        at: Turn<'_>,
         sink: &mut EventSink,
-        params: &AgentRunParams,
     ) -> Result<Answer, Stop> {
-        let cancel = &params.cancel;
+        let Turn { rctx, call, actx } = at;
+        let cancel = rctx.cancel_token();
         // The run's input: the last message so far (history comes before it).
         let input = messages.len().saturating_sub(1);
         let mut usage = Usage::default();
@@ -136,7 +149,7 @@ impl Agent {
                 return Err(Stop::Cancelled(String::new()));
             }
             let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
-            let request = self.request(messages, tools_allowed, input, params);
+            let request = self.request(messages, tools_allowed, input, rctx, call);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
                 model: output.model.clone(),
@@ -148,11 +161,7 @@ impl Agent {
                 Ok(reply) => reply,
                 Err(CallError::Cancelled(partial)) => return Err(Stop::Cancelled(partial)),
                 Err(CallError::Model(e)) => {
-                    return Err(Stop::Failed(AgentFailure {
-                        message: e.to_string(),
-                        error_type: "model_error",
-                        error_id: None,
-                    }));
+                    return Err(Stop::Failed(Failure::new(ErrorKind::Model, e.to_string())));
                 }
             };
             usage.input_tokens += reply.usage.input_tokens;
@@ -179,11 +188,7 @@ impl Agent {
                         .await;
                         Ok(Some(parsed))
                     }
-                    Err(message) => Err(AgentFailure {
-                        message,
-                        error_type: "output_schema_error",
-                        error_id: None,
-                    }),
+                    Err(message) => Err(Failure::new(ErrorKind::OutputSchema, message)),
                 },
             };
             sink.emit(|| RunEvent::ModelRequestCompleted {
@@ -204,15 +209,14 @@ impl Agent {
                 });
             }
             if !tools_allowed {
-                return Err(Stop::Failed(AgentFailure {
-                    message: format!(
+                return Err(Stop::Failed(Failure::new(
+                    ErrorKind::ToolRoundLimit,
+                    format!(
                         "the model still called tools after {} rounds of tool calls \
                          (max_tool_rounds)",
                         self.loop_settings.max_tool_rounds
                     ),
-                    error_type: "tool_round_limit",
-                    error_id: None,
-                }));
+                )));
             }
             rounds += 1;
             let outcomes = tokio::select! {

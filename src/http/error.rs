@@ -105,8 +105,9 @@ impl From<StoreError> for ApiError {
 impl From<StartError> for ApiError {
     fn from(e: StartError) -> ApiError {
         match e {
-            StartError::WorkflowNotFound => ApiError::not_found("Workflow not found"),
-            StartError::AgentNotFound => ApiError::not_found("Agent not found"),
+            StartError::NotFound(kind) => {
+                ApiError::not_found(format!("{} not found", kind.label()))
+            }
             StartError::Store(e) => e.into(),
         }
     }

@@ -2,7 +2,8 @@
 //! model as image parts, text-like documents as text; anything else is refused with 400.
 
 use super::error::ApiError;
-use crate::runtime::{Document, RunRequest};
+use crate::context::Document;
+use crate::runtime::RunRequest;
 use base64::Engine;
 
 /// One uploaded file part.
@@ -73,12 +74,12 @@ pub(crate) fn attach(req: &mut RunRequest, uploads: Vec<Upload>) -> Result<(), A
         let media = media_type(&upload);
         if IMAGE_TYPES.contains(&media.as_str()) {
             let data = base64::engine::general_purpose::STANDARD.encode(&upload.bytes);
-            req.images.push(format!("data:{media};base64,{data}"));
+            req.media.images.push(format!("data:{media};base64,{data}"));
         } else if media.starts_with("text/") || TEXT_TYPES.contains(&media.as_str()) {
             let text = String::from_utf8(upload.bytes).map_err(|_| {
                 ApiError::bad_request(format!("File {:?} is not valid UTF-8 text", upload.name))
             })?;
-            req.documents.push(Document {
+            req.media.documents.push(Document {
                 name: upload.name,
                 text,
             });
@@ -117,10 +118,15 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(req.images, ["data:image/png;base64,iVBORw=="]);
-        let names: Vec<&str> = req.documents.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(req.media.images, ["data:image/png;base64,iVBORw=="]);
+        let names: Vec<&str> = req
+            .media
+            .documents
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
         assert_eq!(names, ["notes.md", "data.json"]);
-        assert_eq!(req.documents[0].text, "# hi");
+        assert_eq!(req.media.documents[0].text, "# hi");
     }
 
     #[test]

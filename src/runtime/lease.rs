@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How often the owner lease is renewed, and for how long it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +61,14 @@ impl OwnerLease {
         settings: LeaseSettings,
         orphans: mpsc::UnboundedSender<ResumableRun>,
         active: CancelSwitches,
+        tracker: &TaskTracker,
     ) -> Result<(), StoreError> {
         store
             .renew_owner_lease(unix_millis() + settings.lease.as_millis() as i64)
             .await?;
         reconcile(store.as_ref(), &orphans).await;
         let stopping = self.stopping.clone();
-        let task = tokio::spawn(async move {
+        let task = tracker.spawn(async move {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(settings.heartbeat) => {}

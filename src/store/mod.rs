@@ -7,6 +7,7 @@ mod payload;
 mod postgres;
 mod sqlite;
 
+pub use crate::db::{DbConfig, SqliteDb};
 pub(crate) use payload::{encode as encode_hook_payload, restored as restored_hook_payload};
 pub use payload::{inline_run_output, needs_run_output};
 pub use postgres::PgStore;
@@ -15,69 +16,15 @@ pub use sqlite::SqliteStore;
 use crate::kind::ComponentKind;
 use crate::run::RunStatus;
 use async_trait::async_trait;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Which database to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DbConfig {
-    /// A SQLite file (created, with its parent directory, if missing).
-    Sqlite(PathBuf),
-    /// A Postgres database URL (`postgres://user:password@host:port/db`), shared by replicas.
-    Postgres(String),
-}
-
 impl DbConfig {
-    /// Reads `DATABASE_URL` (`sqlite://path`, `sqlite:path`, `postgres://...` or
-    /// `postgresql://...`), if set.
-    pub fn from_env() -> Result<Option<DbConfig>, StoreError> {
-        match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => DbConfig::from_url(&url).map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    /// Parses a database URL.
-    pub fn from_url(url: &str) -> Result<DbConfig, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DbConfig::Postgres(url.to_owned()));
-        }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .ok_or_else(|| {
-                StoreError::Config(format!(
-                    "unsupported DATABASE_URL {url:?}: use sqlite://<file> or postgres://..."
-                ))
-            })?;
-        let path = path.split('?').next().unwrap_or(path);
-        Ok(DbConfig::Sqlite(PathBuf::from(path)))
-    }
-
     /// Opens the database and applies the migrations.
     pub async fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
         match self {
             DbConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
             DbConfig::Postgres(url) => Ok(Arc::new(PgStore::open(url).await?)),
         }
-    }
-}
-
-/// agno's `SqliteDb(db_file=...)`: a SQLite file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqliteDb(PathBuf);
-
-impl SqliteDb {
-    /// The SQLite file at `path`.
-    pub fn new(path: impl Into<PathBuf>) -> SqliteDb {
-        SqliteDb(path.into())
-    }
-}
-
-impl From<SqliteDb> for DbConfig {
-    fn from(db: SqliteDb) -> DbConfig {
-        DbConfig::Sqlite(db.0)
     }
 }
 

@@ -2,23 +2,27 @@
 //! are agents, async functions, or constructs ([`Steps`], [`Parallel`], [`Condition`],
 //! [`Loop`], [`Router`]) that nest.
 
-mod constructs;
 mod exec;
+mod flow;
+mod input;
+mod outcome;
 mod step;
 
-pub use constructs::{Condition, Loop, Parallel, Router, Steps};
-pub use step::{OnError, SessionState, Step, StepError, StepInput, StepKind};
+pub use input::StepInput;
+pub use step::{Condition, Loop, OnError, Parallel, Router, Step, StepError, StepKind, Steps};
 
-use crate::agent::{Agent, AgentFailure, DeferredHook};
+use crate::agent::{Agent, DeferredHook};
+use crate::context::RunContext;
+use crate::db::DbConfig;
 use crate::event::{EventSink, RunEvent, StepIndex, WorkflowContext};
-use crate::run::{RunStatus, WorkflowRunOutput, unix_seconds};
-use crate::runtime::Checkpointer;
-use crate::store::DbConfig;
-use exec::{Collected, Place, Scope};
+use crate::outcome::{Failure, cancel_reason};
+use crate::run::{RunStatus, StepOutput, WorkflowRunOutput, unix_seconds};
+use exec::{Place, Scope};
+use futures::future::BoxFuture;
+use outcome::{Collected, StepOutcome};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// A workflow: an id, a name, a description and steps.
 ///
@@ -133,28 +137,26 @@ impl Workflow {
     }
 }
 
-/// The request-level facts of one workflow run.
-#[derive(Debug, Clone)]
-pub(crate) struct WorkflowRunParams {
-    pub run_id: String,
-    pub session_id: String,
-    pub user_id: Option<String>,
+/// Records a background run's progress as each top-level step ends (the runtime's
+/// checkpoint writer; the engine only calls it).
+pub(crate) trait Checkpoint: Send + Sync {
+    /// Records `output` (the finished steps) and the background hooks they owe. A failure is
+    /// the implementation's to log: the run goes on, and a resume would redo the step.
+    fn save<'a>(
+        &'a self,
+        output: &'a WorkflowRunOutput,
+        deferred: &'a [DeferredHook],
+    ) -> BoxFuture<'a, ()>;
+}
+
+/// How the runtime runs a workflow beyond the run's context: whether it records progress,
+/// and where a resumed run picks up.
+#[derive(Default)]
+pub(crate) struct WorkflowCall {
+    /// The run's message.
     pub input: String,
-    pub extra: Map<String, Value>,
-    pub metadata: Option<Map<String, Value>>,
-    pub hooks_in_background: bool,
-    pub created_at: i64,
-    /// The run's starting session state (already merged: request > stored > default).
-    pub session_state: Map<String, Value>,
-    /// The `additional_data` form field.
-    pub additional_data: Map<String, Value>,
-    /// Stops the run (between steps, and the running agent's model call) when cancelled.
-    pub cancel: CancellationToken,
-    /// Set for background runs: records the output as each step ends.
-    pub checkpoint: Option<Arc<Checkpointer>>,
-    /// Files uploaded with an agent run: images (data URLs) and text documents.
-    pub images: Vec<String>,
-    pub documents: Vec<crate::runtime::Document>,
+    /// Set for background runs: records the output as each top-level step ends.
+    pub checkpoint: Option<Arc<dyn Checkpoint>>,
     /// A resumed run's progress: its finished steps are not run again.
     pub resume_from: Option<Box<WorkflowCheckpoint>>,
 }
@@ -173,7 +175,7 @@ pub(crate) struct Execution {
     pub output: WorkflowRunOutput,
     pub deferred: Vec<DeferredHook>,
     /// Set when a step failed; the output's status is then `Error`.
-    pub failure: Option<AgentFailure>,
+    pub failure: Option<Failure>,
     /// The session state as the run left it, to store with the session.
     pub session_state: Map<String, Value>,
 }
@@ -213,17 +215,13 @@ impl Workflow {
     }
 
     /// The fields every event of this run carries.
-    pub(crate) fn event_context(
-        &self,
-        p: &WorkflowRunParams,
-        step_id: Option<&str>,
-    ) -> WorkflowContext {
+    pub(crate) fn event_context(&self, ctx: &RunContext, step_id: Option<&str>) -> WorkflowContext {
         WorkflowContext {
             created_at: unix_seconds(),
             workflow_id: self.id.clone(),
             workflow_name: self.name.clone(),
-            session_id: p.session_id.clone(),
-            run_id: p.run_id.clone(),
+            session_id: ctx.session_id.clone(),
+            run_id: ctx.run_id.clone(),
             step_id: step_id.map(str::to_owned),
             parent_step_id: None,
             nested_depth: 0,
@@ -231,13 +229,18 @@ impl Workflow {
     }
 
     /// Runs the steps in order (wire spec §4.3: each agent gets the previous step's content,
-    /// or the run's message when there is none). Stops at the first step that fails the run or
-    /// asks to stop. Emits every event up to, not including, `WorkflowCompleted`/`WorkflowError`:
-    /// those go out once the final state is stored.
-    pub(crate) async fn execute(&self, p: &WorkflowRunParams, sink: &mut EventSink) -> Execution {
+    /// or the run's message when there is none). Stops at the first step that fails the run,
+    /// is cancelled, pauses, or asks to stop. Emits every event up to, not including,
+    /// `WorkflowCompleted`/`WorkflowError`: those go out once the final state is stored.
+    pub(crate) async fn execute(
+        &self,
+        ctx: &RunContext,
+        call: &WorkflowCall,
+        sink: &mut EventSink,
+    ) -> Execution {
         let started = Instant::now();
         let mut deferred = Vec::new();
-        let mut output = match &p.resume_from {
+        let mut output = match &call.resume_from {
             Some(previous) => {
                 deferred.clone_from(&previous.deferred);
                 WorkflowRunOutput {
@@ -246,41 +249,40 @@ impl Workflow {
                 }
             }
             None => self.blank_output(
-                &p.run_id,
-                &p.session_id,
-                p.user_id.as_deref(),
-                &p.input,
-                p.created_at,
+                &ctx.run_id,
+                &ctx.session_id,
+                ctx.user_id.as_deref(),
+                &call.input,
+                ctx.created_at,
                 RunStatus::Running,
             ),
         };
-        output.metadata = p.metadata.clone();
+        output.metadata = ctx.metadata.clone();
         let mut metrics = output.metrics.take().unwrap_or_default();
-        let state = SessionState::new(p.session_state.clone());
         let mut input = StepInput {
-            input: p.input.clone(),
-            additional_data: p.additional_data.clone(),
-            session_state: state.clone(),
+            input: call.input.clone(),
+            additional_data: ctx.additional_data.clone(),
+            session_state: ctx.session_state.clone(),
             ..StepInput::default()
         };
         // A resumed run: the finished steps feed the next one as if they had just run.
         for finished in &output.step_results {
             input.advance(finished);
         }
-        let scope = Scope { wf: self, p };
-        let mut failure = None;
-        if p.resume_from.is_none() {
+        let scope = Scope { wf: self, ctx };
+        if call.resume_from.is_none() {
             sink.emit(|| RunEvent::WorkflowStarted {
-                ctx: self.event_context(p, None),
+                ctx: self.event_context(ctx, None),
             })
             .await;
         }
         let done = output.step_results.len();
 
-        let mut cancelled = false;
+        // How the run ended, if not by completing its steps.
+        let mut halt = None;
         for (index, step) in self.steps.iter().enumerate().skip(done) {
-            if p.cancel.is_cancelled() {
-                cancelled = true;
+            if ctx.is_cancelled() {
+                halt = Some(Halt::Cancelled);
                 break;
             }
             let place = Place {
@@ -288,127 +290,111 @@ impl Workflow {
                 parent: None,
             };
             let mut acc = Collected::default();
-            let outcome = exec::run_step(&scope, step, place, &input, sink, &mut acc).await;
+            let outcome = flow::run_step(&scope, step, place, &input, sink, &mut acc).await;
             deferred.extend(acc.deferred);
             output.step_executor_runs.extend(acc.executor_runs);
             for m in acc.metrics {
                 metrics.steps.insert(m.step_name.clone(), m);
             }
             // Top-level step `index` has finished here with `outcome`.
-            match outcome {
-                Ok(step_output) => {
-                    input.advance(&step_output);
-                    let stop = step_output.stop;
-                    output.step_results.push(step_output);
-                    if let Some(checkpoint) = &p.checkpoint {
-                        output.metrics = Some(metrics.clone());
-                        checkpoint.save(&output, &deferred).await;
-                        output.metrics = None;
-                    }
-                    if stop {
-                        tracing::info!(run = %p.run_id, step = %step.name(), "a step asked the workflow to stop");
-                        break;
-                    }
-                }
-                Err(failed) if failed.is_cancel() => {
+            let step_output = match outcome {
+                StepOutcome::Completed(step_output) => step_output,
+                StepOutcome::Failed(failed) => {
                     output.step_results.push(failed.output);
-                    cancelled = true;
+                    halt = Some(Halt::Failed(failed.failure));
                     break;
                 }
-                Err(failed) => {
-                    output.step_results.push(failed.output);
-                    failure = Some(failed.failure);
+                StepOutcome::Cancelled(partial) => {
+                    output.step_results.push(*partial);
+                    halt = Some(Halt::Cancelled);
                     break;
                 }
+                StepOutcome::Paused(partial) => {
+                    output.step_results.push(*partial);
+                    halt = Some(Halt::Paused);
+                    break;
+                }
+            };
+            input.advance(&step_output);
+            let stop = step_output.stop;
+            output.step_results.push(step_output);
+            if let Some(checkpoint) = &call.checkpoint {
+                output.metrics = Some(metrics.clone());
+                checkpoint.save(&output, &deferred).await;
+                output.metrics = None;
+            }
+            if stop {
+                tracing::info!(run = %ctx.run_id, step = %step.name(), "a step asked the workflow to stop");
+                break;
             }
         }
 
         metrics.duration = started.elapsed().as_secs_f64();
         output.metrics = Some(metrics);
-        if cancelled && failure.is_none() {
-            let reason = crate::runtime::cancel_reason(&p.run_id);
-            output.status = RunStatus::Cancelled;
-            output.content = Some(reason.clone());
-            sink.emit(|| RunEvent::WorkflowCancelled {
-                ctx: self.event_context(p, None),
-                reason: reason.clone(),
-                content: reason,
-            })
-            .await;
-            return Execution {
-                output,
-                deferred,
-                failure,
-                session_state: state.snapshot(),
-            };
-        }
-        match &failure {
-            Some(f) => {
-                output.status = RunStatus::Error;
-                output.content = Some(f.message.clone());
-                output.error = Some(f.message.clone());
-            }
+        let mut failure = None;
+        match halt {
             None => {
                 output.status = RunStatus::Completed;
-                output.content = Some(
-                    output
-                        .step_results
-                        .last()
-                        .and_then(|s| s.deepest_content())
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| "No steps executed".to_owned()),
-                );
+                self.set_final_content(&mut output);
             }
+            Some(Halt::Failed(f)) => {
+                output.status = RunStatus::Error;
+                output.content = Some(Value::String(f.message.clone()));
+                output.error = Some(f.message.clone());
+                failure = Some(f);
+            }
+            Some(Halt::Cancelled) => {
+                let reason = cancel_reason(&ctx.run_id);
+                output.status = RunStatus::Cancelled;
+                output.content = Some(Value::String(reason.clone()));
+                sink.emit(|| RunEvent::WorkflowCancelled {
+                    ctx: self.event_context(ctx, None),
+                    reason: reason.clone(),
+                    content: reason,
+                })
+                .await;
+            }
+            Some(Halt::Paused) => output.status = RunStatus::Paused,
         }
         Execution {
             output,
             deferred,
             failure,
-            session_state: state.snapshot(),
+            session_state: ctx.session_state.snapshot(),
         }
     }
-}
 
-/// Merges JSON objects key by key, recursing into objects present in both (agno's
-/// `merge_dictionaries`): `over` wins.
-fn merge_into(base: &mut Map<String, Value>, over: &Map<String, Value>) {
-    for (key, value) in over {
-        match (base.get_mut(key), value) {
-            (Some(Value::Object(b)), Value::Object(o)) => merge_into(b, o),
-            _ => {
-                base.insert(key.clone(), value.clone());
+    /// A completed run's content: the deepest content of its last step, as agno computes it;
+    /// when that step is an agent with an output type, the agent's object (and the type's
+    /// name as `content_type`), as agno returns a model output.
+    fn set_final_content(&self, output: &mut WorkflowRunOutput) {
+        let Some(last) = output.step_results.last().map(StepOutput::deepest) else {
+            output.content = Some(Value::String("No steps executed".to_owned()));
+            return;
+        };
+        let structured = last.step_run_id.as_deref().and_then(|run_id| {
+            output
+                .step_executor_runs
+                .iter()
+                .find(|r| r.run_id == run_id && r.content.is_object())
+        });
+        output.content = match structured {
+            Some(run) => {
+                output.content_type = run.content_type.clone();
+                Some(run.content.clone())
             }
-        }
+            None => Some(Value::String(
+                last.content
+                    .clone()
+                    .unwrap_or_else(|| "No steps executed".to_owned()),
+            )),
+        };
     }
 }
 
-/// A run's starting session state: the request's over the stored one over the default.
-pub(crate) fn merge_session_state(
-    default: &Map<String, Value>,
-    stored: &Map<String, Value>,
-    run: &Map<String, Value>,
-) -> Map<String, Value> {
-    let mut state = default.clone();
-    merge_into(&mut state, stored);
-    merge_into(&mut state, run);
-    state
-}
-
-/// The keys agno removes from session state before storing it.
-const TRANSIENT_STATE_KEYS: [&str; 7] = [
-    "current_session_id",
-    "current_user_id",
-    "current_run_id",
-    "workflow_id",
-    "run_id",
-    "session_id",
-    "workflow_name",
-];
-
-/// The session state as stored (agno drops its run-scoped keys).
-pub(crate) fn state_to_store(mut state: Map<String, Value>) -> Map<String, Value> {
-    for key in TRANSIENT_STATE_KEYS {
-        state.remove(key);
-    }
-    state
+/// Why a run stopped before its last step.
+enum Halt {
+    Failed(Failure),
+    Cancelled,
+    Paused,
 }

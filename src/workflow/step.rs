@@ -1,14 +1,38 @@
-//! [`Step`]: one node of a workflow (an agent, an async function, or a construct), the
-//! [`StepInput`] it receives and the run's shared [`SessionState`].
+//! [`Step`]: one node of a workflow: an agent, an async function, or one of the constructs
+//! that group steps ([`Steps`], [`Parallel`], [`Condition`], [`Loop`] and [`Router`]), each of
+//! which converts into a [`Step`], so they nest.
+//!
+//! ```
+//! use agentos::{Agent, Condition, Loop, OnError, Parallel, Router, ScriptedModel, Step, StepInput, StepOutput, Steps, Workflow};
+//!
+//! let agent = |name: &str| Agent::new(name).model(ScriptedModel::new());
+//! let keywords = Step::function("keywords", |input: StepInput| async move {
+//!     // input.input, input.previous_step_content, input.previous_step_outputs,
+//!     // input.additional_data, input.session_state (shared by the run, stored with the session)
+//!     Ok(StepOutput::new(input.input.to_lowercase()))
+//! })
+//! .max_retries(1)              // extra attempts after an Err (default 3)
+//! .on_error(OnError::Skip);    // or OnError::Fail: the run ends ERROR
+//! let wf = Workflow::new("research").steps([
+//!     Step::from(Parallel::new("gather", [Step::from(agent("Web")), keywords])),
+//!     Condition::new("check", |i: &StepInput| i.input.contains("numbers"), [agent("Checker")])
+//!         .else_steps([agent("Skimmer")])
+//!         .into(),
+//!     Loop::new("revise", [agent("Writer"), agent("Reviewer")])
+//!         .max_iterations(3)
+//!         .end_condition(|outs: &[StepOutput]| outs.iter().any(|o| o.content.as_deref() == Some("OK")))
+//!         .into(),
+//!     Router::new("desk", |_: &StepInput| vec!["tech".to_owned()], [Steps::new("tech", [agent("Tech")])]).into(),
+//! ]);
+//! # assert_eq!(wf.get_steps().len(), 4);
+//! ```
 
-use super::constructs::{Condition, Loop, Parallel, Router, Steps};
+use super::input::StepInput;
 use crate::agent::Agent;
 use crate::run::StepOutput;
 use futures::future::BoxFuture;
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The error a function step returns: anything that converts into a boxed error
 /// (`Err("text".into())`, or `?` on most error types).
@@ -177,7 +201,7 @@ impl Step {
             StepKind::Agent(a) => out.push(a),
             StepKind::Function(_) => {}
             kind => {
-                for child in super::constructs::children(kind) {
+                for child in children(kind) {
                     child.collect_agents(out);
                 }
             }
@@ -192,135 +216,250 @@ impl From<Agent> for Step {
     }
 }
 
-/// The run's `session_state`: one JSON object shared by every step of a run (and by the
-/// branches of a `Parallel`), loaded from the session and stored with it when the run ends.
-/// Cloning gives another handle to the same map.
-#[derive(Debug, Clone, Default)]
-pub struct SessionState(Arc<Mutex<Map<String, Value>>>);
+type Evaluator = Arc<dyn Fn(&StepInput) -> bool + Send + Sync>;
+type EndCondition = Arc<dyn Fn(&[StepOutput]) -> bool + Send + Sync>;
+type Selector = Arc<dyn Fn(&StepInput) -> Vec<String> + Send + Sync>;
 
-impl SessionState {
-    /// A state holding `map`.
-    pub fn new(map: Map<String, Value>) -> SessionState {
-        SessionState(Arc::new(Mutex::new(map)))
-    }
+fn collect<I, S>(steps: I) -> Vec<Step>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<Step>,
+{
+    steps.into_iter().map(Into::into).collect()
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Map<String, Value>> {
-        // A poisoned lock only means a step panicked while holding it; the map is still a
-        // valid JSON object.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// A named sequential group: each child gets the previous child's content.
+///
+/// ```
+/// use agentos::{Agent, ScriptedModel, Steps, Workflow};
+/// let writing = Steps::new("writing", [
+///     Agent::new("Writer").model(ScriptedModel::new()),
+///     Agent::new("Editor").model(ScriptedModel::new()),
+/// ]);
+/// let wf = Workflow::new("blog").steps([writing]);
+/// assert_eq!(wf.get_steps()[0].name(), "writing");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Steps {
+    pub(crate) name: String,
+    pub(crate) steps: Vec<Step>,
+}
 
-    /// The value at `key`, if any.
-    pub fn get(&self, key: &str) -> Option<Value> {
-        self.lock().get(key).cloned()
-    }
-
-    /// Sets `key` to `value`.
-    pub fn set(&self, key: impl Into<String>, value: impl Into<Value>) {
-        self.lock().insert(key.into(), value.into());
-    }
-
-    /// Removes `key`, returning its value.
-    pub fn remove(&self, key: &str) -> Option<Value> {
-        self.lock().remove(key)
-    }
-
-    /// Runs `f` on the map, atomically with respect to other steps.
-    pub fn update<R>(&self, f: impl FnOnce(&mut Map<String, Value>) -> R) -> R {
-        f(&mut self.lock())
-    }
-
-    /// A copy of the whole map.
-    pub fn snapshot(&self) -> Map<String, Value> {
-        self.lock().clone()
+impl Steps {
+    /// A group called `name`.
+    pub fn new<I, S>(name: impl Into<String>, steps: I) -> Steps
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Step>,
+    {
+        Steps {
+            name: name.into(),
+            steps: collect(steps),
+        }
     }
 }
 
-/// What a step receives (agno's `StepInput`).
-#[derive(Debug, Clone, Default)]
-pub struct StepInput {
-    /// The run's message (every step gets it).
-    pub input: String,
-    /// The content of the previous step in the same sequence (`None` for the first step). A
-    /// step that failed (`success: false` with an `error`), and a Condition or Router that ran
-    /// nothing, are never the previous step.
-    pub previous_step_content: Option<String>,
-    /// The outputs of the steps before this one in the same sequence (and, inside a
-    /// construct, the steps before the construct), by step name.
-    pub previous_step_outputs: BTreeMap<String, StepOutput>,
-    /// The `additional_data` form field (a JSON object), empty when not given.
-    pub additional_data: Map<String, Value>,
-    /// The run's shared session state.
-    pub session_state: SessionState,
-    /// What the next agent step is asked, from the last output that counts as input (see
-    /// `previous_step_content`); `None`: the run's message.
-    pub(crate) agent_input: Option<String>,
-}
-
-impl StepInput {
-    /// The output of the step called `name`, searching inside constructs too.
-    pub fn get_step_output(&self, name: &str) -> Option<&StepOutput> {
-        fn find<'a>(out: &'a StepOutput, name: &str) -> Option<&'a StepOutput> {
-            if out.step_name == name {
-                return Some(out);
-            }
-            out.steps.iter().flatten().find_map(|s| find(s, name))
-        }
-        self.previous_step_outputs.get(name).or_else(|| {
-            self.previous_step_outputs
-                .values()
-                .find_map(|o| find(o, name))
-        })
-    }
-
-    /// The content of the step called `name` (searching inside constructs too).
-    pub fn get_step_content(&self, name: &str) -> Option<&str> {
-        self.get_step_output(name)
-            .and_then(|o| o.content.as_deref())
-    }
-
-    /// Records a finished step: it becomes the previous step of the next one, unless it failed.
-    pub(crate) fn advance(&mut self, out: &StepOutput) {
-        self.previous_step_outputs
-            .insert(out.step_name.clone(), out.clone());
-        let failed = !out.success && out.error.is_some();
-        let ran_nothing = out.step_type != "Step" && out.steps.as_ref().is_none_or(Vec::is_empty);
-        if !failed && !ran_nothing {
-            self.previous_step_content = out.content.clone();
-            self.agent_input = deepest_for_agent(out).filter(|c| !c.is_empty());
-        }
-    }
-
-    /// What an agent step is asked (wire spec §4.3): the deepest content of the previous
-    /// step (every branch of a Parallel, as `=== name ===` sections), else the run's message.
-    pub(crate) fn agent_message(&self) -> String {
-        self.agent_input
-            .clone()
-            .unwrap_or_else(|| self.input.clone())
+impl From<Steps> for Step {
+    fn from(s: Steps) -> Step {
+        Step::with_kind(s.name.clone(), StepKind::Steps(s))
     }
 }
 
-fn deepest_for_agent(out: &StepOutput) -> Option<String> {
-    match out.steps.as_deref() {
-        Some(children) if !children.is_empty() => {
-            if out.step_type == "Parallel" {
-                let parts: Vec<String> = children
-                    .iter()
-                    .filter_map(|c| {
-                        deepest_for_agent(c)
-                            .filter(|s| !s.trim().is_empty())
-                            .map(|s| format!("=== {} ===\n{s}", c.step_name))
-                    })
-                    .collect();
-                if parts.is_empty() {
-                    out.content.clone()
-                } else {
-                    Some(parts.join("\n\n"))
-                }
-            } else {
-                children.last().and_then(deepest_for_agent)
-            }
+/// Children that run concurrently, all given the same input. Its content is agno's summary
+/// (`## Parallel Execution Results` with one `### ✅ SUCCESS: name` section per child); the
+/// next agent step gets every child's content as `=== name ===` sections.
+#[derive(Debug, Clone)]
+pub struct Parallel {
+    pub(crate) name: String,
+    pub(crate) steps: Vec<Step>,
+}
+
+impl Parallel {
+    /// A Parallel called `name`.
+    pub fn new<I, S>(name: impl Into<String>, steps: I) -> Parallel
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Step>,
+    {
+        Parallel {
+            name: name.into(),
+            steps: collect(steps),
         }
-        _ => out.content.clone(),
+    }
+}
+
+impl From<Parallel> for Step {
+    fn from(p: Parallel) -> Step {
+        Step::with_kind(p.name.clone(), StepKind::Parallel(p))
+    }
+}
+
+/// Runs `steps` when the evaluator returns true, else `else_steps` (if any).
+#[derive(Clone)]
+pub struct Condition {
+    pub(crate) name: String,
+    pub(crate) evaluator: Evaluator,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) else_steps: Vec<Step>,
+}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Condition")
+            .field("name", &self.name)
+            .field("steps", &self.steps)
+            .field("else_steps", &self.else_steps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Condition {
+    /// A Condition called `name` running `steps` when `evaluator` says so.
+    pub fn new<F, I, S>(name: impl Into<String>, evaluator: F, steps: I) -> Condition
+    where
+        F: Fn(&StepInput) -> bool + Send + Sync + 'static,
+        I: IntoIterator<Item = S>,
+        S: Into<Step>,
+    {
+        Condition {
+            name: name.into(),
+            evaluator: Arc::new(evaluator),
+            steps: collect(steps),
+            else_steps: Vec::new(),
+        }
+    }
+
+    /// The steps to run when the evaluator returns false.
+    pub fn else_steps<I, S>(mut self, steps: I) -> Condition
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Step>,
+    {
+        self.else_steps = collect(steps);
+        self
+    }
+}
+
+impl From<Condition> for Step {
+    fn from(c: Condition) -> Step {
+        Step::with_kind(c.name.clone(), StepKind::Condition(c))
+    }
+}
+
+/// Repeats its steps until `end_condition` (given the outputs of the iteration just run)
+/// returns true, a step asks to stop, or `max_iterations` (default 3) is reached.
+#[derive(Clone)]
+pub struct Loop {
+    pub(crate) name: String,
+    pub(crate) steps: Vec<Step>,
+    pub(crate) max_iterations: usize,
+    pub(crate) end_condition: Option<EndCondition>,
+    pub(crate) forward_iteration_output: bool,
+}
+
+impl std::fmt::Debug for Loop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loop")
+            .field("name", &self.name)
+            .field("steps", &self.steps)
+            .field("max_iterations", &self.max_iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Loop {
+    /// A Loop called `name` (at most 3 iterations unless told otherwise).
+    pub fn new<I, S>(name: impl Into<String>, steps: I) -> Loop
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Step>,
+    {
+        Loop {
+            name: name.into(),
+            steps: collect(steps),
+            max_iterations: 3,
+            end_condition: None,
+            forward_iteration_output: false,
+        }
+    }
+
+    /// At most this many iterations.
+    pub fn max_iterations(mut self, n: usize) -> Loop {
+        self.max_iterations = n;
+        self
+    }
+
+    /// Ends the loop when this returns true for an iteration's outputs.
+    pub fn end_condition<F>(mut self, f: F) -> Loop
+    where
+        F: Fn(&[StepOutput]) -> bool + Send + Sync + 'static,
+    {
+        self.end_condition = Some(Arc::new(f));
+        self
+    }
+
+    /// When true, each iteration starts from the previous iteration's last output instead of
+    /// the loop's own input (agno's `forward_iteration_output`).
+    pub fn forward_iteration_output(mut self, forward: bool) -> Loop {
+        self.forward_iteration_output = forward;
+        self
+    }
+}
+
+impl From<Loop> for Step {
+    fn from(l: Loop) -> Step {
+        Step::with_kind(l.name.clone(), StepKind::Loop(l))
+    }
+}
+
+/// Runs the choices a selector picks, by name, in the order given. An unknown name is an
+/// error of the Router step.
+#[derive(Clone)]
+pub struct Router {
+    pub(crate) name: String,
+    pub(crate) selector: Selector,
+    pub(crate) choices: Vec<Step>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("name", &self.name)
+            .field("choices", &self.choices)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A Router called `name`; `selector` returns the names of the choices to run.
+    pub fn new<F, I, S>(name: impl Into<String>, selector: F, choices: I) -> Router
+    where
+        F: Fn(&StepInput) -> Vec<String> + Send + Sync + 'static,
+        I: IntoIterator<Item = S>,
+        S: Into<Step>,
+    {
+        Router {
+            name: name.into(),
+            selector: Arc::new(selector),
+            choices: collect(choices),
+        }
+    }
+}
+
+impl From<Router> for Step {
+    fn from(r: Router) -> Step {
+        Step::with_kind(r.name.clone(), StepKind::Router(r))
+    }
+}
+
+/// Every child of a construct (both branches of a Condition, every choice of a Router).
+pub(crate) fn children(kind: &StepKind) -> Vec<&Step> {
+    match kind {
+        StepKind::Agent(_) | StepKind::Function(_) => Vec::new(),
+        StepKind::Steps(s) => s.steps.iter().collect(),
+        StepKind::Parallel(p) => p.steps.iter().collect(),
+        StepKind::Condition(c) => c.steps.iter().chain(&c.else_steps).collect(),
+        StepKind::Loop(l) => l.steps.iter().collect(),
+        StepKind::Router(r) => r.choices.iter().collect(),
     }
 }

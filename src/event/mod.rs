@@ -1,136 +1,19 @@
 //! Run events, serialized as agno's SSE payloads: a JSON object whose `"event"` key is the
 //! event name (`WorkflowStarted`, `RunContent`, ...).
 
+mod context;
+pub(crate) mod journal;
+mod sink;
+
+pub use context::{AgentContext, StepIndex, WorkflowContext};
+pub(crate) use sink::EventSink;
+
 use crate::run::{
     RunMetrics, RunOutput, StepOutput, ToolExecution, WorkflowMetrics, WorkflowRunOutput,
 };
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
-
-/// A step's `step_index`: an integer for a top-level step; for a step inside a construct, the
-/// path of positions from the top, sent as a JSON array (`[2, 0]`: the first child of the
-/// third step), as agno sends a tuple for the children of a construct.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StepIndex(pub Vec<usize>);
-
-impl StepIndex {
-    /// A top-level step's index.
-    pub fn top(index: usize) -> StepIndex {
-        StepIndex(vec![index])
-    }
-
-    /// The index of this step's child at `position`.
-    pub fn child(&self, position: usize) -> StepIndex {
-        let mut path = self.0.clone();
-        path.push(position);
-        StepIndex(path)
-    }
-
-    /// The step's position among its siblings.
-    pub fn position(&self) -> usize {
-        self.0.last().copied().unwrap_or(0)
-    }
-}
-
-impl Serialize for StepIndex {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0.as_slice() {
-            [index] => serializer.serialize_u64(*index as u64),
-            path => path.serialize(serializer),
-        }
-    }
-}
-
-/// Fields every workflow-level event carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WorkflowContext {
-    /// Unix seconds.
-    pub created_at: i64,
-    /// The workflow's id.
-    pub workflow_id: String,
-    /// The workflow's name.
-    pub workflow_name: String,
-    /// The session.
-    pub session_id: String,
-    /// The workflow run's id.
-    pub run_id: String,
-    /// The step's id, on step events.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step_id: Option<String>,
-    /// The enclosing construct's step id, on events of steps inside Steps, Parallel,
-    /// Condition, Loop or Router.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_step_id: Option<String>,
-    /// Always 0: workflows do not nest yet.
-    pub nested_depth: u32,
-}
-
-/// Fields every agent-level event carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AgentContext {
-    /// Unix seconds.
-    pub created_at: i64,
-    /// The agent's id.
-    pub agent_id: String,
-    /// The agent's name.
-    pub agent_name: String,
-    /// The agent run's own id.
-    pub run_id: String,
-    /// The session.
-    pub session_id: String,
-    /// The workflow, when the agent runs as a step.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workflow_id: Option<String>,
-    /// The workflow run, when the agent runs as a step.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workflow_run_id: Option<String>,
-    /// The step's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step_id: Option<String>,
-    /// The step's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step_name: Option<String>,
-    /// The step's position.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step_index: Option<usize>,
-    /// Always 0.
-    pub nested_depth: u32,
-}
-
-impl AgentContext {
-    /// The context of an agent run of its own (not a workflow step).
-    pub(crate) fn top_level(output: &RunOutput) -> AgentContext {
-        AgentContext::standalone(
-            &output.agent_id,
-            &output.agent_name,
-            &output.run_id,
-            &output.session_id,
-        )
-    }
-
-    /// The context of the run `run_id` of an agent served on its own.
-    pub(crate) fn standalone(
-        agent_id: &str,
-        agent_name: &str,
-        run_id: &str,
-        session_id: &str,
-    ) -> AgentContext {
-        AgentContext {
-            created_at: crate::run::unix_seconds(),
-            agent_id: agent_id.to_owned(),
-            agent_name: agent_name.to_owned(),
-            run_id: run_id.to_owned(),
-            session_id: session_id.to_owned(),
-            workflow_id: None,
-            workflow_run_id: None,
-            step_id: None,
-            step_name: None,
-            step_index: None,
-            nested_depth: 0,
-        }
-    }
-}
 
 /// One event of a run, in agno's names and shapes (wire spec §2.6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -171,7 +54,7 @@ pub enum RunEvent {
     WorkflowCompleted {
         #[serde(flatten)]
         ctx: WorkflowContext,
-        content: Option<String>,
+        content: Option<Value>,
         content_type: String,
         step_results: Vec<StepOutput>,
         step_executor_runs: Vec<RunOutput>,
@@ -485,61 +368,5 @@ impl RunEvent {
         // Serializing these plain structs cannot fail: every key is a string and no map has
         // non-string keys.
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
-    }
-}
-
-/// Where a run's events go: the live subscriber (an SSE response), if any. Events are built
-/// lazily, so a run nobody streams pays nothing for them. A subscriber that goes away is
-/// dropped and the run goes on.
-///
-/// Events travel boxed: a `RunEvent` is ~270 bytes and tokio's channel allocates its slots 32
-/// at a time, so an unboxed channel cost each streamed run ~8.7 KB up front (and made every
-/// `emit` future, nested in every step's, carry a whole event).
-#[derive(Debug)]
-pub(crate) struct EventSink {
-    tx: Option<tokio::sync::mpsc::Sender<Box<RunEvent>>>,
-    /// A resumable run's journal: every event is kept, whoever listens.
-    journal: Option<Arc<crate::runtime::journal::Journal>>,
-}
-
-impl EventSink {
-    /// A sink that forwards to `tx`, or discards when `None`.
-    pub(crate) fn new(tx: Option<tokio::sync::mpsc::Sender<Box<RunEvent>>>) -> EventSink {
-        EventSink { tx, journal: None }
-    }
-
-    /// A sink that writes every event to `journal` (a resumable run).
-    pub(crate) fn journaled(journal: Arc<crate::runtime::journal::Journal>) -> EventSink {
-        EventSink {
-            tx: None,
-            journal: Some(journal),
-        }
-    }
-
-    /// Sends the event `make` builds, if anyone listens. Waits while the subscriber's buffer is
-    /// full (backpressure); a closed subscriber is forgotten.
-    pub(crate) async fn emit(&mut self, make: impl FnOnce() -> RunEvent) {
-        if let Some(journal) = &self.journal {
-            journal.push(&make());
-            return;
-        }
-        if let Some(tx) = &self.tx
-            && tx.send(Box::new(make())).await.is_err()
-        {
-            self.tx = None;
-        }
-    }
-
-    /// True while a subscriber listens (the run streams).
-    pub(crate) fn is_streaming(&self) -> bool {
-        self.tx.is_some() || self.journal.is_some()
-    }
-
-    /// A second sink to the same subscriber, for a branch that runs concurrently (Parallel).
-    pub(crate) fn fork(&self) -> EventSink {
-        EventSink {
-            tx: self.tx.clone(),
-            journal: self.journal.clone(),
-        }
     }
 }

@@ -1,0 +1,297 @@
+//! [`Agent`]: a model with instructions, tools and hooks; the agent loop that runs it once
+//! (`run.rs`, `conversation.rs`).
+
+mod conversation;
+mod run;
+
+pub(crate) use run::{AgentCall, DeferredHook, StepPlace};
+
+use crate::hooks::{Hook, IntoHook};
+use crate::model::{Model, ModelError, ModelRequest};
+use crate::output::OutputSchema;
+use crate::tool::{AgentTool, IntoTool};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How many earlier runs of a session an agent sees by default (agno's `num_history_runs`).
+pub(crate) const HISTORY_RUNS: usize = 3;
+/// Rounds of tool calls before the model must answer (see [`Agent::max_tool_rounds`]).
+const DEFAULT_MAX_TOOL_ROUNDS: usize = 10;
+/// How long one tool call may take (see [`Agent::tool_timeout`]).
+const DEFAULT_TOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An agent: a model, instructions (the system message), tools, an optional output type,
+/// model settings and hooks.
+///
+/// ```
+/// use agentos::{Agent, ScriptedModel};
+/// let analyzer = Agent::new("Analyzer")
+///     .model(ScriptedModel::new())
+///     .instructions("Analyze the input and identify key points.")
+///     .temperature(0.2);
+/// assert_eq!(analyzer.id(), "analyzer");
+/// ```
+#[derive(Clone)]
+pub struct Agent {
+    id: String,
+    name: String,
+    model: Option<Arc<dyn Model>>,
+    instructions: Option<String>,
+    pre_hooks: Vec<Hook>,
+    post_hooks: Vec<Hook>,
+    history_runs: usize,
+    tools: Vec<AgentTool>,
+    /// Boxed: an `Agent` is a workflow step, and steps should stay small.
+    loop_settings: Box<LoopSettings>,
+}
+
+/// How an agent talks to its model: the tool loop's limits, the output type and the request
+/// settings.
+#[derive(Clone)]
+struct LoopSettings {
+    tool_choice: Option<Value>,
+    max_tool_rounds: usize,
+    tool_timeout: Duration,
+    output_schema: Option<OutputSchema>,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    request_fields: Map<String, Value>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("model", &self.model.as_ref().map(|m| m.id().to_owned()))
+            .field("pre_hooks", &self.pre_hooks)
+            .field("post_hooks", &self.post_hooks)
+            .field("tools", &self.tools)
+            .field("output_schema", &self.loop_settings.output_schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// agno's default id: the name lowercased, spaces and underscores as dashes.
+pub(crate) fn slug(name: &str) -> String {
+    name.to_lowercase().replace([' ', '_'], "-")
+}
+
+impl Agent {
+    /// An agent called `name`; its id is the name in lowercase with dashes (agno's rule).
+    pub fn new(name: impl Into<String>) -> Agent {
+        let name = name.into();
+        Agent {
+            id: slug(&name),
+            name,
+            model: None,
+            instructions: None,
+            pre_hooks: Vec::new(),
+            post_hooks: Vec::new(),
+            history_runs: HISTORY_RUNS,
+            tools: Vec::new(),
+            loop_settings: Box::new(LoopSettings {
+                tool_choice: None,
+                max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
+                tool_timeout: DEFAULT_TOOL_TIMEOUT,
+                output_schema: None,
+                temperature: None,
+                max_tokens: None,
+                request_fields: Map::new(),
+            }),
+        }
+    }
+
+    /// How many earlier runs of the session the model sees when the agent is run on its own
+    /// (`POST /agents/{id}/runs` with a `session_id`): agno's `num_history_runs`. Default 3;
+    /// 0 sends no history.
+    pub fn history_runs(mut self, n: usize) -> Agent {
+        self.history_runs = n;
+        self
+    }
+
+    /// Overrides the id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Agent {
+        self.id = id.into();
+        self
+    }
+
+    /// The model that answers.
+    pub fn model(mut self, model: impl Model) -> Agent {
+        self.model = Some(Arc::new(model));
+        self
+    }
+
+    /// The model that answers, already shared.
+    pub fn shared_model(mut self, model: Arc<dyn Model>) -> Agent {
+        self.model = Some(model);
+        self
+    }
+
+    /// The system message.
+    pub fn instructions(mut self, instructions: impl Into<String>) -> Agent {
+        self.instructions = Some(instructions.into());
+        self
+    }
+
+    /// Adds a hook that runs before the model call; it may reject the input with
+    /// [`HookError::input_check`].
+    pub fn pre_hook(mut self, hook: impl IntoHook) -> Agent {
+        self.pre_hooks.push(hook.into_hook());
+        self
+    }
+
+    /// Adds a hook that runs after the answer.
+    pub fn post_hook(mut self, hook: impl IntoHook) -> Agent {
+        self.post_hooks.push(hook.into_hook());
+        self
+    }
+
+    /// Adds a tool the model may call: a [`Tool`](crate::Tool) or a
+    /// [`tool_fn`](crate::tool_fn) closure. Several calls in one reply run concurrently. A tool
+    /// with the name of one added before replaces it.
+    pub fn tool(mut self, tool: impl IntoTool) -> Agent {
+        let tool = tool.into_tool();
+        self.tools
+            .retain(|t| t.definition().name != tool.definition().name);
+        self.tools.push(tool);
+        self
+    }
+
+    /// OpenAI's `tool_choice` (`json!("required")`, `json!("none")` or a function object);
+    /// by default the server decides (`"auto"`).
+    pub fn tool_choice(mut self, choice: Value) -> Agent {
+        self.loop_settings.tool_choice = Some(choice);
+        self
+    }
+
+    /// How many rounds of tool calls (model replies that call tools) a run may make, 10 by
+    /// default. After the last one the model is asked once more with `tool_choice: "none"`, to
+    /// answer with what it has; if it still calls tools the run fails.
+    pub fn max_tool_rounds(mut self, rounds: usize) -> Agent {
+        self.loop_settings.max_tool_rounds = rounds;
+        self
+    }
+
+    /// The longest one tool call may take (60 s by default); past it the model gets an error
+    /// result for that call.
+    pub fn tool_timeout(mut self, limit: Duration) -> Agent {
+        self.loop_settings.tool_timeout = limit;
+        self
+    }
+
+    /// Structured output: the model must answer with JSON matching `T`'s schema (sent as
+    /// OpenAI's `response_format` `json_schema`, strict). The run's `content` is the JSON
+    /// object and `content_type` the type's name; a reply that does not parse as `T` fails
+    /// the run.
+    pub fn output_schema<T: JsonSchema + DeserializeOwned + 'static>(mut self) -> Agent {
+        self.loop_settings.output_schema = Some(OutputSchema::of::<T>());
+        self
+    }
+
+    /// The sampling temperature sent with every model call.
+    pub fn temperature(mut self, temperature: f64) -> Agent {
+        self.loop_settings.temperature = Some(temperature);
+        self
+    }
+
+    /// The most tokens a reply may use (sent as `max_completion_tokens`).
+    pub fn max_tokens(mut self, max_tokens: u32) -> Agent {
+        self.loop_settings.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Any other field of the chat completions request (`top_p`, `seed`,
+    /// `reasoning_effort`...), sent as it is; it overrides the settings above.
+    pub fn request_field(mut self, key: impl Into<String>, value: Value) -> Agent {
+        self.loop_settings.request_fields.insert(key.into(), value);
+        self
+    }
+
+    /// The agent's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The agent's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The model, if one was set.
+    pub fn get_model(&self) -> Option<&Arc<dyn Model>> {
+        self.model.as_ref()
+    }
+
+    /// How many earlier runs of the session the model sees.
+    pub fn get_history_runs(&self) -> usize {
+        self.history_runs
+    }
+
+    /// Refuses tool names OpenAI would refuse at the first model call (it wants
+    /// `^[a-zA-Z0-9_-]{1,64}$`), so the mistake shows at startup.
+    pub(crate) fn check_tools(&self) -> Result<(), String> {
+        for tool in &self.tools {
+            let name = &tool.definition().name;
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(format!(
+                    "agent {:?}: the tool name {name:?} must be 1 to 64 letters, digits, '_' or '-'",
+                    self.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// agno's `AgentResponse.tools`: `{"tools": [{name, description, parameters}],
+    /// "tool_choice"?}`, or `None` without tools.
+    pub(crate) fn tools_info(&self) -> Option<Value> {
+        if self.tools.is_empty() {
+            return None;
+        }
+        let tools: Vec<Value> = self
+            .tools
+            .iter()
+            .map(|t| {
+                let d = t.definition();
+                serde_json::json!({"name": d.name, "description": d.description, "parameters": d.parameters})
+            })
+            .collect();
+        let mut info = serde_json::json!({ "tools": tools });
+        if let Some(choice) = &self.loop_settings.tool_choice {
+            info["tool_choice"] = choice.clone();
+        }
+        Some(info)
+    }
+
+    /// Every hook of this agent, pre-hooks first.
+    pub(crate) fn hooks(&self) -> impl Iterator<Item = &Hook> {
+        self.pre_hooks.iter().chain(self.post_hooks.iter())
+    }
+}
+
+/// Stands in for a missing model: every call fails with a clear message.
+struct NoModel;
+
+#[async_trait::async_trait]
+impl Model for NoModel {
+    fn id(&self) -> &str {
+        "none"
+    }
+    fn provider(&self) -> &str {
+        "none"
+    }
+    async fn complete(&self, _: &ModelRequest) -> Result<crate::model::ModelResponse, ModelError> {
+        Err(ModelError::Malformed("the agent has no model".into()))
+    }
+    async fn stream(&self, _: &ModelRequest) -> Result<crate::model::ModelStream, ModelError> {
+        Err(ModelError::Malformed("the agent has no model".into()))
+    }
+}

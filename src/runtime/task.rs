@@ -1,0 +1,363 @@
+//! [`RunTask`]: one run, owned by the runtime. It executes the component, stores the final
+//! state with the background hook jobs (one transaction), answers its requester, and, once the
+//! response is out, hands the jobs to the dispatcher.
+
+use super::component::Component;
+use super::hooks::{HookDispatcher, ReadyJob};
+use super::{COMMITTED_JOB_LEASE, RESPONSE_WAIT, cancel::ActiveRun, history, state};
+use crate::agent::{Agent, AgentCall, DeferredHook};
+use crate::context::RunContext;
+use crate::event::journal::Journal;
+use crate::event::{AgentContext, EventSink, RunEvent};
+use crate::outcome::{ErrorKind, Failure, cancel_reason};
+use crate::run::{RunStatus, unix_millis};
+use crate::store::{NewHookJob, Store};
+use crate::workflow::{Execution, Workflow, WorkflowCall};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::request::RunResult;
+
+/// How long a finished resumable run's journal stays in memory for `/resume`; after that its
+/// events are replayed from the database.
+const JOURNAL_RETENTION: Duration = Duration::from_secs(300);
+
+/// The journals of resumable runs executing here or recently finished, by run id.
+pub(super) type Journals = Arc<Mutex<HashMap<String, Arc<Journal>>>>;
+
+/// One run, owned by the runtime.
+pub(super) struct RunTask {
+    pub store: Arc<dyn Store>,
+    pub component: Component,
+    /// The run's context, shared by every level of the run.
+    pub ctx: RunContext,
+    /// What a workflow run needs beyond the context: its message, checkpoints, a resume point.
+    pub call: WorkflowCall,
+    pub sink: EventSink,
+    /// A background run's request (JSON), stored when it starts so it can be resumed.
+    pub request: Option<String>,
+    pub journal: Option<Arc<Journal>>,
+    pub journals: Journals,
+    pub result_tx: oneshot::Sender<RunResult>,
+    pub response_done: oneshot::Receiver<()>,
+    pub max_attempts: u32,
+    pub dispatcher: HookDispatcher,
+    pub active: ActiveRun,
+    /// The session's stored state as `begin_run` read it (saves a read); `None`: read it.
+    pub stored_state: Option<String>,
+    /// Where the run's helper tasks (its journal's flusher and retention timer) run.
+    pub background: TaskTracker,
+    /// Cancelled at shutdown: helper tasks stop waiting.
+    pub stopping: CancellationToken,
+}
+
+/// How a run ended, before it is stored.
+struct Ending {
+    status: RunStatus,
+    /// The output as JSON, or why it could not be serialized.
+    json: Result<String, String>,
+    failure: Option<Failure>,
+    deferred: Vec<DeferredHook>,
+    /// The agent runs whose outputs the stored output holds: a deferred post-hook of one of
+    /// them stores its context without that output (see [`crate::store::needs_run_output`]).
+    agent_runs: Vec<String>,
+    /// The last event (`WorkflowCompleted`, `RunCompleted`, ...), sent once the state is stored.
+    final_event: Option<RunEvent>,
+}
+
+impl RunTask {
+    /// Executes, stores the final state with the hook jobs (one transaction), answers, then —
+    /// once the response is out — hands the jobs to the dispatcher.
+    pub(super) async fn run(mut self: Box<Self>) {
+        let run_id = self.ctx.run_id.clone();
+        if let Some(journal) = &self.journal
+            && !self.store.exclusive()
+        {
+            self.background.spawn(super::flush::flush_while_running(
+                self.store.clone(),
+                run_id.clone(),
+                journal.clone(),
+            ));
+        }
+        if let Some(request) = &self.request
+            && let Err(e) = self.store.start_background_run(&run_id, request).await
+        {
+            tracing::warn!(run = %run_id, error = %e, "cannot mark the run RUNNING");
+        }
+        // Boxed: each kind's execution future lives on the heap only while it runs, at its own
+        // size rather than the larger of the two.
+        let ending = match self.component.clone() {
+            Component::Workflow(workflow) => Box::pin(self.run_workflow(&workflow)).await,
+            Component::Agent(agent) => Box::pin(self.run_agent(&agent)).await,
+        };
+        let Ending {
+            status,
+            json,
+            failure,
+            deferred,
+            agent_runs,
+            final_event,
+        } = ending;
+        let (jobs, ready) = self.jobs(deferred, &agent_runs);
+        let error = failure.as_ref().map(|f| f.message.as_str());
+        let stored = match json {
+            Ok(json) => self
+                .store
+                .finish_run(&run_id, status, &json, error, jobs)
+                .await
+                .map(|()| json)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let stored_ok = stored.is_ok();
+        match stored {
+            Ok(json) => {
+                if let Some(event) = final_event {
+                    self.sink.emit(|| event).await;
+                }
+                let rejected_input = failure
+                    .filter(Failure::is_input_rejection)
+                    .map(|f| f.message);
+                let _ = self.result_tx.send(RunResult::Finished {
+                    json,
+                    rejected_input,
+                });
+            }
+            Err(e) => {
+                tracing::error!(run = %run_id, error = %e, "cannot store the run's final state");
+                let message = format!("failed to store the run: {e}");
+                let event = self.storage_error_event(&message);
+                self.sink.emit(|| event).await;
+                let _ = self.result_tx.send(RunResult::NotStored(message));
+            }
+        }
+        if let Some(journal) = self.journal.take() {
+            close_journal(
+                &self.store,
+                &self.journals,
+                &self.background,
+                &self.stopping,
+                &run_id,
+                &journal,
+                status,
+            )
+            .await;
+        }
+        drop(self.active);
+        // Close the event stream, then wait for the response to be written.
+        drop(self.sink);
+        let _ = tokio::time::timeout(RESPONSE_WAIT, self.response_done).await;
+        if stored_ok && !ready.is_empty() {
+            self.dispatcher.dispatch(ready);
+        }
+    }
+
+    /// Removes the journal of a run that did not start.
+    pub(super) fn forget_journal(&self) {
+        if self.journal.is_some() {
+            self.journals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&self.ctx.run_id);
+        }
+    }
+
+    async fn run_workflow(&mut self, workflow: &Workflow) -> Ending {
+        let (session_id, run_id) = (&self.ctx.session_id, &self.ctx.run_id);
+        let stored =
+            state::stored_state(&*self.store, session_id, run_id, self.stored_state.take()).await;
+        let merged = state::merge_session_state(
+            workflow.get_session_state(),
+            &stored,
+            &self.ctx.session_state.snapshot(),
+        );
+        self.ctx.session_state.replace(merged);
+        let Execution {
+            output,
+            deferred,
+            failure,
+            session_state,
+        } = workflow
+            .execute(&self.ctx, &self.call, &mut self.sink)
+            .await;
+        state::save_state(
+            &*self.store,
+            &self.ctx.session_id,
+            &self.ctx.run_id,
+            session_state,
+            &stored,
+        )
+        .await;
+        let final_event = self.sink.is_streaming().then(|| {
+            let ctx = workflow.event_context(&self.ctx, None);
+            match (&failure, output.status) {
+                (Some(f), _) => Some(RunEvent::WorkflowError {
+                    ctx,
+                    error: f.message.clone(),
+                    error_type: Some(f.error_type()),
+                    error_id: f.error_id.clone(),
+                }),
+                // The person's part (the pause's own events) comes with human-in-the-loop.
+                (None, RunStatus::Paused) => None,
+                _ => Some(RunEvent::workflow_completed(ctx, &output)),
+            }
+        });
+        Ending {
+            status: output.status,
+            json: serde_json::to_string(&output).map_err(|e| e.to_string()),
+            failure,
+            deferred,
+            agent_runs: output
+                .step_executor_runs
+                .iter()
+                .map(|run| run.run_id.clone())
+                .collect(),
+            final_event: final_event.flatten(),
+        }
+    }
+
+    async fn run_agent(&mut self, agent: &Agent) -> Ending {
+        let history = match agent.get_history_runs() {
+            0 => Vec::new(),
+            n => history::history(&*self.store, &self.ctx.session_id, &self.ctx.run_id, n).await,
+        };
+        let call = AgentCall::top_level(std::mem::take(&mut self.call.input), history);
+        let result = agent.run(&self.ctx, &call, &mut self.sink).await;
+        let output = result.output;
+        let final_event = self.sink.is_streaming().then(|| {
+            let ctx = Arc::new(AgentContext::top_level(&output));
+            match (&result.failure, output.status) {
+                (Some(f), _) => RunEvent::RunError {
+                    ctx,
+                    content: f.message.clone(),
+                    error_type: Some(f.error_type()),
+                    error_id: f.error_id.clone(),
+                },
+                (None, RunStatus::Cancelled) => RunEvent::RunCancelled {
+                    ctx,
+                    reason: cancel_reason(&output.run_id),
+                },
+                (None, _) => RunEvent::RunCompleted {
+                    ctx,
+                    content: output.content.clone(),
+                    content_type: output.content_type.clone(),
+                    metrics: output.metrics.clone(),
+                },
+            }
+        });
+        Ending {
+            status: output.status,
+            json: serde_json::to_string(&output).map_err(|e| e.to_string()),
+            failure: result.failure,
+            deferred: result.deferred,
+            agent_runs: vec![output.run_id.clone()],
+            final_event,
+        }
+    }
+
+    /// The event that tells a streaming client the run's final state could not be stored.
+    fn storage_error_event(&self, message: &str) -> RunEvent {
+        let error_type = Some(ErrorKind::Storage.as_str().to_owned());
+        match &self.component {
+            Component::Workflow(workflow) => RunEvent::WorkflowError {
+                ctx: workflow.event_context(&self.ctx, None),
+                error: message.to_owned(),
+                error_type,
+                error_id: None,
+            },
+            Component::Agent(agent) => RunEvent::RunError {
+                ctx: Arc::new(AgentContext::standalone(
+                    agent.id(),
+                    agent.name(),
+                    &self.ctx.run_id,
+                    &self.ctx.session_id,
+                )),
+                content: message.to_owned(),
+                error_type,
+                error_id: None,
+            },
+        }
+    }
+
+    fn jobs(
+        &self,
+        deferred: Vec<DeferredHook>,
+        agent_runs: &[String],
+    ) -> (Vec<NewHookJob>, Vec<ReadyJob>) {
+        deferred
+            .into_iter()
+            .filter_map(|mut d| {
+                let job_id = crate::run::new_row_id();
+                // The run's row holds this output: the job reads it from there.
+                let output_in_run = d.ctx.run_output.as_ref().is_some_and(|output| {
+                    output.run_id == d.ctx.run_id && agent_runs.contains(&output.run_id)
+                });
+                let payload = match crate::store::encode_hook_payload(&mut d.ctx, output_in_run) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::error!(hook = %d.hook_name, error = %e, "cannot serialize hook context");
+                        return None;
+                    }
+                };
+                let max_attempts = d.max_attempts.unwrap_or(self.max_attempts);
+                // With a free slot the job is stored claimed, as the attempt it starts as soon as
+                // the response is written; otherwise pending, leased briefly to this process.
+                let slot = self.dispatcher.reserve(&d.hook_name, max_attempts);
+                let lease_until = match slot {
+                    Some(_) => self.dispatcher.lease_until(),
+                    None => unix_millis() + COMMITTED_JOB_LEASE.as_millis() as i64,
+                };
+                let new = NewHookJob {
+                    job_id: job_id.clone(),
+                    run_id: self.ctx.run_id.clone(),
+                    hook_name: d.hook_name,
+                    payload,
+                    max_attempts,
+                    lease_owner: self.dispatcher.owner().to_owned(),
+                    lease_until,
+                    claimed: slot.is_some(),
+                };
+                // A job stored pending keeps only its id here: its context is in its row.
+                let ready = ReadyJob {
+                    job_id,
+                    start: slot.map(|slot| (slot, d.ctx)),
+                };
+                Some((new, ready))
+            })
+            .unzip()
+    }
+}
+
+/// Stores a resumable run's events, tells its subscribers it ended, and forgets the journal
+/// after [`JOURNAL_RETENTION`] (the database then serves replays).
+async fn close_journal(
+    store: &Arc<dyn Store>,
+    journals: &Journals,
+    background: &TaskTracker,
+    stopping: &CancellationToken,
+    run_id: &str,
+    journal: &Journal,
+    status: RunStatus,
+) {
+    if let Err(e) = store.append_run_events(run_id, &journal.rows()).await {
+        tracing::error!(run = %run_id, error = %e, "cannot store the run's events for replay");
+    }
+    journal.finish(status);
+    let journals = journals.clone();
+    let run_id = run_id.to_owned();
+    let stopping = stopping.clone();
+    background.spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(JOURNAL_RETENTION) => {}
+            () = stopping.cancelled() => {}
+        }
+        journals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run_id);
+    });
+}
