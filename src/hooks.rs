@@ -266,3 +266,14 @@ pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         "unknown panic".to_owned()
     }
 }
+
+/// Reports a hook that failed: through `tracing` when the application has set a subscriber,
+/// else as one line on stderr, so a failing hook is never silent in a program that configured
+/// no logging.
+pub(crate) fn report_failure(hook: &str, context: &str, error: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(hook = %hook, error = %error, "{context}");
+    } else {
+        eprintln!("[agentos] {context}: hook {hook:?}: {error}");
+    }
+}

@@ -327,7 +327,8 @@ impl Agent {
                     });
                 }
                 Err(HookError::Failed(e)) => {
-                    tracing::warn!(hook = %name, agent = %self.name, error = %e, "hook failed");
+                    let context = format!("hook failed (agent {:?})", self.name);
+                    crate::hooks::report_failure(&name, &context, &e.to_string());
                 }
             }
         }

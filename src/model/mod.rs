@@ -2,6 +2,8 @@
 //! and [`ScriptedModel`] for offline demos and users' own tests.
 
 mod connect;
+#[cfg(feature = "scripted")]
+mod example;
 mod openai;
 mod retry;
 #[cfg(feature = "scripted")]
@@ -138,6 +140,22 @@ impl ModelRequest {
             .rposition(|m| m.role != "tool")
             .map_or(0, |i| i + 1);
         &self.messages[start..]
+    }
+
+    /// How many replies the model has given in this run so far: the assistant messages after
+    /// the last user message (0 on a run's first call, 1 after a reply that called tools, ...).
+    /// Earlier runs of the session, sent as history, come before that user message and do not
+    /// count.
+    pub fn turn(&self) -> usize {
+        let start = self
+            .messages
+            .iter()
+            .rposition(|m| m.role == "user")
+            .map_or(0, |i| i + 1);
+        self.messages[start..]
+            .iter()
+            .filter(|m| m.role == "assistant")
+            .count()
     }
 
     /// The text of the last `user` message.

@@ -6,7 +6,6 @@ use super::{
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::Value;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 type ReplyFn = dyn Fn(&ModelRequest) -> Result<ScriptedReply, ModelError> + Send + Sync;
@@ -71,11 +70,14 @@ impl From<String> for ScriptedReply {
 
 /// A model that answers from a script, with no network.
 ///
-/// By default it answers `Scripted reply to: <the last user message>`; [`ScriptedModel::replies`]
-/// gives fixed answers in order (the last one repeats), [`ScriptedModel::from_fn`] computes them.
-/// [`ScriptedModel::script`] and [`ScriptedModel::respond`] do the same with [`ScriptedReply`]s,
-/// which can also call tools and answer JSON for structured output. Tool calls get the ids
-/// `call_1`, `call_2`... Streams split the answer into word-sized deltas, like a real model.
+/// By default it answers `Scripted reply to: <the last user message>`, or, when the agent has
+/// an output type, a JSON object that fits the type's schema (with that text in its strings).
+/// [`ScriptedModel::replies`] gives fixed answers in order, [`ScriptedModel::from_fn`] computes
+/// them. [`ScriptedModel::script`] and [`ScriptedModel::respond`] do the same with
+/// [`ScriptedReply`]s, which can also call tools and answer JSON for structured output. A
+/// script runs once per run: the first reply answers each run's first model call, the second
+/// its second call (after its tool calls), and so on; the last one repeats. Tool calls get the
+/// ids `call_1`, `call_2`... Streams split the answer into word-sized deltas, like a real model.
 ///
 /// ```
 /// use agentos::{ScriptedModel, ScriptedReply};
@@ -90,11 +92,18 @@ impl From<String> for ScriptedReply {
 ///
 /// ```
 /// use agentos::{Model, ModelRequest, ScriptedModel};
+/// use agentos::model::ChatMessage;
 /// # tokio_test_block(async {
 /// let model = ScriptedModel::replies(["first", "second"]);
-/// let req = ModelRequest::default();
+/// let mut req = ModelRequest::default();
+/// req.messages.push(ChatMessage::new("user", "hi"));
+/// // A run's first call gets the first reply, every run alike.
 /// assert_eq!(model.complete(&req).await.unwrap().content, "first");
+/// assert_eq!(model.complete(&req).await.unwrap().content, "first");
+/// // The same run's next call (after the model's reply) gets the next one; the last repeats.
+/// req.messages.push(ChatMessage::new("assistant", "first"));
 /// assert_eq!(model.complete(&req).await.unwrap().content, "second");
+/// req.messages.push(ChatMessage::new("assistant", "second"));
 /// assert_eq!(model.complete(&req).await.unwrap().content, "second");
 /// # });
 /// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
@@ -122,12 +131,19 @@ impl Default for ScriptedModel {
 }
 
 impl ScriptedModel {
-    /// Answers `Scripted reply to: <the last user message>`.
+    /// Answers `Scripted reply to: <the last user message>`; with an output type, a JSON
+    /// object that fits its schema, that text in each of its strings.
     pub fn new() -> ScriptedModel {
-        ScriptedModel::from_fn(|req| Ok(format!("Scripted reply to: {}", req.last_user_message())))
+        ScriptedModel::respond(|req| {
+            let text = format!("Scripted reply to: {}", req.last_user_message());
+            Ok(match &req.response_format {
+                Some(format) => ScriptedReply::json(super::example::example(&format.schema, &text)),
+                None => ScriptedReply::text(text),
+            })
+        })
     }
 
-    /// Answers with these texts in order; the last one repeats.
+    /// Answers each run's model calls with these texts in order; the last one repeats.
     pub fn replies<I, S>(replies: I) -> ScriptedModel
     where
         I: IntoIterator<Item = S>,
@@ -136,25 +152,21 @@ impl ScriptedModel {
         ScriptedModel::script(replies.into_iter().map(|s| ScriptedReply::text(s)))
     }
 
-    /// Answers with these replies in order, one per model call; the last one repeats.
+    /// Answers each run's model calls with these replies in order (the n-th call of a run,
+    /// [`ModelRequest::turn`], gets the n-th reply); the last one repeats. Concurrent runs, and
+    /// the agents of a workflow sharing the model, each start at the first reply.
     pub fn script<I, R>(replies: I) -> ScriptedModel
     where
         I: IntoIterator<Item = R>,
         R: Into<ScriptedReply>,
     {
         let replies: Vec<ScriptedReply> = replies.into_iter().map(Into::into).collect();
-        let next = Mutex::new(0usize);
-        ScriptedModel::respond(move |_| {
-            // A poisoned lock only means another caller panicked mid-increment; the index is
-            // still a valid number.
-            let mut i = next.lock().unwrap_or_else(|p| p.into_inner());
-            let reply = replies
-                .get(*i)
+        ScriptedModel::respond(move |req| {
+            Ok(replies
+                .get(req.turn())
                 .or(replies.last())
                 .cloned()
-                .unwrap_or_default();
-            *i += 1;
-            Ok(reply)
+                .unwrap_or_default())
         })
     }
 

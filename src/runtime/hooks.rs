@@ -310,7 +310,11 @@ impl HookDispatcher {
                 format!("timed out after {:?}", self.settings.timeout),
             ),
         };
-        tracing::warn!(hook = %record.hook_name, job = %record.job_id, attempt = record.attempts, error = %error, "background hook failed");
+        let context = format!(
+            "background hook failed (job {}, attempt {} of {})",
+            record.job_id, record.attempts, record.max_attempts
+        );
+        crate::hooks::report_failure(&record.hook_name, &context, &error);
         let status = if record.attempts >= record.max_attempts {
             "dead"
         } else {

@@ -18,5 +18,6 @@ mod pg_backend;
 mod postgres;
 mod replicas;
 mod runs;
+mod scripted;
 mod sessions;
 mod tools;
