@@ -2,17 +2,18 @@
 //! llama.cpp) through async-openai, with raw JSON bodies so quirks of compatible servers
 //! (`"finish_reason": ""`, missing usage) never fail a run.
 
-use super::retry::{AttemptTimeout, RetryPolicy, RetryService};
-use super::{
-    ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ModelResponse, ModelStream, ToolCall,
-    Usage,
-};
+mod stream;
+mod wire;
+
+use super::retry::{RetryPolicy, RetryService};
+use super::{Model, ModelError, ModelRequest, ModelResponse, ModelStream};
 use async_openai::config::OpenAIConfig;
-use async_openai::error::OpenAIError;
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use stream::StreamState;
+use wire::{map_error, message_json, tool_calls_of, usage_of};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -179,105 +180,6 @@ impl OpenAIChat {
     }
 }
 
-/// One message in OpenAI's shape: an assistant's `tool_calls`, a tool result's `tool_call_id`.
-fn message_json(m: &ChatMessage) -> Value {
-    let mut v = json!({"role": m.role, "content": m.openai_content()});
-    if !m.tool_calls.is_empty() {
-        let calls: Vec<Value> = m
-            .tool_calls
-            .iter()
-            .map(|c| {
-                json!({"id": c.id, "type": "function",
-                       "function": {"name": c.name, "arguments": c.arguments}})
-            })
-            .collect();
-        v["tool_calls"] = Value::Array(calls);
-        if m.content.is_empty() {
-            v["content"] = Value::Null;
-        }
-    }
-    if let Some(id) = &m.tool_call_id {
-        v["tool_call_id"] = json!(id);
-    }
-    v
-}
-
-/// The tool calls of a complete reply message.
-fn tool_calls_of(message: &Value) -> Vec<ToolCall> {
-    let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    calls
-        .iter()
-        .map(|c| ToolCall {
-            id: text_at(c, "/id"),
-            name: text_at(c, "/function/name"),
-            arguments: match c.pointer("/function/arguments") {
-                Some(Value::String(s)) => s.clone(),
-                // Some servers send the arguments as an object rather than JSON text.
-                Some(v @ Value::Object(_)) => v.to_string(),
-                _ => String::new(),
-            },
-        })
-        .collect()
-}
-
-fn text_at(v: &Value, pointer: &str) -> String {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// A streamed tool call being put together from its indexed deltas.
-#[derive(Default)]
-struct PartialCall {
-    id: String,
-    name: String,
-    arguments: String,
-}
-
-fn map_error(e: OpenAIError) -> ModelError {
-    match e {
-        OpenAIError::ApiError(api) => ModelError::Status {
-            status: api.status_code.as_u16(),
-            message: api.api_error.message.clone(),
-        },
-        OpenAIError::Reqwest(e) => match e.status() {
-            Some(status) => ModelError::Status {
-                status: status.as_u16(),
-                message: e.to_string(),
-            },
-            None if e.is_decode() => ModelError::Malformed(e.to_string()),
-            None => ModelError::Transport(e.to_string()),
-        },
-        OpenAIError::JSONDeserialize(e, body) => {
-            let snippet: String = body.chars().take(200).collect();
-            ModelError::Malformed(format!("{e}: {snippet}"))
-        }
-        OpenAIError::StreamError(e) => ModelError::Transport(e.to_string()),
-        OpenAIError::Boxed(e) => match e.downcast_ref::<AttemptTimeout>() {
-            Some(t) => ModelError::Timeout(t.0),
-            None => ModelError::Transport(e.to_string()),
-        },
-        other => ModelError::Malformed(other.to_string()),
-    }
-}
-
-fn usage_of(v: &Value) -> Option<Usage> {
-    let u = v.get("usage")?;
-    if u.is_null() {
-        return None;
-    }
-    Some(Usage {
-        input_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-        output_tokens: u
-            .get("completion_tokens")
-            .and_then(Value::as_u64)
-            .unwrap_or(0),
-    })
-}
-
 #[async_trait]
 impl Model for OpenAIChat {
     fn id(&self) -> &str {
@@ -320,154 +222,15 @@ impl Model for OpenAIChat {
             .await
             .map_err(|_| ModelError::Timeout(limit))?
             .map_err(map_error)?;
-        let state = StreamState {
-            inner,
-            timeout,
-            finished: false,
-            done: false,
-            pending: Vec::new(),
-            calls: std::collections::BTreeMap::new(),
-            started: Instant::now(),
-        };
+        let state = StreamState::new(inner, timeout);
         Ok(futures::stream::unfold(state, StreamState::next).boxed())
-    }
-}
-
-struct StreamState {
-    inner: std::pin::Pin<Box<dyn futures::Stream<Item = Result<Value, OpenAIError>> + Send>>,
-    timeout: Duration,
-    /// A chunk with a non-empty `finish_reason` was seen.
-    finished: bool,
-    /// The stream has ended (or failed); nothing more is yielded.
-    done: bool,
-    /// Chunks decoded but not yet yielded (a chunk may carry content and usage).
-    pending: Vec<ModelChunk>,
-    /// Tool calls being accumulated, by their `index`.
-    calls: std::collections::BTreeMap<u64, PartialCall>,
-    started: Instant,
-}
-
-impl StreamState {
-    /// Adds one chunk's tool-call deltas: the first delta of an index carries the id and
-    /// name, the following ones pieces of the arguments.
-    fn accumulate(&mut self, deltas: &[Value]) {
-        for (position, delta) in deltas.iter().enumerate() {
-            let index = delta
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(position as u64);
-            let call = self.calls.entry(index).or_default();
-            if let Some(Value::String(id)) = delta.get("id")
-                && !id.is_empty()
-            {
-                call.id = id.clone();
-            }
-            if let Some(Value::String(name)) = delta.pointer("/function/name") {
-                call.name.push_str(name);
-            }
-            match delta.pointer("/function/arguments") {
-                Some(Value::String(args)) => call.arguments.push_str(args),
-                // Some servers send the whole arguments as an object, in one delta.
-                Some(args @ Value::Object(_)) => call.arguments = args.to_string(),
-                _ => {}
-            }
-        }
-    }
-
-    /// The complete tool calls, in index order.
-    fn take_calls(&mut self) -> impl Iterator<Item = ModelChunk> + use<> {
-        std::mem::take(&mut self.calls).into_values().map(|call| {
-            ModelChunk::ToolCall(ToolCall {
-                id: call.id,
-                name: call.name,
-                arguments: call.arguments,
-            })
-        })
-    }
-
-    async fn next(mut self) -> Option<(Result<ModelChunk, ModelError>, StreamState)> {
-        loop {
-            if let Some(chunk) = self.pending.pop() {
-                return Some((Ok(chunk), self));
-            }
-            if self.done {
-                return None;
-            }
-            let item = match tokio::time::timeout(self.timeout, self.inner.next()).await {
-                Err(_) => {
-                    self.done = true;
-                    let waited = self.started.elapsed().min(self.timeout);
-                    return Some((Err(ModelError::Timeout(waited)), self));
-                }
-                Ok(item) => item,
-            };
-            match item {
-                None if self.finished => {
-                    self.done = true;
-                    // Calls still open if the server never sent a `finish_reason`.
-                    let calls: Vec<ModelChunk> = self.take_calls().collect();
-                    self.pending.extend(calls.into_iter().rev());
-                }
-                None => {
-                    self.done = true;
-                    let e = ModelError::Malformed("stream ended before the model finished".into());
-                    return Some((Err(e), self));
-                }
-                Some(Err(e)) => {
-                    self.done = true;
-                    return Some((Err(map_error(e)), self));
-                }
-                Some(Ok(chunk)) => {
-                    if let Some(err) = chunk.get("error") {
-                        self.done = true;
-                        let e = ModelError::Status {
-                            status: 500,
-                            message: err.to_string(),
-                        };
-                        return Some((Err(e), self));
-                    }
-                    // Some servers send `"finish_reason": ""` mid-stream: only a non-empty
-                    // string marks the end.
-                    let choice = chunk.pointer("/choices/0");
-                    if let Some(Value::String(reason)) = choice.and_then(|c| c.get("finish_reason"))
-                        && !reason.is_empty()
-                    {
-                        self.finished = true;
-                    }
-                    // This chunk's pieces in the order they are yielded: content, then (once
-                    // the model has finished) the complete tool calls, then usage.
-                    let mut out = Vec::new();
-                    if let Some(Value::String(text)) =
-                        choice.and_then(|c| c.pointer("/delta/content"))
-                        && !text.is_empty()
-                    {
-                        out.push(ModelChunk::Content(text.clone()));
-                    }
-                    if let Some(Value::Array(deltas)) =
-                        choice.and_then(|c| c.pointer("/delta/tool_calls"))
-                    {
-                        self.accumulate(deltas);
-                    }
-                    if self.finished {
-                        out.extend(self.take_calls());
-                    }
-                    if let Some(usage) = usage_of(&chunk) {
-                        self.finished = true;
-                        out.extend(self.take_calls());
-                        out.push(ModelChunk::Usage(usage));
-                    }
-                    // `pending` is a stack.
-                    self.pending.extend(out.into_iter().rev());
-                }
-            }
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ResponseFormat, ToolDefinition};
+    use crate::model::{ChatMessage, ResponseFormat, ToolCall, ToolDefinition};
 
     #[test]
     fn the_body_carries_tools_format_settings_and_extra_fields() {
