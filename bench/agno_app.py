@@ -1,7 +1,8 @@
 """The seed workflow served by agno's AgentOS, for `bench/run.sh --vs-agno` (our own file).
 
-Same agents, instructions, hooks and flag as shared/reference/background_hooks_workflow.py;
-the model server comes from OPENAI_BASE_URL (the benchmark's mock). Serve with
+Same agents, instructions, hooks and flag as agno's cookbook example background_hooks_workflow.py
+(which examples/background_hooks_workflow.rs ports); the model server comes from OPENAI_BASE_URL
+(the benchmark's mock). Serve with
 `uvicorn agno_app:app --port 7778`.
 """
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """agentos benchmark driver (run it through bench/run.sh, which builds and installs first).
 
-Starts the mock model server and the seed example (and, with --vs-agno, agno's AgentOS serving
-the same workflow), loads them with wrk, and prints a Markdown report: runs/s, p50/p99
+Starts the mock model server and agentos's `bench-server` (the seed example on jemalloc,
+bench/mock-openai/src/bin/bench-server.rs) (and, with --vs-agno, agno's AgentOS serving the
+same workflow), loads them with wrk, and prints a Markdown report: runs/s, p50/p99
 latency, errors, server CPU ms per run (per-thread, to the nanosecond, from /proc) and wake-ups
 per run, peak RSS, stored-vs-answered runs, cold start, the hook drain, and 10,000 concurrent
 in-flight runs; and, first, what a wake-up alone costs on the server's core (`wake-floor`) and
@@ -33,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-EXAMPLE = os.path.join(ROOT, "target/release/examples/background_hooks_workflow")
+AGENTOS_SERVER = os.path.join(ROOT, "target/release/bench-server")
 MOCK = os.path.join(ROOT, "target/release/agentos-bench-mock")
 WAKE_FLOOR = os.path.join(ROOT, "target/release/wake-floor")
 FLOOR_SERVER = os.path.join(ROOT, "target/release/floor-server")
@@ -188,7 +189,8 @@ def start_mock(delay_ms):
 
 
 class Server:
-    """agentos's seed example or agno's AgentOS, in a fresh working directory."""
+    """agentos's bench-server (the seed example), the floor server or agno's AgentOS, in a fresh
+    working directory."""
 
     def __init__(self, kind):
         self.kind = kind
@@ -206,7 +208,7 @@ class Server:
             ports = [7781, 7782][:PG_KINDS[kind]]
             for port in ports:
                 self.procs.append(subprocess.Popen(
-                    ["taskset", "-c", SERVER_CORE, EXAMPLE], cwd=self.dir, env=dict(env, AGENT_OS_PORT=str(port)),
+                    ["taskset", "-c", SERVER_CORE, AGENTOS_SERVER], cwd=self.dir, env=dict(env, AGENT_OS_PORT=str(port)),
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 if not wait_healthy(port):
                     raise SystemExit(f"{kind} replica on {port} did not start")
@@ -229,7 +231,7 @@ class Server:
         if kind == "agentos":
             self.port = 7777
             env.update(AGENT_OS_PORT=str(self.port), RUST_LOG="error")
-            cmd = [EXAMPLE]
+            cmd = [AGENTOS_SERVER]
         elif kind == "floor":
             self.port = 7779
             env.update(AGENT_OS_PORT=str(self.port))

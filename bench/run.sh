@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: bench/run.sh [--vs-agno] [--postgres] [--seconds N] [--levels 1,16,...] [--delays 0,50] [--skip-10k]
-# Builds in release mode, starts the mock model server and the seed example against it, loads
-# them with wrk, and prints a Markdown report (also written to bench/last-report.md).
+# Builds in release mode, starts the mock model server and bench-server (the seed example on
+# jemalloc: bench/mock-openai/src/bin/bench-server.rs) against it, loads them with wrk, and
+# prints a Markdown report (also written to bench/last-report.md).
 # --vs-agno also installs agno from PyPI into bench/.venv (git-ignored) and measures agno's
 # AgentOS serving the same workflow (bench/agno_app.py) in the same run.
 # --postgres also installs postgresql and nginx from Debian if missing, starts a throwaway
@@ -18,7 +19,7 @@ fi
 if ! command -v taskset >/dev/null; then
   apt-get update -qq && apt-get install -y -qq util-linux
 fi
-cargo build --release --example background_hooks_workflow -p agentos -p agentos-bench-mock
+cargo build --release -p agentos-bench-mock
 
 for arg in "$@"; do
   if [ "$arg" = "--vs-agno" ] && ! bench/.venv/bin/python -c "import agno, uvicorn, greenlet" 2>/dev/null; then

@@ -19,37 +19,6 @@ use agentos::{
 use std::sync::Arc;
 use std::time::Duration;
 
-/// jemalloc instead of the system allocator: fewer CPU cycles per run under load
-/// (BENCHMARKS.md). The agentos library itself sets no allocator.
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// jemalloc's options, which it reads before `main`: pages freed under load go back to the
-/// system over about a second instead of ten. In the benchmark's 1,024-run levels that is a
-/// peak ~5 MiB lower at the same CPU per run (BENCHMARKS.md). `MALLOC_CONF` in the
-/// environment still overrides it. The symbol carries jemalloc's `_rjem_` prefix on the
-/// platforms where tikv-jemalloc-sys cannot take over `malloc` itself.
-#[cfg(not(target_env = "msvc"))]
-#[allow(non_upper_case_globals)]
-#[cfg_attr(
-    any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_vendor = "apple"
-    ),
-    unsafe(export_name = "_rjem_malloc_conf")
-)]
-#[cfg_attr(
-    not(any(
-        target_os = "android",
-        target_os = "dragonfly",
-        target_vendor = "apple"
-    )),
-    unsafe(export_name = "malloc_conf")
-)]
-static malloc_conf: &[u8; 20] = b"dirty_decay_ms:1000\0";
-
 // ---------------------------------------------------------------------------
 // Create Example
 // ---------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+//! The benchmark's agentos server: the seed example (`examples/background_hooks_workflow.rs`,
+//! compiled in as a module, so the benchmark serves exactly the workflow a user runs) on
+//! jemalloc. `bench/run.sh` builds it in release mode and `bench/bench.py` starts it against
+//! the mock.
+//!
+//! The allocator is the application's choice, not the library's: agentos sets none, and the
+//! example keeps the system's so that it reads like the Python it ports. What jemalloc buys
+//! here is in BENCHMARKS.md and docs/design-notes.md ("The benchmark server's allocator").
+//!
+//! Environment: as the example (`OPENAI_BASE_URL`, `AGENT_OS_PORT`, `RUST_LOG`, ...), plus
+//! jemalloc's own `MALLOC_CONF`, which overrides the options set below.
+
+#[allow(dead_code)]
+#[path = "../../../../examples/background_hooks_workflow.rs"]
+mod seed;
+
+use agentos::AgentOs;
+
+/// jemalloc instead of the system allocator: fewer CPU cycles per run under load. Unprefixed,
+/// so SQLite's allocations use it too.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, which it reads before `main`: pages freed under load go back to the
+/// system over about a second instead of ten, for a lower peak at the same CPU per run.
+/// `MALLOC_CONF` in the environment still overrides it. The symbol carries jemalloc's `_rjem_`
+/// prefix on the platforms where tikv-jemalloc-sys cannot take over `malloc` itself.
+#[cfg(not(target_env = "msvc"))]
+#[allow(non_upper_case_globals)]
+#[cfg_attr(
+    any(
+        target_os = "android",
+        target_os = "dragonfly",
+        target_vendor = "apple"
+    ),
+    unsafe(export_name = "_rjem_malloc_conf")
+)]
+#[cfg_attr(
+    not(any(
+        target_os = "android",
+        target_os = "dragonfly",
+        target_vendor = "apple"
+    )),
+    unsafe(export_name = "malloc_conf")
+)]
+static malloc_conf: &[u8; 20] = b"dirty_decay_ms:1000\0";
+
+/// The example's `main`, on this binary's allocator.
+#[tokio::main]
+async fn main() -> Result<(), agentos::OsError> {
+    seed::init();
+    AgentOs::new()
+        .workflow(seed::analysis_workflow())
+        .run_hooks_in_background(true)
+        .serve("127.0.0.1:7777")
+        .await
+}
