@@ -64,7 +64,9 @@ pub use run::{
     WorkflowMetrics, WorkflowRunOutput,
 };
 pub use run::{ToolCallMetrics, ToolExecution};
-pub use tool::{AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolError, tool_fn};
+pub use tool::{
+    AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolContext, ToolError, ToolFn, tool_fn,
+};
 pub use workflow::{
     Condition, Loop, OnError, Parallel, Router, Step, StepError, StepInput, StepKind, Steps,
     Workflow,

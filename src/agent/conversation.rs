@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// the fields its events carry.
 #[derive(Clone, Copy)]
 pub(super) struct Turn<'a> {
-    pub rctx: &'a RunContext,
+    pub rctx: &'a Arc<RunContext>,
     pub call: &'a AgentCall,
     pub actx: &'a Arc<AgentContext>,
 }
@@ -220,7 +220,7 @@ impl Agent {
             }
             rounds += 1;
             let outcomes = tokio::select! {
-                outcomes = self.run_tools(&reply.tool_calls, actx, sink) => outcomes,
+                outcomes = self.run_tools(&reply.tool_calls, rctx, actx, sink) => outcomes,
                 () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
             };
             for outcome in outcomes {
@@ -236,6 +236,7 @@ impl Agent {
     async fn run_tools(
         &self,
         calls: &[ToolCall],
+        rctx: &Arc<RunContext>,
         actx: &Arc<AgentContext>,
         sink: &mut EventSink,
     ) -> Vec<ToolOutcome> {
@@ -252,7 +253,7 @@ impl Agent {
             .into_iter()
             .enumerate()
             .map(|(i, (execution, args))| async move {
-                (i, tool::execute(tools, execution, args, limit).await)
+                (i, tool::execute(tools, execution, args, limit, rctx).await)
             })
             .collect();
         let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();

@@ -82,7 +82,7 @@ impl Agent {
     /// post-hooks; emits agno's agent events in agno's order.
     pub(crate) async fn run(
         &self,
-        rctx: &RunContext,
+        rctx: &Arc<RunContext>,
         call: &AgentCall,
         sink: &mut EventSink,
     ) -> AgentRunResult {

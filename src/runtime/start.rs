@@ -218,7 +218,7 @@ impl Runtime {
         let task = RunTask {
             store: self.store.clone(),
             component,
-            ctx,
+            ctx: Arc::new(ctx),
             call,
             sink,
             request,

@@ -34,7 +34,7 @@ pub(super) struct RunTask {
     pub store: Arc<dyn Store>,
     pub component: Component,
     /// The run's context, shared by every level of the run.
-    pub ctx: RunContext,
+    pub ctx: Arc<RunContext>,
     /// What a workflow run needs beyond the context: its message, checkpoints, a resume point.
     pub call: WorkflowCall,
     pub sink: EventSink,

@@ -13,11 +13,12 @@ use crate::outcome::{ErrorKind, Failure};
 use crate::run::{RunMetrics, RunStatus, StepMetrics, StepOutput, unix_seconds};
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 /// The run-wide facts every step sees.
 pub(crate) struct Scope<'a> {
     pub wf: &'a Workflow,
-    pub ctx: &'a RunContext,
+    pub ctx: &'a Arc<RunContext>,
 }
 
 impl Scope<'_> {

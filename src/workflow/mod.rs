@@ -234,7 +234,7 @@ impl Workflow {
     /// `WorkflowCompleted`/`WorkflowError`: those go out once the final state is stored.
     pub(crate) async fn execute(
         &self,
-        ctx: &RunContext,
+        ctx: &Arc<RunContext>,
         call: &WorkflowCall,
         sink: &mut EventSink,
     ) -> Execution {

@@ -748,3 +748,44 @@ async fn an_agent_served_alone_runs_tools_and_a_cancel_stops_a_hanging_tool() {
         .await;
     assert_eq!(polled["status"], "CANCELLED");
 }
+
+#[derive(Deserialize, JsonSchema)]
+struct Item {
+    /// What to add to the cart.
+    item: String,
+}
+
+#[tokio::test]
+async fn a_tool_reads_and_writes_the_session_state_through_its_context() {
+    let add_to_cart = tool_fn(
+        "add_to_cart",
+        "Add an item to the user's cart.",
+        |ctx: agentos::ToolContext, args: Item| async move {
+            let user = ctx.user_id.clone().unwrap_or_default();
+            ctx.session_state.update(|state| {
+                let cart = state.entry("cart").or_insert_with(|| json!([]));
+                cart.as_array_mut().unwrap().push(json!(args.item));
+            });
+            Ok::<_, String>(format!("added for {user}"))
+        },
+    );
+    let model = ScriptedModel::script([
+        ScriptedReply::tool_call("add_to_cart", json!({"item": "apple"})),
+        ScriptedReply::text("done"),
+    ]);
+    let agent = Agent::new("Shop").model(model).tool(add_to_cart);
+    let mock = Arc::new(MockOpenAi::start().await);
+    let app = serve_agent(agent, mock).await;
+
+    let fields = [("message", "an apple"), ("session_id", "s1"), ("user_id", "ann")];
+    let (_, body) = app.run_json(&fields).await;
+    let tools = body["step_executor_runs"][0]["tools"].as_array().unwrap();
+    assert_eq!(tools[0]["result"], "added for ann", "{body}");
+    // The parameters the model sees do not include the context.
+    let (_, second) = app
+        .run_json(&[("message", "again"), ("session_id", "s1"), ("user_id", "ann")])
+        .await;
+    assert_eq!(second["status"], "COMPLETED");
+    let (_, session) = app.get_json("/sessions/s1?type=workflow").await;
+    assert_eq!(session["session_state"]["cart"], json!(["apple", "apple"]), "{session}");
+}

@@ -1,0 +1,109 @@
+//! One tool call, from the model's request to the result given back: started, executed
+//! (contained: a timeout, a panic or an error is a result for the model), summarised.
+
+use super::{AgentTool, ToolContext};
+use crate::context::RunContext;
+use crate::model::ToolCall;
+use crate::run::{ToolCallMetrics, ToolExecution, unix_seconds};
+use futures::FutureExt;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The outcome of one tool call: its record and the text given back to the model.
+pub(crate) struct ToolOutcome {
+    pub execution: ToolExecution,
+    /// The error, when the call failed.
+    pub error: Option<String>,
+}
+
+/// The record of a call that has not run yet (the `ToolCallStarted` payload), with the
+/// arguments parsed, or the parse error.
+pub(crate) fn start(call: &ToolCall) -> (ToolExecution, Result<Value, String>) {
+    let args = if call.arguments.trim().is_empty() {
+        Ok(Value::Object(Map::new()))
+    } else {
+        serde_json::from_str::<Value>(&call.arguments)
+            .map_err(|e| format!("the arguments are not valid JSON ({e}); send a JSON object"))
+    };
+    let execution = ToolExecution {
+        tool_call_id: call.id.clone(),
+        tool_name: call.name.clone(),
+        tool_args: args.as_ref().ok().cloned(),
+        tool_call_error: None,
+        result: None,
+        metrics: None,
+        child_run_id: None,
+        stop_after_tool_call: false,
+        created_at: unix_seconds(),
+    };
+    (execution, args)
+}
+
+/// Runs one call to the end: never fails, never panics, never takes longer than `limit`.
+pub(crate) async fn execute(
+    tools: &[AgentTool],
+    mut execution: ToolExecution,
+    args: Result<Value, String>,
+    limit: Duration,
+    run: &Arc<RunContext>,
+) -> ToolOutcome {
+    let start_time = unix_seconds_f64();
+    let started = Instant::now();
+    let result = match (
+        args,
+        tools
+            .iter()
+            .find(|t| t.definition.name == execution.tool_name),
+    ) {
+        (_, None) => Err(format!("tool {} not found", execution.tool_name)),
+        (Err(e), Some(_)) => Err(e),
+        (Ok(args), Some(tool)) => {
+            let ctx = ToolContext::new(run.clone(), execution.tool_call_id.clone());
+            let call = std::panic::AssertUnwindSafe(tool.inner.call_json(args, ctx)).catch_unwind();
+            match tokio::time::timeout(limit, call).await {
+                Err(_) => Err(format!("the tool timed out after {limit:?}")),
+                Ok(Err(panic)) => Err(format!(
+                    "the tool panicked: {}",
+                    crate::hooks::panic_message(&panic)
+                )),
+                Ok(Ok(Err(e))) => Err(e.to_string()),
+                Ok(Ok(Ok(text))) => Ok(text),
+            }
+        }
+    };
+    execution.metrics = Some(ToolCallMetrics {
+        start_time: Some(start_time),
+        end_time: Some(unix_seconds_f64()),
+        duration: Some(started.elapsed().as_secs_f64()),
+    });
+    execution.tool_call_error = Some(result.is_err());
+    let error = result.as_ref().err().cloned();
+    execution.result = Some(result.unwrap_or_else(|e| e));
+    ToolOutcome { execution, error }
+}
+
+/// agno's `ToolCallCompleted` content: `name(a=1, b=x) completed in 0.0012s. `
+pub(crate) fn summary(execution: &ToolExecution) -> String {
+    let args = match &execution.tool_args {
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    };
+    let secs = execution
+        .metrics
+        .as_ref()
+        .and_then(|m| m.duration)
+        .unwrap_or(0.0);
+    format!("{}({args}) completed in {secs:.4}s. ", execution.tool_name)
+}
+
+fn unix_seconds_f64() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+}
