@@ -1,6 +1,7 @@
 //! The runtime: the registry of workflows, the run manager (a run is a task the runtime owns; an
 //! HTTP request only subscribes to it), the hook dispatcher and graceful shutdown.
 
+mod hook_payload;
 pub(crate) mod hooks;
 pub(crate) mod journal;
 pub(crate) mod lease;
@@ -10,7 +11,8 @@ use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::kind::ComponentKind;
 use crate::run::{Message, RunOutput, RunStatus, unix_millis, unix_seconds};
 use crate::store::{
-    BeginRun, IdempotencyKey, NewHookJob, ResumableRun, RunRecord, SessionRecord, Store, StoreError,
+    BeginRun, HOOK_JOB_KIND, IdempotencyKey, NewJob, ResumableRun, RunRecord, SessionRecord, Store,
+    StoreError,
 };
 use crate::workflow::{Execution, Workflow, WorkflowRunParams};
 use hooks::{HookDispatcher, ReadyJob};
@@ -641,7 +643,7 @@ impl Runtime {
         }
         if !self.dispatcher.drain(deadline).await {
             tracing::warn!(
-                "background hooks did not drain within {deadline:?}; they stay pending in hook_jobs"
+                "background hooks did not drain within {deadline:?}; they stay pending in the jobs table"
             );
         }
         self.lease.stop().await;
@@ -990,7 +992,7 @@ impl RunTask {
         &self,
         deferred: Vec<DeferredHook>,
         agent_runs: &[String],
-    ) -> (Vec<NewHookJob>, Vec<ReadyJob>) {
+    ) -> (Vec<NewJob>, Vec<ReadyJob>) {
         deferred
             .into_iter()
             .filter_map(|mut d| {
@@ -999,7 +1001,7 @@ impl RunTask {
                 let output_in_run = d.ctx.run_output.as_ref().is_some_and(|output| {
                     output.run_id == d.ctx.run_id && agent_runs.contains(&output.run_id)
                 });
-                let payload = match crate::store::encode_hook_payload(&mut d.ctx, output_in_run) {
+                let payload = match hook_payload::encode(&mut d.ctx, output_in_run) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::error!(hook = %d.hook_name, error = %e, "cannot serialize hook context");
@@ -1014,10 +1016,11 @@ impl RunTask {
                     Some(_) => self.dispatcher.lease_until(),
                     None => unix_millis() + COMMITTED_JOB_LEASE.as_millis() as i64,
                 };
-                let new = NewHookJob {
+                let new = NewJob {
                     job_id: job_id.clone(),
-                    run_id: self.params.run_id.clone(),
-                    hook_name: d.hook_name,
+                    kind: HOOK_JOB_KIND.into(),
+                    name: d.hook_name,
+                    run_id: Some(self.params.run_id.clone()),
                     payload,
                     max_attempts,
                     lease_owner: self.dispatcher.owner().to_owned(),

@@ -3,9 +3,10 @@
 
 use crate::backend::TestDb;
 use agentos::RunStatus;
+use agentos::store::prelude::*;
 use agentos::store::{
-    BeginRun, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord, SessionFilter,
-    SessionKey, SessionRecord, SessionSort, SessionUpdate, SessionView, Store, StoreError,
+    BeginRun, HOOK_JOB_KIND, IdempotencyKey, JobAttempt, JobFilter, JobRecord, NewJob, RunRecord,
+    SessionFilter, SessionKey, SessionRecord, SessionSort, SessionUpdate, SessionView, StoreError,
 };
 use serde_json::Value;
 use std::collections::HashSet;
@@ -50,11 +51,12 @@ fn run(id: &str, session: &str) -> RunRecord {
     }
 }
 
-fn job(id: &str, run: &str, owner: &str, lease_until: i64) -> NewHookJob {
-    NewHookJob {
+fn job(id: &str, run: &str, owner: &str, lease_until: i64) -> NewJob {
+    NewJob {
         job_id: id.into(),
-        run_id: run.into(),
-        hook_name: "log_step_completion".into(),
+        kind: HOOK_JOB_KIND.into(),
+        name: "log_step_completion".into(),
+        run_id: Some(run.into()),
         payload: format!("{{\"job\":\"{id}\"}}"),
         max_attempts: 3,
         lease_owner: owner.into(),
@@ -72,7 +74,7 @@ async fn begin(store: &dyn Store, s: &str, run_id: &str) -> BeginRun {
 }
 
 /// A finished run `run_id` with `jobs`.
-async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewHookJob]) {
+async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewJob]) {
     begin(store, &format!("s-{run_id}"), run_id).await;
     store
         .finish_run(
@@ -86,12 +88,12 @@ async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewHookJob]) {
         .unwrap();
 }
 
-async fn all_jobs(store: &dyn Store) -> Vec<agentos::store::HookJobRecord> {
+async fn all_jobs(store: &dyn Store) -> Vec<JobRecord> {
     let filter = JobFilter {
         limit: 1000,
         ..JobFilter::default()
     };
-    store.hook_jobs(&filter).await.unwrap().0
+    store.list_jobs(&filter).await.unwrap().0
 }
 
 pub async fn a_run_is_stored_with_its_session(db: &TestDb) {
@@ -288,7 +290,7 @@ pub async fn a_leased_job_is_claimed_only_by_its_owner_until_the_lease_expires(d
 pub async fn a_job_stored_claimed_is_running_its_first_attempt(db: &TestDb) {
     let store = db.open().await;
     let later = now() + HOUR;
-    let claimed = NewHookJob {
+    let claimed = NewJob {
         claimed: true,
         ..job("at-once", "r1", "a", later)
     };
@@ -507,30 +509,31 @@ pub async fn hook_jobs_are_filtered_and_paged(db: &TestDb) {
         .unwrap();
     let page = |status: Option<&str>, run: Option<&str>, limit, offset| JobFilter {
         status: status.map(str::to_owned),
+        kind: None,
         run_id: run.map(str::to_owned),
-        hook: None,
+        name: None,
         limit,
         offset,
     };
     let (rows, total) = store
-        .hook_jobs(&page(None, Some("r1"), 2, 1))
+        .list_jobs(&page(None, Some("r1"), 2, 1))
         .await
         .unwrap();
     assert_eq!(total, 5);
     let ids: Vec<_> = rows.iter().map(|j| j.job_id.as_str()).collect();
     assert_eq!(ids, ["a1", "a2"]);
     let (rows, total) = store
-        .hook_jobs(&page(Some("running"), None, 10, 0))
+        .list_jobs(&page(Some("running"), None, 10, 0))
         .await
         .unwrap();
     assert_eq!((rows.len(), total), (1, 1));
     assert_eq!(rows[0].job_id, "a1");
     let by_hook = JobFilter {
-        hook: Some("other".into()),
+        name: Some("other".into()),
         limit: 10,
         ..JobFilter::default()
     };
-    assert_eq!(store.hook_jobs(&by_hook).await.unwrap().1, 0);
+    assert_eq!(store.list_jobs(&by_hook).await.unwrap().1, 0);
     store.close().await;
 }
 
@@ -985,7 +988,7 @@ pub async fn a_jobs_context_gets_its_output_from_its_run_even_once_deleted(db: &
         {"run_id": "step-1", "content": "first"},
         {"run_id": "step-2", "content": "second"},
     ]});
-    let referring = |id: &str, agent_run: &str| NewHookJob {
+    let referring = |id: &str, agent_run: &str| NewJob {
         payload: format!(
             "{{\"run_id\":\"{agent_run}\",\"run_output\":null,\"run_output_in_run\":true}}"
         ),
