@@ -282,8 +282,11 @@ class Server:
         deadline = time.monotonic() + limit
         db = sqlite3.connect(os.path.join(self.dir, "tmp/workflow.db"), timeout=30)
         try:
+            # `jobs` since migration 0011; `hook_jobs` in builds before it (A/B runs).
+            new = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").fetchone()
+            table = "jobs" if new else "hook_jobs"
             while time.monotonic() < deadline:
-                (busy,) = db.execute("SELECT COUNT(*) FROM hook_jobs WHERE status IN ('pending', 'running')").fetchone()
+                (busy,) = db.execute(f"SELECT COUNT(*) FROM {table} WHERE status IN ('pending', 'running')").fetchone()
                 if busy == 0 or busy > 64 * limit:
                     return
                 time.sleep(0.1)

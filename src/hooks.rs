@@ -22,7 +22,7 @@ pub struct AgentInfo {
 /// hook can make itself idempotent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobInfo {
-    /// The `hook_jobs` row id.
+    /// The `jobs` row id.
     pub id: String,
     /// 1 for the first attempt.
     pub attempt: u32,

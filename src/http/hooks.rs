@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::{AppState, iso, route};
 use super::{Path, Query};
-use crate::store::{HookJobRecord, JobFilter};
+use crate::store::{HOOK_JOB_KIND, JobFilter, JobRecord};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -27,11 +27,11 @@ struct JobsQuery {
     limit: Option<u32>,
 }
 
-fn job_json(job: &HookJobRecord) -> Value {
+fn job_json(job: &JobRecord) -> Value {
     json!({
         "job_id": job.job_id,
         "run_id": job.run_id,
-        "hook_name": job.hook_name,
+        "hook_name": job.name,
         "status": job.status,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
@@ -61,12 +61,13 @@ async fn list_jobs(
     let limit = q.limit.unwrap_or(20).clamp(1, 1000);
     let filter = JobFilter {
         status: q.status,
+        kind: Some(HOOK_JOB_KIND.to_owned()),
         run_id: q.run_id,
-        hook: q.hook,
+        name: q.hook,
         limit,
         offset: (page - 1).saturating_mul(limit),
     };
-    let (jobs, total) = rt.store.hook_jobs(&filter).await?;
+    let (jobs, total) = rt.store.list_jobs(&filter).await?;
     Ok(Json(json!({
         "data": jobs.iter().map(job_json).collect::<Vec<_>>(),
         "meta": {

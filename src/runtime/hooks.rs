@@ -1,4 +1,4 @@
-//! The hook dispatcher: background hooks are durable jobs in `hook_jobs`. Each attempt is
+//! The hook dispatcher: background hooks are durable jobs in `jobs`. Each attempt is
 //! claimed with a lease, run on a `TaskTracker` with bounded concurrency and a timeout, and its
 //! outcome recorded; a failure is retried later with exponential backoff and jitter until the
 //! job is `dead`. A periodic sweep claims due retries and jobs whose lease expired (their
@@ -7,7 +7,7 @@
 
 use crate::hooks::{Hook, HookContext, JobInfo, call_catching};
 use crate::run::unix_millis;
-use crate::store::{HookJobRecord, JobAttempt, Store, needs_run_output};
+use crate::store::{JobAttempt, JobRecord, Store, needs_run_output};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,11 +69,11 @@ struct Claimed {
     max_attempts: u32,
 }
 
-impl From<HookJobRecord> for Claimed {
-    fn from(r: HookJobRecord) -> Claimed {
+impl From<JobRecord> for Claimed {
+    fn from(r: JobRecord) -> Claimed {
         Claimed {
             job_id: r.job_id,
-            hook_name: r.hook_name,
+            hook_name: r.name,
             attempts: r.attempts,
             max_attempts: r.max_attempts,
         }
@@ -208,7 +208,7 @@ impl HookDispatcher {
 
     /// Runs an attempt of a claimed job with the context stored in its row. A payload that does
     /// not parse, or whose agent output is gone from its run, can never run: the job is `dead`.
-    async fn attempt_record(&self, record: HookJobRecord) {
+    async fn attempt_record(&self, record: JobRecord) {
         if needs_run_output(&record.payload) {
             // The claim puts back the output its run holds; without it there is none to put.
             let why = "the agent's output, stored with its run, is gone".to_owned();

@@ -13,6 +13,7 @@ mod checkpoint;
 mod component;
 mod flush;
 mod history;
+mod hook_payload;
 pub(crate) mod hooks;
 pub(crate) mod lease;
 mod recovery;
@@ -166,7 +167,7 @@ impl Runtime {
         }
         if !self.dispatcher.drain(deadline).await {
             tracing::warn!(
-                "background hooks did not drain within {deadline:?}; they stay pending in hook_jobs"
+                "background hooks did not drain within {deadline:?}; they stay pending in the jobs table"
             );
         }
         self.lease.stop().await;

@@ -11,7 +11,7 @@ use crate::event::journal::Journal;
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::outcome::{ErrorKind, Failure, cancel_reason};
 use crate::run::{RunStatus, unix_millis};
-use crate::store::{NewHookJob, Store};
+use crate::store::{HOOK_JOB_KIND, NewJob, Store};
 use crate::workflow::{Execution, Workflow, WorkflowCall};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -287,7 +287,7 @@ impl RunTask {
         &self,
         deferred: Vec<DeferredHook>,
         agent_runs: &[String],
-    ) -> (Vec<NewHookJob>, Vec<ReadyJob>) {
+    ) -> (Vec<NewJob>, Vec<ReadyJob>) {
         deferred
             .into_iter()
             .filter_map(|mut d| {
@@ -296,7 +296,7 @@ impl RunTask {
                 let output_in_run = d.ctx.run_output.as_ref().is_some_and(|output| {
                     output.run_id == d.ctx.run_id && agent_runs.contains(&output.run_id)
                 });
-                let payload = match crate::store::encode_hook_payload(&mut d.ctx, output_in_run) {
+                let payload = match super::hook_payload::encode(&mut d.ctx, output_in_run) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::error!(hook = %d.hook_name, error = %e, "cannot serialize hook context");
@@ -311,10 +311,11 @@ impl RunTask {
                     Some(_) => self.dispatcher.lease_until(),
                     None => unix_millis() + COMMITTED_JOB_LEASE.as_millis() as i64,
                 };
-                let new = NewHookJob {
+                let new = NewJob {
                     job_id: job_id.clone(),
-                    run_id: self.ctx.run_id.clone(),
-                    hook_name: d.hook_name,
+                    kind: HOOK_JOB_KIND.into(),
+                    name: d.hook_name,
+                    run_id: Some(self.ctx.run_id.clone()),
                     payload,
                     max_attempts,
                     lease_owner: self.dispatcher.owner().to_owned(),

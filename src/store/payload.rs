@@ -1,4 +1,4 @@
-//! A hook job's payload: its `HookContext` as JSON.
+//! A hook job's payload: its `HookContext` as JSON (written by `runtime/hook_payload.rs`).
 //!
 //! A post-hook's context holds the agent's output, and the run's own row, written in the same
 //! transaction, holds it too: as the run's `output` (an agent run), or as one of its
@@ -10,38 +10,12 @@
 //! Hook jobs outlive their runs: a store that deletes runs first puts the output back into
 //! the payloads of their jobs that may still run, with [`inline_run_output`].
 
-use crate::hooks::HookContext;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
-/// The payload key that marks a context stored without its `run_output`.
+/// The payload key that marks a context stored without its `run_output` (`runtime/hook_payload.rs`
+/// writes it).
 const OUTPUT_IN_RUN: &str = "run_output_in_run";
-
-#[derive(Serialize)]
-struct Stored<'a> {
-    #[serde(flatten)]
-    ctx: &'a HookContext,
-    #[serde(
-        rename = "run_output_in_run",
-        skip_serializing_if = "std::ops::Not::not"
-    )]
-    output_in_run: bool,
-}
-
-/// `ctx` as a job's payload. With `output_in_run` (the run's stored output holds the agent's
-/// output), without its `run_output`, and marked so that it is read back from the run.
-pub(crate) fn encode(ctx: &mut HookContext, output_in_run: bool) -> serde_json::Result<String> {
-    let output = if output_in_run {
-        ctx.run_output.take()
-    } else {
-        None
-    };
-    let json = serde_json::to_string(&Stored { ctx, output_in_run });
-    if output.is_some() {
-        ctx.run_output = output;
-    }
-    json
-}
 
 #[derive(Deserialize)]
 struct Marker {

@@ -4,7 +4,8 @@
 
 use crate::helpers::*;
 use crate::mock_openai::MockOpenAi;
-use agentos::store::{NewHookJob, RunRecord, SessionRecord, SqliteStore, Store};
+use agentos::store::prelude::*;
+use agentos::store::{HOOK_JOB_KIND, NewJob, RunRecord, SessionRecord, SqliteStore};
 use agentos::{
     Agent, AgentOs, Hook, HookContext, HookError, OpenAIChat, RetryPolicy, RunStatus, Workflow,
 };
@@ -341,10 +342,11 @@ async fn a_restart_takes_over_what_a_dead_process_left() {
         "workflow_run_id": "answered", "session_id": "s-crash", "user_id": null,
         "run_input": {"input_content": "hi"}, "run_output": null, "extra": {}, "metadata": null, "job": null
     });
-    let job = NewHookJob {
+    let job = NewJob {
         job_id: "job-1".into(),
-        run_id: "answered".into(),
-        hook_name: "log_step_completion".into(),
+        kind: HOOK_JOB_KIND.into(),
+        name: "log_step_completion".into(),
+        run_id: Some("answered".into()),
         payload: ctx.to_string(),
         max_attempts: 3,
         lease_owner: "dead-process".into(),

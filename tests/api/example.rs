@@ -393,7 +393,7 @@ async fn a_background_run_killed_mid_way_resumes_from_its_last_completed_step() 
         let jobs: Vec<_> = stored_jobs(&db)
             .await
             .into_iter()
-            .filter(|j| j.run_id == run_id)
+            .filter(|j| j.run_id.as_deref() == Some(run_id.as_str()))
             .collect();
         if jobs.len() == 2 && jobs.iter().all(|j| j.status == "done") {
             break;

@@ -2,7 +2,8 @@
 //! OpenAI-compatible mock, plus a record of what the hooks did.
 
 use crate::mock_openai::MockOpenAi;
-use agentos::store::{HookJobRecord, JobFilter, SqliteStore, Store};
+use agentos::store::prelude::*;
+use agentos::store::{JobFilter, JobRecord, SqliteStore};
 use agentos::{
     Agent, AgentOs, Hook, HookContext, HookError, OpenAIChat, RetryPolicy, SqliteDb, Workflow,
 };
@@ -225,19 +226,19 @@ impl TestApp {
     }
 
     /// The hook jobs as stored.
-    pub async fn hook_jobs(&self) -> Vec<HookJobRecord> {
+    pub async fn hook_jobs(&self) -> Vec<JobRecord> {
         stored_jobs(&self.db_path).await
     }
 }
 
 /// The hook jobs in the database file at `db`, read through a fresh connection.
-pub async fn stored_jobs(db: &std::path::Path) -> Vec<HookJobRecord> {
+pub async fn stored_jobs(db: &std::path::Path) -> Vec<JobRecord> {
     let store = SqliteStore::open(db).await.unwrap();
     let filter = JobFilter {
         limit: 10_000,
         ..JobFilter::default()
     };
-    let (jobs, _) = store.hook_jobs(&filter).await.unwrap();
+    let (jobs, _) = store.list_jobs(&filter).await.unwrap();
     store.close().await;
     jobs
 }

@@ -42,8 +42,11 @@ async fn background_hooks_finish_after_the_response() {
     };
     assert_eq!(jobs.len(), 2);
     for job in &jobs {
-        assert_eq!(job.run_id, body["run_id"].as_str().unwrap());
-        assert_eq!(job.hook_name, "log_step_completion");
+        assert_eq!(
+            job.run_id.as_deref(),
+            Some(body["run_id"].as_str().unwrap())
+        );
+        assert_eq!(job.name, "log_step_completion");
         assert_eq!(job.status, "done");
         assert_eq!(job.outcome.as_deref(), Some("ok"));
         assert_eq!(job.attempts, 1);
@@ -107,7 +110,7 @@ async fn failing_panicking_and_slow_hooks_leave_the_response_and_other_hooks_int
     };
     assert_eq!(jobs.len(), 8);
     for job in &jobs {
-        let (status, outcome) = match job.hook_name.as_str() {
+        let (status, outcome) = match job.name.as_str() {
             "failing" => ("dead", "error"),
             "panicking" => ("dead", "panic"),
             "slow" => ("dead", "timeout"),
@@ -119,12 +122,12 @@ async fn failing_panicking_and_slow_hooks_leave_the_response_and_other_hooks_int
             "{job:?}"
         );
     }
-    let failing = jobs.iter().find(|j| j.hook_name == "failing").unwrap();
+    let failing = jobs.iter().find(|j| j.name == "failing").unwrap();
     assert_eq!(
         failing.last_error.as_deref(),
         Some("the metrics service said no")
     );
-    let panicking = jobs.iter().find(|j| j.hook_name == "panicking").unwrap();
+    let panicking = jobs.iter().find(|j| j.name == "panicking").unwrap();
     assert!(
         panicking
             .last_error

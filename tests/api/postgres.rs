@@ -5,7 +5,7 @@
 use crate::helpers::{HookLog, TestApp, WF, seed_workflow, sleeping_hook, spawn_on_db};
 use crate::mock_openai::MockOpenAi;
 use crate::pg_backend::TestDb;
-use agentos::store::{NewHookJob, RunRecord, SessionRecord};
+use agentos::store::{HOOK_JOB_KIND, NewJob, RunRecord, SessionRecord};
 use agentos::{AgentOs, RunStatus};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -138,10 +138,11 @@ async fn on_postgres_a_replica_takes_over_what_a_dead_replica_left() {
         "workflow_run_id": "answered", "session_id": "s-crash", "user_id": null,
         "run_input": {"input_content": "hi"}, "run_output": null, "extra": {}, "metadata": null, "job": null
     });
-    let job = NewHookJob {
+    let job = NewJob {
         job_id: "job-1".into(),
-        run_id: "answered".into(),
-        hook_name: "log_step_completion".into(),
+        kind: HOOK_JOB_KIND.into(),
+        name: "log_step_completion".into(),
+        run_id: Some("answered".into()),
         payload: ctx.to_string(),
         max_attempts: 3,
         lease_owner: owner.clone(),

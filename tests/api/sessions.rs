@@ -2,7 +2,8 @@
 //! runs written through the `Store` API, workflow runs through HTTP; bad input gets 4xx.
 
 use crate::helpers::*;
-use agentos::store::{RunRecord, SessionRecord, SqliteStore, Store};
+use agentos::store::prelude::*;
+use agentos::store::{RunRecord, SessionRecord, SqliteStore};
 use agentos::{Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus};
 use futures::StreamExt;
 use serde_json::{Value, json};

@@ -777,15 +777,27 @@ async fn a_tool_reads_and_writes_the_session_state_through_its_context() {
     let mock = Arc::new(MockOpenAi::start().await);
     let app = serve_agent(agent, mock).await;
 
-    let fields = [("message", "an apple"), ("session_id", "s1"), ("user_id", "ann")];
+    let fields = [
+        ("message", "an apple"),
+        ("session_id", "s1"),
+        ("user_id", "ann"),
+    ];
     let (_, body) = app.run_json(&fields).await;
     let tools = body["step_executor_runs"][0]["tools"].as_array().unwrap();
     assert_eq!(tools[0]["result"], "added for ann", "{body}");
     // The parameters the model sees do not include the context.
     let (_, second) = app
-        .run_json(&[("message", "again"), ("session_id", "s1"), ("user_id", "ann")])
+        .run_json(&[
+            ("message", "again"),
+            ("session_id", "s1"),
+            ("user_id", "ann"),
+        ])
         .await;
     assert_eq!(second["status"], "COMPLETED");
     let (_, session) = app.get_json("/sessions/s1?type=workflow").await;
-    assert_eq!(session["session_state"]["cart"], json!(["apple", "apple"]), "{session}");
+    assert_eq!(
+        session["session_state"]["cart"],
+        json!(["apple", "apple"]),
+        "{session}"
+    );
 }

@@ -3,9 +3,10 @@
 
 use crate::backend::TestDb;
 use agentos::RunStatus;
+use agentos::store::prelude::*;
 use agentos::store::{
-    BeginRun, IdempotencyKey, JobAttempt, JobFilter, NewHookJob, RunRecord, SessionFilter,
-    SessionKey, SessionRecord, SessionSort, SessionUpdate, SessionView, Store, StoreError,
+    BeginRun, HOOK_JOB_KIND, IdempotencyKey, JobAttempt, JobFilter, JobRecord, NewJob, RunRecord,
+    SessionFilter, SessionKey, SessionRecord, SessionSort, SessionUpdate, SessionView, StoreError,
 };
 use serde_json::Value;
 use std::collections::HashSet;
@@ -50,11 +51,12 @@ fn run(id: &str, session: &str) -> RunRecord {
     }
 }
 
-fn job(id: &str, run: &str, owner: &str, lease_until: i64) -> NewHookJob {
-    NewHookJob {
+fn job(id: &str, run: &str, owner: &str, lease_until: i64) -> NewJob {
+    NewJob {
         job_id: id.into(),
-        run_id: run.into(),
-        hook_name: "log_step_completion".into(),
+        kind: HOOK_JOB_KIND.into(),
+        name: "log_step_completion".into(),
+        run_id: Some(run.into()),
         payload: format!("{{\"job\":\"{id}\"}}"),
         max_attempts: 3,
         lease_owner: owner.into(),
@@ -72,7 +74,7 @@ async fn begin(store: &dyn Store, s: &str, run_id: &str) -> BeginRun {
 }
 
 /// A finished run `run_id` with `jobs`.
-async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewHookJob]) {
+async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewJob]) {
     begin(store, &format!("s-{run_id}"), run_id).await;
     store
         .finish_run(
@@ -86,12 +88,12 @@ async fn finished_with(store: &dyn Store, run_id: &str, jobs: &[NewHookJob]) {
         .unwrap();
 }
 
-async fn all_jobs(store: &dyn Store) -> Vec<agentos::store::HookJobRecord> {
+async fn all_jobs(store: &dyn Store) -> Vec<JobRecord> {
     let filter = JobFilter {
         limit: 1000,
         ..JobFilter::default()
     };
-    store.hook_jobs(&filter).await.unwrap().0
+    store.list_jobs(&filter).await.unwrap().0
 }
 
 pub async fn a_run_is_stored_with_its_session(db: &TestDb) {
@@ -288,7 +290,7 @@ pub async fn a_leased_job_is_claimed_only_by_its_owner_until_the_lease_expires(d
 pub async fn a_job_stored_claimed_is_running_its_first_attempt(db: &TestDb) {
     let store = db.open().await;
     let later = now() + HOUR;
-    let claimed = NewHookJob {
+    let claimed = NewJob {
         claimed: true,
         ..job("at-once", "r1", "a", later)
     };
@@ -507,30 +509,221 @@ pub async fn hook_jobs_are_filtered_and_paged(db: &TestDb) {
         .unwrap();
     let page = |status: Option<&str>, run: Option<&str>, limit, offset| JobFilter {
         status: status.map(str::to_owned),
+        kind: None,
         run_id: run.map(str::to_owned),
-        hook: None,
+        name: None,
         limit,
         offset,
     };
     let (rows, total) = store
-        .hook_jobs(&page(None, Some("r1"), 2, 1))
+        .list_jobs(&page(None, Some("r1"), 2, 1))
         .await
         .unwrap();
     assert_eq!(total, 5);
     let ids: Vec<_> = rows.iter().map(|j| j.job_id.as_str()).collect();
     assert_eq!(ids, ["a1", "a2"]);
     let (rows, total) = store
-        .hook_jobs(&page(Some("running"), None, 10, 0))
+        .list_jobs(&page(Some("running"), None, 10, 0))
         .await
         .unwrap();
     assert_eq!((rows.len(), total), (1, 1));
     assert_eq!(rows[0].job_id, "a1");
     let by_hook = JobFilter {
-        hook: Some("other".into()),
+        name: Some("other".into()),
         limit: 10,
         ..JobFilter::default()
     };
-    assert_eq!(store.hook_jobs(&by_hook).await.unwrap().1, 0);
+    assert_eq!(store.list_jobs(&by_hook).await.unwrap().1, 0);
+    store.close().await;
+}
+
+/// A job of a kind other than `hook`, enqueued on its own (no run), e.g. a memory update.
+fn memory_job(id: &str, owner: &str, lease_until: i64) -> NewJob {
+    NewJob {
+        job_id: id.into(),
+        kind: "memory".into(),
+        name: "update_memories".into(),
+        run_id: None,
+        payload: format!("{{\"user_id\":\"u-{id}\"}}"),
+        max_attempts: 2,
+        lease_owner: owner.into(),
+        lease_until,
+        claimed: false,
+    }
+}
+
+pub async fn a_job_of_another_kind_without_a_run_is_claimed_retried_and_listed(db: &TestDb) {
+    let store = db.open().await;
+    let later = now() + HOUR;
+    store
+        .enqueue_jobs(vec![memory_job("m1", "a", later)])
+        .await
+        .unwrap();
+    store.enqueue_jobs(Vec::new()).await.unwrap();
+    let listed = all_jobs(store.as_ref()).await;
+    assert_eq!(listed.len(), 1);
+    let j = &listed[0];
+    assert_eq!(
+        (j.kind.as_str(), j.name.as_str(), j.run_id.as_deref()),
+        ("memory", "update_memories", None)
+    );
+    assert_eq!((j.status.as_str(), j.attempts), ("pending", 0));
+
+    assert!(store.claim_job("m1", "b", later).await.unwrap().is_none());
+    let claimed = store.claim_job("m1", "a", later).await.unwrap().unwrap();
+    assert_eq!((claimed.kind.as_str(), claimed.run_id), ("memory", None));
+    assert_eq!(
+        claimed.payload, "{\"user_id\":\"u-m1\"}",
+        "no run to restore from"
+    );
+    assert_eq!(claimed.attempts, 1);
+    let failed = |status| JobAttempt {
+        status,
+        outcome: "error",
+        error: Some("model down".into()),
+        next_attempt_at: now() - 1,
+    };
+    store
+        .finish_job_attempt("m1", &failed("failed"))
+        .await
+        .unwrap();
+    let due = store.claim_due_jobs("c", later, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "a failed job of any kind is swept");
+    assert_eq!((due[0].kind.as_str(), due[0].attempts), ("memory", 2));
+    store
+        .finish_job_attempt("m1", &failed("dead"))
+        .await
+        .unwrap();
+
+    let (retried, job) = store.retry_job("m1").await.unwrap().unwrap();
+    assert!(retried);
+    assert_eq!(
+        (job.kind.as_str(), job.status.as_str(), job.max_attempts),
+        ("memory", "pending", 3)
+    );
+    let errors: Value = serde_json::from_str(&job.attempt_errors).unwrap();
+    assert_eq!(errors.as_array().unwrap().len(), 2);
+    let again = store.claim_due_jobs("c", later, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    store
+        .finish_job_attempt(
+            "m1",
+            &JobAttempt {
+                status: "done",
+                outcome: "ok",
+                error: None,
+                next_attempt_at: now(),
+            },
+        )
+        .await
+        .unwrap();
+    let done = &all_jobs(store.as_ref()).await[0];
+    assert_eq!((done.status.as_str(), done.attempts), ("done", 3));
+
+    // Released at a restart, and reconciled from a dead owner, like any job.
+    store
+        .enqueue_jobs(vec![memory_job("m2", "gone", later)])
+        .await
+        .unwrap();
+    if store.exclusive() {
+        assert_eq!(store.release_all_leases().await.unwrap(), 1);
+    } else {
+        let r = store
+            .reconcile_dead_owners("interrupted", now())
+            .await
+            .unwrap();
+        assert_eq!(r.jobs_released, 1);
+    }
+    let swept = store.claim_due_jobs("c", later, 10).await.unwrap();
+    assert_eq!(swept.len(), 1);
+    assert_eq!(swept[0].job_id, "m2");
+    store.close().await;
+}
+
+pub async fn jobs_are_listed_by_kind(db: &TestDb) {
+    let store = db.open().await;
+    finished_with(
+        store.as_ref(),
+        "r1",
+        &[job("h1", "r1", "x", 0), job("h2", "r1", "x", 0)],
+    )
+    .await;
+    store
+        .enqueue_jobs(vec![
+            memory_job("m1", "x", 0),
+            NewJob {
+                kind: "summary".into(),
+                name: "summarize_session".into(),
+                run_id: Some("r1".into()),
+                ..memory_job("s1", "x", 0)
+            },
+        ])
+        .await
+        .unwrap();
+    let of_kind = |kind: Option<&str>| JobFilter {
+        kind: kind.map(str::to_owned),
+        limit: 10,
+        ..JobFilter::default()
+    };
+    let ids = |(jobs, total): (Vec<JobRecord>, u64)| -> (Vec<String>, u64) {
+        (jobs.into_iter().map(|j| j.job_id).collect(), total)
+    };
+    let hooks = store
+        .list_jobs(&of_kind(Some(HOOK_JOB_KIND)))
+        .await
+        .unwrap();
+    assert_eq!(ids(hooks), (vec!["h1".into(), "h2".into()], 2));
+    let memory = store.list_jobs(&of_kind(Some("memory"))).await.unwrap();
+    assert_eq!(ids(memory), (vec!["m1".into()], 1));
+    let (all, total) = store.list_jobs(&of_kind(None)).await.unwrap();
+    assert_eq!((all.len(), total), (4, 4), "no kind: every job");
+    let of_run = JobFilter {
+        run_id: Some("r1".into()),
+        ..of_kind(Some("summary"))
+    };
+    assert_eq!(
+        ids(store.list_jobs(&of_run).await.unwrap()),
+        (vec!["s1".into()], 1),
+        "a job of another kind may name a run"
+    );
+    let by_name = JobFilter {
+        name: Some("log_step_completion".into()),
+        ..of_kind(Some("memory"))
+    };
+    assert_eq!(store.list_jobs(&by_name).await.unwrap().1, 0);
+    store.close().await;
+}
+
+/// Writes that fail with a database error (here, a run id that is taken) fail alone, whatever
+/// they were committed with: on SQLite concurrent writes share a transaction.
+pub async fn a_failing_write_fails_alone(db: &TestDb) {
+    let store = db.open().await;
+    begin(store.as_ref(), "s0", "taken").await;
+    let starts = (0..24).map(|i| {
+        let store = store.clone();
+        async move {
+            let id = if i % 6 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("r{i:02}")
+            };
+            let s = format!("s{i}");
+            let begun = store.begin_run(&session(&s, WF), &run(&id, &s), None).await;
+            (id, begun.is_ok())
+        }
+    });
+    let results = futures::future::join_all(starts).await;
+    for (id, ok) in &results {
+        assert_eq!(*ok, id != "taken", "{id}: {results:?}");
+    }
+    for (id, _) in results.iter().filter(|(id, _)| id != "taken") {
+        assert!(store.get_run(id).await.unwrap().is_some(), "{id} is stored");
+    }
+    let taken = store.get_run("taken").await.unwrap().unwrap();
+    assert_eq!(
+        taken.session_id, "s0",
+        "the run that held the id is untouched"
+    );
     store.close().await;
 }
 
@@ -985,7 +1178,7 @@ pub async fn a_jobs_context_gets_its_output_from_its_run_even_once_deleted(db: &
         {"run_id": "step-1", "content": "first"},
         {"run_id": "step-2", "content": "second"},
     ]});
-    let referring = |id: &str, agent_run: &str| NewHookJob {
+    let referring = |id: &str, agent_run: &str| NewJob {
         payload: format!(
             "{{\"run_id\":\"{agent_run}\",\"run_output\":null,\"run_output_in_run\":true}}"
         ),

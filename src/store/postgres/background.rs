@@ -1,11 +1,12 @@
-//! Background runs and the replay log on Postgres: the request and step checkpoints that let a
-//! run be resumed, and the `run_events` rows behind `/resume`.
+//! Background runs on Postgres: the request and step checkpoints that let a run be resumed,
+//! here or, once its owner's lease lapsed, on another replica.
 
-use super::run_row;
+use super::events;
 use crate::run::unix_millis;
 use crate::store::{ResumableRun, StoreError};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::PgPool;
 
+/// PENDING becomes RUNNING, with the request kept.
 pub(super) async fn start(pool: &PgPool, run_id: &str, request: &str) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE runs SET status = 'RUNNING', background = 1, request = $1, updated_at = $2
@@ -19,11 +20,12 @@ pub(super) async fn start(pool: &PgPool, run_id: &str, request: &str) -> Result<
     Ok(())
 }
 
+/// The output so far and the events so far, in one transaction.
 pub(super) async fn checkpoint(
     pool: &PgPool,
     run_id: &str,
     checkpoint: &str,
-    events: &[(i64, String)],
+    new_events: &[(i64, String)],
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE runs SET checkpoint = $1, updated_at = $2 WHERE run_id = $3")
@@ -32,26 +34,20 @@ pub(super) async fn checkpoint(
         .bind(run_id)
         .execute(&mut *tx)
         .await?;
-    append(&mut tx, run_id, events).await?;
+    events::append(&mut tx, run_id, new_events).await?;
     tx.commit().await?;
     Ok(())
 }
 
+/// Unfinished background runs with their request.
 pub(super) async fn resumable(pool: &PgPool) -> Result<Vec<ResumableRun>, StoreError> {
-    let rows = sqlx::query(
+    let runs = sqlx::query_as(
         "SELECT * FROM runs WHERE background = 1 AND request IS NOT NULL
             AND status IN ('RUNNING', 'PENDING') ORDER BY created_at, seq",
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .map(|row| ResumableRun {
-            run: run_row(row),
-            request: row.get("request"),
-            checkpoint: row.get("checkpoint"),
-        })
-        .collect())
+    Ok(runs)
 }
 
 /// Takes for `owner` the unfinished background runs whose owner's lease expired (SKIP LOCKED:
@@ -61,7 +57,7 @@ pub(super) async fn claim_orphans(
     owner: &str,
     now: i64,
 ) -> Result<Vec<ResumableRun>, StoreError> {
-    let rows = sqlx::query(
+    let runs = sqlx::query_as(
         "UPDATE runs SET owner_id = $1, updated_at = $2
          WHERE run_id IN (
              SELECT run_id FROM runs
@@ -75,51 +71,5 @@ pub(super) async fn claim_orphans(
     .bind(now)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .map(|row| ResumableRun {
-            run: run_row(row),
-            request: row.get("request"),
-            checkpoint: row.get("checkpoint"),
-        })
-        .collect())
-}
-
-/// Adds rows to a run's replay log, in one statement; rows already there are kept.
-pub(super) async fn append(
-    conn: &mut PgConnection,
-    run_id: &str,
-    events: &[(i64, String)],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let (indexes, payloads): (Vec<i64>, Vec<String>) = events.iter().cloned().unzip();
-    sqlx::query(
-        "INSERT INTO run_events (run_id, event_index, event)
-         SELECT $1, i, e FROM UNNEST($2::bigint[], $3::text[]) AS t (i, e)
-         ON CONFLICT (run_id, event_index) DO NOTHING",
-    )
-    .bind(run_id)
-    .bind(&indexes)
-    .bind(&payloads)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub(super) async fn events(
-    pool: &PgPool,
-    run_id: &str,
-    after: i64,
-) -> Result<Vec<(i64, String)>, StoreError> {
-    let rows = sqlx::query_as(
-        "SELECT event_index, event FROM run_events
-         WHERE run_id = $1 AND event_index > $2 ORDER BY event_index",
-    )
-    .bind(run_id)
-    .bind(after)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows)
+    Ok(runs)
 }

@@ -1,29 +1,60 @@
 //! Sessions on Postgres: the list with its filters, sorts and pages, one session with its
 //! metadata, updates, and deletes with everything that hangs off a session.
 
-use super::session_row;
+use super::{PgStore, jobs};
 use crate::run::unix_millis;
 use crate::store::{
-    SessionFilter, SessionKey, SessionUpdate, SessionView, SessionsDeleted, StoreError,
-    restored_hook_payload,
+    SessionFilter, SessionKey, SessionRecord, SessionStore, SessionUpdate, SessionView,
+    SessionsDeleted, StoreError,
 };
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use async_trait::async_trait;
+use sqlx::{PgPool, Row};
 
-pub(super) fn session_view_row(row: &PgRow) -> SessionView {
-    SessionView {
-        session: session_row(row),
-        metadata: row.get("metadata"),
-        summary: row.get("summary"),
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn get_session(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let session = sqlx::query_as("SELECT * FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(session)
+    }
+
+    async fn list_sessions(
+        &self,
+        filter: &SessionFilter,
+    ) -> Result<(Vec<SessionView>, u64), StoreError> {
+        list(&self.pool, filter).await
+    }
+
+    async fn session_view(&self, session_id: &str) -> Result<Option<SessionView>, StoreError> {
+        let view = sqlx::query_as("SELECT * FROM sessions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(view)
+    }
+
+    async fn create_session(&self, view: &SessionView) -> Result<Option<SessionView>, StoreError> {
+        create(&self.pool, view).await
+    }
+
+    async fn update_session(
+        &self,
+        session_id: &str,
+        update: &SessionUpdate,
+    ) -> Result<Option<SessionView>, StoreError> {
+        apply_update(&self.pool, session_id, update).await
+    }
+
+    async fn delete_sessions(&self, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
+        delete(&self.pool, keys).await
     }
 }
 
 /// A page of sessions and the count, from one snapshot. Sorted as on SQLite: names by their
 /// bytes, NULLs first ascending and last descending, ties by id.
-pub(super) async fn list(
-    pool: &PgPool,
-    f: &SessionFilter,
-) -> Result<(Vec<SessionView>, u64), StoreError> {
+async fn list(pool: &PgPool, f: &SessionFilter) -> Result<(Vec<SessionView>, u64), StoreError> {
     let (filter, values) = f.where_clause(
         |n| format!("${n}"),
         |p| format!("strpos(lower(coalesce(session_name, '')), lower({p}::text)) > 0"),
@@ -50,9 +81,9 @@ pub(super) async fn list(
          LIMIT ${page} OFFSET ${}",
         page + 1
     );
-    let rows = values
+    let views = values
         .iter()
-        .fold(sqlx::query(&sql), |q, v| q.bind(*v))
+        .fold(sqlx::query_as(&sql), |q, v| q.bind(*v))
         .bind(f.limit as i64)
         .bind(f.offset as i64)
         .fetch_all(&mut *tx)
@@ -64,29 +95,13 @@ pub(super) async fn list(
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok((
-        rows.iter().map(session_view_row).collect(),
-        total.max(0) as u64,
-    ))
+    Ok((views, total.max(0) as u64))
 }
 
-pub(super) async fn view(
-    pool: &PgPool,
-    session_id: &str,
-) -> Result<Option<SessionView>, StoreError> {
-    let row = sqlx::query("SELECT * FROM sessions WHERE session_id = $1")
-        .bind(session_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.as_ref().map(session_view_row))
-}
-
-pub(super) async fn create(
-    pool: &PgPool,
-    v: &SessionView,
-) -> Result<Option<SessionView>, StoreError> {
+/// Inserts a session created before any run, unless its id is taken.
+async fn create(pool: &PgPool, v: &SessionView) -> Result<Option<SessionView>, StoreError> {
     let s = &v.session;
-    let row = sqlx::query(
+    let view = sqlx::query_as(
         "INSERT INTO sessions (session_id, session_type, component_id, user_id, session_name,
                                session_state, metadata, summary, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -105,15 +120,16 @@ pub(super) async fn create(
     .bind(s.updated_at)
     .fetch_optional(pool)
     .await?;
-    Ok(row.as_ref().map(session_view_row))
+    Ok(view)
 }
 
-pub(super) async fn update(
+/// Applies `u` to the session, if there is one.
+async fn apply_update(
     pool: &PgPool,
     session_id: &str,
     u: &SessionUpdate,
 ) -> Result<Option<SessionView>, StoreError> {
-    let row = sqlx::query(
+    let view = sqlx::query_as(
         "UPDATE sessions SET session_name = coalesce($1, session_name),
                              session_state = coalesce($2, session_state),
                              metadata = coalesce($3, metadata),
@@ -130,15 +146,12 @@ pub(super) async fn update(
     .bind(session_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.as_ref().map(session_view_row))
+    Ok(view)
 }
 
 /// In one transaction: the sessions `keys` name (when type and user match), locked, then
 /// deleted with their runs, run events and idempotency keys, unless one has a run in progress.
-pub(super) async fn delete(
-    pool: &PgPool,
-    keys: &[SessionKey],
-) -> Result<SessionsDeleted, StoreError> {
+async fn delete(pool: &PgPool, keys: &[SessionKey]) -> Result<SessionsDeleted, StoreError> {
     let mut tx = pool.begin().await?;
     let mut found: Vec<String> = Vec::new();
     let mut busy = Vec::new();
@@ -173,7 +186,7 @@ pub(super) async fn delete(
         });
     }
     for session_id in &found {
-        inline_job_outputs(&mut tx, session_id).await?;
+        jobs::inline_outputs(&mut tx, session_id).await?;
         for table in ["run_events", "idempotency_keys"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM runs WHERE session_id = $1)"
@@ -196,29 +209,4 @@ pub(super) async fn delete(
         deleted: found,
         busy: Vec::new(),
     })
-}
-
-/// Puts the agent outputs that a session's runs hold back into the payloads of their hook jobs
-/// that may still run, before the runs are deleted (see [`crate::store::inline_run_output`]).
-async fn inline_job_outputs(conn: &mut PgConnection, session_id: &str) -> Result<(), StoreError> {
-    let jobs = sqlx::query(
-        "SELECT j.job_id, j.payload, r.output FROM runs r JOIN hook_jobs j ON j.run_id = r.run_id
-         WHERE r.session_id = $1 AND j.status <> 'done'",
-    )
-    .bind(session_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in jobs {
-        let job_id: String = row.get("job_id");
-        let payload: String = row.get("payload");
-        let output: Option<String> = row.get("output");
-        if let Some(payload) = restored_hook_payload(&job_id, &payload, output.as_deref()) {
-            sqlx::query("UPDATE hook_jobs SET payload = $1 WHERE job_id = $2")
-                .bind(payload)
-                .bind(&job_id)
-                .execute(&mut *conn)
-                .await?;
-        }
-    }
-    Ok(())
 }
