@@ -267,13 +267,13 @@ pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Reports a hook that failed: through `tracing` when the application has set a subscriber,
-/// else as one line on stderr, so a failing hook is never silent in a program that configured
-/// no logging.
-pub(crate) fn report_failure(hook: &str, context: &str, error: &str) {
+/// Reports a hook (or another background job) that failed: through `tracing` when the
+/// application has set a subscriber, else as one line on stderr, so a failure is never silent
+/// in a program that configured no logging. `context` says what failed, `name` names it.
+pub(crate) fn report_failure(name: &str, context: &str, error: &str) {
     if tracing::dispatcher::has_been_set() {
-        tracing::warn!(hook = %hook, error = %error, "{context}");
+        tracing::warn!(name = %name, error = %error, "{context}");
     } else {
-        eprintln!("[agentos] {context}: hook {hook:?}: {error}");
+        eprintln!("[agentos] {context} {name:?}: {error}");
     }
 }

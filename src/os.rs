@@ -2,7 +2,7 @@
 
 use crate::agent::Agent;
 use crate::hooks::Hook;
-use crate::runtime::hooks::HookSettings;
+use crate::runtime::jobs::HookSettings;
 use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};

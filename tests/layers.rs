@@ -110,7 +110,7 @@ fn without_inline_modules(code: &str) -> String {
     let mut rest = code;
     while let Some(at) = rest.find("mod ") {
         let before = rest[..at].chars().last();
-        let head_end = rest[at..].find(|c| c == ';' || c == '{').map(|i| at + i);
+        let head_end = rest[at..].find([';', '{']).map(|i| at + i);
         let is_block = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
             && head_end.is_some_and(|i| rest.as_bytes()[i] == b'{');
         let Some(open) = head_end.filter(|_| is_block) else {

@@ -327,7 +327,7 @@ impl Agent {
                     });
                 }
                 Err(HookError::Failed(e)) => {
-                    let context = format!("hook failed (agent {:?})", self.name);
+                    let context = format!("agent {:?}: hook failed:", self.name);
                     crate::hooks::report_failure(&name, &context, &e.to_string());
                 }
             }

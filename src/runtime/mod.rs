@@ -6,7 +6,8 @@
 //! - `start.rs`: a run's first write and its task; `task.rs`: the task itself;
 //! - `recovery.rs`: what a dead process left; `lease.rs`: the owner lease of a shared store;
 //! - `checkpoint.rs`, `state.rs`, `history.rs`: a run's checkpoints, session state and history;
-//! - `cancel.rs`: cancel switches; `hooks.rs`: the durable hook jobs; `flush.rs`: journals.
+//! - `cancel.rs`: cancel switches; `jobs.rs`: the durable job queue (background hooks and
+//!   other kinds); `flush.rs`: journals.
 
 mod cancel;
 mod checkpoint;
@@ -14,7 +15,7 @@ mod component;
 mod flush;
 mod history;
 mod hook_payload;
-pub(crate) mod hooks;
+pub(crate) mod jobs;
 pub(crate) mod lease;
 mod recovery;
 mod request;
@@ -31,7 +32,7 @@ use crate::kind::ComponentKind;
 use crate::store::{ResumableRun, Store};
 use crate::workflow::Workflow;
 use component::Component;
-use hooks::HookDispatcher;
+use jobs::JobQueue;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,7 +60,7 @@ pub(crate) struct Runtime {
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub instantiated_at: String,
-    dispatcher: HookDispatcher,
+    dispatcher: JobQueue,
     max_attempts: u32,
     idempotency_ttl: Duration,
     /// Every run's task.
@@ -87,7 +88,7 @@ pub(crate) struct RuntimeParts {
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
-    pub hook_settings: hooks::HookSettings,
+    pub hook_settings: jobs::HookSettings,
     pub idempotency_ttl: Duration,
     pub lease_settings: lease::LeaseSettings,
 }
@@ -100,7 +101,12 @@ impl Runtime {
             db_id: parts.db_id,
             workflows: parts.workflows,
             agents: parts.agents,
-            dispatcher: HookDispatcher::new(parts.store.clone(), parts.hooks, parts.hook_settings),
+            dispatcher: JobQueue::new(
+                parts.store.clone(),
+                parts.hooks,
+                HashMap::new(),
+                parts.hook_settings,
+            ),
             store: parts.store,
             hooks_in_background: parts.hooks_in_background,
             instantiated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -7,6 +7,7 @@ use crate::kind::ComponentKind;
 use crate::run::RunStatus;
 use crate::store::{ResumableRun, StoreError};
 use crate::workflow::WorkflowCall;
+use futures::StreamExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -48,7 +49,7 @@ impl Runtime {
             self.background.spawn(async move {
                 loop {
                     let run_id = tokio::select! {
-                        run_id = requests.recv() => run_id,
+                        run_id = requests.next() => run_id,
                         () = stopping.cancelled() => None,
                     };
                     let Some(run_id) = run_id else { return };

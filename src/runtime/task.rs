@@ -3,7 +3,7 @@
 //! response is out, hands the jobs to the dispatcher.
 
 use super::component::Component;
-use super::hooks::{HookDispatcher, ReadyJob};
+use super::jobs::{JobQueue, ReadyJob};
 use super::{COMMITTED_JOB_LEASE, RESPONSE_WAIT, cancel::ActiveRun, history, state};
 use crate::agent::{Agent, AgentCall, DeferredHook};
 use crate::context::RunContext;
@@ -45,7 +45,7 @@ pub(super) struct RunTask {
     pub result_tx: oneshot::Sender<RunResult>,
     pub response_done: oneshot::Receiver<()>,
     pub max_attempts: u32,
-    pub dispatcher: HookDispatcher,
+    pub dispatcher: JobQueue,
     pub active: ActiveRun,
     /// The session's stored state as `begin_run` read it (saves a read); `None`: read it.
     pub stored_state: Option<String>,

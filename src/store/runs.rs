@@ -139,10 +139,11 @@ pub trait RunStore: Send + Sync {
         Ok(false)
     }
     /// The run ids other processes asked to cancel (through [`RunStore::request_cancel`]), as
-    /// they come; `None` for a store with one process only.
+    /// they come, for the caller to poll on a task it owns; `None` for a store with one process
+    /// only.
     async fn cancel_requests(
         &self,
-    ) -> Result<Option<tokio::sync::mpsc::UnboundedReceiver<String>>, StoreError> {
+    ) -> Result<Option<futures::stream::BoxStream<'static, String>>, StoreError> {
         Ok(None)
     }
     /// The unfinished runs this process owns ([`super::Store::owner_id`]) that another process

@@ -3,8 +3,8 @@
 //! replica listens, and re-checks at its heartbeat in case it missed a notification.
 
 use crate::store::StoreError;
+use futures::stream::BoxStream;
 use sqlx::PgPool;
-use tokio::sync::mpsc;
 
 /// Marks the unfinished run `run_id` for cancel and notifies, in one transaction; false when
 /// there is no such run.
@@ -28,33 +28,25 @@ pub(super) async fn request(pool: &PgPool, run_id: &str) -> Result<bool, StoreEr
     Ok(marked > 0)
 }
 
-/// Listens for cancel notifications: the run ids, as they come, until the receiver or the pool
-/// is dropped.
-pub(super) async fn listen(pool: &PgPool) -> Result<mpsc::UnboundedReceiver<String>, StoreError> {
+/// Listens for cancel notifications: the run ids, as they come, until the pool closes. The
+/// caller polls the stream (on a task it owns); dropping it stops listening.
+pub(super) async fn listen(pool: &PgPool) -> Result<BoxStream<'static, String>, StoreError> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
     listener.listen("agentos_cancel").await?;
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    let stream = futures::stream::unfold(listener, |mut listener| async move {
         loop {
             // `recv` reconnects by itself after a lost connection.
             match listener.recv().await {
-                Ok(note) => {
-                    if tx.send(note.payload().to_owned()).is_err() {
-                        return;
-                    }
-                }
-                Err(sqlx::Error::PoolClosed) => return,
+                Ok(note) => return Some((note.payload().to_owned(), listener)),
+                Err(sqlx::Error::PoolClosed) => return None,
                 Err(e) => {
-                    if tx.is_closed() {
-                        return;
-                    }
                     tracing::warn!(error = %e, "cancel listener: retrying");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
             }
         }
     });
-    Ok(rx)
+    Ok(Box::pin(stream))
 }
 
 /// The unfinished runs `owner` executes that another replica asked to cancel.

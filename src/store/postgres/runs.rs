@@ -8,8 +8,8 @@ use crate::store::{
     BeginRun, IdempotencyKey, NewJob, ResumableRun, RunRecord, RunStore, SessionRecord, StoreError,
 };
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use sqlx::Row;
-use tokio::sync::mpsc;
 
 #[async_trait]
 impl RunStore for PgStore {
@@ -145,7 +145,7 @@ impl RunStore for PgStore {
         cancel::request(&self.pool, run_id).await
     }
 
-    async fn cancel_requests(&self) -> Result<Option<mpsc::UnboundedReceiver<String>>, StoreError> {
+    async fn cancel_requests(&self) -> Result<Option<BoxStream<'static, String>>, StoreError> {
         cancel::listen(&self.pool).await.map(Some)
     }
 

@@ -1,13 +1,16 @@
-//! The hook dispatcher: background hooks are durable jobs in `jobs`. Each attempt is
-//! claimed with a lease, run on a `TaskTracker` with bounded concurrency and a timeout, and its
-//! outcome recorded; a failure is retried later with exponential backoff and jitter until the
-//! job is `dead`. A periodic sweep claims due retries and jobs whose lease expired (their
-//! process died), so every job runs at least once. A failing, panicking or slow hook never
-//! touches a response, another hook, or the server.
+//! The durable job queue: background work is rows in `jobs`, each of a kind: background hooks
+//! (`hook`), and any kind with a [`JobHandler`] registered (memory updates, summaries,
+//! ingestion, ...). Each attempt is claimed with a lease, run on a `TaskTracker` with bounded
+//! concurrency and a timeout, and its outcome recorded; a failure is retried later with
+//! exponential backoff and jitter until the job is `dead`. A periodic sweep claims due retries
+//! and jobs whose lease expired (their process died), so every job runs at least once. A
+//! failing, panicking or slow job never touches a response, another job, or the server.
 
-use crate::hooks::{Hook, HookContext, JobInfo, call_catching};
+use crate::hooks::{Hook, HookContext, JobInfo, call_catching, panic_message};
 use crate::run::unix_millis;
-use crate::store::{JobAttempt, JobRecord, Store, needs_run_output};
+use crate::store::{HOOK_JOB_KIND, JobAttempt, JobRecord, Store, needs_run_output};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,10 +18,19 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// How background hooks are run.
+/// What a durable job of one kind does, given its stored payload. An `Err` is a failed
+/// attempt, retried with backoff until the job's attempts run out.
+pub(crate) trait JobHandler: Send + Sync + 'static {
+    /// Runs one attempt of `job` (its `name`, `payload` and run, if any); `attempt` counts
+    /// from 1, so a handler can make itself idempotent.
+    fn run<'a>(&'a self, job: &'a JobRecord, attempt: JobInfo)
+    -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// How background jobs (hooks and the rest) are run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookSettings {
-    /// At most this many hooks run at once.
+    /// At most this many jobs run at once.
     pub concurrency: usize,
     /// Each attempt is cut off after this long.
     pub timeout: Duration,
@@ -89,9 +101,11 @@ enum Outcome {
 }
 
 #[derive(Clone)]
-pub(crate) struct HookDispatcher {
+pub(crate) struct JobQueue {
     store: Arc<dyn Store>,
     hooks: Arc<HashMap<String, Hook>>,
+    /// The handlers of the other kinds, by kind.
+    handlers: Arc<HashMap<&'static str, Arc<dyn JobHandler>>>,
     settings: HookSettings,
     permits: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -106,17 +120,19 @@ pub(crate) struct HookDispatcher {
 /// At most this many committed jobs wait in memory for a slot; the rest wait in the database.
 const QUEUE_LIMIT: usize = 1024;
 
-impl HookDispatcher {
+impl JobQueue {
     pub(crate) fn new(
         store: Arc<dyn Store>,
         hooks: HashMap<String, Hook>,
+        handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
         settings: HookSettings,
-    ) -> HookDispatcher {
-        // The process's id in the database: its runs and its hook job leases carry it.
+    ) -> JobQueue {
+        // The process's id in the database: its runs and its job leases carry it.
         let owner = store.owner_id().into();
-        HookDispatcher {
+        JobQueue {
             store,
             hooks: Arc::new(hooks),
+            handlers: Arc::new(handlers),
             permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             tracker: TaskTracker::new(),
@@ -202,13 +218,17 @@ impl HookDispatcher {
         {
             Ok(Some(record)) => self.attempt_record(record).await,
             Ok(None) => {} // already taken over by someone else
-            Err(e) => tracing::error!(job = %job_id, error = %e, "cannot claim hook job"),
+            Err(e) => tracing::error!(job = %job_id, error = %e, "cannot claim job"),
         }
     }
 
-    /// Runs an attempt of a claimed job with the context stored in its row. A payload that does
-    /// not parse, or whose agent output is gone from its run, can never run: the job is `dead`.
+    /// Runs an attempt of a claimed job: a hook with the context stored in its row, another
+    /// kind through its handler. A job that can never run (a payload that does not parse, an
+    /// agent output gone from its run, a kind nobody handles) is `dead`.
     async fn attempt_record(&self, record: JobRecord) {
+        if record.kind != HOOK_JOB_KIND {
+            return self.attempt_other(record).await;
+        }
         if needs_run_output(&record.payload) {
             // The claim puts back the output its run holds; without it there is none to put.
             let why = "the agent's output, stored with its run, is gone".to_owned();
@@ -254,7 +274,7 @@ impl HookDispatcher {
         let records = match claimed {
             Ok(records) => records,
             Err(e) => {
-                tracing::error!(error = %e, "cannot claim due hook jobs");
+                tracing::error!(error = %e, "cannot claim due jobs");
                 return;
             }
         };
@@ -273,6 +293,38 @@ impl HookDispatcher {
     /// When a lease taken now ends: the attempt's timeout and 30 s more.
     pub(crate) fn lease_until(&self) -> i64 {
         unix_millis() + self.settings.timeout.as_millis() as i64 + 30_000
+    }
+
+    /// Runs one claimed attempt of a job of a kind other than `hook`, through its handler.
+    async fn attempt_other(&self, record: JobRecord) {
+        let Some(handler) = self.handlers.get(record.kind.as_str()).cloned() else {
+            let why = format!(
+                "no handler is registered for jobs of kind {:?}",
+                record.kind
+            );
+            tracing::error!(job = %record.job_id, "{why}");
+            self.record(&record.job_id, "dead", "error", Some(why), 0)
+                .await;
+            return;
+        };
+        let info = JobInfo {
+            id: record.job_id.clone(),
+            attempt: record.attempts,
+        };
+        let call = std::panic::AssertUnwindSafe(handler.run(&record, info)).catch_unwind();
+        let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
+            Err(_) => Outcome::Timeout,
+            Ok(Err(panic)) => Outcome::Panic(panic_message(&panic)),
+            Ok(Ok(Err(e))) => Outcome::Error(e),
+            Ok(Ok(Ok(()))) => Outcome::Ok,
+        };
+        let claimed = Claimed {
+            job_id: record.job_id.clone(),
+            hook_name: record.name.clone(),
+            attempts: record.attempts,
+            max_attempts: record.max_attempts,
+        };
+        self.conclude(&claimed, &record.kind, outcome).await;
     }
 
     /// Runs one claimed attempt and records how it ended.
@@ -298,6 +350,12 @@ impl HookDispatcher {
             Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
             Ok(Ok(Ok(()))) => Outcome::Ok,
         };
+        self.conclude(&record, HOOK_JOB_KIND, outcome).await;
+    }
+
+    /// Records how an attempt of a job of `job_kind` ended: done, or failed (retried after
+    /// a backoff) or dead when its attempts ran out.
+    async fn conclude(&self, record: &Claimed, job_kind: &str, outcome: Outcome) {
         let (kind, error) = match outcome {
             Outcome::Ok => {
                 self.record(&record.job_id, "done", "ok", None, 0).await;
@@ -310,8 +368,12 @@ impl HookDispatcher {
                 format!("timed out after {:?}", self.settings.timeout),
             ),
         };
+        let what = match job_kind {
+            HOOK_JOB_KIND => "hook".to_owned(),
+            other => format!("{other} job"),
+        };
         let context = format!(
-            "background hook failed (job {}, attempt {} of {})",
+            "background job {} (attempt {} of {}) failed: {what}",
             record.job_id, record.attempts, record.max_attempts
         );
         crate::hooks::report_failure(&record.hook_name, &context, &error);
@@ -347,7 +409,7 @@ impl HookDispatcher {
         };
         if let Err(e) = self.store.finish_job_attempt(job_id, &attempt).await {
             // The lease expires and the job is claimed again: at least once.
-            tracing::error!(job = %job_id, error = %e, "cannot record hook outcome");
+            tracing::error!(job = %job_id, error = %e, "cannot record job outcome");
         }
     }
 
@@ -367,5 +429,109 @@ impl HookDispatcher {
         tokio::time::timeout(deadline, self.tracker.wait())
             .await
             .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{JobFilter, NewJob, SqliteStore};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A handler that fails its first attempt, then records the payload it ran with.
+    struct FlakyEcho {
+        calls: AtomicU32,
+        seen: Mutex<Vec<String>>,
+    }
+
+    impl JobHandler for FlakyEcho {
+        fn run<'a>(
+            &'a self,
+            job: &'a JobRecord,
+            attempt: JobInfo,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                if attempt.attempt == 1 {
+                    return Err("not yet".to_owned());
+                }
+                self.seen.lock().unwrap().push(job.payload.clone());
+                Ok(())
+            })
+        }
+    }
+
+    fn job(id: &str, kind: &'static str) -> NewJob {
+        NewJob {
+            job_id: id.to_owned(),
+            kind: kind.into(),
+            name: "echo".to_owned(),
+            run_id: None,
+            payload: format!("{{\"job\":\"{id}\"}}"),
+            max_attempts: 3,
+            lease_owner: String::new(),
+            lease_until: 0,
+            claimed: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_of_another_kind_runs_through_its_handler_with_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("jobs.db"))
+                .await
+                .unwrap(),
+        );
+        let echo = Arc::new(FlakyEcho {
+            calls: AtomicU32::new(0),
+            seen: Mutex::default(),
+        });
+        let mut handlers: HashMap<&'static str, Arc<dyn JobHandler>> = HashMap::new();
+        handlers.insert("echo", echo.clone());
+        let settings = HookSettings {
+            backoff: Duration::from_millis(10),
+            poll_interval: Duration::from_millis(20),
+            ..HookSettings::default()
+        };
+        let queue = JobQueue::new(store.clone(), HashMap::new(), handlers, settings);
+        store
+            .enqueue_jobs(vec![job("j1", "echo"), job("j2", "nobody")])
+            .await
+            .unwrap();
+        queue.start().await;
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let jobs = loop {
+            let filter = JobFilter {
+                limit: 100,
+                ..JobFilter::default()
+            };
+            let (jobs, _) = store.list_jobs(&filter).await.unwrap();
+            let settled = jobs
+                .iter()
+                .all(|j| j.status == "done" || j.status == "dead");
+            if settled || std::time::Instant::now() > deadline {
+                break jobs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(queue.drain(Duration::from_secs(5)).await);
+        let by_id = |id: &str| jobs.iter().find(|j| j.job_id == id).unwrap();
+        assert_eq!(by_id("j1").status, "done", "{:?}", by_id("j1"));
+        assert_eq!(by_id("j1").attempts, 2, "failed once, then ran");
+        assert_eq!(echo.calls.load(Ordering::Relaxed), 2);
+        assert_eq!(*echo.seen.lock().unwrap(), [r#"{"job":"j1"}"#]);
+        let orphan = by_id("j2");
+        assert_eq!(orphan.status, "dead");
+        assert!(
+            orphan
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains("no handler"),
+            "{orphan:?}"
+        );
+        store.close().await;
     }
 }
