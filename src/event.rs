@@ -11,7 +11,11 @@ use std::sync::Arc;
 /// A step's `step_index`: an integer for a top-level step; for a step inside a construct, the
 /// path of positions from the top, sent as a JSON array (`[2, 0]`: the first child of the
 /// third step), as agno sends a tuple for the children of a construct.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(
+    value_type = serde_json::Value,
+    description = "An integer for a top-level step; the path of positions (an array) inside a construct"
+)]
 pub struct StepIndex(pub Vec<usize>);
 
 impl StepIndex {
@@ -43,7 +47,7 @@ impl Serialize for StepIndex {
 }
 
 /// Fields every workflow-level event carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WorkflowContext {
     /// Unix seconds.
     pub created_at: i64,
@@ -67,7 +71,7 @@ pub struct WorkflowContext {
 }
 
 /// Fields every agent-level event carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgentContext {
     /// Unix seconds.
     pub created_at: i64,
@@ -133,7 +137,7 @@ impl AgentContext {
 }
 
 /// One event of a run, in agno's names and shapes (wire spec §2.6).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "event")]
 #[allow(missing_docs)] // the variant fields are agno's wire keys, documented in the wire spec
 pub enum RunEvent {

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// More fields than any client sends; past this the form is refused (400).
 const MAX_FIELDS: usize = 1000;
@@ -221,4 +222,69 @@ impl RunForm {
         req.message = message.ok_or_else(|| ApiError::missing("body", "message"))?;
         Ok(req)
     }
+}
+
+/// The form of `POST /workflows/{workflow_id}/runs` (multipart or URL-encoded). Other fields
+/// are passed on to the run as extra data (`true`/`false` as booleans, `null`/`none` as null).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; `RunForm` reads it field by field
+pub(crate) struct WorkflowRunForm {
+    /// The input.
+    message: String,
+    /// Server-Sent Events when true, JSON when false.
+    #[schema(default = true)]
+    stream: Option<bool>,
+    /// The session (a new one if omitted or empty).
+    session_id: Option<String>,
+    /// The user.
+    user_id: Option<String>,
+    /// With `stream=false`: answer 202 at once and run in the background (poll the run); with
+    /// `stream=true`: a resumable stream whose events carry `event_index`.
+    #[schema(default = false)]
+    background: Option<bool>,
+    /// A JSON object: the session state the steps start from.
+    session_state: Option<String>,
+    /// A JSON object, given to the steps.
+    dependencies: Option<String>,
+    /// A JSON object, stored with the run.
+    metadata: Option<String>,
+    /// A JSON object, given to every step as `additional_data`.
+    additional_data: Option<String>,
+}
+
+/// The form of `POST /agents/{agent_id}/runs` (multipart or URL-encoded). Other fields are
+/// passed on to the run as extra data.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; `RunForm` reads it field by field
+pub(crate) struct AgentRunForm {
+    /// The input.
+    message: String,
+    /// Server-Sent Events when true, JSON when false.
+    #[schema(default = true)]
+    stream: Option<bool>,
+    /// The session (a new one if omitted or empty); its earlier messages are the history.
+    session_id: Option<String>,
+    /// The user.
+    user_id: Option<String>,
+    /// With `stream=false`: answer 202 at once and run in the background (poll the run); with
+    /// `stream=true`: a resumable stream whose events carry `event_index`.
+    #[schema(default = false)]
+    background: Option<bool>,
+    /// A JSON object: the session state.
+    session_state: Option<String>,
+    /// A JSON object, stored with the run.
+    metadata: Option<String>,
+    /// Images (png, jpeg, gif, webp) for the model, and text documents (multipart only).
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    files: Option<Vec<Vec<u8>>>,
+}
+
+/// The form of `POST .../runs/{run_id}/resume` (optional: no body replays every event).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; `ResumeForm` reads it field by field
+pub(crate) struct ResumeRequest {
+    /// The index of the last event received; the later ones are sent.
+    last_event_index: Option<i64>,
+    /// The run's session (needed once the run has left this server's memory).
+    session_id: Option<String>,
 }
