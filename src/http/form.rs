@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::files::Upload;
 use crate::runtime::RunRequest;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Request};
+use axum::extract::{FromRequest, Multipart, OriginalUri, Request};
 use axum::http::{StatusCode, header};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -34,6 +34,18 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<RunForm, ApiError> {
+        RunForm::read(req, state, "-F message='Hello' -F stream=false").await
+    }
+}
+
+impl RunForm {
+    /// Reads the form; a JSON body is refused with 415 and a curl example (`fields`) of the
+    /// form to send instead.
+    pub(crate) async fn read<S: Send + Sync>(
+        req: Request,
+        state: &S,
+        fields: &str,
+    ) -> Result<RunForm, ApiError> {
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -87,11 +99,43 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
                 .await
                 .map_err(|e| body_error(e.status(), e.body_text()))?;
             Ok(RunForm(parse_urlencoded(&bytes)?, Vec::new()))
+        } else if is_json(&content_type) {
+            Err(send_a_form(&req, &content_type, fields))
         } else {
-            // FastAPI answers any other body (JSON included) as a form without `message`.
+            // FastAPI answers any other body as a form without `message`.
             Err(ApiError::missing("body", "message"))
         }
     }
+}
+
+/// `application/json` or any `+json` type.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// 415 for a JSON body: the route reads a form, as agno's does; the detail shows how to send one.
+fn send_a_form(req: &Request, content_type: &str, fields: &str) -> ApiError {
+    let path = match req.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.path().to_owned(),
+        None => req.uri().path().to_owned(),
+    };
+    let url = match req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(host) => format!("http://{host}{path}"),
+        None => path,
+    };
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "This route reads a form, not {essence}: send multipart/form-data or \
+             application/x-www-form-urlencoded, for example: curl -X POST {url} {fields}"
+        ),
+    )
 }
 
 /// Parses `application/x-www-form-urlencoded`, refusing invalid UTF-8 (rather than replacing

@@ -201,7 +201,7 @@ async fn get_workflow(
 ///
 /// JSON when `stream=false`, Server-Sent Events otherwise, 202 with `background=true`. With an
 /// `Idempotency-Key` seen before, answers with that run instead of running again. The body is
-/// a form (multipart or URL-encoded), as agno's is.
+/// a form (multipart or URL-encoded), as agno's is: a JSON body gets 415.
 #[utoipa::path(
     post, path = "/workflows/{workflow_id}/runs", tag = TAG,
     params(
@@ -223,6 +223,7 @@ async fn get_workflow(
         (status = 404, description = "No workflow with this id (the detail names the ones served)", body = ErrorBody),
         (status = 409, description = "The session belongs to another component (the detail names it)", body = ErrorBody),
         (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "A JSON body: send a form", body = ErrorBody),
         (status = 422, description = "A missing `message` or a bad boolean", body = ValidationErrorBody),
     )
 )]
@@ -260,6 +261,7 @@ async fn create_run(
     responses(
         (status = 200, description = "`catch_up` or `replay`, then the events, as Server-Sent Events", body = String, content_type = "text/event-stream"),
         (status = 404, description = "No workflow with this id", body = ErrorBody),
+        (status = 415, description = "A JSON body: send a form", body = ErrorBody),
         (status = 422, description = "A `last_event_index` that is not an integer", body = ValidationErrorBody),
     )
 )]

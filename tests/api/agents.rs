@@ -288,7 +288,7 @@ async fn bad_agent_requests_get_clear_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 415);
     let (code, _) = app.get_json(&format!("/agents/{AGENT}/runs")).await;
     assert_eq!(code, 422, "session_id is required to list runs");
     let (code, body) = app

@@ -33,7 +33,7 @@ async fn unknown_workflow_is_404() {
 }
 
 #[tokio::test]
-async fn missing_message_and_json_bodies_are_422() {
+async fn a_missing_message_is_422_and_a_json_body_is_415() {
     let app = spawn_app().await;
     let (status, body) = app.run_json(&[("session_id", "x")]).await;
     assert_eq!(status, 422);
@@ -47,10 +47,14 @@ async fn missing_message_and_json_bodies_are_422() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 415);
     assert_eq!(
-        res.json::<Value>().await.unwrap()["detail"][0]["loc"][1],
-        "message"
+        res.json::<Value>().await.unwrap()["detail"],
+        send_a_form(
+            &app,
+            &format!("/workflows/{WF}/runs"),
+            "-F message='Hello' -F stream=false"
+        )
     );
 
     let (status, body) = app
@@ -58,6 +62,45 @@ async fn missing_message_and_json_bodies_are_422() {
         .await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "stream"]));
+    assert!(app.mock.requests().is_empty(), "nothing ran");
+}
+
+/// The 415 detail for a JSON body posted to `path` of `app`.
+fn send_a_form(app: &TestApp, path: &str, fields: &str) -> String {
+    format!(
+        "This route reads a form, not application/json: send multipart/form-data or \
+         application/x-www-form-urlencoded, for example: curl -X POST {}{path} {fields}",
+        app.base
+    )
+}
+
+#[tokio::test]
+async fn every_form_route_answers_a_json_body_with_the_form_to_send() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .agent(Agent::new("Helper").model(OpenAIChat::new("m").base_url(mock.base_url())));
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let run = "-F message='Hello' -F stream=false";
+    let resume = "-F last_event_index=0";
+    for (path, fields) in [
+        (format!("/workflows/{WF}/runs"), run),
+        ("/agents/helper/runs".to_owned(), run),
+        (format!("/workflows/{WF}/runs/r1/resume"), resume),
+        ("/agents/helper/runs/r1/resume".to_owned(), resume),
+    ] {
+        let res = app
+            .client
+            .post(app.url(&path))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(r#"{"message": "hi"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 415, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["detail"], send_a_form(&app, &path, fields), "{path}");
+    }
     assert!(app.mock.requests().is_empty(), "nothing ran");
 }
 

@@ -490,6 +490,23 @@ async fn docs_auth_and_cors_work_when_nested_in_a_host_app() {
         );
         assert!(doc["paths"]["/workflows/{workflow_id}/runs"]["post"].is_object());
     }
+    // And the 415 hint shows the path as the client sees it.
+    let res = client
+        .post(app.url(&format!("/ai/workflows/{WF}/runs")))
+        .bearer_auth("nested-key")
+        .json(&serde_json::json!({"message": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let detail = res.json::<Value>().await.unwrap()["detail"].to_string();
+    assert!(
+        detail.contains(&format!(
+            "curl -X POST {}/ai/workflows/{WF}/runs -F message=",
+            app.base
+        )),
+        "{detail}"
+    );
     server.abort();
     os.shutdown().await;
 }

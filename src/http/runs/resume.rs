@@ -8,7 +8,7 @@ use crate::http::form::RunForm;
 use crate::kind::ComponentKind;
 use crate::runtime::Runtime;
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::Request;
 use axum::http::header;
 use axum::response::Response;
 
@@ -25,7 +25,7 @@ impl ResumeForm {
     pub(crate) async fn from_request(request: Request) -> Result<ResumeForm, ApiError> {
         let has_form = request.headers().contains_key(header::CONTENT_TYPE);
         let form = match has_form {
-            true => Some(RunForm::from_request(request, &()).await?),
+            true => Some(RunForm::read(request, &(), "-F last_event_index=0").await?),
             false => None,
         };
         ResumeForm::parse(form)
