@@ -192,12 +192,40 @@ impl ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{context}: {e}"))
     }
 
-    /// agno's 404 for an unknown agent, team or workflow id (`Agent not found`).
-    pub(crate) fn unknown(_rt: &AppState, kind: ComponentKind, _id: &str) -> ApiError {
-        ApiError::not_found(format!("{} not found", kind.label()))
+    /// 404 for an unknown agent, team or workflow id: agno's text first (`Agent not found`),
+    /// then the id asked for and the ids served, so a typo shows at once.
+    fn unknown_component<'a>(
+        kind: ComponentKind,
+        id: &str,
+        served: impl Iterator<Item = &'a str>,
+    ) -> ApiError {
+        let served: Vec<&str> = served.collect();
+        let served = match served.is_empty() {
+            true => "none".to_owned(),
+            false => served.join(", "),
+        };
+        ApiError::not_found(format!(
+            "{} not found: '{id}'. Served {}: {served}",
+            kind.label(),
+            kind.plural()
+        ))
     }
 
-    /// The answer when starting a run of `kind` `id` failed.
+    /// [`ApiError::unknown_component`] for this runtime's agents or workflows (no teams yet).
+    pub(crate) fn unknown(rt: &AppState, kind: ComponentKind, id: &str) -> ApiError {
+        match kind {
+            ComponentKind::Agent => {
+                ApiError::unknown_component(kind, id, rt.agents.iter().map(|a| a.id()))
+            }
+            ComponentKind::Workflow => {
+                ApiError::unknown_component(kind, id, rt.workflows.iter().map(|w| w.id()))
+            }
+            ComponentKind::Team => ApiError::unknown_component(kind, id, std::iter::empty()),
+        }
+    }
+
+    /// The answer when starting a run of `kind` `id` failed. A session owned by another
+    /// component is read once more to name its owner in the 409.
     pub(crate) async fn from_start(
         rt: &AppState,
         kind: ComponentKind,
@@ -207,6 +235,27 @@ impl ApiError {
         match e {
             StartError::WorkflowNotFound | StartError::AgentNotFound => {
                 ApiError::unknown(rt, kind, id)
+            }
+            StartError::Store(StoreError::SessionConflict(session_id)) => {
+                let owner = rt.store.get_session(&session_id).await.ok().flatten();
+                let detail = match owner {
+                    Some(s) if !s.component_id.is_empty() => format!(
+                        "Session {session_id} belongs to {} '{}'; send another session_id, \
+                         or none to start a new session",
+                        s.session_type, s.component_id
+                    ),
+                    Some(s) => format!(
+                        "Session {session_id} is {} {} session; send another session_id, \
+                         or none to start a new session",
+                        match s.session_type {
+                            ComponentKind::Agent => "an",
+                            _ => "a",
+                        },
+                        s.session_type
+                    ),
+                    None => conflict_text(&session_id),
+                };
+                ApiError::new(StatusCode::CONFLICT, detail)
             }
             StartError::Store(e) => e.into(),
         }

@@ -18,15 +18,11 @@ async fn unknown_workflow_is_404() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"detail": "Workflow not found"})
-    );
+    let not_found =
+        json!({"detail": "Workflow not found: 'nope'. Served workflows: analysis-workflow"});
+    assert_eq!(res.json::<Value>().await.unwrap(), not_found);
     let (status, body) = app.get_json("/workflows/nope").await;
-    assert_eq!(
-        (status, body),
-        (404, json!({"detail": "Workflow not found"}))
-    );
+    assert_eq!((status, body), (404, not_found));
     let (status, body) = app.get_json("/no/such/route").await;
     assert_eq!(status, 404);
     assert!(body["detail"].is_string());
@@ -102,6 +98,112 @@ async fn every_form_route_answers_a_json_body_with_the_form_to_send() {
         assert_eq!(body["detail"], send_a_form(&app, &path, fields), "{path}");
     }
     assert!(app.mock.requests().is_empty(), "nothing ran");
+}
+
+#[tokio::test]
+async fn an_unknown_id_names_the_ids_served() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .workflow(Workflow::new("second").steps([Agent::new("A").model(OpenAIChat::new("m"))]));
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let cases = [
+        (
+            "/workflows/analysis",
+            "Workflow not found: 'analysis'. Served workflows: analysis-workflow, second",
+        ),
+        (
+            "/workflows/analysis/runs?session_id=s",
+            "Workflow not found: 'analysis'. Served workflows: analysis-workflow, second",
+        ),
+        (
+            "/agents/Analyzer",
+            "Agent not found: 'Analyzer'. Served agents: none",
+        ),
+        ("/teams/t1", "Team not found: 't1'. Served teams: none"),
+    ];
+    for (path, detail) in cases {
+        assert_eq!(
+            app.get_json(path).await,
+            (404, json!({ "detail": detail })),
+            "{path}"
+        );
+    }
+    let res = app
+        .client
+        .post(app.url("/workflows/analysis/runs/r1/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["detail"],
+        "Workflow not found: 'analysis'. Served workflows: analysis-workflow, second"
+    );
+}
+
+#[tokio::test]
+async fn a_session_of_another_component_is_409_naming_its_owner() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .agent(
+            Agent::new("Helper").model(OpenAIChat::new("m").base_url(mock.base_url()).api_key("k")),
+        );
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let (status, _) = app
+        .run_json(&[("message", "hi"), ("session_id", "s1")])
+        .await;
+    assert_eq!(status, 200);
+    let agent_run = |session: &'static str| {
+        app.client
+            .post(app.url("/agents/helper/runs"))
+            .form(&[
+                ("message", "hi"),
+                ("stream", "false"),
+                ("session_id", session),
+            ])
+            .send()
+    };
+    let res = agent_run("s1").await.unwrap();
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"detail": "Session s1 belongs to workflow 'analysis-workflow'; send another session_id, or none to start a new session"})
+    );
+
+    let res = agent_run("s2").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = app
+        .run_json(&[("message", "hi"), ("session_id", "s2")])
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"detail": "Session s2 belongs to agent 'helper'; send another session_id, or none to start a new session"})
+        )
+    );
+
+    // A session created empty, of another type.
+    let res = app
+        .client
+        .post(app.url("/sessions?type=agent"))
+        .json(&json!({"session_id": "s3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let (status, body) = app
+        .run_json(&[("message", "hi"), ("session_id", "s3")])
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"detail": "Session s3 is an agent session; send another session_id, or none to start a new session"})
+        )
+    );
 }
 
 #[tokio::test]
