@@ -8,6 +8,7 @@ mod cors;
 mod docs;
 mod edge;
 mod error;
+mod fallback;
 mod files;
 mod form;
 mod hooks;
@@ -26,8 +27,7 @@ pub(crate) use edge::{Edge, apply as with_edge};
 
 use crate::runtime::Runtime;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request};
 use error::ApiError;
 use std::sync::Arc;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
@@ -47,9 +47,9 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .split_for_parts();
     api.merge(openapi::router(doc))
         .merge(docs::router())
-        .fallback(|| async { ApiError::not_found("Not Found") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        .fallback(move |request: Request| fallback::not_found(max_body_bytes, request))
+        .method_not_allowed_fallback(move |request: Request| {
+            fallback::method_not_allowed(max_body_bytes, request)
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(runtime)

@@ -206,6 +206,83 @@ async fn a_session_of_another_component_is_409_naming_its_owner() {
     );
 }
 
+/// Sends `body` to `path` over a plain TCP connection, all of it, then reads the answer:
+/// `(status, body)`. A server that answers before reading the upload and closes makes the
+/// write or the read fail with a reset.
+async fn raw_post(base: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        tcp.write_all(chunk)
+            .await
+            .unwrap_or_else(|e| panic!("the upload was cut off: {e}"));
+    }
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer)
+        .await
+        .unwrap_or_else(|e| panic!("no answer after the upload: {e}"));
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer[9..12].parse().unwrap();
+    let (_, json) = answer.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(json).unwrap())
+}
+
+#[tokio::test]
+async fn a_large_upload_to_an_unknown_route_gets_its_404() {
+    let app = spawn_app().await;
+    let file = vec![b'x'; 6 * 1024 * 1024];
+    let body = [
+        b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n\r\n"
+            .as_slice(),
+        &file,
+        b"\r\n--b--\r\n",
+    ]
+    .concat();
+    let multipart = "multipart/form-data; boundary=b";
+    for path in ["/agents/nobody/run", "/v1/workflows/x/runs"] {
+        assert_eq!(
+            raw_post(&app.base, path, multipart, &body).await,
+            (404, json!({"detail": "Not Found"})),
+            "{path}"
+        );
+    }
+    // An unknown method on a known path reads the upload too.
+    assert_eq!(
+        raw_post(&app.base, "/health", multipart, &body).await,
+        (405, json!({"detail": "Method Not Allowed"}))
+    );
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_to_an_unknown_route_is_413() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .max_body_bytes(1024 * 1024);
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let res = app
+        .client
+        .post(app.url("/no/such/route"))
+        .body(vec![b'x'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"detail": "Request body too large"})
+    );
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the server is still up");
+}
+
 #[tokio::test]
 async fn run_lookups_answer_404_and_422_like_agno() {
     let app = spawn_app().await;
