@@ -6,7 +6,19 @@ use std::fmt;
 
 /// The kind of a served component: an agent, a team or a workflow. Its wire form is agno's
 /// session and run type (`"agent"`, `"team"`, `"workflow"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ComponentKind {
     /// An agent served on its own (`/agents/{id}`).

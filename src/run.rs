@@ -26,7 +26,7 @@ pub(crate) fn unix_millis() -> i64 {
 }
 
 /// The lifecycle status of a run (agno's `RunStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RunStatus {
     /// Accepted, not started.
@@ -82,7 +82,7 @@ fn is_zero(v: &u64) -> bool {
 }
 
 /// Token usage and timing of one model, inside [`RunMetrics::details`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelMetrics {
     /// Prompt tokens.
     pub input_tokens: u64,
@@ -97,7 +97,7 @@ pub struct ModelMetrics {
 }
 
 /// agno's `RunMetrics`: zero counts and missing values are left out of the JSON.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunMetrics {
     /// Prompt tokens.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -120,7 +120,7 @@ pub struct RunMetrics {
 }
 
 /// One chat message as agno records it in `RunOutput.messages`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     /// A uuid.
     pub id: String,
@@ -180,7 +180,7 @@ impl Message {
 }
 
 /// agno's `ToolCallMetrics`: when a tool call ran, in unix seconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolCallMetrics {
     /// When the call started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,7 +195,7 @@ pub struct ToolCallMetrics {
 
 /// One tool call of a run (agno's `ToolExecution`), in `RunOutput.tools` and on the
 /// `ToolCall*` events. Null keys are kept, as agno keeps them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ToolExecution {
     /// The model's id for the call.
     pub tool_call_id: String,
@@ -220,14 +220,14 @@ pub struct ToolExecution {
 }
 
 /// The input of an agent run (agno's `RunInput`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunInput {
     /// The text the agent was asked.
     pub input_content: String,
 }
 
 /// The output of one agent run (agno's `RunOutput.to_dict()`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunOutput {
     /// This agent run's id.
     pub run_id: String,
@@ -294,7 +294,7 @@ fn value_text(v: &Value) -> String {
 }
 
 /// The result of one workflow step (agno's `StepOutput.to_dict()`: every key present, nulls too).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepOutput {
     /// The step's content (the agent's answer, or an error text).
     pub content: Option<String>,
@@ -331,6 +331,7 @@ pub struct StepOutput {
     /// The outputs of a construct's children (Steps, Parallel, Condition, Loop, Router), in
     /// order; absent for a single step, as in agno.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub steps: Option<Vec<StepOutput>>,
 }
 
@@ -398,7 +399,7 @@ impl StepOutput {
 }
 
 /// One entry of `WorkflowRunOutput.metrics.steps`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepMetrics {
     /// The step's name.
     pub step_name: String,
@@ -411,7 +412,7 @@ pub struct StepMetrics {
 }
 
 /// `WorkflowRunOutput.metrics`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkflowMetrics {
     /// Per-step metrics, by step name.
     pub steps: BTreeMap<String, StepMetrics>,
@@ -420,7 +421,7 @@ pub struct WorkflowMetrics {
 }
 
 /// The output of a workflow run (agno's `WorkflowRunOutput.to_dict()`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkflowRunOutput {
     /// The message the run was started with.
     pub input: String,

@@ -7,7 +7,11 @@ use serde::Serialize;
 /// A step's `step_index`: an integer for a top-level step; for a step inside a construct, the
 /// path of positions from the top, sent as a JSON array (`[2, 0]`: the first child of the
 /// third step), as agno sends a tuple for the children of a construct.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(
+    value_type = serde_json::Value,
+    description = "An integer for a top-level step; the path of positions (an array) inside a construct"
+)]
 pub struct StepIndex(pub Vec<usize>);
 
 impl StepIndex {
@@ -39,7 +43,7 @@ impl Serialize for StepIndex {
 }
 
 /// Fields every workflow-level event carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WorkflowContext {
     /// Unix seconds.
     pub created_at: i64,
@@ -63,7 +67,7 @@ pub struct WorkflowContext {
 }
 
 /// Fields every agent-level event carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AgentContext {
     /// Unix seconds.
     pub created_at: i64,

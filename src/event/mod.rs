@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// One event of a run, in agno's names and shapes (wire spec §2.6).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "event")]
 #[allow(missing_docs)] // the variant fields are agno's wire keys, documented in the wire spec
 pub enum RunEvent {

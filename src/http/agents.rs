@@ -1,85 +1,171 @@
-//! `/agents`: list, detail, run (JSON or SSE), the stored runs, cancel.
+//! `/agents`: list, detail, run (JSON or SSE), the stored runs, cancel, resume.
 
-use super::error::ApiError;
-use super::form::RunForm;
+use super::error::{ApiError, ErrorBody, ValidationErrorBody};
+use super::form::{AgentRunForm, ResumeRequest, RunForm};
 use super::runs::{
-    RunsQuery, answer, cancelled, find_run, idempotency_key, list_session_runs, resume, resume_form,
+    Cancelled, ResumeForm, RunAccepted, RunsQuery, answer, cancelled, find_run, idempotency_key,
+    json_text, list_session_runs, resume,
 };
-use super::{AppState, route};
-use super::{Path, Query};
+use super::sessions::run_schema::SessionRun;
+use super::{AppState, Path, Query, routes};
 use crate::agent::Agent;
 use crate::event::{AgentContext, RunEvent};
 use crate::kind::ComponentKind;
 use crate::outcome::cancel_reason;
-use crate::run::{RunOutput, RunStatus};
+use crate::run::{RunInput, RunOutput, RunStatus};
 use crate::runtime::Runtime;
 use crate::store::RunRecord;
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    let r = Router::new();
-    let r = route(r, "/agents", get(list_agents));
-    let r = route(r, "/agents/{agent_id}", get(get_agent));
-    let r = route(
-        r,
-        "/agents/{agent_id}/runs",
-        post(create_run).get(list_runs),
-    );
-    let r = route(r, "/agents/{agent_id}/runs/{run_id}", get(get_run));
-    let r = route(
-        r,
-        "/agents/{agent_id}/runs/{run_id}/cancel",
-        post(cancel_run),
-    );
-    route(
-        r,
-        "/agents/{agent_id}/runs/{run_id}/resume",
-        post(resume_run),
-    )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    [
+        routes!(list_agents),
+        routes!(get_agent),
+        routes!(create_run, list_runs),
+        routes!(get_run),
+        routes!(cancel_run),
+        routes!(resume_run),
+    ]
+    .into_iter()
+    .fold(OpenApiRouter::default(), routes)
 }
+
+/// The OpenAPI tag of these routes.
+const TAG: &str = "Agents";
 
 /// agno's `AgentResponse`: what Agent UI and `AgentOSClient.get_agent` read.
-pub(crate) fn agent_response(rt: &Runtime, agent: &Agent) -> Value {
-    let model = agent
-        .get_model()
-        .map(|m| json!({"name": m.provider(), "model": m.id(), "provider": m.provider()}));
-    let mut v = json!({
-        "id": agent.id(),
-        "name": agent.name(),
-        "db_id": rt.db_id,
-        "model": model,
-        "is_factory": false,
-        "is_component": false,
-    });
-    if let Some(tools) = agent.tools_info() {
-        v["tools"] = tools;
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AgentResponse {
+    pub id: String,
+    pub name: String,
+    pub db_id: String,
+    /// Null when the agent has no model.
+    pub model: Option<ModelResponse>,
+    pub is_factory: bool,
+    pub is_component: bool,
+    /// `{"tools": [{"name", "description", "parameters"}], "tool_choice"?}`; absent without
+    /// tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub tools: Option<Value>,
+}
+
+/// agno's `ModelResponse`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ModelResponse {
+    /// The provider's name (agno puts it here too).
+    pub name: String,
+    /// The model id.
+    pub model: String,
+    pub provider: String,
+}
+
+impl ModelResponse {
+    pub(crate) fn of(agent: &Agent) -> Option<ModelResponse> {
+        agent.get_model().map(|m| ModelResponse {
+            name: m.provider().to_owned(),
+            model: m.id().to_owned(),
+            provider: m.provider().to_owned(),
+        })
     }
-    v
 }
 
-fn find<'a>(rt: &'a Runtime, id: &str) -> Result<&'a Arc<Agent>, ApiError> {
+/// An agent run still executing, as `GET .../runs/{run_id}` shows it: what is known so far.
+#[derive(Debug, Serialize)]
+struct RunningAgentRun<'a> {
+    run_id: &'a str,
+    agent_id: &'a str,
+    session_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    /// `""`, or the error of a run that failed before it had an output.
+    content: &'a str,
+    content_type: &'static str,
+    created_at: i64,
+    status: RunStatus,
+    input: RunInput,
+}
+
+pub(crate) fn agent_response(rt: &Runtime, agent: &Agent) -> AgentResponse {
+    AgentResponse {
+        id: agent.id().to_owned(),
+        name: agent.name().to_owned(),
+        db_id: rt.db_id.clone(),
+        model: ModelResponse::of(agent),
+        is_factory: false,
+        is_component: false,
+        tools: agent.tools_info(),
+    }
+}
+
+fn find<'a>(rt: &'a AppState, id: &str) -> Result<&'a Arc<Agent>, ApiError> {
     rt.agent(id)
-        .ok_or_else(|| ApiError::not_found("Agent not found"))
+        .ok_or_else(|| ApiError::unknown(rt, ComponentKind::Agent, id))
 }
 
-async fn list_agents(State(rt): State<AppState>) -> Json<Vec<Value>> {
+/// List the agents
+#[utoipa::path(
+    get, path = "/agents", tag = TAG,
+    responses((status = 200, description = "The agents served", body = Vec<AgentResponse>))
+)]
+async fn list_agents(State(rt): State<AppState>) -> Json<Vec<AgentResponse>> {
     Json(rt.agents.iter().map(|a| agent_response(&rt, a)).collect())
 }
 
+/// Get an agent
+#[utoipa::path(
+    get, path = "/agents/{agent_id}", tag = TAG,
+    params(("agent_id" = String, Path, description = "The agent's id")),
+    responses(
+        (status = 200, description = "The agent", body = AgentResponse),
+        (status = 404, description = "No agent with this id (the detail names the ones served)", body = ErrorBody),
+    )
+)]
 async fn get_agent(
     State(rt): State<AppState>,
     Path(agent_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AgentResponse>, ApiError> {
     Ok(Json(agent_response(&rt, find(&rt, &agent_id)?)))
 }
 
-/// `POST /agents/{id}/runs`: runs the agent; JSON when `stream=false`, SSE otherwise.
+/// Run an agent
+///
+/// JSON when `stream=false`, Server-Sent Events otherwise, 202 with `background=true`. The
+/// body is a form (multipart or URL-encoded), as agno's is: a JSON body gets 415.
+#[utoipa::path(
+    post, path = "/agents/{agent_id}/runs", tag = TAG,
+    params(
+        ("agent_id" = String, Path, description = "The agent's id"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255,
+            description = "Retrying with the same key returns the same run (agentos extension)"),
+    ),
+    request_body(content(
+        (AgentRunForm = "multipart/form-data"),
+        (AgentRunForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The finished run (`stream=false`), or its events (`stream=true`): `event: <name>` and `data: <RunEvent as JSON>` blocks", content(
+            (RunOutput = "application/json"),
+            (RunEvent = "text/event-stream"),
+        )),
+        (status = 202, description = "Accepted: a background run, or a run still executing for a repeated `Idempotency-Key`", body = RunAccepted),
+        (status = 400, description = "A malformed body, a rejected input or an unsupported file", body = ErrorBody),
+        (status = 404, description = "No agent with this id", body = ErrorBody),
+        (status = 409, description = "The session belongs to another component (the detail names it)", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "A JSON body: send a form", body = ErrorBody),
+        (status = 422, description = "A missing `message` or a bad boolean", body = ValidationErrorBody),
+    )
+)]
 async fn create_run(
     State(rt): State<AppState>,
     Path(agent_id): Path<String>,
@@ -90,22 +176,40 @@ async fn create_run(
     let mut req = form.into_agent_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
-    answer(
-        rt.start_agent_run(&agent_id, req).await?,
-        stream,
-        final_event,
-    )
-    .await
+    let started = match rt.start_agent_run(&agent_id, req).await {
+        Ok(started) => started,
+        Err(e) => return Err(ApiError::from_start(&rt, ComponentKind::Agent, &agent_id, e).await),
+    };
+    answer(started, stream, final_event).await
 }
 
-/// `POST .../runs/{run_id}/resume`: replays what the client missed and follows the run.
+/// Resume an agent run's event stream
+///
+/// Replays the events after `last_event_index` and follows the run while it executes.
+#[utoipa::path(
+    post, path = "/agents/{agent_id}/runs/{run_id}/resume", tag = TAG,
+    params(
+        ("agent_id" = String, Path, description = "The agent's id"),
+        ("run_id" = String, Path, description = "The run's id"),
+    ),
+    request_body(content(
+        (ResumeRequest = "multipart/form-data"),
+        (ResumeRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "`catch_up` or `replay`, then the events, as Server-Sent Events", body = String, content_type = "text/event-stream"),
+        (status = 404, description = "No agent with this id", body = ErrorBody),
+        (status = 415, description = "A JSON body: send a form", body = ErrorBody),
+        (status = 422, description = "A `last_event_index` that is not an integer", body = ValidationErrorBody),
+    )
+)]
 async fn resume_run(
     State(rt): State<AppState>,
     Path((agent_id, run_id)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
-    let form = resume_form(request).await?;
+    let form = ResumeForm::from_request(request).await?;
     resume(&rt, ComponentKind::Agent, &agent_id, &run_id, form).await
 }
 
@@ -137,18 +241,46 @@ fn parse_output(json: &str) -> Result<RunOutput, ApiError> {
     serde_json::from_str(json).map_err(|e| ApiError::internal("stored run is unreadable", e))
 }
 
-/// `GET /agents/{id}/runs?session_id=&status=`: the session's runs as agno's `RunSchema`.
+/// List an agent's runs in a session
+///
+/// Each as agno's `RunSchema`.
+#[utoipa::path(
+    get, path = "/agents/{agent_id}/runs", tag = TAG,
+    params(
+        ("agent_id" = String, Path, description = "The agent's id"),
+        RunsQuery,
+    ),
+    responses(
+        (status = 200, description = "The session's runs of this agent", body = Vec<SessionRun>),
+        (status = 400, description = "An unknown status", body = ErrorBody),
+        (status = 404, description = "No agent with this id, or no such session of it", body = ErrorBody),
+        (status = 422, description = "No `session_id`", body = ValidationErrorBody),
+    )
+)]
 async fn list_runs(
     State(rt): State<AppState>,
     Path(agent_id): Path<String>,
     Query(q): Query<RunsQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<SessionRun>>, ApiError> {
     find(&rt, &agent_id)?;
     list_session_runs(&rt, ComponentKind::Agent, &agent_id, q).await
 }
 
-/// `GET /agents/{id}/runs/{run_id}?session_id=`: the run's `RunOutput` (while it runs: its
-/// id, session, input and status).
+/// Get (poll) an agent run
+///
+/// The run's `RunOutput`; while it runs, its id, session, input and status.
+#[utoipa::path(
+    get, path = "/agents/{agent_id}/runs/{run_id}", tag = TAG,
+    params(
+        ("agent_id" = String, Path, description = "The agent's id"),
+        ("run_id" = String, Path, description = "The run's id"),
+        RunsQuery,
+    ),
+    responses(
+        (status = 200, description = "The run", body = RunOutput),
+        (status = 404, description = "No agent with this id, or no such run of it", body = ErrorBody),
+    )
+)]
 async fn get_run(
     State(rt): State<AppState>,
     Path((agent_id, run_id)): Path<(String, String)>,
@@ -163,39 +295,52 @@ async fn get_run(
         q.session_id.as_deref(),
     )
     .await?;
-    Ok(Json(stored_output(&run)?).into_response())
+    stored_output(&run)
 }
 
 /// The stored output, or what is known of a run still executing.
-fn stored_output(run: &RunRecord) -> Result<Value, ApiError> {
+fn stored_output(run: &RunRecord) -> Result<Response, ApiError> {
     if let Some(json) = &run.output {
-        return serde_json::from_str(json)
-            .map_err(|e| ApiError::internal("stored run is unreadable", e));
+        // Checked, then answered as stored.
+        serde_json::from_str::<serde::de::IgnoredAny>(json)
+            .map_err(|e| ApiError::internal("stored run is unreadable", e))?;
+        return Ok(json_text(json.clone()));
     }
-    let mut v = json!({
-        "run_id": run.run_id,
-        "agent_id": run.component_id,
-        "session_id": run.session_id,
-        "content": "",
-        "content_type": "str",
-        "created_at": run.created_at / 1000,
-        "status": run.status,
-        "input": {"input_content": run.input},
-    });
-    if let Some(user_id) = &run.user_id {
-        v["user_id"] = json!(user_id);
-    }
-    if let Some(error) = &run.error {
-        v["content"] = json!(error);
-    }
-    Ok(v)
+    let running = RunningAgentRun {
+        run_id: &run.run_id,
+        agent_id: &run.component_id,
+        session_id: &run.session_id,
+        user_id: run.user_id.as_deref(),
+        content: run.error.as_deref().unwrap_or(""),
+        content_type: "str",
+        created_at: run.created_at / 1000,
+        status: run.status,
+        input: RunInput {
+            input_content: run.input.clone(),
+        },
+    };
+    Ok(Json(running).into_response())
 }
 
-/// `POST /agents/{id}/runs/{run_id}/cancel`.
+/// Cancel an agent run
+///
+/// 200 `{}` for a run executing, a finished one or an unknown one alike (cancel is an intent).
+#[utoipa::path(
+    post, path = "/agents/{agent_id}/runs/{run_id}/cancel", tag = TAG,
+    params(
+        ("agent_id" = String, Path, description = "The agent's id"),
+        ("run_id" = String, Path, description = "The run's id"),
+        ("session_id" = Option<String>, Query, description = "The run's session"),
+    ),
+    responses(
+        (status = 200, description = "Cancel requested", body = Cancelled),
+        (status = 404, description = "No agent with this id", body = ErrorBody),
+    )
+)]
 async fn cancel_run(
     State(rt): State<AppState>,
     Path((agent_id, run_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Cancelled>, ApiError> {
     find(&rt, &agent_id)?;
     Ok(cancelled(rt.cancel_anywhere(&run_id).await?, &run_id))
 }

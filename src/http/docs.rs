@@ -1,14 +1,12 @@
-//! `/openapi.json` and `/docs`: the OpenAPI document, rendered by Swagger UI whose JS and CSS
-//! are served from the `swagger-ui-dist` crate (they ship inside its package: nothing is
-//! downloaded at build time, and the page loads nothing from another host).
+//! `/docs`: the OpenAPI document rendered by Swagger UI, whose JS and CSS are served from the
+//! `swagger-ui-dist` crate (they ship inside its package: nothing is downloaded at build time,
+//! and the page loads nothing from another host).
 
-use super::{AppState, openapi, route};
+use super::AppState;
+use axum::Router;
 use axum::extract::OriginalUri;
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Html;
 use axum::routing::get;
-use axum::{Json, Router};
-use std::sync::OnceLock;
 
 /// The asset files under `/docs/`, served by `swagger-ui-dist`'s own router.
 pub(crate) const ASSETS: [&str; 4] = [
@@ -24,20 +22,12 @@ pub(crate) fn router() -> Router<AppState> {
         api_definition: swagger_ui_dist::OpenApiSource::Uri("/openapi.json"),
         title: None,
     });
-    let r = Router::new().route("/openapi.json", get(document));
-    let r = route(r, "/docs", get(page));
+    let r = Router::new()
+        .route("/docs", get(page))
+        .route("/docs/", get(page));
     ASSETS.iter().fold(r, |r, file| {
         r.route_service(&format!("/docs/{file}"), assets.clone())
     })
-}
-
-async fn document() -> Response {
-    static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    (
-        [(header::CACHE_CONTROL, "no-cache")],
-        Json(DOC.get_or_init(openapi::document)),
-    )
-        .into_response()
 }
 
 /// The Swagger UI page. Its links are absolute paths built from the URL it was requested at, so

@@ -5,9 +5,10 @@ use super::error::ApiError;
 use super::files::Upload;
 use crate::runtime::RunRequest;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Request};
+use axum::extract::{FromRequest, Multipart, OriginalUri, Request};
 use axum::http::{StatusCode, header};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 /// More fields than any client sends; past this the form is refused (400).
 const MAX_FIELDS: usize = 1000;
@@ -33,6 +34,18 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<RunForm, ApiError> {
+        RunForm::read(req, state, "-F message='Hello' -F stream=false").await
+    }
+}
+
+impl RunForm {
+    /// Reads the form; a JSON body is refused with 415 and a curl example (`fields`) of the
+    /// form to send instead.
+    pub(crate) async fn read<S: Send + Sync>(
+        req: Request,
+        state: &S,
+        fields: &str,
+    ) -> Result<RunForm, ApiError> {
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -86,11 +99,43 @@ impl<S: Send + Sync> FromRequest<S> for RunForm {
                 .await
                 .map_err(|e| body_error(e.status(), e.body_text()))?;
             Ok(RunForm(parse_urlencoded(&bytes)?, Vec::new()))
+        } else if is_json(&content_type) {
+            Err(send_a_form(&req, &content_type, fields))
         } else {
-            // FastAPI answers any other body (JSON included) as a form without `message`.
+            // FastAPI answers any other body as a form without `message`.
             Err(ApiError::missing("body", "message"))
         }
     }
+}
+
+/// `application/json` or any `+json` type.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// 415 for a JSON body: the route reads a form, as agno's does; the detail shows how to send one.
+fn send_a_form(req: &Request, content_type: &str, fields: &str) -> ApiError {
+    let path = match req.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri.path().to_owned(),
+        None => req.uri().path().to_owned(),
+    };
+    let url = match req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        Some(host) => format!("http://{host}{path}"),
+        None => path,
+    };
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "This route reads a form, not {essence}: send multipart/form-data or \
+             application/x-www-form-urlencoded, for example: curl -X POST {url} {fields}"
+        ),
+    )
 }
 
 /// Parses `application/x-www-form-urlencoded`, refusing invalid UTF-8 (rather than replacing
@@ -221,4 +266,69 @@ impl RunForm {
         req.message = message.ok_or_else(|| ApiError::missing("body", "message"))?;
         Ok(req)
     }
+}
+
+/// The form of `POST /workflows/{workflow_id}/runs` (multipart or URL-encoded). Other fields
+/// are passed on to the run as extra data (`true`/`false` as booleans, `null`/`none` as null).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; `RunForm` reads it field by field
+pub(crate) struct WorkflowRunForm {
+    /// The input.
+    message: String,
+    /// Server-Sent Events when true, JSON when false.
+    #[schema(default = true)]
+    stream: Option<bool>,
+    /// The session (a new one if omitted or empty).
+    session_id: Option<String>,
+    /// The user.
+    user_id: Option<String>,
+    /// With `stream=false`: answer 202 at once and run in the background (poll the run); with
+    /// `stream=true`: a resumable stream whose events carry `event_index`.
+    #[schema(default = false)]
+    background: Option<bool>,
+    /// A JSON object: the session state the steps start from.
+    session_state: Option<String>,
+    /// A JSON object, given to the steps.
+    dependencies: Option<String>,
+    /// A JSON object, stored with the run.
+    metadata: Option<String>,
+    /// A JSON object, given to every step as `additional_data`.
+    additional_data: Option<String>,
+}
+
+/// The form of `POST /agents/{agent_id}/runs` (multipart or URL-encoded). Other fields are
+/// passed on to the run as extra data.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; `RunForm` reads it field by field
+pub(crate) struct AgentRunForm {
+    /// The input.
+    message: String,
+    /// Server-Sent Events when true, JSON when false.
+    #[schema(default = true)]
+    stream: Option<bool>,
+    /// The session (a new one if omitted or empty); its earlier messages are the history.
+    session_id: Option<String>,
+    /// The user.
+    user_id: Option<String>,
+    /// With `stream=false`: answer 202 at once and run in the background (poll the run); with
+    /// `stream=true`: a resumable stream whose events carry `event_index`.
+    #[schema(default = false)]
+    background: Option<bool>,
+    /// A JSON object: the session state.
+    session_state: Option<String>,
+    /// A JSON object, stored with the run.
+    metadata: Option<String>,
+    /// Images (png, jpeg, gif, webp) for the model, and text documents (multipart only).
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    files: Option<Vec<Vec<u8>>>,
+}
+
+/// The form of `POST .../runs/{run_id}/resume` (optional: no body replays every event).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the form; `ResumeForm` reads it field by field
+pub(crate) struct ResumeRequest {
+    /// The index of the last event received; the later ones are sent.
+    last_event_index: Option<i64>,
+    /// The run's session (needed once the run has left this server's memory).
+    session_id: Option<String>,
 }

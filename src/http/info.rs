@@ -1,11 +1,15 @@
 //! `/info` (agno's unauthenticated `InfoResponse`) and `/teams` (no teams exist yet).
 
-use super::error::ApiError;
-use super::{AppState, route};
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, Path, routes};
+use crate::kind::ComponentKind;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
+use axum::{Extension, Json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The agno release whose AgentOS protocol this server speaks; reported as `agno_version` by
 /// `/info` (we are not agno: `os_version` is our own version).
@@ -15,28 +19,92 @@ pub(crate) const AGNO_PROTOCOL_VERSION: &str = "3.1.10";
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AuthMode(pub &'static str);
 
-pub(crate) fn router() -> Router<AppState> {
-    let r = route(Router::new(), "/info", get(info));
-    let r = route(r, "/teams", get(|| async { Json(json!([])) }));
-    route(
-        r,
-        "/teams/{team_id}",
-        get(|| async { ApiError::not_found("Team not found") }),
-    )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    [routes!(info), routes!(list_teams), routes!(get_team)]
+        .into_iter()
+        .fold(OpenApiRouter::default(), routes)
 }
 
-async fn info(State(rt): State<AppState>, mode: Option<Extension<AuthMode>>) -> Json<Value> {
+/// agno's `InfoResponse`: lightweight OS metadata.
+#[derive(Debug, Serialize, ToSchema)]
+struct InfoResponse {
+    os_id: String,
+    /// The OS's name (none set here).
+    name: Option<String>,
+    /// This server's version.
+    os_version: &'static str,
+    /// The agno release whose protocol is spoken.
+    agno_version: &'static str,
+    agent_count: usize,
+    team_count: usize,
+    workflow_count: usize,
+    mcp: McpInfo,
+    /// `none` or `security_key`.
+    auth_mode: &'static str,
+    user_isolation: bool,
+}
+
+/// MCP server availability (none here).
+#[derive(Debug, Serialize, ToSchema)]
+struct McpInfo {
+    enabled: bool,
+    path: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    oauth: Option<Value>,
+    tool_run_endpoint: bool,
+}
+
+/// Lightweight OS metadata (no key needed)
+#[utoipa::path(
+    get, path = "/info", tag = "Core",
+    responses((status = 200, description = "What this OS serves and how it authenticates", body = InfoResponse))
+)]
+async fn info(State(rt): State<AppState>, mode: Option<Extension<AuthMode>>) -> Json<InfoResponse> {
     let auth_mode = mode.map_or("none", |Extension(AuthMode(m))| m);
-    Json(json!({
-        "os_id": rt.os_id,
-        "name": null,
-        "os_version": env!("CARGO_PKG_VERSION"),
-        "agno_version": AGNO_PROTOCOL_VERSION,
-        "agent_count": rt.agents.len(),
-        "team_count": 0,
-        "workflow_count": rt.workflows.len(),
-        "mcp": {"enabled": false, "path": null, "oauth": null, "tool_run_endpoint": false},
-        "auth_mode": auth_mode,
-        "user_isolation": false,
-    }))
+    Json(InfoResponse {
+        os_id: rt.os_id.clone(),
+        name: None,
+        os_version: env!("CARGO_PKG_VERSION"),
+        agno_version: AGNO_PROTOCOL_VERSION,
+        agent_count: rt.agents.len(),
+        team_count: 0,
+        workflow_count: rt.workflows.len(),
+        mcp: McpInfo {
+            enabled: false,
+            path: None,
+            oauth: None,
+            tool_run_endpoint: false,
+        },
+        auth_mode,
+        user_isolation: false,
+    })
+}
+
+/// List the teams
+///
+/// None yet: `[]`.
+#[utoipa::path(
+    get, path = "/teams", tag = "Teams",
+    responses((status = 200, description = "The teams served (none yet)", body = Vec<Object>))
+)]
+async fn list_teams() -> Json<[Value; 0]> {
+    Json([])
+}
+
+/// Get a team
+///
+/// No team is served yet: always 404.
+#[utoipa::path(
+    get, path = "/teams/{team_id}", tag = "Teams",
+    params(("team_id" = String, Path, description = "The team's id")),
+    responses(
+        (status = 200, description = "The team", body = Object),
+        (status = 404, description = "No team with this id (the detail names the ones served)", body = ErrorBody),
+    )
+)]
+async fn get_team(
+    State(rt): State<AppState>,
+    Path(team_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Err(ApiError::unknown(&rt, ComponentKind::Team, &team_id))
 }

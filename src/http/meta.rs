@@ -1,22 +1,107 @@
-//! `/`, `/health` and `/config`.
+//! `/`, `/health`, `/config` and `/models`.
 
-use super::{AppState, route};
+use super::workflows::WorkflowSummary;
+use super::{AppState, routes};
 use crate::runtime::Runtime;
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    let r = Router::new().route("/", get(home));
-    let r = route(r, "/health", get(health));
-    let r = route(r, "/config", get(config));
-    route(r, "/models", get(models))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    [
+        routes!(home),
+        routes!(health),
+        routes!(config),
+        routes!(models),
+    ]
+    .into_iter()
+    .fold(OpenApiRouter::default(), routes)
 }
 
-/// Every model in use (by agents served on their own and by workflow steps), once each, as
-/// agno's `[{"id", "provider"}]`.
-fn available_models(rt: &Runtime) -> Vec<Value> {
+/// The OpenAPI tag of these routes.
+const TAG: &str = "Core";
+
+/// `GET /`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Home {
+    /// `AgentOS API`.
+    name: &'static str,
+    /// The OS id.
+    id: String,
+    /// This server's version.
+    version: &'static str,
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    /// `ok`.
+    status: &'static str,
+    /// When this server started (ISO-8601 UTC).
+    instantiated_at: String,
+}
+
+/// agno's `Model`: a model in use.
+#[derive(Debug, Serialize, ToSchema)]
+struct Model {
+    id: String,
+    provider: String,
+}
+
+/// agno's `ConfigResponse` (wire spec §6.1), for the parts this server has.
+#[derive(Debug, Serialize, ToSchema)]
+struct ConfigResponse {
+    os_id: String,
+    /// Every model in use, once each.
+    available_models: Vec<Model>,
+    os_database: String,
+    databases: Vec<String>,
+    session: SessionConfig,
+    agents: Vec<ConfigAgent>,
+    /// None yet.
+    #[schema(value_type = Vec<Object>)]
+    teams: [Value; 0],
+    workflows: Vec<WorkflowSummary>,
+    /// None.
+    #[schema(value_type = Vec<Object>)]
+    interfaces: [Value; 0],
+}
+
+/// The session domain's databases.
+#[derive(Debug, Serialize, ToSchema)]
+struct SessionConfig {
+    dbs: Vec<DatabaseConfig>,
+}
+
+/// agno's `DatabaseConfig`.
+#[derive(Debug, Serialize, ToSchema)]
+struct DatabaseConfig {
+    db_id: String,
+    domain_config: DomainConfig,
+    tables: Vec<&'static str>,
+}
+
+/// How agno's UI names a database.
+#[derive(Debug, Serialize, ToSchema)]
+struct DomainConfig {
+    display_name: String,
+}
+
+/// An agent in `/config`.
+#[derive(Debug, Serialize, ToSchema)]
+struct ConfigAgent {
+    id: String,
+    name: String,
+    db_id: String,
+    model: Option<Model>,
+}
+
+/// Every model in use (by agents served on their own and by workflow steps), once each.
+fn available_models(rt: &Runtime) -> Vec<Model> {
     let mut seen = std::collections::HashSet::new();
     rt.agents
         .iter()
@@ -24,52 +109,91 @@ fn available_models(rt: &Runtime) -> Vec<Value> {
         .chain(rt.workflows.iter().flat_map(|w| w.agents()))
         .filter_map(|a| a.get_model())
         .filter(|m| seen.insert((m.id().to_owned(), m.provider().to_owned())))
-        .map(|m| json!({"id": m.id(), "provider": m.provider()}))
+        .map(|m| Model {
+            id: m.id().to_owned(),
+            provider: m.provider().to_owned(),
+        })
         .collect()
 }
 
-async fn models(State(rt): State<AppState>) -> Json<Vec<Value>> {
+/// The models used by the agents
+#[utoipa::path(
+    get, path = "/models", tag = TAG,
+    responses((status = 200, description = "Each model in use, once", body = Vec<Model>))
+)]
+async fn models(State(rt): State<AppState>) -> Json<Vec<Model>> {
     Json(available_models(&rt))
 }
 
-async fn home(State(rt): State<AppState>) -> Json<Value> {
-    Json(json!({"name": "AgentOS API", "id": rt.os_id, "version": env!("CARGO_PKG_VERSION")}))
+/// API home: name, OS id and version
+#[utoipa::path(
+    get, path = "/", tag = TAG,
+    responses((status = 200, description = "This server", body = Home))
+)]
+async fn home(State(rt): State<AppState>) -> Json<Home> {
+    Json(Home {
+        name: "AgentOS API",
+        id: rt.os_id.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
-async fn health(State(rt): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "instantiated_at": rt.instantiated_at}))
+/// Health check
+#[utoipa::path(
+    get, path = "/health", tag = TAG,
+    responses((status = 200, description = "The server is up", body = Health))
+)]
+async fn health(State(rt): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        instantiated_at: rt.instantiated_at.clone(),
+    })
 }
 
-/// agno's `ConfigResponse` (wire spec §6.1), for the parts this server has.
-async fn config(State(rt): State<AppState>) -> Json<Value> {
-    let db = json!({"db_id": rt.db_id, "domain_config": {"display_name": rt.db_id}, "tables": ["sessions"]});
-    let workflows: Vec<Value> = rt
+/// OS configuration: agents, teams, workflows, databases
+#[utoipa::path(
+    get, path = "/config", tag = TAG,
+    responses((status = 200, description = "What this OS serves", body = ConfigResponse))
+)]
+async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
+    let db = DatabaseConfig {
+        db_id: rt.db_id.clone(),
+        domain_config: DomainConfig {
+            display_name: rt.db_id.clone(),
+        },
+        tables: vec!["sessions"],
+    };
+    let workflows = rt
         .workflows
         .iter()
-        .map(|wf| {
-            json!({"id": wf.id(), "name": wf.get_name(), "db_id": rt.db_id,
-                   "is_factory": false, "is_component": false})
+        .map(|wf| WorkflowSummary {
+            // `/config` keeps its keys: no description.
+            description: None,
+            ..WorkflowSummary::of(&rt, wf)
         })
         .collect();
-    let agents: Vec<Value> = rt
+    let agents = rt
         .agents
         .iter()
-        .map(|a| {
-            let model = a
-                .get_model()
-                .map(|m| json!({"id": m.id(), "provider": m.provider()}));
-            json!({"id": a.id(), "name": a.name(), "db_id": rt.db_id, "model": model})
+        .map(|a| ConfigAgent {
+            id: a.id().to_owned(),
+            name: a.name().to_owned(),
+            db_id: rt.db_id.clone(),
+            model: a.get_model().map(|m| Model {
+                id: m.id().to_owned(),
+                provider: m.provider().to_owned(),
+            }),
         })
         .collect();
-    Json(json!({
-        "os_id": rt.os_id,
-        "available_models": available_models(&rt),
-        "os_database": rt.db_id,
-        "databases": [rt.db_id],
-        "session": {"dbs": [db]},
-        "agents": agents,
-        "teams": [],
-        "workflows": workflows,
-        "interfaces": [],
-    }))
+    Json(ConfigResponse {
+        os_id: rt.os_id.clone(),
+        available_models: available_models(&rt),
+        os_database: rt.db_id.clone(),
+        databases: vec![rt.db_id.clone()],
+        session: SessionConfig { dbs: vec![db] },
+        agents,
+        teams: [],
+        workflows,
+        interfaces: [],
+    })
 }

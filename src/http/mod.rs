@@ -1,5 +1,6 @@
-//! The wire layer: axum routes (one file per resource), the form extractor, SSE, and
-//! `{"detail": ...}` errors. Nothing below this module knows about axum.
+//! The wire layer: axum routes (one module per resource, its wire types beside its handlers),
+//! the form extractor, SSE, `{"detail": ...}` errors, and the OpenAPI document generated from
+//! the handlers' annotations. Nothing below this module knows about axum.
 
 mod agents;
 mod auth;
@@ -7,64 +8,69 @@ mod cors;
 mod docs;
 mod edge;
 mod error;
+mod fallback;
 mod files;
 mod form;
 mod hooks;
 mod info;
 mod meta;
 mod openapi;
+mod page;
+mod py_json;
 mod runs;
 pub(crate) mod serve;
-mod session_schema;
 mod sessions;
 mod validation;
 mod workflows;
 
 pub(crate) use edge::{Edge, apply as with_edge};
 
-use crate::runtime::{ResponseGuard, Runtime};
+use crate::runtime::Runtime;
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
+use axum::extract::{DefaultBodyLimit, Request};
 use error::ApiError;
-use http_body::{Frame, SizeHint};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 pub(crate) type AppState = Arc<Runtime>;
 
-/// Every route, with agno's error bodies for unknown paths and methods.
+/// Every route, its OpenAPI document and docs page, with agno's error bodies for unknown paths
+/// and methods.
 pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router {
-    Router::new()
+    let (api, doc) = OpenApiRouter::default()
         .merge(meta::router())
-        .merge(workflows::router())
-        .merge(agents::router())
-        .merge(hooks::router())
-        .merge(sessions::router())
         .merge(info::router())
+        .merge(agents::router())
+        .merge(workflows::router())
+        .merge(sessions::router())
+        .merge(hooks::router())
+        .split_for_parts();
+    api.merge(openapi::router(doc))
         .merge(docs::router())
-        .fallback(|| async { ApiError::not_found("Not Found") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        .fallback(move |request: Request| fallback::not_found(max_body_bytes, request))
+        .method_not_allowed_fallback(move |request: Request| {
+            fallback::method_not_allowed(max_body_bytes, request)
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(runtime)
 }
 
-/// Adds `path` and `path/` (agno strips a trailing slash; a nested router cannot rewrite the
-/// path before routing, so both are registered).
-pub(crate) fn route(
-    router: Router<AppState>,
-    path: &str,
-    handler: MethodRouter<AppState>,
-) -> Router<AppState> {
-    router
-        .route(path, handler.clone())
-        .route(&format!("{path}/"), handler)
+/// Registers the handlers that `utoipa_axum::routes!` collected for one path: documented at
+/// their path, and, undocumented, at the same path with a trailing slash (agno strips a trailing
+/// slash; a nested router cannot rewrite the path before routing, so both are registered).
+pub(crate) fn routes(
+    router: OpenApiRouter<AppState>,
+    handlers: UtoipaMethodRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let (_, paths, method_router) = &handlers;
+    let router = paths
+        .paths
+        .keys()
+        .filter(|path| *path != "/")
+        .fold(router, |router, path| {
+            router.route(&format!("{path}/"), method_router.clone())
+        });
+    router.routes(handlers)
 }
 
 /// `axum::extract::Query` whose rejection is our JSON 400 `{"detail"}` (axum's is plain text).
@@ -114,46 +120,4 @@ pub(crate) fn iso(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A complete JSON body that holds the run's [`ResponseGuard`] until the server has taken the
-/// last byte, so background hooks start only after the response is written.
-pub(crate) struct GuardedBody {
-    bytes: Option<Bytes>,
-    _guard: ResponseGuard,
-}
-
-impl GuardedBody {
-    pub(crate) fn json(bytes: Vec<u8>, guard: ResponseGuard) -> Response {
-        let body = GuardedBody {
-            bytes: Some(Bytes::from(bytes)),
-            _guard: guard,
-        };
-        let mut response = Body::new(body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response
-    }
-}
-
-impl http_body::Body for GuardedBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.bytes.take().map(|b| Ok(Frame::data(b))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.bytes.is_none()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.bytes.as_ref().map_or(0, |b| b.len() as u64))
-    }
 }

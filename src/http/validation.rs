@@ -2,14 +2,24 @@
 //! kept) and JSON bodies checked field by field, each problem reported as a pydantic-style
 //! error in a 422 `{"detail": [{"type", "loc", "msg", "input"}]}`.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorContext, Loc, ValidationError};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// One pydantic-style validation error.
-pub(super) fn invalid(kind: &str, loc: Value, msg: &str, input: Value) -> Value {
-    json!({"type": kind, "loc": loc, "msg": msg, "input": input})
+pub(super) fn invalid(
+    kind: &'static str,
+    loc: Vec<Loc>,
+    msg: &str,
+    input: Value,
+) -> ValidationError {
+    ValidationError::new(kind, loc, msg, input)
+}
+
+/// `[where, name]`: the location of a query parameter or body field.
+pub(super) fn at(location: &str, name: &str) -> Vec<Loc> {
+    vec![location.into(), name.into()]
 }
 
 /// The query string as decoded pairs, in order (repeated keys kept, for `status`).
@@ -57,13 +67,13 @@ impl Params {
         &self,
         name: &str,
         allowed: &[&str],
-        errors: &mut Vec<Value>,
+        errors: &mut Vec<ValidationError>,
     ) -> Option<String> {
         let v = self.get(name)?;
         if allowed.contains(&v) {
             return Some(v.to_owned());
         }
-        errors.push(enum_error(json!(["query", name]), v, allowed));
+        errors.push(enum_error(at("query", name), v, allowed));
         None
     }
 
@@ -74,48 +84,52 @@ impl Params {
         default: Option<i64>,
         min: i64,
         max: Option<i64>,
-        errors: &mut Vec<Value>,
+        errors: &mut Vec<ValidationError>,
     ) -> Option<i64> {
         let Some(raw) = self.get(name) else {
             return default;
         };
-        let loc = json!(["query", name]);
+        let loc = at("query", name);
         let Ok(n) = raw.trim().parse::<i64>() else {
             errors.push(invalid(
                 "int_parsing",
                 loc,
                 "Input should be a valid integer, unable to parse string as an integer",
-                json!(raw),
+                Value::from(raw),
             ));
             return None;
         };
         if n < min {
-            let mut e = invalid(
+            let e = invalid(
                 "greater_than_equal",
                 loc,
                 &format!("Input should be greater than or equal to {min}"),
-                json!(raw),
+                Value::from(raw),
             );
-            e["ctx"] = json!({"ge": min});
-            errors.push(e);
+            errors.push(e.with_ctx(ErrorContext {
+                ge: Some(min),
+                ..ErrorContext::default()
+            }));
             return None;
         }
         if let Some(max) = max.filter(|&max| n > max) {
-            let mut e = invalid(
+            let e = invalid(
                 "less_than_equal",
                 loc,
                 &format!("Input should be less than or equal to {max}"),
-                json!(raw),
+                Value::from(raw),
             );
-            e["ctx"] = json!({"le": max});
-            errors.push(e);
+            errors.push(e.with_ctx(ErrorContext {
+                le: Some(max),
+                ..ErrorContext::default()
+            }));
             return None;
         }
         Some(n)
     }
 }
 
-pub(super) fn enum_error(loc: Value, input: &str, allowed: &[&str]) -> Value {
+pub(super) fn enum_error(loc: Vec<Loc>, input: &str, allowed: &[&str]) -> ValidationError {
     let expected = match allowed.split_last() {
         Some((last, rest)) if !rest.is_empty() => {
             let head: Vec<String> = rest.iter().map(|a| format!("'{a}'")).collect();
@@ -123,18 +137,20 @@ pub(super) fn enum_error(loc: Value, input: &str, allowed: &[&str]) -> Value {
         }
         _ => allowed.iter().map(|a| format!("'{a}'")).collect(),
     };
-    let mut e = invalid(
+    let e = invalid(
         "enum",
         loc,
         &format!("Input should be {expected}"),
-        json!(input),
+        Value::from(input),
     );
-    e["ctx"] = json!({ "expected": expected });
-    e
+    e.with_ctx(ErrorContext {
+        expected: Some(expected),
+        ..ErrorContext::default()
+    })
 }
 
 /// 422 when any error was collected.
-pub(super) fn check(errors: Vec<Value>) -> Result<(), ApiError> {
+pub(super) fn check(errors: Vec<ValidationError>) -> Result<(), ApiError> {
     if errors.is_empty() {
         Ok(())
     } else {
@@ -150,26 +166,28 @@ pub(super) fn json_object(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::unprocessable(vec![invalid(
             "missing",
-            json!(["body"]),
+            vec!["body".into()],
             "Field required",
             Value::Null,
         )]));
     }
     let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        let mut err = invalid(
+        let err = invalid(
             "json_invalid",
-            json!(["body", 0]),
+            vec!["body".into(), 0.into()],
             "JSON decode error",
-            json!({}),
+            Value::Object(Map::new()),
         );
-        err["ctx"] = json!({"error": e.to_string()});
-        ApiError::unprocessable(vec![err])
+        ApiError::unprocessable(vec![err.with_ctx(ErrorContext {
+            error: Some(e.to_string()),
+            ..ErrorContext::default()
+        })])
     })?;
     match value {
         Value::Object(map) => Ok(map),
         other => Err(ApiError::unprocessable(vec![invalid(
             "model_attributes_type",
-            json!(["body"]),
+            vec!["body".into()],
             "Input should be a valid dictionary or object to extract fields from",
             other,
         )])),
@@ -181,7 +199,7 @@ pub(super) fn string_field(
     body: &Map<String, Value>,
     name: &str,
     required: bool,
-    errors: &mut Vec<Value>,
+    errors: &mut Vec<ValidationError>,
 ) -> Option<String> {
     match body.get(name) {
         Some(Value::String(s)) => Some(s.clone()),
@@ -189,7 +207,7 @@ pub(super) fn string_field(
         None => {
             errors.push(invalid(
                 "missing",
-                json!(["body", name]),
+                at("body", name),
                 "Field required",
                 Value::Null,
             ));
@@ -198,7 +216,7 @@ pub(super) fn string_field(
         Some(other) => {
             errors.push(invalid(
                 "string_type",
-                json!(["body", name]),
+                at("body", name),
                 "Input should be a valid string",
                 other.clone(),
             ));
@@ -211,7 +229,7 @@ pub(super) fn string_field(
 pub(super) fn object_field(
     body: &Map<String, Value>,
     name: &str,
-    errors: &mut Vec<Value>,
+    errors: &mut Vec<ValidationError>,
 ) -> Option<String> {
     match body.get(name) {
         None | Some(Value::Null) => None,
@@ -219,7 +237,7 @@ pub(super) fn object_field(
         Some(other) => {
             errors.push(invalid(
                 "dict_type",
-                json!(["body", name]),
+                at("body", name),
                 "Input should be a valid dictionary",
                 other.clone(),
             ));

@@ -1,12 +1,14 @@
-//! `/workflows`: list, detail, run (JSON or SSE), and the stored runs.
+//! `/workflows`: list, detail, run (JSON or SSE), the stored runs, cancel, resume.
 
-use super::error::ApiError;
-use super::form::RunForm;
+use super::agents::ModelResponse;
+use super::error::{ApiError, ErrorBody, ValidationErrorBody};
+use super::form::{ResumeRequest, RunForm, WorkflowRunForm};
 use super::runs::{
-    RunsQuery, answer, cancelled, find_run, idempotency_key, list_session_runs, resume, resume_form,
+    Cancelled, ResumeForm, RunAccepted, RunsQuery, answer, cancelled, find_run, idempotency_key,
+    list_session_runs, resume,
 };
-use super::{AppState, route};
-use super::{Path, Query};
+use super::sessions::run_schema::SessionRun;
+use super::{AppState, Path, Query, routes};
 use crate::agent::Agent;
 use crate::event::{RunEvent, WorkflowContext};
 use crate::kind::ComponentKind;
@@ -14,115 +16,217 @@ use crate::run::WorkflowRunOutput;
 use crate::runtime::Runtime;
 use crate::store::RunRecord;
 use crate::workflow::{Step, StepKind, Workflow};
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    let r = Router::new();
-    let r = route(r, "/workflows", get(list_workflows));
-    let r = route(r, "/workflows/{workflow_id}", get(get_workflow));
-    let r = route(
-        r,
-        "/workflows/{workflow_id}/runs",
-        post(create_run).get(list_runs),
-    );
-    let r = route(r, "/workflows/{workflow_id}/runs/{run_id}", get(get_run));
-    let r = route(
-        r,
-        "/workflows/{workflow_id}/runs/{run_id}/cancel",
-        post(cancel_run),
-    );
-    route(
-        r,
-        "/workflows/{workflow_id}/runs/{run_id}/resume",
-        post(resume_run),
-    )
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    [
+        routes!(list_workflows),
+        routes!(get_workflow),
+        routes!(create_run, list_runs),
+        routes!(get_run),
+        routes!(cancel_run),
+        routes!(resume_run),
+    ]
+    .into_iter()
+    .fold(OpenApiRouter::default(), routes)
 }
 
-fn summary(rt: &Runtime, wf: &Workflow) -> Value {
-    let mut v = json!({
-        "id": wf.id(),
-        "name": wf.get_name(),
-        "db_id": rt.db_id,
-        "is_factory": false,
-        "is_component": false,
-    });
-    if let Some(d) = wf.get_description() {
-        v["description"] = json!(d);
+/// The OpenAPI tag of these routes.
+const TAG: &str = "Workflows";
+
+/// agno's `WorkflowSummaryResponse`: one entry of `GET /workflows` (and of `/config`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WorkflowSummary {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub db_id: String,
+    pub is_factory: bool,
+    pub is_component: bool,
+}
+
+impl WorkflowSummary {
+    pub(crate) fn of(rt: &Runtime, wf: &Workflow) -> WorkflowSummary {
+        WorkflowSummary {
+            id: wf.id().to_owned(),
+            name: wf.get_name().to_owned(),
+            description: wf.get_description().map(str::to_owned),
+            db_id: rt.db_id.clone(),
+            is_factory: false,
+            is_component: false,
+        }
     }
-    v
 }
 
-pub(crate) fn agent_summary(agent: &Agent) -> Value {
-    let model = agent
-        .get_model()
-        .map(|m| json!({"name": m.provider(), "model": m.id(), "provider": m.provider()}));
-    json!({
-        "id": agent.id(),
-        "name": agent.name(),
-        "is_factory": false,
-        "model": model,
-        "is_component": false,
-    })
+/// agno's `WorkflowResponse`: the workflow with its step tree.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WorkflowResponse {
+    #[serde(flatten)]
+    pub summary: WorkflowSummary,
+    pub steps: Vec<StepTree>,
+    /// Always false: no workflow agent here.
+    pub workflow_agent: bool,
 }
 
 /// One step of `GET /workflows/{id}` (wire spec §4.7): name, description and type, the agent
 /// of an agent step, and the children of a construct (`steps`; a Condition's `else_steps`; a
 /// Router's choices as `steps`). Null keys are left out, as agno prunes them.
-fn step_tree(step: &Step) -> Value {
-    let mut v = json!({"name": step.name(), "type": step.kind().type_name()});
-    if let Some(d) = step.get_description() {
-        v["description"] = json!(d);
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StepTree {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `Step`, `Steps`, `Parallel`, `Condition`, `Loop` or `Router`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// An agent step's agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<StepAgent>,
+    /// A construct's children (a Router's choices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
+    pub steps: Option<Vec<StepTree>>,
+    /// A Condition's else branch, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
+    pub else_steps: Option<Vec<StepTree>>,
+    /// A Loop's bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<usize>,
+}
+
+/// The agent of an agent step.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StepAgent {
+    pub id: String,
+    pub name: String,
+    pub is_factory: bool,
+    pub model: Option<ModelResponse>,
+    pub is_component: bool,
+}
+
+impl StepAgent {
+    fn of(agent: &Agent) -> StepAgent {
+        StepAgent {
+            id: agent.id().to_owned(),
+            name: agent.name().to_owned(),
+            is_factory: false,
+            model: ModelResponse::of(agent),
+            is_component: false,
+        }
     }
-    let list = |steps: &[Step]| Value::Array(steps.iter().map(step_tree).collect());
+}
+
+fn step_tree(step: &Step) -> StepTree {
+    let list = |steps: &[Step]| Some(steps.iter().map(step_tree).collect());
+    let mut tree = StepTree {
+        name: step.name().to_owned(),
+        description: step.get_description().map(str::to_owned),
+        kind: step.kind().type_name(),
+        agent: None,
+        steps: None,
+        else_steps: None,
+        max_iterations: None,
+    };
     match step.kind() {
-        StepKind::Agent(a) => v["agent"] = agent_summary(a),
+        StepKind::Agent(a) => tree.agent = Some(StepAgent::of(a)),
         StepKind::Function(_) => {}
-        StepKind::Steps(s) => v["steps"] = list(&s.steps),
-        StepKind::Parallel(p) => v["steps"] = list(&p.steps),
+        StepKind::Steps(s) => tree.steps = list(&s.steps),
+        StepKind::Parallel(p) => tree.steps = list(&p.steps),
         StepKind::Condition(c) => {
-            v["steps"] = list(&c.steps);
+            tree.steps = list(&c.steps);
             if !c.else_steps.is_empty() {
-                v["else_steps"] = list(&c.else_steps);
+                tree.else_steps = list(&c.else_steps);
             }
         }
         StepKind::Loop(l) => {
-            v["steps"] = list(&l.steps);
-            v["max_iterations"] = json!(l.max_iterations);
+            tree.steps = list(&l.steps);
+            tree.max_iterations = Some(l.max_iterations);
         }
-        StepKind::Router(r) => v["steps"] = list(&r.choices),
+        StepKind::Router(r) => tree.steps = list(&r.choices),
     }
-    v
+    tree
 }
 
-async fn list_workflows(State(rt): State<AppState>) -> Json<Vec<Value>> {
-    Json(rt.workflows.iter().map(|wf| summary(&rt, wf)).collect())
+/// List the workflows
+#[utoipa::path(
+    get, path = "/workflows", tag = TAG,
+    responses((status = 200, description = "The workflows served", body = Vec<WorkflowSummary>))
+)]
+async fn list_workflows(State(rt): State<AppState>) -> Json<Vec<WorkflowSummary>> {
+    Json(
+        rt.workflows
+            .iter()
+            .map(|wf| WorkflowSummary::of(&rt, wf))
+            .collect(),
+    )
 }
 
-fn find<'a>(rt: &'a Runtime, id: &str) -> Result<&'a Workflow, ApiError> {
+fn find<'a>(rt: &'a AppState, id: &str) -> Result<&'a Workflow, ApiError> {
     rt.workflow(id)
         .map(|w| w.as_ref())
-        .ok_or_else(|| ApiError::not_found("Workflow not found"))
+        .ok_or_else(|| ApiError::unknown(rt, ComponentKind::Workflow, id))
 }
 
+/// Get a workflow with its steps
+#[utoipa::path(
+    get, path = "/workflows/{workflow_id}", tag = TAG,
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The workflow and its step tree", body = WorkflowResponse),
+        (status = 404, description = "No workflow with this id (the detail names the ones served)", body = ErrorBody),
+    )
+)]
 async fn get_workflow(
     State(rt): State<AppState>,
     Path(workflow_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkflowResponse>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
-    let steps: Vec<Value> = wf.get_steps().iter().map(step_tree).collect();
-    let mut v = summary(&rt, wf);
-    v["steps"] = json!(steps);
-    v["workflow_agent"] = json!(false);
-    Ok(Json(v))
+    Ok(Json(WorkflowResponse {
+        summary: WorkflowSummary::of(&rt, wf),
+        steps: wf.get_steps().iter().map(step_tree).collect(),
+        workflow_agent: false,
+    }))
 }
 
-/// `POST /workflows/{id}/runs`: runs the workflow; JSON when `stream=false`, SSE otherwise.
-/// With an `Idempotency-Key` seen before, answers with that run instead of running again.
+/// Run a workflow
+///
+/// JSON when `stream=false`, Server-Sent Events otherwise, 202 with `background=true`. With an
+/// `Idempotency-Key` seen before, answers with that run instead of running again. The body is
+/// a form (multipart or URL-encoded), as agno's is: a JSON body gets 415.
+#[utoipa::path(
+    post, path = "/workflows/{workflow_id}/runs", tag = TAG,
+    params(
+        ("workflow_id" = String, Path, description = "The workflow's id"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255,
+            description = "Retrying with the same key returns the same run (agentos extension)"),
+    ),
+    request_body(content(
+        (WorkflowRunForm = "multipart/form-data"),
+        (WorkflowRunForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The finished run (`stream=false`), or its events (`stream=true`): `event: <name>` and `data: <RunEvent as JSON>` blocks", content(
+            (WorkflowRunOutput = "application/json"),
+            (RunEvent = "text/event-stream"),
+        )),
+        (status = 202, description = "Accepted: a background run, or a run still executing for a repeated `Idempotency-Key`", body = RunAccepted),
+        (status = 400, description = "A malformed body or a rejected input", body = ErrorBody),
+        (status = 404, description = "No workflow with this id (the detail names the ones served)", body = ErrorBody),
+        (status = 409, description = "The session belongs to another component (the detail names it)", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "A JSON body: send a form", body = ErrorBody),
+        (status = 422, description = "A missing `message` or a bad boolean", body = ValidationErrorBody),
+    )
+)]
 async fn create_run(
     State(rt): State<AppState>,
     Path(workflow_id): Path<String>,
@@ -132,22 +236,42 @@ async fn create_run(
     let mut req = form.into_run_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
     let stream = req.stream;
-    answer(
-        rt.start_workflow_run(&workflow_id, req).await?,
-        stream,
-        final_event,
-    )
-    .await
+    let started = match rt.start_workflow_run(&workflow_id, req).await {
+        Ok(started) => started,
+        Err(e) => {
+            return Err(ApiError::from_start(&rt, ComponentKind::Workflow, &workflow_id, e).await);
+        }
+    };
+    answer(started, stream, final_event).await
 }
 
-/// `POST .../runs/{run_id}/resume`: replays what the client missed and follows the run.
+/// Resume a workflow run's event stream
+///
+/// Replays the events after `last_event_index` and follows the run while it executes.
+#[utoipa::path(
+    post, path = "/workflows/{workflow_id}/runs/{run_id}/resume", tag = TAG,
+    params(
+        ("workflow_id" = String, Path, description = "The workflow's id"),
+        ("run_id" = String, Path, description = "The run's id"),
+    ),
+    request_body(content(
+        (ResumeRequest = "multipart/form-data"),
+        (ResumeRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "`catch_up` or `replay`, then the events, as Server-Sent Events", body = String, content_type = "text/event-stream"),
+        (status = 404, description = "No workflow with this id", body = ErrorBody),
+        (status = 415, description = "A JSON body: send a form", body = ErrorBody),
+        (status = 422, description = "A `last_event_index` that is not an integer", body = ValidationErrorBody),
+    )
+)]
 async fn resume_run(
     State(rt): State<AppState>,
     Path((workflow_id, run_id)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, ApiError> {
     find(&rt, &workflow_id)?;
-    let form = resume_form(request).await?;
+    let form = ResumeForm::from_request(request).await?;
     resume(&rt, ComponentKind::Workflow, &workflow_id, &run_id, form).await
 }
 
@@ -176,26 +300,69 @@ fn final_event(output: &str) -> Result<RunEvent, ApiError> {
     })
 }
 
-/// `POST /workflows/{id}/runs/{run_id}/cancel`.
+/// Cancel a workflow run
+///
+/// 200 `{}` for a run executing, a finished one or an unknown one alike (cancel is an intent).
+#[utoipa::path(
+    post, path = "/workflows/{workflow_id}/runs/{run_id}/cancel", tag = TAG,
+    params(
+        ("workflow_id" = String, Path, description = "The workflow's id"),
+        ("run_id" = String, Path, description = "The run's id"),
+        ("session_id" = Option<String>, Query, description = "The run's session"),
+    ),
+    responses(
+        (status = 200, description = "Cancel requested", body = Cancelled),
+        (status = 404, description = "No workflow with this id", body = ErrorBody),
+    )
+)]
 async fn cancel_run(
     State(rt): State<AppState>,
     Path((workflow_id, run_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Cancelled>, ApiError> {
     find(&rt, &workflow_id)?;
     Ok(cancelled(rt.cancel_anywhere(&run_id).await?, &run_id))
 }
 
-/// `GET /workflows/{id}/runs?session_id=`: the session's runs as agno's `WorkflowRunSchema`.
+/// List a workflow's runs in a session
+///
+/// Each as agno's `WorkflowRunSchema`.
+#[utoipa::path(
+    get, path = "/workflows/{workflow_id}/runs", tag = TAG,
+    params(
+        ("workflow_id" = String, Path, description = "The workflow's id"),
+        RunsQuery,
+    ),
+    responses(
+        (status = 200, description = "The session's runs of this workflow", body = Vec<SessionRun>),
+        (status = 400, description = "An unknown status", body = ErrorBody),
+        (status = 404, description = "No workflow with this id, or no such session of it", body = ErrorBody),
+        (status = 422, description = "No `session_id`", body = ValidationErrorBody),
+    )
+)]
 async fn list_runs(
     State(rt): State<AppState>,
     Path(workflow_id): Path<String>,
     Query(q): Query<RunsQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<SessionRun>>, ApiError> {
     find(&rt, &workflow_id)?;
     list_session_runs(&rt, ComponentKind::Workflow, &workflow_id, q).await
 }
 
-/// `GET /workflows/{id}/runs/{run_id}?session_id=`: the run's `WorkflowRunOutput`.
+/// Get (poll) a workflow run
+///
+/// The run's `WorkflowRunOutput`; while it runs, what is known so far.
+#[utoipa::path(
+    get, path = "/workflows/{workflow_id}/runs/{run_id}", tag = TAG,
+    params(
+        ("workflow_id" = String, Path, description = "The workflow's id"),
+        ("run_id" = String, Path, description = "The run's id"),
+        RunsQuery,
+    ),
+    responses(
+        (status = 200, description = "The run", body = WorkflowRunOutput),
+        (status = 404, description = "No workflow with this id, or no such run of it", body = ErrorBody),
+    )
+)]
 async fn get_run(
     State(rt): State<AppState>,
     Path((workflow_id, run_id)): Path<(String, String)>,

@@ -152,7 +152,6 @@ impl Runtime {
     }
 
     /// The ids served of `kind`, in the order they were added (for messages that name them).
-    #[allow(dead_code)]
     pub(crate) fn ids(&self, kind: ComponentKind) -> Vec<&str> {
         match kind {
             ComponentKind::Workflow => self.workflows.iter().map(|w| w.id()).collect(),

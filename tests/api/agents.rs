@@ -109,7 +109,10 @@ async fn agents_are_listed_with_their_db_and_model() {
     assert_eq!(one["id"], AGENT);
     let (code, missing) = app.get_json("/agents/nobody").await;
     assert_eq!(code, 404);
-    assert_eq!(missing["detail"], "Agent not found");
+    assert_eq!(
+        missing["detail"],
+        "Agent not found: 'nobody'. Served agents: assistant"
+    );
 
     let (_, config) = app.get_json("/config").await;
     assert_eq!(config["agents"][0]["id"], AGENT);
@@ -272,7 +275,7 @@ async fn bad_agent_requests_get_clear_errors() {
     assert_eq!(res.status(), 404);
     assert_eq!(
         res.json::<Value>().await.unwrap()["detail"],
-        "Agent not found"
+        "Agent not found: 'nobody'. Served agents: assistant"
     );
     let res = post_form(
         &app,
@@ -288,7 +291,7 @@ async fn bad_agent_requests_get_clear_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 415);
     let (code, _) = app.get_json(&format!("/agents/{AGENT}/runs")).await;
     assert_eq!(code, 422, "session_id is required to list runs");
     let (code, body) = app

@@ -470,7 +470,7 @@ async fn malformed_requests_get_a_clear_4xx_and_disturb_nothing() {
             "json body",
             Some("application/json"),
             br#"{"message":"hi"}"#.to_vec(),
-            422,
+            415,
         ),
         ("text body", Some("text/plain"), b"message=hi".to_vec(), 422),
         (

@@ -369,6 +369,9 @@ async fn teams_is_an_empty_list_and_a_team_is_not_found() {
     assert_eq!(app.get_json("/teams/").await, (200, json!([])));
     assert_eq!(
         app.get_json("/teams/research").await,
-        (404, json!({"detail": "Team not found"}))
+        (
+            404,
+            json!({"detail": "Team not found: 'research'. Served teams: none"})
+        )
     );
 }

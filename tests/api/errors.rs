@@ -18,22 +18,18 @@ async fn unknown_workflow_is_404() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    assert_eq!(
-        res.json::<Value>().await.unwrap(),
-        json!({"detail": "Workflow not found"})
-    );
+    let not_found =
+        json!({"detail": "Workflow not found: 'nope'. Served workflows: analysis-workflow"});
+    assert_eq!(res.json::<Value>().await.unwrap(), not_found);
     let (status, body) = app.get_json("/workflows/nope").await;
-    assert_eq!(
-        (status, body),
-        (404, json!({"detail": "Workflow not found"}))
-    );
+    assert_eq!((status, body), (404, not_found));
     let (status, body) = app.get_json("/no/such/route").await;
     assert_eq!(status, 404);
     assert!(body["detail"].is_string());
 }
 
 #[tokio::test]
-async fn missing_message_and_json_bodies_are_422() {
+async fn a_missing_message_is_422_and_a_json_body_is_415() {
     let app = spawn_app().await;
     let (status, body) = app.run_json(&[("session_id", "x")]).await;
     assert_eq!(status, 422);
@@ -47,10 +43,14 @@ async fn missing_message_and_json_bodies_are_422() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 415);
     assert_eq!(
-        res.json::<Value>().await.unwrap()["detail"][0]["loc"][1],
-        "message"
+        res.json::<Value>().await.unwrap()["detail"],
+        send_a_form(
+            &app,
+            &format!("/workflows/{WF}/runs"),
+            "-F message='Hello' -F stream=false"
+        )
     );
 
     let (status, body) = app
@@ -59,6 +59,228 @@ async fn missing_message_and_json_bodies_are_422() {
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", "stream"]));
     assert!(app.mock.requests().is_empty(), "nothing ran");
+}
+
+/// The 415 detail for a JSON body posted to `path` of `app`.
+fn send_a_form(app: &TestApp, path: &str, fields: &str) -> String {
+    format!(
+        "This route reads a form, not application/json: send multipart/form-data or \
+         application/x-www-form-urlencoded, for example: curl -X POST {}{path} {fields}",
+        app.base
+    )
+}
+
+#[tokio::test]
+async fn every_form_route_answers_a_json_body_with_the_form_to_send() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .agent(Agent::new("Helper").model(OpenAIChat::new("m").base_url(mock.base_url())));
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let run = "-F message='Hello' -F stream=false";
+    let resume = "-F last_event_index=0";
+    for (path, fields) in [
+        (format!("/workflows/{WF}/runs"), run),
+        ("/agents/helper/runs".to_owned(), run),
+        (format!("/workflows/{WF}/runs/r1/resume"), resume),
+        ("/agents/helper/runs/r1/resume".to_owned(), resume),
+    ] {
+        let res = app
+            .client
+            .post(app.url(&path))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(r#"{"message": "hi"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 415, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["detail"], send_a_form(&app, &path, fields), "{path}");
+    }
+    assert!(app.mock.requests().is_empty(), "nothing ran");
+}
+
+#[tokio::test]
+async fn an_unknown_id_names_the_ids_served() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .workflow(Workflow::new("second").steps([Agent::new("A").model(OpenAIChat::new("m"))]));
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let cases = [
+        (
+            "/workflows/analysis",
+            "Workflow not found: 'analysis'. Served workflows: analysis-workflow, second",
+        ),
+        (
+            "/workflows/analysis/runs?session_id=s",
+            "Workflow not found: 'analysis'. Served workflows: analysis-workflow, second",
+        ),
+        (
+            "/agents/Analyzer",
+            "Agent not found: 'Analyzer'. Served agents: none",
+        ),
+        ("/teams/t1", "Team not found: 't1'. Served teams: none"),
+    ];
+    for (path, detail) in cases {
+        assert_eq!(
+            app.get_json(path).await,
+            (404, json!({ "detail": detail })),
+            "{path}"
+        );
+    }
+    let res = app
+        .client
+        .post(app.url("/workflows/analysis/runs/r1/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["detail"],
+        "Workflow not found: 'analysis'. Served workflows: analysis-workflow, second"
+    );
+}
+
+#[tokio::test]
+async fn a_session_of_another_component_is_409_naming_its_owner() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .agent(
+            Agent::new("Helper").model(OpenAIChat::new("m").base_url(mock.base_url()).api_key("k")),
+        );
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let (status, _) = app
+        .run_json(&[("message", "hi"), ("session_id", "s1")])
+        .await;
+    assert_eq!(status, 200);
+    let agent_run = |session: &'static str| {
+        app.client
+            .post(app.url("/agents/helper/runs"))
+            .form(&[
+                ("message", "hi"),
+                ("stream", "false"),
+                ("session_id", session),
+            ])
+            .send()
+    };
+    let res = agent_run("s1").await.unwrap();
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"detail": "Session s1 belongs to workflow 'analysis-workflow'; send another session_id, or none to start a new session"})
+    );
+
+    let res = agent_run("s2").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let (status, body) = app
+        .run_json(&[("message", "hi"), ("session_id", "s2")])
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"detail": "Session s2 belongs to agent 'helper'; send another session_id, or none to start a new session"})
+        )
+    );
+
+    // A session created empty, of another type.
+    let res = app
+        .client
+        .post(app.url("/sessions?type=agent"))
+        .json(&json!({"session_id": "s3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let (status, body) = app
+        .run_json(&[("message", "hi"), ("session_id", "s3")])
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            409,
+            json!({"detail": "Session s3 is an agent session; send another session_id, or none to start a new session"})
+        )
+    );
+}
+
+/// Sends `body` to `path` over a plain TCP connection, all of it, then reads the answer:
+/// `(status, body)`. A server that answers before reading the upload and closes makes the
+/// write or the read fail with a reset.
+async fn raw_post(base: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        tcp.write_all(chunk)
+            .await
+            .unwrap_or_else(|e| panic!("the upload was cut off: {e}"));
+    }
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer)
+        .await
+        .unwrap_or_else(|e| panic!("no answer after the upload: {e}"));
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer[9..12].parse().unwrap();
+    let (_, json) = answer.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(json).unwrap())
+}
+
+#[tokio::test]
+async fn a_large_upload_to_an_unknown_route_gets_its_404() {
+    let app = spawn_app().await;
+    let file = vec![b'x'; 6 * 1024 * 1024];
+    let body = [
+        b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.txt\"\r\n\r\n"
+            .as_slice(),
+        &file,
+        b"\r\n--b--\r\n",
+    ]
+    .concat();
+    let multipart = "multipart/form-data; boundary=b";
+    for path in ["/agents/nobody/run", "/v1/workflows/x/runs"] {
+        assert_eq!(
+            raw_post(&app.base, path, multipart, &body).await,
+            (404, json!({"detail": "Not Found"})),
+            "{path}"
+        );
+    }
+    // An unknown method on a known path reads the upload too.
+    assert_eq!(
+        raw_post(&app.base, "/health", multipart, &body).await,
+        (405, json!({"detail": "Method Not Allowed"}))
+    );
+}
+
+#[tokio::test]
+async fn an_upload_over_the_limit_to_an_unknown_route_is_413() {
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .workflow(seed_workflow(&mock.base_url(), &[]))
+        .max_body_bytes(1024 * 1024);
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let res = app
+        .client
+        .post(app.url("/no/such/route"))
+        .body(vec![b'x'; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"detail": "Request body too large"})
+    );
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the server is still up");
 }
 
 #[tokio::test]

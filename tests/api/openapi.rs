@@ -1,6 +1,6 @@
 //! `/openapi.json` documents every route (each path the source registers, with each method
-//! the router answers on it), every documented operation is routed, and `/docs` renders it
-//! with assets served by this server only.
+//! the router answers on it), every documented operation is routed, a nested router's document
+//! names its prefix, and `/docs` renders it with assets served by this server only.
 
 use crate::helpers::*;
 use crate::mock_openai::MockOpenAi;
@@ -62,6 +62,17 @@ async fn document(app: &TestApp) -> Value {
     doc
 }
 
+/// `schema`, or the component schema its `$ref` names.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r.strip_prefix("#/components/schemas/").unwrap();
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
 /// `(method, path)` of every operation in the document.
 fn operations(doc: &Value) -> Vec<(String, String)> {
     let mut ops = Vec::new();
@@ -104,14 +115,37 @@ async fn openapi_json_documents_every_route_with_its_parameters() {
     // The run form and its fields, as clients send them.
     let run_body = &doc["paths"]["/workflows/{workflow_id}/runs"]["post"]["requestBody"]["content"];
     for media in ["multipart/form-data", "application/x-www-form-urlencoded"] {
-        let props = &run_body[media]["schema"]["properties"];
+        let props = &resolve(&doc, &run_body[media]["schema"])["properties"];
         for field in ["message", "stream", "session_id", "user_id", "background"] {
             assert!(props[field].is_object(), "{media} lacks {field}");
         }
     }
     let agent_form = &doc["paths"]["/agents/{agent_id}/runs"]["post"]["requestBody"]["content"]["multipart/form-data"]
-        ["schema"]["properties"];
+        ["schema"];
+    let agent_form = &resolve(&doc, agent_form)["properties"];
     assert_eq!(agent_form["files"]["items"]["format"], "binary");
+    // Every error answer documents its `{"detail"}` body, and every `$ref` resolves.
+    for (method, path) in &ops {
+        for (status, response) in doc["paths"][path][method]["responses"].as_object().unwrap() {
+            if status.starts_with('4') && status != "401" {
+                let schema = &response["content"]["application/json"]["schema"];
+                let body = resolve(&doc, schema);
+                assert!(
+                    body["properties"]["detail"].is_object(),
+                    "{method} {path} {status} has no detail body"
+                );
+            }
+        }
+    }
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"#/components/").skip(1) {
+        let name = &reference[..reference.find('"').unwrap()];
+        let (kind, key) = name.split_once('/').unwrap();
+        assert!(
+            doc["components"][kind][key].is_object(),
+            "dangling $ref {name}"
+        );
+    }
     let open = &doc["paths"]["/health"]["get"]["security"];
     assert_eq!(open, &serde_json::json!([]), "/health needs no key");
 }
@@ -155,9 +189,10 @@ async fn every_documented_operation_is_routed() {
     );
 }
 
-/// Every path the source registers: the path literal of each `route(router, "/path", ...)`
-/// (the `http::route` helper) and `.route("/path", ...)` call under `src/`. Paths built at run
-/// time (the docs assets, `route_service`) are not seen.
+/// Every path the source registers: the path of each `#[utoipa::path(..., path = "/path")]`
+/// handler (registered with `routes!`) and the path literal of each `.route("/path", ...)`
+/// call under `src/`, without a trailing slash. Paths built at run time (the docs assets,
+/// `route_service`) are not seen.
 fn routed_paths() -> Vec<String> {
     fn scan(dir: &std::path::Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -167,6 +202,7 @@ fn routed_paths() -> Vec<String> {
             } else if path.extension().is_some_and(|e| e == "rs") {
                 let text = std::fs::read_to_string(&path).unwrap();
                 out.extend(route_literals(&text));
+                out.extend(annotated_paths(&text));
             }
         }
     }
@@ -175,8 +211,27 @@ fn routed_paths() -> Vec<String> {
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
         &mut out,
     );
+    for path in &mut out {
+        if path.len() > 1 && path.ends_with('/') {
+            path.pop();
+        }
+    }
     out.sort();
     out.dedup();
+    out
+}
+
+/// The `path = "/..."` of each `#[utoipa::path(` attribute of `text`.
+fn annotated_paths(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("#[utoipa::path(") {
+        let attr = &text[at..];
+        let attr = &attr[..attr.find(")]\n").unwrap_or(attr.len())];
+        if let Some(start) = attr.find("path = \"") {
+            let literal = &attr[start + "path = \"".len()..];
+            out.push(literal[..literal.find('"').unwrap()].to_owned());
+        }
+    }
     out
 }
 
@@ -233,6 +288,20 @@ fn the_route_scan_reads_each_way_routes_are_written() {
         route_literals(text),
         ["/", "/health", "/info", "/agents/{agent_id}/runs"]
     );
+    let annotated = r#"
+        /// Get an agent
+        #[utoipa::path(
+            get, path = "/agents/{agent_id}", tag = TAG,
+            params(("agent_id" = String, Path, description = "The agent's id")),
+        )]
+        async fn get_agent() {}
+        #[utoipa::path(post, path = "/hooks/jobs/{job_id}/retry", tag = TAG)]
+        async fn retry_job() {}
+    "#;
+    assert_eq!(
+        annotated_paths(annotated),
+        ["/agents/{agent_id}", "/hooks/jobs/{job_id}/retry"]
+    );
 }
 
 #[tokio::test]
@@ -279,7 +348,8 @@ async fn every_routed_path_and_method_is_documented() {
     }
     assert!(
         undocumented.is_empty(),
-        "routed but not in /openapi.json (add them in src/http/openapi.rs): {undocumented:?}"
+        "routed but not in /openapi.json (annotate the handler with #[utoipa::path] and \
+         register it with utoipa_axum::routes!): {undocumented:?}"
     );
 }
 
@@ -335,6 +405,15 @@ async fn assert_page_loads(app: &TestApp, page_path: &str, prefix: &str) {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.json::<Value>().await.unwrap()["paths"].is_object());
+}
+
+#[tokio::test]
+async fn openapi_json_answers_with_a_trailing_slash_and_names_no_server_at_the_root() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get_json("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc.get("servers").is_none(), "{}", doc["servers"]);
+    assert_eq!(app.get_json("/openapi.json/").await, (200, doc));
 }
 
 #[tokio::test]
@@ -401,6 +480,33 @@ async fn docs_auth_and_cors_work_when_nested_in_a_host_app() {
     }
     assert!(page.contains("data-spec=\"/ai/openapi.json\""));
     assert_eq!(get("/ai/openapi.json", None).await.unwrap().status(), 200);
+    // The document names its prefix, so Swagger's "Try it out" calls `/ai/...`.
+    for path in ["/ai/openapi.json", "/ai/openapi.json/"] {
+        let doc: Value = get(path, None).await.unwrap().json().await.unwrap();
+        assert_eq!(
+            doc["servers"],
+            serde_json::json!([{"url": "/ai"}]),
+            "{path}"
+        );
+        assert!(doc["paths"]["/workflows/{workflow_id}/runs"]["post"].is_object());
+    }
+    // And the 415 hint shows the path as the client sees it.
+    let res = client
+        .post(app.url(&format!("/ai/workflows/{WF}/runs")))
+        .bearer_auth("nested-key")
+        .json(&serde_json::json!({"message": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let detail = res.json::<Value>().await.unwrap()["detail"].to_string();
+    assert!(
+        detail.contains(&format!(
+            "curl -X POST {}/ai/workflows/{WF}/runs -F message=",
+            app.base
+        )),
+        "{detail}"
+    );
     server.abort();
     os.shutdown().await;
 }
