@@ -18,7 +18,8 @@ use std::io;
 use std::pin::pin;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::Service;
 
 /// Serves `router` on `listener` until `signal` completes. Then it stops accepting, lets
@@ -30,13 +31,10 @@ pub(crate) async fn serve(
 ) {
     // Every route becomes a `Route` once, here, instead of on each connection.
     let router = router.with_state::<()>(());
-    let (signal_tx, signal_rx) = watch::channel(());
-    tokio::spawn(async move {
-        signal.await;
-        drop(signal_rx);
-    });
-    // Each connection task holds a receiver; the loop's end waits for all of them.
-    let (close_tx, close_rx) = watch::channel(());
+    // Every connection's task: the loop's end waits for all of them.
+    let connections = TaskTracker::new();
+    let closing = CancellationToken::new();
+    let mut signal = pin!(signal);
     loop {
         let tcp = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -46,7 +44,7 @@ pub(crate) async fn serve(
                     continue;
                 }
             },
-            _ = signal_tx.closed() => break,
+            () = &mut signal => break,
         };
         // Small SSE writes must go out at once, not wait for Nagle's algorithm.
         if let Err(e) = tcp.set_nodelay(true) {
@@ -56,13 +54,12 @@ pub(crate) async fn serve(
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             router.clone().call(request.map(Body::new))
         });
-        let signal_tx = signal_tx.clone();
-        let close_rx = close_rx.clone();
-        tokio::spawn(async move {
+        let closing = closing.clone();
+        connections.spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.half_close(true);
             let mut connection = pin!(builder.serve_connection(TokioIo::new(tcp), service));
-            let mut closing = pin!(signal_tx.closed());
+            let mut shutdown = pin!(closing.cancelled());
             let mut shutting_down = false;
             loop {
                 tokio::select! {
@@ -73,18 +70,18 @@ pub(crate) async fn serve(
                         break;
                     }
                     // Once: finish the request in flight, then close.
-                    _ = &mut closing, if !shutting_down => {
+                    () = &mut shutdown, if !shutting_down => {
                         shutting_down = true;
                         connection.as_mut().graceful_shutdown();
                     }
                 }
             }
-            drop(close_rx);
         });
     }
-    drop(close_rx);
     drop(listener);
-    close_tx.closed().await;
+    closing.cancel();
+    connections.close();
+    connections.wait().await;
 }
 
 /// Connection-level errors (the peer reset before we accepted) are routine. Anything else,

@@ -19,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio_util::task::TaskTracker;
 use writer::Writer;
 
 /// SQLite storage: a pool of sqlx readers and one writer thread on rusqlite (group commit).
@@ -28,6 +29,8 @@ pub struct SqliteStore {
     writer: Mutex<Option<Writer>>,
     writer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     checkpointer: tokio::task::JoinHandle<()>,
+    /// The store's own tasks (the idle committer, the checkpointer), waited for at close.
+    tasks: TaskTracker,
     /// Shared with the writes that record it (a run's owner), without a copy.
     owner_id: Arc<str>,
 }
@@ -56,8 +59,9 @@ impl SqliteStore {
         // second or more often under load, so pages written many times in between are copied
         // to the database once.
         let conn = writer::open(path)?;
-        let (writer, task) = Writer::start(conn);
-        let checkpointer = tokio::spawn(checkpoint::checkpoint_every(
+        let tasks = TaskTracker::new();
+        let (writer, task) = Writer::start(conn, &tasks);
+        let checkpointer = tasks.spawn(checkpoint::checkpoint_every(
             pool.clone(),
             writer.write_lock(),
         ));
@@ -66,6 +70,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             writer_task: Mutex::new(Some(task)),
             checkpointer,
+            tasks,
             owner_id: uuid::Uuid::new_v4().to_string().into(),
         })
     }
@@ -128,6 +133,8 @@ impl Store for SqliteStore {
             tracing::error!(error = %e, "the database writer failed");
         }
         self.checkpointer.abort();
+        self.tasks.close();
+        self.tasks.wait().await;
         // A last full checkpoint, so the database file alone holds everything.
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)

@@ -104,7 +104,10 @@ struct Shared {
 impl Writer {
     /// Starts the writer thread on `conn`, and the idle committer on the current runtime; they
     /// end (closing `conn`) when every handle is dropped.
-    pub(super) fn start(conn: Connection) -> (Writer, tokio::task::JoinHandle<()>) {
+    pub(super) fn start(
+        conn: Connection,
+        tasks: &tokio_util::task::TaskTracker,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let (idle, idle_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -113,7 +116,7 @@ impl Writer {
             runs: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
         });
-        tokio::spawn(commit_idle(Arc::clone(&shared), idle_rx, tx.clone()));
+        tasks.spawn(commit_idle(Arc::clone(&shared), idle_rx, tx.clone()));
         let thread = Arc::clone(&shared);
         (
             Writer { tx, idle, shared },
