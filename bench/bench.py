@@ -34,7 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
-AGENTOS_SERVER = os.path.join(ROOT, "target/release/bench-server")
+# BENCH_AGENTOS_SERVER names another build of the server (an A/B of two commits).
+AGENTOS_SERVER = os.environ.get("BENCH_AGENTOS_SERVER") or os.path.join(ROOT, "target/release/bench-server")
 MOCK = os.path.join(ROOT, "target/release/agentos-bench-mock")
 WAKE_FLOOR = os.path.join(ROOT, "target/release/wake-floor")
 FLOOR_SERVER = os.path.join(ROOT, "target/release/floor-server")

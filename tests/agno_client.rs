@@ -4,29 +4,25 @@
 //! and the cookbook's raw-HTTP flow, against the real server on a loopback port.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
-//! under `CI=true`, where it fails. The virtualenv is kept in `target/tmp/agno-venv` and reused
-//! while it has the pinned agno.
+//! under `CI=true`, where it fails. The virtualenv (`tests/support/python.rs`, agno pinned in
+//! `tests/compat/requirements.txt`) is kept in `target/tmp/py-venv` and reused.
 
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
 #[path = "api/mock_openai.rs"]
 mod mock_openai;
+#[path = "support/python.rs"]
+mod python;
 
 use agentos::{Agent, AgentOs, OpenAIChat, Workflow};
 use helpers::{HookLog, fast_retries, seed_workflow, sleeping_hook, spawn_with};
 use mock_openai::MockOpenAi;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
-
-/// The agno release the suite pins.
-const AGNO_VERSION: &str = "3.1.10";
-/// What `agno.client` needs at import time beyond agno's own dependencies.
-const IMPORT_DEPS: &[&str] = &["fastapi"];
 
 /// The chat agent of `examples/agent_os.rs`, on the model at `model_url`.
 fn assistant(model_url: &str) -> Agent {
@@ -40,75 +36,10 @@ fn assistant(model_url: &str) -> Agent {
         .instructions("You are a helpful assistant.")
 }
 
-/// Runs `cmd`; `Err` with its output when it cannot start or exits non-zero.
-async fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| format!("{cmd:?}: {e}"))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{cmd:?} exited with {}:\n{text}", out.status))
-    }
-}
-
-/// The virtualenv's python, with agno and the client's import-time needs installed (reused
-/// when it already imports the pinned agno).
-async fn agno_python() -> Result<PathBuf, String> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("agno-venv");
-    let python = venv.join("bin").join("python");
-    let probe = format!(
-        "import importlib.metadata as m, agno.client; assert m.version('agno') == '{AGNO_VERSION}'"
-    );
-    if run(Command::new(&python).args(["-c", &probe]))
-        .await
-        .is_ok()
-    {
-        return Ok(python);
-    }
-    run(Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv))
-    .await?;
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .arg(format!("agno=={AGNO_VERSION}"))
-        .args(IMPORT_DEPS))
-    .await?;
-    run(Command::new(&python).args(["-c", &probe])).await?;
-    Ok(python)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn agnos_client_drives_agentos() {
-    let python = match agno_python().await {
-        Ok(python) => python,
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("agno's client could not be installed (python3 and PyPI are needed): {why}")
-        }
-        Err(why) => {
-            // Straight to the process's stderr: the harness captures `eprintln!` of passing tests.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED agnos_client_drives_agentos: agno's client could not be installed \
-                 (python3 and PyPI are needed; under CI=true this fails): {why}"
-            );
-            return;
-        }
+    let Some(python) = python::python_or_skip("agnos_client_drives_agentos").await else {
+        return;
     };
 
     // The example's AgentOS (`examples/agent_os.rs`) on the mock, plus an agent and a workflow

@@ -7,9 +7,10 @@ use super::runs::{
     json_text, list_session_runs, resume,
 };
 use super::sessions::run_schema::SessionRun;
-use super::{AppState, Path, Query, routes};
+use super::{AppState, Path, Query};
 use crate::agent::Agent;
 use crate::event::{AgentContext, RunEvent};
+use crate::http::api::{Api, routes};
 use crate::kind::ComponentKind;
 use crate::outcome::cancel_reason;
 use crate::run::{RunInput, RunOutput, RunStatus};
@@ -23,10 +24,8 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> Api {
     [
         routes!(list_agents),
         routes!(get_agent),
@@ -36,7 +35,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         routes!(resume_run),
     ]
     .into_iter()
-    .fold(OpenApiRouter::default(), routes)
+    .fold(Api::default(), Api::routes)
 }
 
 /// The OpenAPI tag of these routes.

@@ -3,7 +3,8 @@
 
 use super::error::{ApiError, ErrorBody};
 use super::page::PageMeta;
-use super::{AppState, Path, Query, iso, routes};
+use super::{AppState, Path, Query, iso};
+use crate::http::api::{Api, routes};
 use crate::store::{HOOK_JOB_KIND, JobFilter, JobRecord};
 use axum::Json;
 use axum::extract::State;
@@ -11,13 +12,11 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> Api {
     [routes!(list_jobs), routes!(retry_job)]
         .into_iter()
-        .fold(OpenApiRouter::default(), routes)
+        .fold(Api::default(), Api::routes)
 }
 
 /// The OpenAPI tag of these routes.

@@ -1,15 +1,14 @@
 //! `/info` (agno's unauthenticated `InfoResponse`) and `/teams` (no teams exist yet).
 
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, Path, routes};
+use super::{AppState, Path};
+use crate::http::api::{Api, routes};
 use crate::kind::ComponentKind;
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// The agno release whose AgentOS protocol this server speaks; reported as `agno_version` by
 /// `/info` (we are not agno: `os_version` is our own version).
@@ -19,10 +18,10 @@ pub(crate) const AGNO_PROTOCOL_VERSION: &str = "3.1.10";
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AuthMode(pub &'static str);
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> Api {
     [routes!(info), routes!(list_teams), routes!(get_team)]
         .into_iter()
-        .fold(OpenApiRouter::default(), routes)
+        .fold(Api::default(), Api::routes)
 }
 
 /// agno's `InfoResponse`: lightweight OS metadata.

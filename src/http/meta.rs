@@ -1,17 +1,16 @@
 //! `/`, `/health`, `/config` and `/models`.
 
+use super::AppState;
 use super::workflows::WorkflowSummary;
-use super::{AppState, routes};
+use crate::http::api::{Api, routes};
 use crate::runtime::Runtime;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> Api {
     [
         routes!(home),
         routes!(health),
@@ -19,7 +18,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         routes!(models),
     ]
     .into_iter()
-    .fold(OpenApiRouter::default(), routes)
+    .fold(Api::default(), Api::routes)
 }
 
 /// The OpenAPI tag of these routes.

@@ -3,6 +3,7 @@
 //! the handlers' annotations. Nothing below this module knows about axum.
 
 mod agents;
+pub(crate) mod api;
 mod auth;
 mod cors;
 mod docs;
@@ -26,26 +27,26 @@ mod workflows;
 pub(crate) use edge::{Edge, apply as with_edge};
 
 use crate::runtime::Runtime;
+use api::Api;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use error::ApiError;
 use std::sync::Arc;
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 pub(crate) type AppState = Arc<Runtime>;
 
 /// Every route, its OpenAPI document and docs page, with agno's error bodies for unknown paths
 /// and methods.
 pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router {
-    let (api, doc) = OpenApiRouter::default()
+    let (api, docs) = Api::default()
         .merge(meta::router())
         .merge(info::router())
         .merge(agents::router())
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(hooks::router())
-        .split_for_parts();
-    api.merge(openapi::router(doc))
+        .split();
+    api.merge(openapi::router(docs))
         .merge(docs::router())
         .fallback(move |request: Request| fallback::not_found(max_body_bytes, request))
         .method_not_allowed_fallback(move |request: Request| {
@@ -53,24 +54,6 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(runtime)
-}
-
-/// Registers the handlers that `utoipa_axum::routes!` collected for one path: documented at
-/// their path, and, undocumented, at the same path with a trailing slash (agno strips a trailing
-/// slash; a nested router cannot rewrite the path before routing, so both are registered).
-pub(crate) fn routes(
-    router: OpenApiRouter<AppState>,
-    handlers: UtoipaMethodRouter<AppState>,
-) -> OpenApiRouter<AppState> {
-    let (_, paths, method_router) = &handlers;
-    let router = paths
-        .paths
-        .keys()
-        .filter(|path| *path != "/")
-        .fold(router, |router, path| {
-            router.route(&format!("{path}/"), method_router.clone())
-        });
-    router.routes(handlers)
 }
 
 /// `axum::extract::Query` whose rejection is our JSON 400 `{"detail"}` (axum's is plain text).

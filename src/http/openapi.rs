@@ -9,6 +9,7 @@
 //! document with `"servers": [{"url": "/ai"}]`, so Swagger's "Try it out" calls `/ai/...`.
 
 use super::AppState;
+use super::api::DocFn;
 use super::auth::is_open;
 use super::error::ErrorBody;
 use axum::Router;
@@ -17,7 +18,7 @@ use axum::extract::OriginalUri;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use utoipa::ToSchema;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
@@ -31,17 +32,20 @@ const TAGS: [&str; 6] = ["Core", "Agents", "Teams", "Workflows", "Sessions", "Ho
 /// The name of the security-key scheme.
 const BEARER: &str = "HTTPBearer";
 
-/// The generated document, completed, and its JSON as served at the root.
+/// The document, generated from the routes' documentation functions on the first request for
+/// it, and kept as JSON (the document itself, utoipa's tree of every route and schema, is
+/// several times its size, and is dropped once serialized).
 struct Document {
-    openapi: OpenApi,
-    root: Bytes,
+    docs: Vec<DocFn>,
+    root: OnceLock<Bytes>,
 }
 
-/// `/openapi.json` (and with a trailing slash) for `doc`, the document the routes generated.
-pub(crate) fn router(doc: OpenApi) -> Router<AppState> {
-    let openapi = complete(doc);
-    let root = Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
-    let doc = Arc::new(Document { openapi, root });
+/// `/openapi.json` (and with a trailing slash), generated from `docs` when first asked for.
+pub(crate) fn router(docs: Vec<DocFn>) -> Router<AppState> {
+    let doc = Arc::new(Document {
+        docs,
+        root: OnceLock::new(),
+    });
     let handler = get(move |OriginalUri(uri): OriginalUri| {
         let doc = doc.clone();
         async move { doc.serve(uri.path()) }
@@ -52,18 +56,39 @@ pub(crate) fn router(doc: OpenApi) -> Router<AppState> {
 }
 
 impl Document {
+    /// The document as served at the root, generated on first use.
+    fn root(&self) -> &Bytes {
+        self.root.get_or_init(|| {
+            let mut doc = utoipa::openapi::OpenApiBuilder::new().build();
+            for add in &self.docs {
+                add(&mut doc);
+            }
+            Bytes::from(serde_json::to_vec(&complete(doc)).unwrap_or_default())
+        })
+    }
+
+    /// The document with `"servers": [{"url": prefix}]` as its first key (the generated one
+    /// has no `servers`, and a JSON object's keys are unordered).
+    fn with_server(&self, prefix: &str) -> Bytes {
+        let servers = serde_json::to_vec(&[Server::new(prefix)]).unwrap_or_default();
+        let root = self.root();
+        let rest = root.strip_prefix(b"{").unwrap_or(root);
+        let mut body = Vec::with_capacity(root.len() + servers.len() + 16);
+        body.extend_from_slice(b"{\"servers\":");
+        body.extend_from_slice(&servers);
+        body.push(b',');
+        body.extend_from_slice(rest);
+        Bytes::from(body)
+    }
+
     /// The document for a request at `path`: with a `servers` entry naming the prefix the
     /// router is nested under, if any.
     fn serve(&self, path: &str) -> Response {
         let path = path.trim_end_matches('/');
         let prefix = path.strip_suffix("/openapi.json").unwrap_or("");
         let body = match prefix {
-            "" => self.root.clone(),
-            prefix => {
-                let mut openapi = self.openapi.clone();
-                openapi.servers = Some(vec![Server::new(prefix)]);
-                Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default())
-            }
+            "" => self.root().clone(),
+            prefix => self.with_server(prefix),
         };
         let mut response = body.into_response();
         let headers = response.headers_mut();

@@ -8,9 +8,10 @@ use super::runs::{
     list_session_runs, resume,
 };
 use super::sessions::run_schema::SessionRun;
-use super::{AppState, Path, Query, routes};
+use super::{AppState, Path, Query};
 use crate::agent::Agent;
 use crate::event::{RunEvent, WorkflowContext};
+use crate::http::api::{Api, routes};
 use crate::kind::ComponentKind;
 use crate::run::WorkflowRunOutput;
 use crate::runtime::Runtime;
@@ -22,10 +23,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> Api {
     [
         routes!(list_workflows),
         routes!(get_workflow),
@@ -35,7 +34,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         routes!(resume_run),
     ]
     .into_iter()
-    .fold(OpenApiRouter::default(), routes)
+    .fold(Api::default(), Api::routes)
 }
 
 /// The OpenAPI tag of these routes.

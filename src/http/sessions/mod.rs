@@ -8,17 +8,16 @@ pub(crate) mod run_schema;
 mod schema;
 mod write;
 
+use super::AppState;
 use super::error::{ApiError, ValidationError};
 use super::validation::{Params, check, json_object};
-use super::{AppState, routes};
+use crate::http::api::{Api, routes};
 use crate::kind::ComponentKind;
 use crate::store::SessionView;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> Api {
     [
         routes!(
             read::list_sessions,
@@ -36,7 +35,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         routes!(write::rename_session),
     ]
     .into_iter()
-    .fold(OpenApiRouter::default(), routes)
+    .fold(Api::default(), Api::routes)
 }
 
 /// The OpenAPI tag of these routes.
