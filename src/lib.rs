@@ -50,10 +50,11 @@ mod tool;
 mod workflow;
 
 pub use agent::Agent;
-pub use context::{Document, Media, RunContext, SessionState};
+pub use context::{Document, Media, Principal, RunContext, SessionState};
 pub use db::{DbConfig, DbConfigError, SqliteDb};
 pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
+pub use http::{JwtConfig, RateLimit};
 pub use kind::{ComponentKind, UnknownKind};
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]

@@ -1,5 +1,6 @@
 //! `/info` (agno's unauthenticated `InfoResponse`) and `/teams` (no teams exist yet).
 
+use super::edge::AuthInfo;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Path};
 use crate::http::api::{Api, routes};
@@ -13,10 +14,6 @@ use utoipa::ToSchema;
 /// The agno release whose AgentOS protocol this server speaks; reported as `agno_version` by
 /// `/info` (we are not agno: `os_version` is our own version).
 pub(crate) const AGNO_PROTOCOL_VERSION: &str = "3.1.10";
-
-/// agno's `auth_mode`, put into each request by the edge layers (absent means `"none"`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AuthMode(pub &'static str);
 
 pub(crate) fn router() -> Api {
     [routes!(info), routes!(list_teams), routes!(get_team)]
@@ -38,7 +35,7 @@ struct InfoResponse {
     team_count: usize,
     workflow_count: usize,
     mcp: McpInfo,
-    /// `none` or `security_key`.
+    /// `none`, `security_key` or `jwt`.
     auth_mode: &'static str,
     user_isolation: bool,
 }
@@ -58,8 +55,9 @@ struct McpInfo {
     get, path = "/info", tag = "Core",
     responses((status = 200, description = "What this OS serves and how it authenticates", body = InfoResponse))
 )]
-async fn info(State(rt): State<AppState>, mode: Option<Extension<AuthMode>>) -> Json<InfoResponse> {
-    let auth_mode = mode.map_or("none", |Extension(AuthMode(m))| m);
+async fn info(State(rt): State<AppState>, auth: Option<Extension<AuthInfo>>) -> Json<InfoResponse> {
+    let (auth_mode, user_isolation) =
+        auth.map_or(("none", false), |Extension(a)| (a.mode, a.user_isolation));
     Json(InfoResponse {
         os_id: rt.os_id.clone(),
         name: None,
@@ -75,7 +73,7 @@ async fn info(State(rt): State<AppState>, mode: Option<Extension<AuthMode>>) -> 
             tool_run_endpoint: false,
         },
         auth_mode,
-        user_isolation: false,
+        user_isolation,
     })
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod fallback;
 mod files;
 mod form;
+mod guard;
 mod hooks;
 mod info;
 mod meta;
@@ -20,10 +21,12 @@ mod page;
 mod py_json;
 mod runs;
 pub(crate) mod serve;
+mod service_accounts;
 mod sessions;
 mod validation;
 mod workflows;
 
+pub use auth::{JwtConfig, RateLimit};
 pub(crate) use edge::{Edge, apply as with_edge};
 
 use crate::runtime::Runtime;
@@ -45,6 +48,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(hooks::router())
+        .merge(service_accounts::router())
         .split();
     api.merge(openapi::router(docs))
         .merge(docs::router())
