@@ -12,12 +12,19 @@
 //! Point agno's Agent UI (`http://localhost:3000`) or `agno.client.AgentOSClient` at
 //! `http://localhost:7777`. Offline, the scripted model calls `add` for a message with two
 //! numbers, so the clients see tool-call events too.
+//!
+//! With `JWT_VERIFICATION_KEY` set (a shared secret or a PEM public key; or `JWT_JWKS_FILE` /
+//! `JWT_JWKS_URL`), every request needs a JWT: `JWT_ALGORITHM` (default `RS256`, as agno),
+//! `JWT_AUDIENCE` and `JWT_ISSUER` are checked when set, routes check agno's scopes, and each
+//! user sees only their own sessions and runs (docs/guide/identity.md).
 
 #[allow(dead_code)]
 #[path = "background_hooks_workflow.rs"]
 mod seed;
 
-use agentos::{Agent, AgentOs, Model, OpenAIChat, ScriptedModel, ScriptedReply, tool_fn};
+use agentos::{
+    Agent, AgentOs, JwtConfig, Model, OpenAIChat, ScriptedModel, ScriptedReply, tool_fn,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -75,10 +82,12 @@ fn assistant() -> Agent {
 #[tokio::main]
 async fn main() -> Result<(), agentos::OsError> {
     seed::init();
-    AgentOs::new()
+    let mut os = AgentOs::new()
         .agent(assistant())
         .workflow(seed::analysis_workflow())
-        .run_hooks_in_background(true)
-        .serve("127.0.0.1:7777")
-        .await
+        .run_hooks_in_background(true);
+    if JwtConfig::configured_in_env() {
+        os = os.authorization(JwtConfig::from_env().user_isolation(true));
+    }
+    os.serve("127.0.0.1:7777").await
 }

@@ -1,5 +1,6 @@
 //! `/info` (agno's unauthenticated `InfoResponse`) and `/teams` (no teams exist yet).
 
+use super::auth::Access;
 use super::edge::AuthInfo;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Path};
@@ -82,10 +83,14 @@ async fn info(State(rt): State<AppState>, auth: Option<Extension<AuthInfo>>) -> 
 /// None yet: `[]`.
 #[utoipa::path(
     get, path = "/teams", tag = "Teams",
-    responses((status = 200, description = "The teams served (none yet)", body = Vec<Object>))
+    responses(
+        (status = 200, description = "The teams served (none yet)", body = Vec<Object>),
+        (status = 403, description = "The token may read no team", body = ErrorBody),
+    )
 )]
-async fn list_teams() -> Json<[Value; 0]> {
-    Json([])
+async fn list_teams(access: Access) -> Result<Json<[Value; 0]>, ApiError> {
+    access.listing(ComponentKind::Team)?;
+    Ok(Json([]))
 }
 
 /// Get a team

@@ -1,8 +1,10 @@
 //! `/`, `/health`, `/config` and `/models`.
 
 use super::AppState;
+use super::auth::Access;
 use super::workflows::WorkflowSummary;
 use crate::http::api::{Api, routes};
+use crate::kind::ComponentKind;
 use crate::runtime::Runtime;
 use axum::Json;
 use axum::extract::State;
@@ -154,7 +156,12 @@ async fn health(State(rt): State<AppState>) -> Json<Health> {
     get, path = "/config", tag = TAG,
     responses((status = 200, description = "What this OS serves", body = ConfigResponse))
 )]
-async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
+async fn config(State(rt): State<AppState>, access: Access) -> Json<ConfigResponse> {
+    // The roster shows what the token may read, as agno's /config and the list routes do.
+    let (visible_agents, visible_workflows) = (
+        access.visible(ComponentKind::Agent),
+        access.visible(ComponentKind::Workflow),
+    );
     let db = DatabaseConfig {
         db_id: rt.db_id.clone(),
         domain_config: DomainConfig {
@@ -165,6 +172,7 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
     let workflows = rt
         .workflows
         .iter()
+        .filter(|wf| visible_workflows.allows(wf.id()))
         .map(|wf| WorkflowSummary {
             // `/config` keeps its keys: no description.
             description: None,
@@ -174,6 +182,7 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
     let agents = rt
         .agents
         .iter()
+        .filter(|a| visible_agents.allows(a.id()))
         .map(|a| ConfigAgent {
             id: a.id().to_owned(),
             name: a.name().to_owned(),
