@@ -1,0 +1,188 @@
+//! Per-user isolation on SQLite and on Postgres: with `user_isolation`, one user's sessions and
+//! runs are invisible to another (404, never 403), in lists and in direct fetches by id; the
+//! admin scope sees all; runs take the token's user; a service account sees only its own.
+
+use crate::auth_support::*;
+use crate::helpers::*;
+use crate::mock_openai::MockOpenAi;
+use crate::pg_backend::TestDb;
+use agentos::{AgentOs, JwtConfig};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const SCOPES: &[&str] = &[
+    "agents:read",
+    "agents:run",
+    "sessions:read",
+    "sessions:write",
+    "sessions:delete",
+    "service_accounts:write",
+];
+
+fn session_ids(list: &Value) -> BTreeSet<String> {
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn users_are_isolated(test: &str, db: &TestDb) {
+    let mut tokens = Map::new();
+    for user in ["alice", "bob"] {
+        tokens.insert(user.into(), spec("HS256", "hs", claims(user, SCOPES)));
+    }
+    tokens.insert(
+        "admin".into(),
+        spec("HS256", "hs", claims("root", &["agent_os:admin"])),
+    );
+    let Some(minted) = mint(test, tokens).await else {
+        return;
+    };
+    let secret = minted.key("hs.txt");
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .agent(assistant(&mock.base_url()))
+        .authorization(
+            JwtConfig::new()
+                .verification_key(secret)
+                .algorithm("HS256")
+                .user_isolation(true),
+        );
+    let app = spawn_on_db(os, db.config(), mock, HookLog::default()).await;
+    let (alice, bob, admin) = (
+        minted.token("alice"),
+        minted.token("bob"),
+        minted.token("admin"),
+    );
+    let get = |path: String, token: &str| call(request(&app, Method::GET, &path, Some(token)));
+
+    let (status, ra) = run_agent(&app, alice, None).await;
+    assert_eq!(status, 200, "{ra}");
+    let (_, rb) = run_agent(&app, bob, None).await;
+    assert_eq!(
+        (ra["user_id"].as_str(), rb["user_id"].as_str()),
+        (Some("alice"), Some("bob"))
+    );
+    let (sa, sb) = (
+        ra["session_id"].as_str().unwrap(),
+        rb["session_id"].as_str().unwrap(),
+    );
+    let rb_id = rb["run_id"].as_str().unwrap();
+
+    // Lists: each user their own, whatever user_id they ask for; the admin everyone's.
+    let (_, mine) = get("/sessions?user_id=bob".into(), alice).await;
+    assert_eq!(session_ids(&mine), BTreeSet::from([sa.to_owned()]));
+    let (_, all) = get("/sessions".into(), admin).await;
+    assert_eq!(
+        session_ids(&all),
+        BTreeSet::from([sa.to_owned(), sb.to_owned()])
+    );
+
+    // Direct fetches of Bob's session and run by Alice: not found, in agno's words.
+    let not_found = |d: String| (404, json!({ "detail": d }));
+    assert_eq!(
+        get(format!("/sessions/{sb}"), alice).await,
+        not_found(format!("Session with id '{sb}' not found"))
+    );
+    assert_eq!(
+        get(format!("/sessions/{sb}/runs"), alice).await,
+        not_found(format!("Session with ID {sb} not found"))
+    );
+    assert_eq!(
+        get(format!("/sessions/{sb}/runs/{rb_id}"), alice).await,
+        not_found(format!("Session with ID {sb} not found"))
+    );
+    let run_404 = not_found("Run not found".into());
+    assert_eq!(
+        get(
+            format!("/agents/{AGENT}/runs/{rb_id}?session_id={sb}"),
+            alice
+        )
+        .await,
+        run_404
+    );
+    assert_eq!(
+        get(format!("/agents/{AGENT}/runs/{rb_id}"), alice).await,
+        run_404
+    );
+    assert_eq!(
+        get(format!("/agents/{AGENT}/runs?session_id={sb}"), alice).await,
+        not_found("Session not found".into())
+    );
+    // A run into Bob's session is refused; Alice's own session stays hers.
+    assert_eq!(
+        run_agent(&app, alice, Some(sb)).await,
+        not_found("Session not found".into())
+    );
+    let (status, again) = run_agent(&app, alice, Some(sa)).await;
+    assert_eq!((status, again["session_id"].as_str()), (200, Some(sa)));
+    let (status, runs) = get(format!("/agents/{AGENT}/runs?session_id={sa}"), alice).await;
+    assert_eq!((status, runs.as_array().map(Vec::len)), (200, Some(2)));
+
+    // The admin reads Bob's session and run.
+    assert_eq!(get(format!("/sessions/{sb}"), admin).await.0, 200);
+    assert_eq!(
+        get(
+            format!("/agents/{AGENT}/runs/{rb_id}?session_id={sb}"),
+            admin
+        )
+        .await
+        .0,
+        200
+    );
+    // Alice cannot delete Bob's session; Bob can.
+    let delete = |token: &str| {
+        call(request(
+            &app,
+            Method::DELETE,
+            &format!("/sessions/{sb}"),
+            Some(token),
+        ))
+    };
+    assert_eq!(delete(alice).await.0, 404);
+    assert_eq!(get(format!("/sessions/{sb}"), bob).await.0, 200);
+    assert_eq!(delete(bob).await.0, 204);
+
+    // A service account Alice mints runs as `sa:<name>` and sees only its own sessions.
+    let req = request(&app, Method::POST, "/service-accounts", Some(alice));
+    let body = json!({"name": "alices-bot", "scopes": [{"scope": "agents:run"}, {"scope": "sessions:read"}]});
+    let (status, account) = call(req.json(&body)).await;
+    assert_eq!(
+        (status, account["principal"].as_str()),
+        (201, Some("sa:alices-bot")),
+        "{account}"
+    );
+    let pat = account["token"].as_str().unwrap();
+    let (status, run) = run_agent(&app, pat, None).await;
+    assert_eq!(
+        (status, run["user_id"].as_str()),
+        (200, Some("sa:alices-bot")),
+        "{run}"
+    );
+    let (_, its) = get("/sessions".into(), pat).await;
+    assert_eq!(
+        session_ids(&its),
+        BTreeSet::from([run["session_id"].as_str().unwrap().to_owned()])
+    );
+    assert_eq!(get(format!("/sessions/{sa}"), pat).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_are_isolated_on_sqlite() {
+    let db = TestDb::sqlite();
+    users_are_isolated("users_are_isolated_on_sqlite", &db).await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_are_isolated_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    users_are_isolated("users_are_isolated_on_postgres", &db).await;
+    db.cleanup().await;
+}
