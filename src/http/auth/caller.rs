@@ -8,6 +8,7 @@
 //!   never 403), in lists and in direct fetches by id alike.
 //! - `None`: no filter (auth off, the security key, isolation off, or the admin scope); the
 //!   request's own `user_id` filter applies as before.
+//!
 //! The scoped user comes from the token, never from the request: it overrides a `user_id` in a
 //! form, body or query. A service account (`sa:<name>`) is always scoped to itself unless it
 //! holds the admin scope, as in agno.
