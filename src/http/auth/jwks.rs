@@ -3,13 +3,16 @@
 //! token names a `kid` it does not have, at most once per refresh interval).
 
 use super::config::JwtConfig;
-use super::jwt::TokenError;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+
+/// The JWKS URL could not be fetched and nothing is cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unavailable;
 
 /// A JWKS's keys by `kid` (`None`: the key without one, agno's `_default`).
 #[derive(Default)]
@@ -73,7 +76,7 @@ impl Remote {
     }
 
     /// Fetches the JWKS unless another fetch finished after `seen` (then uses that one).
-    async fn refresh(&self, seen: Option<Instant>) -> Result<Arc<KeySet>, TokenError> {
+    async fn refresh(&self, seen: Option<Instant>) -> Result<Arc<KeySet>, Unavailable> {
         let _one = self.fetching.lock().await;
         let (keys, fetched) = self.cached();
         if fetched != seen {
@@ -101,13 +104,13 @@ impl Remote {
                         state.1 = Some(Instant::now());
                         Ok(state.0.clone())
                     }
-                    None => Err(TokenError::Unavailable),
+                    None => Err(Unavailable),
                 }
             }
         }
     }
 
-    async fn key(&self, kid: Option<&str>) -> Result<Option<Arc<DecodingKey>>, TokenError> {
+    async fn key(&self, kid: Option<&str>) -> Result<Option<Arc<DecodingKey>>, Unavailable> {
         let (mut keys, mut fetched) = self.cached();
         if fetched.is_none_or(|at| at.elapsed() >= self.ttl) {
             keys = self.refresh(fetched).await?;
@@ -196,7 +199,7 @@ impl KeySource {
     pub(crate) async fn keys_for(
         &self,
         kid: Option<&str>,
-    ) -> Result<Vec<Arc<DecodingKey>>, TokenError> {
+    ) -> Result<Vec<Arc<DecodingKey>>, Unavailable> {
         let mut keys = Vec::with_capacity(self.fixed.len() + 1);
         if let Some(set) = &self.file {
             keys.extend(set.get(kid));
