@@ -16,6 +16,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
 
+/// How long the OS waits at startup for its toolkits' first attempt (MCP servers' tools) before
+/// it serves without the tools of those that have not answered.
+const TOOLKIT_START_WAIT: Duration = Duration::from_secs(10);
+
 /// Why the OS could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OsError {
@@ -287,6 +291,7 @@ impl AgentOs {
                 runtime.recover().await?;
                 let runtime = Arc::new(runtime);
                 runtime.start_resuming_orphans();
+                runtime.start_toolkits(TOOLKIT_START_WAIT).await;
                 Ok(runtime)
             })
             .await

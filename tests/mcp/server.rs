@@ -1,0 +1,1 @@
+//! agentos's `/mcp`, driven by the official Python SDK's client.
