@@ -2,6 +2,7 @@
 
 use crate::agent::Agent;
 use crate::hooks::Hook;
+use crate::http::mcp::McpSettings;
 use crate::runtime::jobs::HookSettings;
 use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{Runtime, RuntimeParts};
@@ -59,6 +60,8 @@ pub struct AgentOs {
     lease_settings: LeaseSettings,
     security_key: Option<String>,
     cors_origins: Option<Vec<String>>,
+    /// `Some` when `/mcp` is served.
+    mcp: Option<McpSettings>,
     runtime: OnceCell<Arc<Runtime>>,
 }
 
@@ -97,6 +100,7 @@ impl AgentOs {
             lease_settings: LeaseSettings::default(),
             security_key: None,
             cors_origins: None,
+            mcp: None,
             runtime: OnceCell::new(),
         }
     }
@@ -208,6 +212,32 @@ impl AgentOs {
         self
     }
 
+    /// Serves the OS as an MCP server over streamable HTTP at `/mcp` (agno's
+    /// `AgentOS(mcp_server=True)`), with agno's tools: the OS's config, run an agent, team or
+    /// workflow, continue and cancel a run, list sessions and a session's runs. The security
+    /// key applies. Without a key, only requests to a loopback host are served (protection
+    /// against DNS rebinding, as agno's); [`AgentOs::mcp_allowed_hosts`] adds others.
+    pub fn mcp_server(mut self, on: bool) -> AgentOs {
+        self.mcp = match (on, self.mcp.take()) {
+            (false, _) => None,
+            (true, settings) => Some(settings.unwrap_or_default()),
+        };
+        self
+    }
+
+    /// Host names (or `host:port`) `/mcp` answers besides loopback ones when no security key is
+    /// set; with a key, every host is served. Turns the MCP server on.
+    pub fn mcp_allowed_hosts<I, S>(mut self, hosts: I) -> AgentOs
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut settings = self.mcp.take().unwrap_or_default();
+        settings.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self.mcp = Some(settings);
+        self
+    }
+
     fn db_config(&self) -> Result<DbConfig, OsError> {
         if let Some(db) = DbConfig::from_env()? {
             return Ok(db);
@@ -307,7 +337,11 @@ impl AgentOs {
         )
         .map_err(OsError::Config)?;
         let runtime = self.runtime().await?;
-        let api = crate::http::api_router(runtime, self.max_body_bytes);
+        let mut api = crate::http::api_router(runtime.clone(), self.max_body_bytes);
+        if let Some(settings) = &self.mcp {
+            api =
+                crate::http::mcp::mount(api, runtime, settings, edge.keyed(), self.max_body_bytes);
+        }
         Ok(crate::http::with_edge(api, &edge))
     }
 

@@ -39,6 +39,11 @@ impl Edge {
         })
     }
 
+    /// Whether the security key guards the routes.
+    pub(crate) fn keyed(&self) -> bool {
+        self.key.is_some()
+    }
+
     fn auth_mode(&self) -> &'static str {
         if self.key.is_some() {
             "security_key"

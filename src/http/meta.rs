@@ -1,11 +1,13 @@
 //! `/`, `/health`, `/config` and `/models`.
 
 use super::AppState;
+use super::info::McpInfo;
+use super::mcp::McpOn;
 use super::workflows::WorkflowSummary;
 use crate::http::api::{Api, routes};
 use crate::runtime::Runtime;
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -68,6 +70,9 @@ struct ConfigResponse {
     /// None.
     #[schema(value_type = Vec<Object>)]
     interfaces: [Value; 0],
+    /// Whether `/mcp` is served, as `/info` says (an agentos addition: agno's `/config` does not
+    /// say).
+    mcp: McpInfo,
 }
 
 /// The session domain's databases.
@@ -154,7 +159,7 @@ async fn health(State(rt): State<AppState>) -> Json<Health> {
     get, path = "/config", tag = TAG,
     responses((status = 200, description = "What this OS serves", body = ConfigResponse))
 )]
-async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
+async fn config(State(rt): State<AppState>, mcp: Option<Extension<McpOn>>) -> Json<ConfigResponse> {
     let db = DatabaseConfig {
         db_id: rt.db_id.clone(),
         domain_config: DomainConfig {
@@ -194,5 +199,6 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
         teams: [],
         workflows,
         interfaces: [],
+        mcp: McpInfo::of(mcp),
     })
 }

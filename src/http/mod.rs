@@ -14,6 +14,7 @@ mod files;
 mod form;
 mod hooks;
 mod info;
+pub(crate) mod mcp;
 mod meta;
 mod openapi;
 mod page;
