@@ -6,7 +6,8 @@
 //! - `faults.rs`: the tool server killed mid-run, restarted, slow past the timeout, failing, or
 //!   never started;
 //! - `server.rs`: agentos's own `/mcp`, driven by the SDK's client
-//!   (`tests/compat/mcp_client_suite.py`).
+//!   (`tests/compat/mcp_client_suite.py`);
+//! - `example.rs`: `cargo run --example mcp_tools`, offline.
 //!
 //! Needs `python3` and PyPI (`tests/support/python.rs`): skipped locally without them, failed
 //! under `CI=true`.
@@ -20,6 +21,7 @@ mod mock_openai;
 mod python;
 
 mod client;
+mod example;
 mod faults;
 mod server;
 mod support;

@@ -30,10 +30,15 @@ pub fn stdio_tools(python: &Path) -> McpTools {
     .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(400))
 }
 
-/// A free loopback port (nothing listens on it once this returns).
+/// A free loopback port below the kernel's ephemeral range, so that no listener on port 0 or
+/// outgoing connection takes it before the server that is to bind it (maybe seconds later).
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    loop {
+        let port = fastrand::u16(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The tool server over streamable HTTP, as a process of its own.
