@@ -144,6 +144,8 @@ impl Supervisor {
             .await
             .map_err(|_| format!("no answer to tools/list within {HANDSHAKE:?}"))?
             .map_err(|e: ServiceError| format!("tools/list failed: {e}"))?;
+        let remote_names: Vec<String> = listed.iter().map(|t| t.name.to_string()).collect();
+        let remote_names: Vec<&str> = remote_names.iter().map(String::as_str).collect();
         let mut tools: Vec<AgentTool> = Vec::with_capacity(listed.len());
         for tool in listed {
             let remote = tool.name.to_string();
@@ -180,11 +182,7 @@ impl Supervisor {
         if let Some(include) = &self.settings.include {
             let missing: Vec<&String> = include
                 .iter()
-                .filter(|n| {
-                    !tools
-                        .iter()
-                        .any(|t| t.definition().name.ends_with(n.as_str()))
-                })
+                .filter(|n| !remote_names.contains(&n.as_str()))
                 .collect();
             if !missing.is_empty() {
                 tracing::warn!(mcp_server = %self.name, "included tools the server does not offer: {missing:?}");

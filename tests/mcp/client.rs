@@ -210,3 +210,37 @@ async fn a_servers_tool_list_change_is_picked_up_and_native_tools_win_a_name() {
         "{offered:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_steps_agent_uses_mcp_tools() {
+    let Some(python) = python("a_workflow_steps_agent_uses_mcp_tools").await else {
+        return;
+    };
+    let calculator = Agent::new("Calculator")
+        .model(ScriptedModel::script([
+            ScriptedReply::tool_call("add", json!({"a": 20, "b": 22})),
+            ScriptedReply::text("the sum is 42"),
+        ]))
+        .toolkit(stdio_tools(&python).include_tools(["add"]));
+    let workflow = agentos::Workflow::new("sums").steps([calculator]);
+    let app = spawn_with(
+        AgentOs::new().workflow(workflow),
+        Arc::new(MockOpenAi::start().await),
+        HookLog::default(),
+    )
+    .await;
+    let res = app
+        .client
+        .post(app.url("/workflows/sums/runs"))
+        .form(&[("message", "20 + 22?"), ("stream", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let run: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["content"], "the sum is 42");
+    let step = &run["step_executor_runs"][0];
+    assert_eq!(step["tools"][0]["tool_name"], "add", "{run}");
+    assert_eq!(step["tools"][0]["result"], "42", "{run}");
+}

@@ -4,13 +4,14 @@
 //! session's runs.
 //!
 //! - `catalog.rs`: the tools' names, schemas and annotations;
-//! - `handler.rs`: the protocol handler, arguments and errors;
+//! - `handler.rs`: the protocol handler; `call.rs`: a call's arguments, failures and results;
 //! - `runs.rs`: the run and lifecycle tools; `reads.rs`: the config and session tools.
 //!
 //! Stateless: no MCP session is kept between requests (a run's state is in the database), so
 //! any replica answers any request. The security key applies as to every route (the edge
 //! layers wrap this service); the route is not in the OpenAPI document, as in agno.
 
+mod call;
 mod catalog;
 mod handler;
 mod reads;

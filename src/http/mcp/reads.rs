@@ -3,14 +3,14 @@
 //! makes of them (the value as JSON text, and as structured content: as it is for an object,
 //! under `result` otherwise).
 
-use super::handler::{Args, Failure};
+use super::call::{Args, Failure, object_result, store, wrapped_result};
 use crate::http::page::PageMeta;
 use crate::http::sessions::run_schema::run_schema;
 use crate::http::sessions::session_summary;
 use crate::kind::ComponentKind;
 use crate::runtime::Runtime;
-use crate::store::{SessionFilter, SessionSort, StoreError};
-use rmcp::model::{CallToolResult, ContentBlock, MetaObject};
+use crate::store::{SessionFilter, SessionSort};
+use rmcp::model::CallToolResult;
 use serde_json::{Map, Value, json};
 use std::time::Instant;
 
@@ -191,11 +191,6 @@ fn check_db(rt: &Runtime, args: &Args<'_>) -> Result<(), Failure> {
     }
 }
 
-pub(super) fn store(e: StoreError) -> Failure {
-    tracing::error!("MCP tool: database error: {e}");
-    Failure::Failed(format!("database error: {e}"))
-}
-
 fn to_value(v: impl serde::Serialize) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
@@ -209,26 +204,4 @@ fn with_keys(value: Value, keys: &[&str]) -> Value {
         map.entry(*key).or_insert(Value::Null);
     }
     Value::Object(map)
-}
-
-/// FastMCP's result for an object: the JSON as text, and the object as structured content.
-fn object_result(value: Value) -> CallToolResult {
-    let mut result = CallToolResult::success(vec![ContentBlock::text(value.to_string())]);
-    result.structured_content = Some(value);
-    result
-}
-
-/// FastMCP's result for a value that is not an object: as text (a string as it is), and as
-/// structured content under `result`, marked so in `_meta`.
-pub(super) fn wrapped_result(value: Value) -> CallToolResult {
-    let text = match &value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    result.structured_content = Some(json!({ "result": value }));
-    let mut meta = MetaObject::new();
-    meta.insert("fastmcp".to_owned(), json!({"wrap_result": true}));
-    result.meta = Some(meta);
-    result
 }

@@ -3,8 +3,7 @@
 //! it, it is stored, its hooks run; the caller leaving does not stop it. A client that asks for
 //! progress (a `progressToken`) is told of each tool call or step, as agno does.
 
-use super::handler::{Args, Failure};
-use super::reads::{store, wrapped_result};
+use super::call::{Args, Failure, store, wrapped_result};
 use crate::event::RunEvent;
 use crate::http::error::ApiError;
 use crate::kind::ComponentKind;
