@@ -38,6 +38,7 @@ mod event;
 mod hooks;
 mod http;
 mod kind;
+mod mcp;
 pub mod model;
 mod os;
 mod outcome;
@@ -56,6 +57,7 @@ pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 pub use http::{JwtConfig, RateLimit};
 pub use kind::{ComponentKind, UnknownKind};
+pub use mcp::McpTools;
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]
 pub use model::{ScriptedModel, ScriptedReply};
@@ -66,7 +68,8 @@ pub use run::{
 };
 pub use run::{ToolCallMetrics, ToolExecution};
 pub use tool::{
-    AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolContext, ToolError, ToolFn, tool_fn,
+    AgentTool, FnTool, IntoTool, JsonTool, NoArgs, Tool, ToolContext, ToolError, ToolFn, Toolkit,
+    tool_fn,
 };
 pub use workflow::{
     Condition, Loop, OnError, Parallel, Router, Step, StepError, StepInput, StepKind, Steps,

@@ -2,6 +2,7 @@
 
 use crate::agent::Agent;
 use crate::hooks::Hook;
+use crate::http::mcp::McpSettings;
 use crate::http::serve::ServeOptions;
 use crate::http::{JwtConfig, RateLimit};
 use crate::runtime::jobs::HookSettings;
@@ -17,6 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
+
+/// How long the OS waits at startup for its toolkits' first attempt (MCP servers' tools) before
+/// it serves without the tools of those that have not answered.
+const TOOLKIT_START_WAIT: Duration = Duration::from_secs(10);
 
 /// Why the OS could not start.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +65,8 @@ pub struct AgentOs {
     jwt: Option<JwtConfig>,
     rate_limit: Option<RateLimit>,
     serve_options: ServeOptions,
+    /// `Some` when `/mcp` is served.
+    mcp: Option<McpSettings>,
     runtime: OnceCell<Arc<Runtime>>,
 }
 
@@ -101,6 +108,7 @@ impl AgentOs {
             jwt: None,
             rate_limit: None,
             serve_options: ServeOptions::default(),
+            mcp: None,
             runtime: OnceCell::new(),
         }
     }
@@ -257,6 +265,32 @@ impl AgentOs {
         self
     }
 
+    /// Serves the OS as an MCP server over streamable HTTP at `/mcp` (agno's
+    /// `AgentOS(mcp_server=True)`), with agno's tools: the OS's config, run an agent, team or
+    /// workflow, continue and cancel a run, list sessions and a session's runs. The security
+    /// key applies. Without a key, only requests to a loopback host are served (protection
+    /// against DNS rebinding, as agno's); [`AgentOs::mcp_allowed_hosts`] adds others.
+    pub fn mcp_server(mut self, on: bool) -> AgentOs {
+        self.mcp = match (on, self.mcp.take()) {
+            (false, _) => None,
+            (true, settings) => Some(settings.unwrap_or_default()),
+        };
+        self
+    }
+
+    /// Host names (or `host:port`) `/mcp` answers besides loopback ones when no security key is
+    /// set; with a key, every host is served. Turns the MCP server on.
+    pub fn mcp_allowed_hosts<I, S>(mut self, hosts: I) -> AgentOs
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut settings = self.mcp.take().unwrap_or_default();
+        settings.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self.mcp = Some(settings);
+        self
+    }
+
     fn db_config(&self) -> Result<DbConfig, OsError> {
         if let Some(db) = DbConfig::from_env()? {
             return Ok(db);
@@ -340,6 +374,7 @@ impl AgentOs {
                 runtime.recover().await?;
                 let runtime = Arc::new(runtime);
                 runtime.start_resuming_orphans();
+                runtime.start_toolkits(TOOLKIT_START_WAIT).await;
                 Ok(runtime)
             })
             .await
@@ -363,7 +398,11 @@ impl AgentOs {
         .map_err(OsError::Config)?;
         let runtime = self.runtime().await?;
         let store = runtime.store.clone();
-        let api = crate::http::api_router(runtime, self.max_body_bytes);
+        let mut api = crate::http::api_router(runtime.clone(), self.max_body_bytes);
+        if let Some(settings) = &self.mcp {
+            api =
+                crate::http::mcp::mount(api, runtime, settings, edge.keyed(), self.max_body_bytes);
+        }
         let router =
             crate::http::with_edge(api, &edge, &self.id, store).map_err(OsError::Config)?;
         Ok((router, edge.needs_peer_addr()))

@@ -7,7 +7,7 @@ use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
 use crate::outcome::{ErrorKind, Failure};
 use crate::run::{Message, RunOutput, ToolExecution};
-use crate::tool::{self, ToolOutcome};
+use crate::tool::{self, AgentTool, ToolOutcome};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
@@ -88,13 +88,14 @@ impl Agent {
     fn request(
         &self,
         messages: &[Message],
+        tools: &[AgentTool],
         tools_allowed: bool,
         input: usize,
         rctx: &RunContext,
         call: &AgentCall,
     ) -> ModelRequest {
         let tool_choice = match tools_allowed {
-            _ if self.tools.is_empty() => None,
+            _ if tools.is_empty() => None,
             true => self.loop_settings.tool_choice.clone(),
             false => Some(json!("none")),
         };
@@ -111,7 +112,7 @@ impl Agent {
         }
         ModelRequest {
             messages: chat,
-            tools: self.tools.iter().map(|t| t.definition().clone()).collect(),
+            tools: tools.iter().map(|t| t.definition().clone()).collect(),
             tool_choice,
             response_format: self
                 .loop_settings
@@ -149,7 +150,9 @@ impl Agent {
                 return Err(Stop::Cancelled(String::new()));
             }
             let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
-            let request = self.request(messages, tools_allowed, input, rctx, call);
+            // The tools of this round: what the model is offered is what its calls may run.
+            let tools = self.current_tools();
+            let request = self.request(messages, &tools, tools_allowed, input, rctx, call);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
                 model: output.model.clone(),
@@ -220,7 +223,7 @@ impl Agent {
             }
             rounds += 1;
             let outcomes = tokio::select! {
-                outcomes = self.run_tools(&reply.tool_calls, rctx, actx, sink) => outcomes,
+                outcomes = self.run_tools(&reply.tool_calls, &tools, rctx, actx, sink) => outcomes,
                 () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
             };
             for outcome in outcomes {
@@ -236,6 +239,7 @@ impl Agent {
     async fn run_tools(
         &self,
         calls: &[ToolCall],
+        tools: &[AgentTool],
         rctx: &Arc<RunContext>,
         actx: &Arc<AgentContext>,
         sink: &mut EventSink,
@@ -248,12 +252,16 @@ impl Agent {
             })
             .await;
         }
-        let (tools, limit) = (&self.tools, self.loop_settings.tool_timeout);
+        let (toolkits, limit) = (
+            self.loop_settings.toolkits.as_slice(),
+            self.loop_settings.tool_timeout,
+        );
         let mut running: FuturesUnordered<_> = prepared
             .into_iter()
             .enumerate()
             .map(|(i, (execution, args))| async move {
-                (i, tool::execute(tools, execution, args, limit, rctx).await)
+                let outcome = tool::execute(tools, toolkits, execution, args, limit, rctx).await;
+                (i, outcome)
             })
             .collect();
         let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();

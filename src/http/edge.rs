@@ -77,6 +77,11 @@ impl Edge {
     pub(crate) fn needs_peer_addr(&self) -> bool {
         self.key.is_some() || self.jwt.is_some() || self.rate.is_some()
     }
+
+    /// Whether requests are authenticated (a security key or JWT guards the routes).
+    pub(crate) fn keyed(&self) -> bool {
+        self.key.is_some() || self.jwt.is_some()
+    }
 }
 
 /// Wraps every route of `router` (its fallbacks included) in the edge layers.

@@ -3,6 +3,7 @@
 use super::auth::Access;
 use super::edge::AuthInfo;
 use super::error::{ApiError, ErrorBody};
+use super::mcp::McpOn;
 use super::{AppState, Path};
 use crate::http::api::{Api, routes};
 use crate::kind::ComponentKind;
@@ -41,14 +42,29 @@ struct InfoResponse {
     user_isolation: bool,
 }
 
-/// MCP server availability (none here).
+/// agno's `McpInfo`: whether `/mcp` is served (`AgentOs::mcp_server`).
 #[derive(Debug, Serialize, ToSchema)]
-struct McpInfo {
+pub(crate) struct McpInfo {
     enabled: bool,
-    path: Option<String>,
+    /// `/mcp` when enabled.
+    path: Option<&'static str>,
+    /// Always null: no OAuth provider guards `/mcp` (the security key does).
     #[schema(value_type = Option<Object>)]
     oauth: Option<Value>,
+    /// Always false: agno's plain-HTTP tool runner is not served.
     tool_run_endpoint: bool,
+}
+
+impl McpInfo {
+    /// What to say, given the extension the MCP server puts on every request when it is on.
+    pub(crate) fn of(on: Option<Extension<McpOn>>) -> McpInfo {
+        McpInfo {
+            enabled: on.is_some(),
+            path: on.map(|_| super::mcp::PATH),
+            oauth: None,
+            tool_run_endpoint: false,
+        }
+    }
 }
 
 /// Lightweight OS metadata (no key needed)
@@ -56,7 +72,11 @@ struct McpInfo {
     get, path = "/info", tag = "Core",
     responses((status = 200, description = "What this OS serves and how it authenticates", body = InfoResponse))
 )]
-async fn info(State(rt): State<AppState>, auth: Option<Extension<AuthInfo>>) -> Json<InfoResponse> {
+async fn info(
+    State(rt): State<AppState>,
+    auth: Option<Extension<AuthInfo>>,
+    mcp: Option<Extension<McpOn>>,
+) -> Json<InfoResponse> {
     let (auth_mode, user_isolation) =
         auth.map_or(("none", false), |Extension(a)| (a.mode, a.user_isolation));
     Json(InfoResponse {
@@ -67,12 +87,7 @@ async fn info(State(rt): State<AppState>, auth: Option<Extension<AuthInfo>>) -> 
         agent_count: rt.agents.len(),
         team_count: 0,
         workflow_count: rt.workflows.len(),
-        mcp: McpInfo {
-            enabled: false,
-            path: None,
-            oauth: None,
-            tool_run_endpoint: false,
-        },
+        mcp: McpInfo::of(mcp),
         auth_mode,
         user_isolation,
     })

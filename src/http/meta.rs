@@ -2,12 +2,14 @@
 
 use super::AppState;
 use super::auth::Access;
+use super::info::McpInfo;
+use super::mcp::McpOn;
 use super::workflows::WorkflowSummary;
 use crate::http::api::{Api, routes};
 use crate::kind::ComponentKind;
 use crate::runtime::Runtime;
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -70,6 +72,9 @@ struct ConfigResponse {
     /// None.
     #[schema(value_type = Vec<Object>)]
     interfaces: [Value; 0],
+    /// Whether `/mcp` is served, as `/info` says (an agentos addition: agno's `/config` does not
+    /// say).
+    mcp: McpInfo,
 }
 
 /// The session domain's databases.
@@ -156,7 +161,11 @@ async fn health(State(rt): State<AppState>) -> Json<Health> {
     get, path = "/config", tag = TAG,
     responses((status = 200, description = "What this OS serves", body = ConfigResponse))
 )]
-async fn config(State(rt): State<AppState>, access: Access) -> Json<ConfigResponse> {
+async fn config(
+    State(rt): State<AppState>,
+    access: Access,
+    mcp: Option<Extension<McpOn>>,
+) -> Json<ConfigResponse> {
     // The roster shows what the token may read, as agno's /config and the list routes do.
     let (visible_agents, visible_workflows) = (
         access.visible(ComponentKind::Agent),
@@ -203,5 +212,6 @@ async fn config(State(rt): State<AppState>, access: Access) -> Json<ConfigRespon
         teams: [],
         workflows,
         interfaces: [],
+        mcp: McpInfo::of(mcp),
     })
 }

@@ -15,6 +15,7 @@ mod form;
 mod guard;
 mod hooks;
 mod info;
+pub(crate) mod mcp;
 mod meta;
 mod openapi;
 mod page;

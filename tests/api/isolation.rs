@@ -186,3 +186,91 @@ async fn users_are_isolated_on_postgres() {
     users_are_isolated("users_are_isolated_on_postgres", &db).await;
     db.cleanup().await;
 }
+
+/// One MCP tool call over streamable HTTP with a bearer, as an MCP client sends it; the
+/// result's structured content (JSON or the SSE event's data).
+async fn mcp_call(app: &TestApp, token: &str, tool: &str, arguments: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": tool, "arguments": arguments}});
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    let json = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .unwrap_or(&text)
+        .trim();
+    let reply: Value = serde_json::from_str(json).unwrap();
+    reply["result"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mcp_tools_see_only_the_callers_sessions() {
+    let test = "mcp_tools_see_only_the_callers_sessions";
+    let mut tokens = Map::new();
+    for user in ["alice", "bob"] {
+        tokens.insert(user.into(), spec("HS256", "hs", claims(user, SCOPES)));
+    }
+    let Some(minted) = mint(test, tokens).await else {
+        return;
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .agent(assistant(&mock.base_url()))
+        .mcp_server(true)
+        .authorization(
+            JwtConfig::new()
+                .verification_key(minted.key("hs.txt"))
+                .algorithm("HS256")
+                .user_isolation(true),
+        );
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let (alice, bob) = (minted.token("alice"), minted.token("bob"));
+    let (_, ra) = run_agent(&app, alice, None).await;
+    let sa = ra["session_id"].as_str().unwrap().to_owned();
+
+    // Bob asks for Alice's sessions by name: he gets only his own (none).
+    let listed = mcp_call(
+        &app,
+        bob,
+        "get_sessions",
+        json!({"session_type": "agent", "user_id": "alice"}),
+    )
+    .await;
+    assert_eq!(listed["structuredContent"]["data"], json!([]), "{listed}");
+    let runs = mcp_call(&app, bob, "get_session_runs", json!({"session_id": sa})).await;
+    assert_eq!(runs["isError"], true, "{runs}");
+    // A run Bob starts over MCP is his, whatever user_id he names.
+    let started = mcp_call(
+        &app,
+        bob,
+        "run_agent",
+        json!({"agent_id": AGENT, "message": "hi", "user_id": "alice"}),
+    )
+    .await;
+    assert_ne!(started["isError"], true, "{started}");
+    let listed = mcp_call(
+        &app,
+        alice,
+        "get_sessions",
+        json!({"session_type": "agent"}),
+    )
+    .await;
+    let ids: Vec<&str> = listed["structuredContent"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [sa.as_str()], "Alice sees her one session: {listed}");
+}

@@ -8,6 +8,8 @@ pub(crate) mod run_schema;
 mod schema;
 mod write;
 
+pub(crate) use schema::session_summary;
+
 use super::AppState;
 use super::auth::Access;
 use super::error::{ApiError, ValidationError};
