@@ -5,14 +5,15 @@
 //!
 //! The operations are grouped by domain, one trait each: [`RunStore`] (runs, background runs,
 //! cancels), [`EventStore`] (the replay log), [`SessionStore`] (the sessions API),
-//! [`JobStore`] (the durable job queue) and [`LeaseStore`] (owner leases across replicas).
+//! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas) and
+//! [`MemoryStore`] (user memories).
 //! [`Store`] is the one value the runtime holds (`Arc<dyn Store>`): it has every domain as a
 //! supertrait, plus what concerns the whole database. Through `dyn Store` every method is
 //! reached with `Store` alone in scope (a trait object has its supertraits' methods); a
 //! concrete store ([`SqliteStore`], [`PgStore`]) needs the traits imported, all at once with
 //! `use agentos::store::prelude::*;`.
 //!
-//! A new domain (memories, knowledge, traces, approvals, ...) is a trait of its own beside
+//! A new domain (knowledge, traces, approvals, ...) is a trait of its own beside
 //! these, added in one place: the supertrait list of [`Store`] and the [`prelude`] right below
 //! it. Each backend then implements it (a module per domain in `sqlite/` and `postgres/`) and
 //! the contract suite in `tests/store/` covers it; no call site changes.
@@ -28,6 +29,7 @@ mod columns;
 mod events;
 mod jobs;
 mod leases;
+mod memories;
 mod payload;
 mod postgres;
 mod runs;
@@ -38,6 +40,9 @@ pub use crate::db::{DbConfig, SqliteDb};
 pub use events::EventStore;
 pub use jobs::{HOOK_JOB_KIND, JobAttempt, JobFilter, JobRecord, JobStore, NewJob};
 pub use leases::{LeaseStore, Reconciled};
+pub use memories::{
+    MemoryFilter, MemoryRecord, MemorySort, MemoryStore, MemoryUpdate, UserMemoryStats, topics_json,
+};
 pub(crate) use payload::restored as restored_hook_payload;
 pub use payload::{inline_run_output, needs_run_output};
 pub use postgres::PgStore;
@@ -57,7 +62,7 @@ use std::sync::Arc;
 /// A new domain's trait joins the supertraits here and the [`prelude`] below.
 #[async_trait]
 pub trait Store:
-    RunStore + EventStore + SessionStore + JobStore + LeaseStore + Send + Sync + 'static
+    RunStore + EventStore + SessionStore + JobStore + LeaseStore + MemoryStore + Send + Sync + 'static
 {
     /// True when one process owns the database (SQLite): at startup, whatever a previous
     /// process left unfinished is that process's and can be taken over at once.
@@ -73,7 +78,7 @@ pub trait Store:
 /// Every store trait, for code that calls a concrete store's methods (`SqliteStore`,
 /// `PgStore`): `use agentos::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{EventStore, JobStore, LeaseStore, RunStore, SessionStore, Store};
+    pub use super::{EventStore, JobStore, LeaseStore, MemoryStore, RunStore, SessionStore, Store};
 }
 
 impl DbConfig {

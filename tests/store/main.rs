@@ -4,17 +4,19 @@
 
 mod backend;
 mod contract;
+mod memories;
 mod sqlite_only;
 
-/// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>`.
+/// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>`, running
+/// `crate::contract::<name>` (or the tests of the module named first, after `in`).
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    (in $module:ident: $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let db = crate::backend::TestDb::sqlite();
-                    crate::contract::$name(&db).await;
+                    crate::$module::$name(&db).await;
                     db.cleanup().await;
                 }
             )*
@@ -26,11 +28,14 @@ macro_rules! on_both_backends {
                     let Some(db) = crate::backend::TestDb::postgres().await else {
                         return;
                     };
-                    crate::contract::$name(&db).await;
+                    crate::$module::$name(&db).await;
                     db.cleanup().await;
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        on_both_backends!(in contract: $($name),*);
     };
 }
 
@@ -57,3 +62,12 @@ on_both_backends!(
     an_agents_history_is_its_last_completed_runs,
     a_jobs_context_gets_its_output_from_its_run_even_once_deleted,
 );
+
+/// The memories domain's contract, on both backends.
+mod memory_contract {
+    on_both_backends!(in memories:
+        memories_are_written_read_and_listed_per_user,
+        memories_are_filtered_sorted_and_paged,
+        a_users_memories_are_replaced_at_once_and_counted,
+    );
+}
