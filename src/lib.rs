@@ -38,6 +38,7 @@ mod event;
 mod hooks;
 mod http;
 mod kind;
+mod memory;
 pub mod model;
 mod os;
 mod outcome;
@@ -55,6 +56,7 @@ pub use db::{DbConfig, DbConfigError, SqliteDb};
 pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 pub use kind::{ComponentKind, UnknownKind};
+pub use memory::{MemoryManager, SessionSummary, SessionSummaryManager};
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]
 pub use model::{ScriptedModel, ScriptedReply};

@@ -7,7 +7,7 @@ use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
 use crate::outcome::{ErrorKind, Failure};
 use crate::run::{Message, RunOutput, ToolExecution};
-use crate::tool::{self, ToolOutcome};
+use crate::tool::{self, AgentTool, ToolOutcome};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
@@ -22,6 +22,8 @@ pub(super) struct Turn<'a> {
     pub rctx: &'a Arc<RunContext>,
     pub call: &'a AgentCall,
     pub actx: &'a Arc<AgentContext>,
+    /// The run's tools: the agent's own, and the built-ins it uses.
+    pub tools: &'a [AgentTool],
 }
 
 /// The final answer of a conversation with the model.
@@ -70,15 +72,15 @@ struct Reply {
 }
 
 impl Agent {
-    /// The messages a run starts with: the system message, the session's earlier turns
-    /// (marked `from_history`), then the user's input.
-    pub(super) fn initial_messages(&self, call: &AgentCall) -> Vec<Message> {
+    /// The messages a run starts with: the system message (`prompt.rs`), the session's
+    /// earlier turns (marked `from_history`), then the user's input.
+    pub(super) fn initial_messages(&self, rctx: &RunContext, call: &AgentCall) -> Vec<Message> {
         let mut messages = Vec::with_capacity(3 + call.history.len());
-        if let Some(instructions) = &self.instructions {
-            messages.push(Message::new("system", instructions.clone()));
+        if let Some(system) = self.system_message(rctx, call) {
+            messages.push(Message::new("system", system));
         }
         messages.extend(call.history.iter().cloned());
-        messages.push(Message::new("user", call.input.clone()));
+        messages.push(Message::new("user", self.user_message(rctx, &call.input)));
         messages
     }
 
@@ -90,11 +92,13 @@ impl Agent {
         messages: &[Message],
         tools_allowed: bool,
         input: usize,
-        rctx: &RunContext,
-        call: &AgentCall,
+        at: Turn<'_>,
     ) -> ModelRequest {
+        let Turn {
+            rctx, call, tools, ..
+        } = at;
         let tool_choice = match tools_allowed {
-            _ if self.tools.is_empty() => None,
+            _ if tools.is_empty() => None,
             true => self.loop_settings.tool_choice.clone(),
             false => Some(json!("none")),
         };
@@ -111,7 +115,7 @@ impl Agent {
         }
         ModelRequest {
             messages: chat,
-            tools: self.tools.iter().map(|t| t.definition().clone()).collect(),
+            tools: tools.iter().map(|t| t.definition().clone()).collect(),
             tool_choice,
             response_format: self
                 .loop_settings
@@ -137,7 +141,7 @@ impl Agent {
         at: Turn<'_>,
         sink: &mut EventSink,
     ) -> Result<Answer, Stop> {
-        let Turn { rctx, call, actx } = at;
+        let Turn { rctx, actx, .. } = at;
         let cancel = rctx.cancel_token();
         // The run's input: the last message so far (history comes before it).
         let input = messages.len().saturating_sub(1);
@@ -149,7 +153,7 @@ impl Agent {
                 return Err(Stop::Cancelled(String::new()));
             }
             let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
-            let request = self.request(messages, tools_allowed, input, rctx, call);
+            let request = self.request(messages, tools_allowed, input, at);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
                 model: output.model.clone(),
@@ -220,7 +224,7 @@ impl Agent {
             }
             rounds += 1;
             let outcomes = tokio::select! {
-                outcomes = self.run_tools(&reply.tool_calls, rctx, actx, sink) => outcomes,
+                outcomes = self.run_tools(&reply.tool_calls, at, sink) => outcomes,
                 () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
             };
             for outcome in outcomes {
@@ -236,10 +240,12 @@ impl Agent {
     async fn run_tools(
         &self,
         calls: &[ToolCall],
-        rctx: &Arc<RunContext>,
-        actx: &Arc<AgentContext>,
+        at: Turn<'_>,
         sink: &mut EventSink,
     ) -> Vec<ToolOutcome> {
+        let Turn {
+            rctx, actx, tools, ..
+        } = at;
         let prepared: Vec<_> = calls.iter().map(tool::start).collect();
         for (execution, _) in &prepared {
             sink.emit(|| RunEvent::ToolCallStarted {
@@ -248,7 +254,7 @@ impl Agent {
             })
             .await;
         }
-        let (tools, limit) = (&self.tools, self.loop_settings.tool_timeout);
+        let limit = self.loop_settings.tool_timeout;
         let mut running: FuturesUnordered<_> = prepared
             .into_iter()
             .enumerate()

@@ -1,9 +1,16 @@
 //! [`Agent`]: a model with instructions, tools and hooks; the agent loop that runs it once
 //! (`run.rs`, `conversation.rs`).
 
+mod builtin;
 mod conversation;
+mod options;
+mod prompt;
 mod run;
 
+pub(crate) use builtin::ChatHistory;
+pub(crate) use options::Extras;
+pub use prompt::Instructions;
+pub(crate) use prompt::Recall;
 pub(crate) use run::{AgentCall, DeferredHook, StepPlace};
 
 use crate::hooks::{Hook, IntoHook};
@@ -39,13 +46,15 @@ pub struct Agent {
     id: String,
     name: String,
     model: Option<Arc<dyn Model>>,
-    instructions: Option<String>,
+    instructions: Option<Instructions>,
     pre_hooks: Vec<Hook>,
     post_hooks: Vec<Hook>,
     history_runs: usize,
     tools: Vec<AgentTool>,
     /// Boxed: an `Agent` is a workflow step, and steps should stay small.
     loop_settings: Box<LoopSettings>,
+    /// Prompt building, session state, memories and summaries; `None` until one is set.
+    extras: Option<Box<Extras>>,
 }
 
 /// How an agent talks to its model: the tool loop's limits, the output type and the request
@@ -102,6 +111,7 @@ impl Agent {
                 max_tokens: None,
                 request_fields: Map::new(),
             }),
+            extras: None,
         }
     }
 
@@ -131,8 +141,10 @@ impl Agent {
         self
     }
 
-    /// The system message.
-    pub fn instructions(mut self, instructions: impl Into<String>) -> Agent {
+    /// The instructions: a text, a list (`["...", "..."]`, rendered as bullets) or
+    /// [`Instructions::from_fn`] of the run's context. `{var}` templates in them are filled
+    /// from the session state, dependencies, metadata and user id.
+    pub fn instructions(mut self, instructions: impl Into<Instructions>) -> Agent {
         self.instructions = Some(instructions.into());
         self
     }

@@ -60,6 +60,8 @@ struct ConfigResponse {
     os_database: String,
     databases: Vec<String>,
     session: SessionConfig,
+    /// The memory domain: where user memories are kept.
+    memory: SessionConfig,
     agents: Vec<ConfigAgent>,
     /// None yet.
     #[schema(value_type = Vec<Object>)]
@@ -70,14 +72,14 @@ struct ConfigResponse {
     interfaces: [Value; 0],
 }
 
-/// The session domain's databases.
+/// A domain's databases (sessions, memory).
 #[derive(Debug, Serialize, ToSchema)]
 struct SessionConfig {
     dbs: Vec<DatabaseConfig>,
 }
 
 /// agno's `DatabaseConfig`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct DatabaseConfig {
     db_id: String,
     domain_config: DomainConfig,
@@ -85,7 +87,7 @@ struct DatabaseConfig {
 }
 
 /// How agno's UI names a database.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct DomainConfig {
     display_name: String,
 }
@@ -189,6 +191,12 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
         available_models: available_models(&rt),
         os_database: rt.db_id.clone(),
         databases: vec![rt.db_id.clone()],
+        memory: SessionConfig {
+            dbs: vec![DatabaseConfig {
+                tables: vec!["memories"],
+                ..db.clone()
+            }],
+        },
         session: SessionConfig { dbs: vec![db] },
         agents,
         teams: [],

@@ -82,11 +82,25 @@ pub enum MemorySort {
     Memory,
     /// By user.
     UserId,
+    /// By id.
+    MemoryId,
+    /// By agent.
+    AgentId,
+    /// By team.
+    TeamId,
 }
 
 impl MemorySort {
     /// Every accepted `sort_by` value.
-    pub const NAMES: [&'static str; 4] = ["updated_at", "created_at", "memory", "user_id"];
+    pub const NAMES: [&'static str; 7] = [
+        "updated_at",
+        "created_at",
+        "memory",
+        "user_id",
+        "memory_id",
+        "agent_id",
+        "team_id",
+    ];
 
     /// Parses a `sort_by` value.
     pub fn parse(s: &str) -> Option<MemorySort> {
@@ -95,8 +109,16 @@ impl MemorySort {
             "created_at" => Some(MemorySort::CreatedAt),
             "memory" => Some(MemorySort::Memory),
             "user_id" => Some(MemorySort::UserId),
+            "memory_id" => Some(MemorySort::MemoryId),
+            "agent_id" => Some(MemorySort::AgentId),
+            "team_id" => Some(MemorySort::TeamId),
             _ => None,
         }
+    }
+
+    /// Whether the column holds text (sorted by its bytes on both backends).
+    pub fn is_text(self) -> bool {
+        !matches!(self, MemorySort::UpdatedAt | MemorySort::CreatedAt)
     }
 
     /// The column to order by.
@@ -106,6 +128,9 @@ impl MemorySort {
             MemorySort::CreatedAt => "created_at",
             MemorySort::Memory => "memory",
             MemorySort::UserId => "user_id",
+            MemorySort::MemoryId => "memory_id",
+            MemorySort::AgentId => "agent_id",
+            MemorySort::TeamId => "team_id",
         }
     }
 }

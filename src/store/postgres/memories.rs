@@ -63,11 +63,12 @@ impl MemoryStore for PgStore {
             |column, p| format!("strpos({column}, {p}::text) > 0"),
             |column, p| format!("strpos(lower({column}), lower({p}::text)) > 0"),
         );
-        let (dir, collate) = match (f.ascending, f.sort_by.column()) {
-            (true, "memory" | "user_id") => ("ASC", " COLLATE \"C\""),
-            (false, "memory" | "user_id") => ("DESC", " COLLATE \"C\""),
-            (true, _) => ("ASC", ""),
-            (false, _) => ("DESC", ""),
+        let dir = if f.ascending { "ASC" } else { "DESC" };
+        // Text by its bytes and NULLs first ascending, as on SQLite.
+        let (collate, nulls) = match (f.sort_by.is_text(), f.ascending) {
+            (true, true) => (" COLLATE \"C\"", " NULLS FIRST"),
+            (true, false) => (" COLLATE \"C\"", " NULLS LAST"),
+            (false, _) => ("", ""),
         };
         let column = f.sort_by.column();
         let page = values.len() + 1;
@@ -78,7 +79,7 @@ impl MemoryStore for PgStore {
             .await?;
         let sql = format!(
             "SELECT * FROM memories {filter}
-             ORDER BY {column}{collate} {dir}, seq {dir} LIMIT ${page} OFFSET ${}",
+             ORDER BY {column}{collate} {dir}{nulls}, seq {dir} LIMIT ${page} OFFSET ${}",
             page + 1
         );
         let limit = (f.limit != 0).then_some(f.limit as i64);
