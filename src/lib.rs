@@ -50,7 +50,7 @@ pub mod store;
 mod tool;
 mod workflow;
 
-pub use agent::Agent;
+pub use agent::{Agent, Instructions};
 pub use context::{Document, Media, RunContext, SessionState};
 pub use db::{DbConfig, DbConfigError, SqliteDb};
 pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};

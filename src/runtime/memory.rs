@@ -216,7 +216,7 @@ pub(super) fn new_jobs(
                 created_at: now,
                 updated_at: now,
             };
-            (slot, Start::Job(Box::new(record)))
+            (slot, Start::Job(record))
         });
         let new = NewJob {
             job_id: job_id.clone(),

@@ -4,6 +4,7 @@
 mod agent_ui;
 mod agents;
 mod constructs;
+mod context;
 mod durability;
 mod edge;
 mod errors;
@@ -11,6 +12,7 @@ mod example;
 mod helpers;
 mod hooks;
 mod lifecycle;
+mod memory;
 mod mock_openai;
 mod openapi;
 #[path = "../store/backend.rs"]

@@ -65,13 +65,15 @@ pub(crate) struct ReadyJob {
     pub start: Option<(Slot, Start)>,
 }
 
-/// What a job stored claimed runs with.
+/// What a job stored claimed runs with. Neither variant is boxed: each is moved in once, and a
+/// box would cost an allocation per job.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Start {
     /// A hook, with its context.
     Hook(HookContext),
     /// A job of another kind, as its row holds it.
-    Job(Box<JobRecord>),
+    Job(JobRecord),
 }
 
 /// A hook slot reserved for a job stored already claimed, with what its attempt needs.
@@ -192,7 +194,7 @@ impl JobQueue {
                         };
                         this.attempt(claimed, ctx).await;
                     }
-                    Some((_, _, Start::Job(record))) => this.attempt_other(*record).await,
+                    Some((_, _, Start::Job(record))) => this.attempt_other(record).await,
                     None => this.run_local(&job_id).await,
                 }
                 // Keep the slot busy with queued jobs before giving it back.
