@@ -1,6 +1,7 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
-//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
+//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete,
+//! memories and what a later session of the same user is told)
 //! and the cookbook's raw-HTTP flow, against the real server on a loopback port.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
@@ -34,6 +35,7 @@ fn assistant(model_url: &str) -> Agent {
     Agent::new("Assistant")
         .model(model)
         .instructions("You are a helpful assistant.")
+        .update_memory_on_run(true)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,8 +3,10 @@
 Usage: python agno_client_suite.py <base_url>
 
 The server must serve (as `tests/agno_client.rs` sets it up):
-- the agent `assistant` and the seed workflow `analysis-workflow`, whose model is an
-  OpenAI-compatible mock answering `reply to: <last user message>`;
+- the agent `assistant` (with user memories on) and the seed workflow `analysis-workflow`,
+  whose model is an OpenAI-compatible mock answering `reply to: <last user message>` (and a
+  message with `[echo-system]` with the system message it was sent, and a memory manager with
+  one `add_memory` call keeping the user's message);
 - the agent `slow-assistant` and the workflow `slow-workflow`, whose model never answers in
   time, so that their runs can be cancelled while in flight.
 
@@ -440,6 +442,101 @@ class Suite:
                 expect_eq(e.response.status_code, 404, f"runs of deleted session {session}")
             expect(runs is None, f"deleted session {session} still has runs {runs}")
 
+    # ------------------------------------------------------------------ memories
+
+    async def memories(self):
+        user = f"mem-{self.tag}"
+        other = f"other-{self.tag}"
+        created = await self.client.create_memory(
+            memory="Likes green tea", user_id=user, topics=["drinks"]
+        )
+        expect(created.memory_id, "create_memory().memory_id is empty")
+        expect_eq(created.memory, "Likes green tea", "create_memory().memory")
+        expect_eq(created.topics, ["drinks"], "create_memory().topics")
+        expect_eq(created.user_id, user, "create_memory().user_id")
+        expect(created.updated_at is not None, "create_memory().updated_at is missing")
+        await self.client.create_memory(memory="Lives in Oslo", user_id=user, topics=["location"])
+        await self.client.create_memory(memory="Likes coffee", user_id=other, topics=["drinks"])
+
+        got = await self.client.get_memory(created.memory_id, user_id=user)
+        expect_eq(got.memory, "Likes green tea", "get_memory().memory")
+        listed = await self.client.list_memories(user_id=user)
+        expect_eq(listed.meta.total_count, 2, "list_memories(user).meta.total_count")
+        expect_eq(
+            [m.memory for m in listed.data], ["Lives in Oslo", "Likes green tea"], "newest first"
+        )
+        drinks = await self.client.list_memories(user_id=user, topics=["drinks"])
+        expect_eq([m.memory for m in drinks.data], ["Likes green tea"], "by topic")
+        found = await self.client.list_memories(search_content="OSLO")
+        expect_eq([m.memory for m in found.data], ["Lives in Oslo"], "by content")
+
+        updated = await self.client.update_memory(
+            created.memory_id, memory="Loves green tea", user_id=user, topics=["drinks", "tea"]
+        )
+        expect_eq(updated.memory, "Loves green tea", "update_memory().memory")
+        topics = await self.client.get_memory_topics(user_id=user)
+        expect_eq(sorted(topics), ["drinks", "location", "tea"], "get_memory_topics(user)")
+        stats = await self.client.get_user_memory_stats(user_id=user)
+        expect_eq(
+            [(s.user_id, s.total_memories) for s in stats.data],
+            [(user, 2)],
+            "get_user_memory_stats(user)",
+        )
+
+        # Another user's memory is not found, as a missing one.
+        try:
+            await self.client.get_memory(created.memory_id, user_id=other)
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "get_memory() of another user's memory")
+        else:
+            raise SuiteFailure("get_memory() of another user's memory did not fail")
+
+        optimized = await self.client.optimize_memories(user_id=user, apply=True)
+        expect_eq(optimized.memories_before, 2, "optimize_memories().memories_before")
+        expect_eq(optimized.memories_after, 1, "optimize_memories().memories_after")
+        listed = await self.client.list_memories(user_id=user)
+        expect_eq(
+            [m.memory_id for m in listed.data],
+            [optimized.memories[0].memory_id],
+            "the user's memories after optimize_memories()",
+        )
+        await self.client.delete_memory(listed.data[0].memory_id, user_id=user)
+        listed = await self.client.list_memories(user_id=user)
+        expect_eq(listed.data, [], "the user's memories after delete_memory()")
+        theirs = await self.client.list_memories(user_id=other)
+        expect_eq(len(theirs.data), 1, "the other user's memories, untouched")
+        await self.client.delete_memories([m.memory_id for m in theirs.data], user_id=other)
+        theirs = await self.client.list_memories(user_id=other)
+        expect_eq(theirs.data, [], "the other user's memories after delete_memories()")
+
+    async def memory_in_context(self):
+        user = f"learner-{self.tag}"
+        stranger = f"stranger-{self.tag}"
+        fact = f"I love jazz {self.tag}"
+        await self.client.run_agent(AGENT, fact, session_id=f"learn-{self.tag}", user_id=user)
+        # The memory manager runs after the response, in the background.
+        learned = []
+        for _ in range(200):
+            listed = await self.client.list_memories(user_id=user)
+            learned = [m.memory for m in listed.data if fact in m.memory]
+            if learned:
+                break
+            await asyncio.sleep(0.05)
+        expect(learned, f"no memory of {fact!r} for {user}")
+
+        # The mock answers "[echo-system]" with the system message the model was sent.
+        echo = await self.client.run_agent(
+            AGENT, "[echo-system] what do you know?", session_id=f"recall-{self.tag}", user_id=user
+        )
+        expect(fact in (echo.content or ""), f"another session of {user}: {echo.content!r}")
+        echo = await self.client.run_agent(
+            AGENT,
+            "[echo-system] what do you know?",
+            session_id=f"stranger-{self.tag}",
+            user_id=stranger,
+        )
+        expect(fact not in (echo.content or ""), f"{stranger} was sent: {echo.content!r}")
+
     # ------------------------------------------------------------------ the cookbook's raw HTTP
 
     async def cookbook_raw_http(self):
@@ -526,6 +623,8 @@ class Suite:
             ("cancelled runs stored CANCELLED", self.cancelled_runs_stored),
             ("session renamed and updated", self.rename),
             ("sessions deleted", self.delete),
+            ("memories created, listed, updated, optimized, deleted", self.memories),
+            ("a memory learned reaches the user's other sessions only", self.memory_in_context),
             ("cookbook: raw HTTP run, SSE, runs by session", self.cookbook_raw_http),
         ]
         for name, func in steps:

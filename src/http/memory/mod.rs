@@ -23,6 +23,7 @@ use schema::{
     string_list, tokens,
 };
 use std::sync::Arc;
+use std::time::Instant;
 
 pub(crate) fn router() -> Api {
     [
@@ -124,6 +125,7 @@ async fn list_memories(
     State(rt): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<MemoryList>, ApiError> {
+    let started = Instant::now();
     let q = Params::parse(raw)?;
     let mut errors = Vec::new();
     let (limit, page, offset) = page(&q, &mut errors);
@@ -170,7 +172,7 @@ async fn list_memories(
             limit,
             total_pages: total.div_ceil(limit),
             total_count: total,
-            search_time_ms: None,
+            search_time_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
         },
     }))
 }
@@ -349,6 +351,7 @@ async fn user_memory_stats(
     State(rt): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<UserStatsList>, ApiError> {
+    let started = Instant::now();
     let q = Params::parse(raw)?;
     let mut errors = Vec::new();
     let (limit, page, offset) = page(&q, &mut errors);
@@ -365,7 +368,7 @@ async fn user_memory_stats(
             limit,
             total_pages: total.div_ceil(limit),
             total_count: total,
-            search_time_ms: None,
+            search_time_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
         },
     }))
 }
