@@ -13,6 +13,7 @@ mod helpers;
 mod hooks;
 mod lifecycle;
 mod memory;
+mod memory_routes;
 mod mock_openai;
 mod openapi;
 #[path = "../store/backend.rs"]
