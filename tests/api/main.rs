@@ -9,6 +9,7 @@ mod durability;
 mod edge;
 mod errors;
 mod example;
+mod examples_memory;
 mod helpers;
 mod hooks;
 mod lifecycle;
