@@ -78,18 +78,23 @@ pub(super) async fn recall(
     if !memories_wanted && !summary_wanted && !extras.read_chat_history {
         return None;
     }
-    let mut recall = Recall::default();
-    if memories_wanted {
-        recall.memories = Some(match store.user_memories(user_of(ctx)).await {
+    let memories = async {
+        if !memories_wanted {
+            return None;
+        }
+        Some(match store.user_memories(user_of(ctx)).await {
             Ok(memories) => memories.into_iter().map(|m| m.memory).collect(),
             Err(e) => {
                 tracing::warn!(run = %ctx.run_id, error = %e, "cannot read the user's memories");
                 Vec::new()
             }
-        });
-    }
-    if summary_wanted {
-        recall.summary = match store.session_view(&ctx.session_id).await {
+        })
+    };
+    let summary = async {
+        if !summary_wanted {
+            return None;
+        }
+        match store.session_view(&ctx.session_id).await {
             Ok(view) => view
                 .and_then(|v| v.summary)
                 .and_then(|s| serde_json::from_str::<SessionSummary>(&s).ok())
@@ -98,8 +103,15 @@ pub(super) async fn recall(
                 tracing::warn!(run = %ctx.run_id, error = %e, "cannot read the session summary");
                 None
             }
-        };
-    }
+        }
+    };
+    // Both reads at once.
+    let (memories, summary) = tokio::join!(memories, summary);
+    let mut recall = Recall {
+        memories,
+        summary,
+        chat: None,
+    };
     if extras.read_chat_history {
         recall.chat = Some(Arc::new(StoredChat {
             store: store.clone(),

@@ -240,9 +240,19 @@ impl RunTask {
             &self.ctx.session_state.snapshot(),
         );
         self.ctx.session_state.replace(merged);
-        let history = memory::history_for(&*self.store, agent, &self.ctx).await;
+        // What the agent reads besides its history (memories, summary) is read beside it.
+        let (history, recall) = match agent.extras() {
+            None => (
+                memory::history_for(&*self.store, agent, &self.ctx).await,
+                None,
+            ),
+            Some(_) => tokio::join!(
+                memory::history_for(&*self.store, agent, &self.ctx),
+                memory::recall(&self.store, agent, &self.ctx)
+            ),
+        };
         let mut call = AgentCall::top_level(std::mem::take(&mut self.call.input), history);
-        call.recall = memory::recall(&self.store, agent, &self.ctx).await;
+        call.recall = recall;
         let result = agent.run(&self.ctx, &call, &mut self.sink).await;
         state::save_state(
             &*self.store,
