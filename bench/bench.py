@@ -6,7 +6,8 @@ bench/mock-openai/src/bin/bench-server.rs) (and, with --vs-agno, agno's AgentOS 
 same workflow), loads them with wrk, and prints a Markdown report: runs/s, p50/p99
 latency, errors, server CPU ms per run (per-thread, to the nanosecond, from /proc) and wake-ups
 per run, peak RSS, stored-vs-answered runs, cold start, the hook drain, and 10,000 concurrent
-in-flight runs; and, first, what a wake-up alone costs on the server's core (`wake-floor`) and
+in-flight runs; the memory levels (an agent run without and with user memories); and, first,
+what a wake-up alone costs on the server's core (`wake-floor`) and
 what a run costs a server that does nothing but its two model calls and two 1 s timers
 (`floor-server`, at c=1 with the 50 ms delay). The server is pinned to core 0, the mock and wrk
 to core 1.
@@ -252,7 +253,7 @@ class Server:
         self.idle_rss = rss_mib(self.proc.pid)
 
     def url(self):
-        return f"http://127.0.0.1:{self.port}/workflows/{WF}/runs"
+        return f"http://127.0.0.1:{self.port}{getattr(self, 'path', f'/workflows/{WF}/runs')}"
 
     def stored(self):
         """Runs in the database by status (agentos's own tables only)."""
@@ -411,6 +412,49 @@ def hook_drain(runs=200, conns=16):
     return {"runs": runs, "ok": statuses.count(200), "hooks": 2 * runs, "drain_s": drain_s, "peak_rss": peak}
 
 
+def memory_levels(delays, levels, seconds, say):
+    """The cost of user memories: the seed's Analyzer served alone as an agent, without memory
+    (`bench-agent`) and with `update_memory_on_run` (`bench-memory`: the user's memories read
+    into the context, and after the response a memory job whose model call the mock answers
+    without a tool call). CPU per run includes the job (the level waits for the jobs to end)."""
+    results = {}
+    for delay in delays:
+        mock = start_mock(delay)
+        for agent in ("bench-agent", "bench-memory"):
+            for c in levels:
+                server = Server("agentos")
+                server.path = f"/agents/{agent}/runs"
+                try:
+                    wrk(server.url(), 2, 1, "run.lua")  # warm-up
+                    r = run_level(server, c, seconds, False)
+                    db = sqlite3.connect(os.path.join(server.dir, "tmp/workflow.db"), timeout=30)
+                    try:
+                        r["jobs"] = dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+                    finally:
+                        db.close()
+                finally:
+                    server.stop()
+                results[(agent, delay, c)] = r
+                print(f"  {agent} delay={delay} c={c}: {r['rps']:.1f} runs/s p50={fmt(r['p50'])} "
+                      f"cpu={fmt(r['cpu_ms_per_run'], 2)}ms jobs={r['jobs']}", flush=True)
+        mock.terminate()
+        mock.wait()
+    say()
+    say("Memory levels: one agent run (the Analyzer alone, non-streamed), without and with user memories "
+        "(`update_memory_on_run`: the memories read before the run, one `memory` job row stored with the run, "
+        "its model call after the response).")
+    say()
+    say("| agent | memory | delay ms | c | runs/s | p50 ms | p99 ms | errors | CPU ms/run | wake-ups/run | jobs (status: count) |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    for delay in delays:
+        for c in levels:
+            for agent in ("bench-agent", "bench-memory"):
+                r = results[(agent, delay, c)]
+                say(f"| {agent} | {'on' if agent == 'bench-memory' else 'off'} | {delay} | {c} | {r['rps']:.1f} | "
+                    f"{fmt(r['p50'])} | {fmt(r['p99'])} | {r['errors']} | {fmt(r['cpu_ms_per_run'], 2)} | "
+                    f"{fmt(r['switches_per_run'])} | {r['jobs']} |")
+
+
 def wake_floor():
     """{(idle ms, KiB touched): CPU µs per wake-up} on the server's core (see wake-floor.rs)."""
     out = subprocess.run(["taskset", "-c", SERVER_CORE, WAKE_FLOOR], capture_output=True, text=True, check=True).stdout
@@ -428,6 +472,8 @@ def main():
     ap.add_argument("--levels", default="1,16,64,256,1024")
     ap.add_argument("--delays", default="0,50")
     ap.add_argument("--skip-10k", action="store_true")
+    ap.add_argument("--skip-memory", action="store_true", help="no memory levels (agent runs without and with memories)")
+    ap.add_argument("--memory-levels", default="1,64", help="concurrency of the memory levels")
     ap.add_argument("--skip-levels", action="store_true", help="only cold start, hook drain and 10k")
     ap.add_argument("--postgres", action="store_true",
                     help="also agentos on Postgres, one replica and two behind nginx (needs BENCH_POSTGRES_URL)")
@@ -547,6 +593,10 @@ def main():
             server.stop()
         say(f"- {kind}: cold start {results[(kind, 'cold')]:.0f} ms (process start to first 200 on /health), "
             f"idle RSS {results[(kind, 'idle')]:.1f} MiB")
+
+    if not args.skip_memory and not args.skip_levels:
+        memory_levels(delays, [int(x) for x in args.memory_levels.split(",")], args.seconds, say)
+        say()
 
     d = hook_drain()
     say(f"- hook drain (agentos): {d['runs']} runs ({d['ok']} answered 200) left {d['hooks']} hook jobs sleeping 1 s each; "

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: bench/run.sh [--vs-agno] [--postgres] [--seconds N] [--levels 1,16,...] [--delays 0,50] [--skip-10k]
+# The benchmark: bench/run.sh [--vs-agno] [--postgres] [--seconds N] [--levels 1,16,...] [--delays 0,50] [--skip-10k] [--skip-memory]
 # Builds in release mode, starts the mock model server and bench-server (the seed example on
 # jemalloc: bench/mock-openai/src/bin/bench-server.rs) against it, loads them with wrk, and
 # prints a Markdown report (also written to bench/last-report.md).

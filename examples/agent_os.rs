@@ -1,7 +1,7 @@
-//! The AgentOS that agno's own clients talk to: an agent `assistant` (with a tool `add(a, b)`)
-//! and the seed workflow `analysis-workflow`, on the seed example's defaults (port 7777,
-//! `tmp/workflow.db`, OpenAI when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set, else the offline
-//! `ScriptedModel`).
+//! The AgentOS that agno's own clients talk to: an agent `assistant` (with a tool `add(a, b)`
+//! and user memories) and the seed workflow `analysis-workflow`, on the seed example's defaults
+//! (port 7777, `tmp/workflow.db`, OpenAI when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set, else
+//! the offline `ScriptedModel`).
 //!
 //! ```text
 //! cargo run --example agent_os
@@ -17,7 +17,21 @@
 //! `JWT_JWKS_URL`), every request needs a JWT: `JWT_ALGORITHM` (default `RS256`, as agno),
 //! `JWT_AUDIENCE` and `JWT_ISSUER` are checked when set, routes check agno's scopes, and each
 //! user sees only their own sessions and runs (docs/guide/identity.md).
+//!
+//! The assistant keeps memories of its users: after each run, a background job has the memory
+//! manager read the user's message. Offline, the scripted model keeps a message that tells
+//! something about the user ("My name is Ana", "I like jazz") as a memory, and answers later
+//! runs of the same user, in any session, with what it remembers:
+//!
+//! ```text
+//! curl -X POST http://localhost:7777/agents/assistant/runs -F "message=My name is Ana" -F "user_id=ana" -F "stream=false"
+//! curl "http://localhost:7777/memories?user_id=ana"
+//! curl -X POST http://localhost:7777/agents/assistant/runs -F "message=Who am I?" -F "user_id=ana" -F "stream=false"
+//! ```
 
+#[allow(dead_code)]
+#[path = "support/offline_memory.rs"]
+mod offline_memory;
 #[allow(dead_code)]
 #[path = "background_hooks_workflow.rs"]
 mod seed;
@@ -39,9 +53,14 @@ struct AddArgs {
     b: f64,
 }
 
-/// Offline: asks for `add` when the message holds two numbers, then states the tool's answer.
+/// Offline: asks for `add` when the message holds two numbers, then states the tool's answer;
+/// as the memory manager, keeps what the user tells about themselves; otherwise answers with
+/// what it remembers of the user.
 fn offline_model() -> ScriptedModel {
     ScriptedModel::respond(|req| {
+        if let Some(reply) = offline_memory::memory_manager_reply(req) {
+            return Ok(reply);
+        }
         if let Some(result) = req.tool_results().first() {
             return Ok(ScriptedReply::text(format!(
                 "The sum is {}.",
@@ -56,8 +75,9 @@ fn offline_model() -> ScriptedModel {
         match numbers[..] {
             [a, b, ..] => Ok(ScriptedReply::tool_call("add", json!({"a": a, "b": b}))),
             _ => Ok(ScriptedReply::text(format!(
-                "Scripted reply to: {}",
-                req.last_user_message()
+                "Scripted reply to: {}{}",
+                req.last_user_message(),
+                offline_memory::remembered(req)
             ))),
         }
     })
@@ -72,6 +92,7 @@ fn assistant() -> Agent {
     Agent::new("Assistant")
         .shared_model(model)
         .instructions("You are a helpful assistant. Use the add tool to add numbers.")
+        .update_memory_on_run(true)
         .tool(tool_fn(
             "add",
             "Add two numbers and return the sum.",

@@ -54,6 +54,32 @@ impl SessionState {
     pub(crate) fn replace(&self, map: Map<String, Value>) {
         *self.lock() = map;
     }
+
+    /// True when the state holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+/// The state as its JSON object (a background hook's context carries a copy).
+impl Serialize for SessionState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.lock().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::deserialize(deserializer).map(SessionState::new)
+    }
+}
+
+/// Two states are equal when they hold the same keys and values.
+impl PartialEq for SessionState {
+    fn eq(&self, other: &SessionState) -> bool {
+        // The same handle: one lock, not two (a second lock of the same mutex would block).
+        Arc::ptr_eq(&self.0, &other.0) || self.snapshot() == *other.lock()
+    }
 }
 
 /// A text document uploaded with a run; the model reads it after the message.

@@ -1,6 +1,7 @@
 //! Agent hooks: async functions of a [`HookContext`], run before the model call (pre-hooks,
 //! which may reject the input) or after the answer (post-hooks), inline or in the background.
 
+use crate::context::SessionState;
 use crate::run::{RunInput, RunOutput};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,13 @@ pub struct JobInfo {
     pub attempt: u32,
 }
 
-/// Everything a hook may look at (agno injects the same by parameter name).
+/// Everything a hook may look at (agno injects the same by parameter name): the run's facts
+/// from its [`RunContext`](crate::RunContext) and the agent's input and output.
+///
+/// A hook that runs inline gets the run's live `session_state`: what it sets is stored with
+/// the session. A background hook runs after the run is stored, possibly in another process:
+/// its context is stored with its job, and its `session_state` is a copy of the state the run
+/// ended with (changing it changes nothing stored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookContext {
     /// The agent.
@@ -51,6 +58,12 @@ pub struct HookContext {
     pub extra: Map<String, Value>,
     /// The request's `metadata` form field (a JSON object).
     pub metadata: Option<Map<String, Value>>,
+    /// The run's session state: live inline, a copy of the final state in the background.
+    #[serde(default, skip_serializing_if = "SessionState::is_empty")]
+    pub session_state: SessionState,
+    /// The request's `dependencies` form field (a JSON object).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub dependencies: Map<String, Value>,
     /// Set when the hook runs as a background job.
     pub job: Option<JobInfo>,
 }

@@ -39,6 +39,7 @@ mod hooks;
 mod http;
 mod kind;
 mod mcp;
+mod memory;
 pub mod model;
 mod os;
 mod outcome;
@@ -50,7 +51,7 @@ pub mod store;
 mod tool;
 mod workflow;
 
-pub use agent::Agent;
+pub use agent::{Agent, Instructions};
 pub use context::{Document, Media, Principal, RunContext, SessionState};
 pub use db::{DbConfig, DbConfigError, SqliteDb};
 pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
@@ -58,6 +59,7 @@ pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 pub use http::{JwtConfig, RateLimit};
 pub use kind::{ComponentKind, UnknownKind};
 pub use mcp::McpTools;
+pub use memory::{MemoryManager, SessionSummary, SessionSummaryManager};
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]
 pub use model::{ScriptedModel, ScriptedReply};

@@ -19,9 +19,10 @@
 
 pub use crate::workflow::Router as StepRouter;
 pub use crate::{
-    Agent, AgentOs, ComponentKind, Condition, Hook, HookContext, HookError, Loop, Model, NoArgs,
-    OnError, OpenAIChat, OsError, Parallel, RunEvent, RunOutput, RunStatus, SessionState, SqliteDb,
-    Step, StepInput, StepOutput, Steps, Tool, ToolError, Workflow, WorkflowRunOutput, tool_fn,
+    Agent, AgentOs, ComponentKind, Condition, Hook, HookContext, HookError, Instructions, Loop,
+    MemoryManager, Model, NoArgs, OnError, OpenAIChat, OsError, Parallel, RunContext, RunEvent,
+    RunOutput, RunStatus, SessionState, SessionSummaryManager, SqliteDb, Step, StepInput,
+    StepOutput, Steps, Tool, ToolContext, ToolError, Workflow, WorkflowRunOutput, tool_fn,
 };
 #[cfg(feature = "scripted")]
 pub use crate::{ScriptedModel, ScriptedReply};

@@ -1,8 +1,9 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
-//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
-//! and the cookbook's raw-HTTP flow, against the real server on a loopback port; then the same
-//! flows with a bearer JWT minted by PyJWT, on a server with JWT auth and per-user isolation.
+//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete,
+//! memories and what a later session of the same user is told) and the cookbook's raw-HTTP
+//! flow, against the real server on a loopback port; then the same flows with a bearer JWT
+//! minted by PyJWT, on a server with JWT auth and per-user isolation.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
 //! under `CI=true`, where it fails. The virtualenv (`tests/support/python.rs`, agno pinned in
@@ -39,6 +40,7 @@ fn assistant(model_url: &str) -> Agent {
     Agent::new("Assistant")
         .model(model)
         .instructions("You are a helpful assistant.")
+        .update_memory_on_run(true)
 }
 
 /// The example's AgentOS (`examples/agent_os.rs`) on the mock, plus an agent and a workflow
@@ -119,6 +121,9 @@ async fn agnos_client_drives_agentos_with_a_jwt() {
         "sessions:read",
         "sessions:write",
         "sessions:delete",
+        "memories:read",
+        "memories:write",
+        "memories:delete",
     ];
     let mut tokens = serde_json::Map::new();
     for user in ["alice", "mallory"] {

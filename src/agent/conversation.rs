@@ -22,6 +22,8 @@ pub(super) struct Turn<'a> {
     pub rctx: &'a Arc<RunContext>,
     pub call: &'a AgentCall,
     pub actx: &'a Arc<AgentContext>,
+    /// The run's tools: the agent's own, and the built-ins it uses.
+    pub tools: &'a [AgentTool],
 }
 
 /// The final answer of a conversation with the model.
@@ -70,15 +72,15 @@ struct Reply {
 }
 
 impl Agent {
-    /// The messages a run starts with: the system message, the session's earlier turns
-    /// (marked `from_history`), then the user's input.
-    pub(super) fn initial_messages(&self, call: &AgentCall) -> Vec<Message> {
+    /// The messages a run starts with: the system message (`prompt.rs`), the session's
+    /// earlier turns (marked `from_history`), then the user's input.
+    pub(super) fn initial_messages(&self, rctx: &RunContext, call: &AgentCall) -> Vec<Message> {
         let mut messages = Vec::with_capacity(3 + call.history.len());
-        if let Some(instructions) = &self.instructions {
-            messages.push(Message::new("system", instructions.clone()));
+        if let Some(system) = self.system_message(rctx, call) {
+            messages.push(Message::new("system", system));
         }
         messages.extend(call.history.iter().cloned());
-        messages.push(Message::new("user", call.input.clone()));
+        messages.push(Message::new("user", self.user_message(rctx, &call.input)));
         messages
     }
 
@@ -91,9 +93,9 @@ impl Agent {
         tools: &[AgentTool],
         tools_allowed: bool,
         input: usize,
-        rctx: &RunContext,
-        call: &AgentCall,
+        at: Turn<'_>,
     ) -> ModelRequest {
+        let Turn { rctx, call, .. } = at;
         let tool_choice = match tools_allowed {
             _ if tools.is_empty() => None,
             true => self.loop_settings.tool_choice.clone(),
@@ -138,7 +140,7 @@ impl Agent {
         at: Turn<'_>,
         sink: &mut EventSink,
     ) -> Result<Answer, Stop> {
-        let Turn { rctx, call, actx } = at;
+        let Turn { rctx, actx, .. } = at;
         let cancel = rctx.cancel_token();
         // The run's input: the last message so far (history comes before it).
         let input = messages.len().saturating_sub(1);
@@ -150,9 +152,10 @@ impl Agent {
                 return Err(Stop::Cancelled(String::new()));
             }
             let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
-            // The tools of this round: what the model is offered is what its calls may run.
-            let tools = self.current_tools();
-            let request = self.request(messages, &tools, tools_allowed, input, rctx, call);
+            // The tools of this round (the run's, and the toolkits' of the moment): what the
+            // model is offered is what its calls may run.
+            let tools = self.round_tools(at.tools);
+            let request = self.request(messages, &tools, tools_allowed, input, at);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
                 model: output.model.clone(),
@@ -223,7 +226,7 @@ impl Agent {
             }
             rounds += 1;
             let outcomes = tokio::select! {
-                outcomes = self.run_tools(&reply.tool_calls, &tools, rctx, actx, sink) => outcomes,
+                outcomes = self.run_tools(&reply.tool_calls, &tools, at, sink) => outcomes,
                 () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
             };
             for outcome in outcomes {
@@ -240,10 +243,10 @@ impl Agent {
         &self,
         calls: &[ToolCall],
         tools: &[AgentTool],
-        rctx: &Arc<RunContext>,
-        actx: &Arc<AgentContext>,
+        at: Turn<'_>,
         sink: &mut EventSink,
     ) -> Vec<ToolOutcome> {
+        let Turn { rctx, actx, .. } = at;
         let prepared: Vec<_> = calls.iter().map(tool::start).collect();
         for (execution, _) in &prepared {
             sink.emit(|| RunEvent::ToolCallStarted {
@@ -260,8 +263,10 @@ impl Agent {
             .into_iter()
             .enumerate()
             .map(|(i, (execution, args))| async move {
-                let outcome = tool::execute(tools, toolkits, execution, args, limit, rctx).await;
-                (i, outcome)
+                (
+                    i,
+                    tool::execute(tools, toolkits, execution, args, limit, rctx).await,
+                )
             })
             .collect();
         let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();

@@ -1,9 +1,16 @@
 //! [`Agent`]: a model with instructions, tools and hooks; the agent loop that runs it once
 //! (`run.rs`, `conversation.rs`).
 
+mod builtin;
 mod conversation;
+mod options;
+mod prompt;
 mod run;
 
+pub(crate) use builtin::ChatHistory;
+pub(crate) use options::Extras;
+pub use prompt::Instructions;
+pub(crate) use prompt::Recall;
 pub(crate) use run::{AgentCall, DeferredHook, StepPlace};
 
 use crate::hooks::{Hook, IntoHook};
@@ -40,13 +47,15 @@ pub struct Agent {
     id: String,
     name: String,
     model: Option<Arc<dyn Model>>,
-    instructions: Option<String>,
+    instructions: Option<Instructions>,
     pre_hooks: Vec<Hook>,
     post_hooks: Vec<Hook>,
     history_runs: usize,
     tools: Vec<AgentTool>,
     /// Boxed: an `Agent` is a workflow step, and steps should stay small.
     loop_settings: Box<LoopSettings>,
+    /// Prompt building, session state, memories and summaries; `None` until one is set.
+    extras: Option<Box<Extras>>,
 }
 
 /// How an agent talks to its model: the tool loop's limits, the output type and the request
@@ -115,6 +124,7 @@ impl Agent {
                 request_fields: Map::new(),
                 toolkits: Vec::new(),
             }),
+            extras: None,
         }
     }
 
@@ -144,8 +154,10 @@ impl Agent {
         self
     }
 
-    /// The system message.
-    pub fn instructions(mut self, instructions: impl Into<String>) -> Agent {
+    /// The instructions: a text, a list (`["...", "..."]`, rendered as bullets) or
+    /// [`Instructions::from_fn`] of the run's context. `{var}` templates in them are filled
+    /// from the session state, dependencies, metadata and user id.
+    pub fn instructions(mut self, instructions: impl Into<Instructions>) -> Agent {
         self.instructions = Some(instructions.into());
         self
     }
@@ -287,11 +299,17 @@ impl Agent {
     /// The tools offered to the model now: the agent's own, then each toolkit's current ones
     /// (a name already taken is skipped). Without toolkits, the agent's own list as it is.
     pub(super) fn current_tools(&self) -> Cow<'_, [AgentTool]> {
+        self.round_tools(&self.tools)
+    }
+
+    /// `base` (a run's tools) with the toolkits' tools of the moment; `base` itself, borrowed,
+    /// when the agent has no toolkit. A tool of `base` wins a name clash.
+    pub(super) fn round_tools<'a>(&self, base: &'a [AgentTool]) -> Cow<'a, [AgentTool]> {
         let toolkits = &self.loop_settings.toolkits;
         if toolkits.is_empty() {
-            return Cow::Borrowed(&self.tools);
+            return Cow::Borrowed(base);
         }
-        let mut all = self.tools.clone();
+        let mut all = base.to_vec();
         for kit in toolkits {
             for tool in kit.tools().iter() {
                 let name = &tool.definition().name;

@@ -1,6 +1,7 @@
 //! One agent run: pre-hooks, the conversation with the model, post-hooks, and agno's agent
 //! events in agno's order.
 
+use super::prompt::Recall;
 use super::{Agent, NoModel, conversation};
 use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink, RunEvent};
@@ -36,6 +37,9 @@ pub(crate) struct AgentCall {
     /// files, and its last event (`RunCompleted`, `RunError`, `RunCancelled`) is left to the
     /// runtime, which sends it once the run is stored.
     pub top_level: bool,
+    /// What the runtime read for the agent's context (memories, summary, chat history);
+    /// `None` for an agent that uses none of them.
+    pub recall: Option<Box<Recall>>,
 }
 
 impl AgentCall {
@@ -46,6 +50,7 @@ impl AgentCall {
             place: None,
             history,
             top_level: true,
+            recall: None,
         }
     }
 
@@ -56,6 +61,7 @@ impl AgentCall {
             place: Some(place),
             history: Vec::new(),
             top_level: false,
+            recall: None,
         }
     }
 }
@@ -75,6 +81,8 @@ pub(crate) struct AgentRunResult {
     pub output: RunOutput,
     pub failure: Option<Failure>,
     pub deferred: Vec<DeferredHook>,
+    /// The tasks the model gave the memory manager (`update_user_memory`), for after the run.
+    pub memory_tasks: Vec<String>,
 }
 
 impl Agent {
@@ -122,6 +130,8 @@ impl Agent {
             run_output: None,
             extra: rctx.extra.clone(),
             metadata: rctx.metadata.clone(),
+            session_state: rctx.session_state.clone(),
+            dependencies: rctx.dependencies.clone(),
             job: None,
         };
         let mut output = RunOutput {
@@ -172,7 +182,8 @@ impl Agent {
             return cancelled(output, deferred, &actx, sink, started, call.top_level).await;
         }
 
-        let mut messages = self.initial_messages(call);
+        let mut messages = self.initial_messages(rctx, call);
+        let (tools, memory_tasks) = self.tools_for(call);
         let answer = self
             .converse(
                 model.as_ref(),
@@ -182,10 +193,14 @@ impl Agent {
                     rctx,
                     call,
                     actx: &actx,
+                    tools: &tools,
                 },
                 sink,
             )
             .await;
+        let memory_tasks = memory_tasks
+            .map(|t| std::mem::take(&mut *t.lock().unwrap_or_else(|p| p.into_inner())))
+            .unwrap_or_default();
         // The run's record keeps its own turn; the history is the earlier runs'.
         messages.retain(|m| !m.from_history);
         output.messages = messages;
@@ -252,6 +267,7 @@ impl Agent {
             output,
             failure: None,
             deferred,
+            memory_tasks,
         }
     }
 
@@ -384,6 +400,7 @@ async fn fail(
         output,
         failure: Some(failure),
         deferred,
+        memory_tasks: Vec::new(),
     }
 }
 
@@ -414,5 +431,6 @@ async fn cancelled(
         output,
         failure: None,
         deferred,
+        memory_tasks: Vec::new(),
     }
 }

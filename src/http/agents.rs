@@ -49,6 +49,9 @@ pub(crate) struct AgentResponse {
     pub id: String,
     pub name: String,
     pub db_id: String,
+    /// The agent's description, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Null when the agent has no model.
     pub model: Option<ModelResponse>,
     pub is_factory: bool,
@@ -58,6 +61,11 @@ pub(crate) struct AgentResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub tools: Option<Value>,
+    /// For an agent that keeps user memories: `update_memory_on_run`, `enable_agentic_memory`
+    /// (each only when on), `memory_table`, and the memory manager's `model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub memory: Option<Value>,
 }
 
 /// agno's `ModelResponse`.
@@ -101,11 +109,37 @@ pub(crate) fn agent_response(rt: &Runtime, agent: &Agent) -> AgentResponse {
         id: agent.id().to_owned(),
         name: agent.name().to_owned(),
         db_id: rt.db_id.clone(),
+        description: agent.extras().and_then(|e| e.description.clone()),
         model: ModelResponse::of(agent),
         is_factory: false,
         is_component: false,
         tools: agent.tools_info(),
+        memory: memory_info(agent),
     }
+}
+
+/// agno's `memory` section of `AgentResponse`, with only what differs from its defaults.
+fn memory_info(agent: &Agent) -> Option<Value> {
+    let extras = agent.extras()?;
+    let memory = &extras.memory;
+    if memory.manager.is_none() && !memory.update_on_run && !memory.agentic {
+        return None;
+    }
+    let mut info = serde_json::Map::new();
+    if memory.agentic {
+        info.insert("enable_agentic_memory".into(), Value::Bool(true));
+    }
+    if memory.update_on_run {
+        info.insert("update_memory_on_run".into(), Value::Bool(true));
+        info.insert("memory_table".into(), Value::from("memories"));
+    }
+    if let Some(model) = agent.memory_model() {
+        info.insert(
+            "model".into(),
+            serde_json::json!({"name": model.provider(), "model": model.id(), "provider": model.provider()}),
+        );
+    }
+    Some(Value::Object(info))
 }
 
 fn find<'a>(rt: &'a AppState, id: &str) -> Result<&'a Arc<Agent>, ApiError> {

@@ -105,6 +105,9 @@ pub(crate) struct ErrorContext {
     /// The length given (`too_short`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual_length: Option<usize>,
+    /// The longest length allowed (`string_too_long`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
 }
 
 impl ValidationError {

@@ -248,8 +248,10 @@ impl RunForm {
                 field if JSON_FIELDS.contains(&field) => {
                     match serde_json::from_str::<Value>(&value) {
                         Ok(Value::Object(map)) => {
-                            if field == "metadata" {
-                                req.metadata = Some(map.clone());
+                            match field {
+                                "metadata" => req.metadata = Some(map.clone()),
+                                "dependencies" => req.dependencies = Some(map.clone()),
+                                _ => {}
                             }
                             req.extra.insert(name, Value::Object(map));
                         }
@@ -314,8 +316,12 @@ pub(crate) struct AgentRunForm {
     /// `stream=true`: a resumable stream whose events carry `event_index`.
     #[schema(default = false)]
     background: Option<bool>,
-    /// A JSON object: the session state.
+    /// A JSON object: the session state, over the session's stored one and the agent's
+    /// defaults; stored with the session.
     session_state: Option<String>,
+    /// A JSON object: the run's dependencies (templates, tools, hooks; in the user message
+    /// with `add_dependencies_to_context`).
+    dependencies: Option<String>,
     /// A JSON object, stored with the run.
     metadata: Option<String>,
     /// Images (png, jpeg, gif, webp) for the model, and text documents (multipart only).

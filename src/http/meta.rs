@@ -64,6 +64,8 @@ struct ConfigResponse {
     os_database: String,
     databases: Vec<String>,
     session: SessionConfig,
+    /// The memory domain: where user memories are kept.
+    memory: SessionConfig,
     agents: Vec<ConfigAgent>,
     /// None yet.
     #[schema(value_type = Vec<Object>)]
@@ -77,14 +79,14 @@ struct ConfigResponse {
     mcp: McpInfo,
 }
 
-/// The session domain's databases.
+/// A domain's databases (sessions, memory).
 #[derive(Debug, Serialize, ToSchema)]
 struct SessionConfig {
     dbs: Vec<DatabaseConfig>,
 }
 
 /// agno's `DatabaseConfig`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct DatabaseConfig {
     db_id: String,
     domain_config: DomainConfig,
@@ -92,7 +94,7 @@ struct DatabaseConfig {
 }
 
 /// How agno's UI names a database.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct DomainConfig {
     display_name: String,
 }
@@ -207,6 +209,12 @@ async fn config(
         available_models: available_models(&rt),
         os_database: rt.db_id.clone(),
         databases: vec![rt.db_id.clone()],
+        memory: SessionConfig {
+            dbs: vec![DatabaseConfig {
+                tables: vec!["memories"],
+                ..db.clone()
+            }],
+        },
         session: SessionConfig { dbs: vec![db] },
         agents,
         teams: [],

@@ -16,6 +16,7 @@ mod guard;
 mod hooks;
 mod info;
 pub(crate) mod mcp;
+mod memory;
 mod meta;
 mod openapi;
 mod page;
@@ -50,6 +51,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(sessions::router())
         .merge(hooks::router())
         .merge(service_accounts::router())
+        .merge(memory::router())
         .split();
     api.merge(openapi::router(docs))
         .merge(docs::router())

@@ -17,6 +17,7 @@ mod history;
 mod hook_payload;
 pub(crate) mod jobs;
 pub(crate) mod lease;
+mod memory;
 mod recovery;
 mod request;
 mod start;
@@ -93,9 +94,25 @@ pub(crate) struct RuntimeParts {
     pub lease_settings: lease::LeaseSettings,
 }
 
+/// The handlers of the memory manager's and the session summaries' jobs.
+fn memory_handlers(
+    store: &Arc<dyn Store>,
+    agents: &[Arc<Agent>],
+) -> HashMap<&'static str, Arc<dyn jobs::JobHandler>> {
+    let handler: Arc<dyn jobs::JobHandler> = Arc::new(memory::MemoryJobs {
+        store: store.clone(),
+        agents: agents.to_vec(),
+    });
+    HashMap::from([
+        (memory::MEMORY_JOB_KIND, handler.clone()),
+        (memory::SUMMARY_JOB_KIND, handler),
+    ])
+}
+
 impl Runtime {
     pub(crate) fn new(parts: RuntimeParts) -> Runtime {
         let max_attempts = parts.hook_settings.max_attempts.max(1);
+        let handlers = memory_handlers(&parts.store, &parts.agents);
         Runtime {
             os_id: parts.os_id,
             db_id: parts.db_id,
@@ -104,7 +121,7 @@ impl Runtime {
             dispatcher: JobQueue::new(
                 parts.store.clone(),
                 parts.hooks,
-                HashMap::new(),
+                handlers,
                 parts.hook_settings,
             ),
             store: parts.store,

@@ -3,8 +3,8 @@
 //! response is out, hands the jobs to the dispatcher.
 
 use super::component::Component;
-use super::jobs::{JobQueue, ReadyJob};
-use super::{COMMITTED_JOB_LEASE, RESPONSE_WAIT, cancel::ActiveRun, history, state};
+use super::jobs::{JobQueue, ReadyJob, Start};
+use super::{COMMITTED_JOB_LEASE, RESPONSE_WAIT, cancel::ActiveRun, memory, state};
 use crate::agent::{Agent, AgentCall, DeferredHook};
 use crate::context::RunContext;
 use crate::event::journal::Journal;
@@ -62,6 +62,8 @@ struct Ending {
     json: Result<String, String>,
     failure: Option<Failure>,
     deferred: Vec<DeferredHook>,
+    /// Jobs of other kinds (memory updates, session summaries) to store with the final state.
+    after_run: Vec<memory::AfterRun>,
     /// The agent runs whose outputs the stored output holds: a deferred post-hook of one of
     /// them stores its context without that output (see [`crate::store::needs_run_output`]).
     agent_runs: Vec<String>,
@@ -99,10 +101,16 @@ impl RunTask {
             json,
             failure,
             deferred,
+            after_run,
             agent_runs,
             final_event,
         } = ending;
-        let (jobs, ready) = self.jobs(deferred, &agent_runs);
+        let (mut jobs, mut ready) = self.jobs(deferred, &agent_runs);
+        if !after_run.is_empty() {
+            let max_attempts = self.max_attempts;
+            let more = memory::new_jobs(after_run, &run_id, &self.dispatcher, max_attempts);
+            (jobs, ready) = jobs.into_iter().zip(ready).chain(more).unzip();
+        }
         let error = failure.as_ref().map(|f| f.message.as_str());
         let stored = match json {
             Ok(json) => self
@@ -211,6 +219,7 @@ impl RunTask {
             json: serde_json::to_string(&output).map_err(|e| e.to_string()),
             failure,
             deferred,
+            after_run: Vec::new(),
             agent_runs: output
                 .step_executor_runs
                 .iter()
@@ -221,13 +230,45 @@ impl RunTask {
     }
 
     async fn run_agent(&mut self, agent: &Agent) -> Ending {
-        let history = match agent.get_history_runs() {
-            0 => Vec::new(),
-            n => history::history(&*self.store, &self.ctx.session_id, &self.ctx.run_id, n).await,
+        let (session_id, run_id) = (&self.ctx.session_id, &self.ctx.run_id);
+        let stored =
+            state::stored_state(&*self.store, session_id, run_id, self.stored_state.take()).await;
+        let no_defaults = serde_json::Map::new();
+        let merged = state::merge_session_state(
+            agent.get_session_state().unwrap_or(&no_defaults),
+            &stored,
+            &self.ctx.session_state.snapshot(),
+        );
+        self.ctx.session_state.replace(merged);
+        // What the agent reads besides its history (memories, summary) is read beside it.
+        let (history, recall) = match agent.extras() {
+            None => (
+                memory::history_for(&*self.store, agent, &self.ctx).await,
+                None,
+            ),
+            Some(_) => tokio::join!(
+                memory::history_for(&*self.store, agent, &self.ctx),
+                memory::recall(&self.store, agent, &self.ctx)
+            ),
         };
-        let call = AgentCall::top_level(std::mem::take(&mut self.call.input), history);
+        let mut call = AgentCall::top_level(std::mem::take(&mut self.call.input), history);
+        call.recall = recall;
         let result = agent.run(&self.ctx, &call, &mut self.sink).await;
+        state::save_state(
+            &*self.store,
+            &self.ctx.session_id,
+            &self.ctx.run_id,
+            self.ctx.session_state.snapshot(),
+            &stored,
+        )
+        .await;
         let output = result.output;
+        let after_run = match agent.extras() {
+            Some(extras) => {
+                memory::after_run(extras, agent, &self.ctx, &output, result.memory_tasks)
+            }
+            None => Vec::new(),
+        };
         let final_event = self.sink.is_streaming().then(|| {
             let ctx = Arc::new(AgentContext::top_level(&output));
             match (&result.failure, output.status) {
@@ -254,6 +295,7 @@ impl RunTask {
             json: serde_json::to_string(&output).map_err(|e| e.to_string()),
             failure: result.failure,
             deferred: result.deferred,
+            after_run,
             agent_runs: vec![output.run_id.clone()],
             final_event,
         }
@@ -325,7 +367,7 @@ impl RunTask {
                 // A job stored pending keeps only its id here: its context is in its row.
                 let ready = ReadyJob {
                     job_id,
-                    start: slot.map(|slot| (slot, d.ctx)),
+                    start: slot.map(|slot| (slot, Start::Hook(d.ctx))),
                 };
                 Some((new, ready))
             })

@@ -6,14 +6,15 @@
 //! The operations are grouped by domain, one trait each: [`RunStore`] (runs, background runs,
 //! cancels), [`EventStore`] (the replay log), [`SessionStore`] (the sessions API),
 //! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas) and
-//! [`ServiceAccountStore`] (machine identities' hashed tokens).
+//! [`ServiceAccountStore`] (machine identities' hashed tokens), [`MemoryStore`] (user
+//! memories).
 //! [`Store`] is the one value the runtime holds (`Arc<dyn Store>`): it has every domain as a
 //! supertrait, plus what concerns the whole database. Through `dyn Store` every method is
 //! reached with `Store` alone in scope (a trait object has its supertraits' methods); a
 //! concrete store ([`SqliteStore`], [`PgStore`]) needs the traits imported, all at once with
 //! `use agentos::store::prelude::*;`.
 //!
-//! A new domain (memories, knowledge, traces, approvals, ...) is a trait of its own beside
+//! A new domain (knowledge, traces, approvals, ...) is a trait of its own beside
 //! these, added in one place: the supertrait list of [`Store`] and the [`prelude`] right below
 //! it. Each backend then implements it (a module per domain in `sqlite/` and `postgres/`) and
 //! the contract suite in `tests/store/` covers it; no call site changes.
@@ -29,6 +30,7 @@ mod columns;
 mod events;
 mod jobs;
 mod leases;
+mod memories;
 mod payload;
 mod postgres;
 mod runs;
@@ -40,6 +42,9 @@ pub use crate::db::{DbConfig, SqliteDb};
 pub use events::EventStore;
 pub use jobs::{HOOK_JOB_KIND, JobAttempt, JobFilter, JobRecord, JobStore, NewJob};
 pub use leases::{LeaseStore, Reconciled};
+pub use memories::{
+    MemoryFilter, MemoryRecord, MemorySort, MemoryStore, MemoryUpdate, UserMemoryStats, topics_json,
+};
 pub(crate) use payload::restored as restored_hook_payload;
 pub use payload::{inline_run_output, needs_run_output};
 pub use postgres::PgStore;
@@ -68,6 +73,7 @@ pub trait Store:
     + JobStore
     + LeaseStore
     + ServiceAccountStore
+    + MemoryStore
     + Send
     + Sync
     + 'static
@@ -87,7 +93,8 @@ pub trait Store:
 /// `PgStore`): `use agentos::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        EventStore, JobStore, LeaseStore, RunStore, ServiceAccountStore, SessionStore, Store,
+        EventStore, JobStore, LeaseStore, MemoryStore, RunStore, ServiceAccountStore, SessionStore,
+        Store,
     };
 }
 

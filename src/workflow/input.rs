@@ -1,12 +1,25 @@
 //! [`StepInput`]: what a step receives.
 
-use crate::context::SessionState;
+use crate::context::{RunContext, SessionState};
 use crate::run::StepOutput;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// What a step receives (agno's `StepInput`).
-#[derive(Debug, Clone, Default)]
+/// What a step receives (agno's `StepInput`), and the run's context
+/// ([`StepInput::run_context`]: user, session state, dependencies, metadata...).
+///
+/// ```
+/// use agentos::{Step, StepInput, StepOutput};
+/// let greet = Step::function("greet", |input: StepInput| async move {
+///     let ctx = input.run_context();
+///     let user = ctx.user_id.clone().unwrap_or_else(|| "guest".to_owned());
+///     ctx.session_state.set("greeted", true);
+///     Ok(StepOutput::new(format!("Hello, {user}")))
+/// });
+/// # let _ = greet;
+/// ```
+#[derive(Debug, Clone)]
 pub struct StepInput {
     /// The run's message (every step gets it).
     pub input: String,
@@ -24,9 +37,37 @@ pub struct StepInput {
     /// What the next agent step is asked, from the last output that counts as input (see
     /// `previous_step_content`); `None`: the run's message.
     pub(crate) agent_input: Option<String>,
+    /// The run's context, shared by every step.
+    pub(crate) run: Arc<RunContext>,
+}
+
+/// An empty input, in the context of a run with no id (for tests of function steps).
+impl Default for StepInput {
+    fn default() -> StepInput {
+        StepInput::of_run(String::new(), Arc::new(RunContext::new("", "")))
+    }
 }
 
 impl StepInput {
+    /// The first step's input in the run `run`: its message, and what its context holds.
+    pub(crate) fn of_run(input: String, run: Arc<RunContext>) -> StepInput {
+        StepInput {
+            input,
+            previous_step_content: None,
+            previous_step_outputs: BTreeMap::new(),
+            additional_data: run.additional_data.clone(),
+            session_state: run.session_state.clone(),
+            agent_input: None,
+            run,
+        }
+    }
+
+    /// The run's context (agno's `run_context`): run, session and user ids, the session
+    /// state, dependencies, metadata, and whether the run was cancelled.
+    pub fn run_context(&self) -> &Arc<RunContext> {
+        &self.run
+    }
+
     /// The output of the step called `name`, searching inside constructs too.
     pub fn get_step_output(&self, name: &str) -> Option<&StepOutput> {
         fn find<'a>(out: &'a StepOutput, name: &str) -> Option<&'a StepOutput> {

@@ -259,12 +259,7 @@ impl Workflow {
         };
         output.metadata = ctx.metadata.clone();
         let mut metrics = output.metrics.take().unwrap_or_default();
-        let mut input = StepInput {
-            input: call.input.clone(),
-            additional_data: ctx.additional_data.clone(),
-            session_state: ctx.session_state.clone(),
-            ..StepInput::default()
-        };
+        let mut input = StepInput::of_run(call.input.clone(), ctx.clone());
         // A resumed run: the finished steps feed the next one as if they had just run.
         for finished in &output.step_results {
             input.advance(finished);

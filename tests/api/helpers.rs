@@ -209,6 +209,43 @@ impl TestApp {
         (status, res.json().await.unwrap())
     }
 
+    /// A non-streamed run of the agent `agent_id`; returns the status and JSON body.
+    pub async fn agent_run(&self, agent_id: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        let form = fields
+            .iter()
+            .chain(&[("stream", "false")])
+            .fold(reqwest::multipart::Form::new(), |f, (k, v)| {
+                f.text(k.to_string(), v.to_string())
+            });
+        let res = self
+            .client
+            .post(self.url(&format!("/agents/{agent_id}/runs")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap())
+    }
+
+    /// `method path` with a JSON body (or none); the status and the JSON answer (`Null` when
+    /// there is none).
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let res = self.client.get(self.url(path)).send().await.unwrap();
         let status = res.status().as_u16();
@@ -228,6 +265,24 @@ impl TestApp {
     /// The hook jobs as stored.
     pub async fn hook_jobs(&self) -> Vec<JobRecord> {
         stored_jobs(&self.db_path).await
+    }
+}
+
+/// Waits (polling every 20 ms, up to `limit`) until `check` gives `Some`.
+pub async fn wait_for<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await {
+            return Some(found);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -274,3 +274,60 @@ async fn mcp_tools_see_only_the_callers_sessions() {
         .collect();
     assert_eq!(ids, [sa.as_str()], "Alice sees her one session: {listed}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memories_belong_to_the_tokens_user() {
+    let test = "memories_belong_to_the_tokens_user";
+    let scopes = ["memories:read", "memories:write", "memories:delete"];
+    let mut tokens = Map::new();
+    for user in ["alice", "bob"] {
+        tokens.insert(user.into(), spec("HS256", "hs", claims(user, &scopes)));
+    }
+    let Some(minted) = mint(test, tokens).await else {
+        return;
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .agent(assistant(&mock.base_url()).update_memory_on_run(true))
+        .authorization(
+            JwtConfig::new()
+                .verification_key(minted.key("hs.txt"))
+                .algorithm("HS256")
+                .user_isolation(true),
+        );
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let (alice, bob) = (minted.token("alice"), minted.token("bob"));
+    // Alice names Bob as the owner: the memory is hers all the same.
+    let (status, created) = call(
+        request(&app, Method::POST, "/memories", Some(alice))
+            .json(&json!({"memory": "Likes jazz", "user_id": "bob"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["user_id"], "alice");
+    let id = created["memory_id"].as_str().unwrap();
+    let (_, bobs) = call(request(
+        &app,
+        Method::GET,
+        "/memories?user_id=alice",
+        Some(bob),
+    ))
+    .await;
+    assert_eq!(bobs["data"], json!([]), "Bob sees none of Alice's: {bobs}");
+    let (status, _) = call(request(
+        &app,
+        Method::GET,
+        &format!("/memories/{id}"),
+        Some(bob),
+    ))
+    .await;
+    assert_eq!(status, 404);
+    let (status, mine) = call(request(
+        &app,
+        Method::GET,
+        &format!("/memories/{id}"),
+        Some(alice),
+    ))
+    .await;
+    assert_eq!((status, mine["memory"].as_str()), (200, Some("Likes jazz")));
+}

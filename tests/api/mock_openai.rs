@@ -1,7 +1,12 @@
 //! A local, OpenAI-compatible mock server for integration tests.
 //!
 //! Serves `POST /v1/chat/completions` (plain JSON or SSE streaming) and `GET /v1/models`.
-//! Replies are deterministic: `reply to: <last user message>`. Tests can switch the server
+//! Replies are deterministic: `reply to: <last user message>`; a message containing
+//! `[echo-system]` is answered with the request's system message; a request that offers agno's
+//! memory tool `add_memory` (a memory manager's) gets one `add_memory` call keeping the user's
+//! message, then `memories updated`; a session summary request (`response_format`
+//! `SessionSummaryResponse`) gets a summary listing the conversation's user messages. Tests can
+//! switch the server
 //! into failure modes ([`MockOpenAi::fail_with`], [`MockOpenAi::garbage`]), add latency
 //! ([`MockOpenAi::set_delay`]), script the next answers, tool calls included
 //! ([`MockOpenAi::push_tool_calls`], [`MockOpenAi::push_reply`]), and inspect every request
@@ -203,14 +208,72 @@ fn content_text(content: &Value) -> String {
     }
 }
 
+/// For a memory manager's request (one offering `add_memory`): `Some(Some(arguments))` for the
+/// first call, which keeps the user's message as a memory, `Some(None)` once the tool answered.
+fn memory_manager_call(req: &Value) -> Option<Option<String>> {
+    let offers = req["tools"]
+        .as_array()?
+        .iter()
+        .any(|t| t["function"]["name"] == "add_memory");
+    if !offers {
+        return None;
+    }
+    let messages = req["messages"].as_array()?;
+    if messages.iter().any(|m| m["role"] == "tool") {
+        return Some(None);
+    }
+    let user = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| content_text(&m["content"]))
+        .unwrap_or_default();
+    Some(Some(
+        json!({"memory": format!("The user said: {user}"), "topics": ["conversation"]}).to_string(),
+    ))
+}
+
+/// For a session summary request: the summary (JSON text) of the conversation in its system
+/// message, `Summary of: <each user message, separated by " | ">`.
+fn summary_call(req: &Value) -> Option<String> {
+    if req["response_format"]["json_schema"]["name"] != "SessionSummaryResponse" {
+        return None;
+    }
+    let system = content_text(&req["messages"][0]["content"]);
+    let conversation = system.split("<conversation>").nth(1).unwrap_or("");
+    let asked: Vec<&str> = conversation
+        .lines()
+        .filter_map(|l| l.strip_prefix("User: "))
+        .collect();
+    Some(
+        json!({"summary": format!("Summary of: {}", asked.join(" | ")), "topics": ["chat"]})
+            .to_string(),
+    )
+}
+
 /// `POST /v1/chat/completions`.
 async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response {
     // Parse leniently so that even a malformed request gets recorded.
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let memory_call = memory_manager_call(&req).or_else(|| summary_call(&req).map(|_| None));
     let (mode, delay, quirky, fail_now, scripted) = {
         let mut s = state.lock().unwrap();
         s.requests.push(req.clone());
-        let scripted = s.script.pop_front();
+        // A memory manager's call (made in the background) never takes a scripted answer.
+        let scripted = match &memory_call {
+            Some(call) => call
+                .clone()
+                .map(|args| {
+                    s.calls += 1;
+                    json!({"content": null, "tool_calls": [{"id": format!("call_{}", s.calls),
+                       "type": "function", "function": {"name": "add_memory", "arguments": args}}]})
+                })
+                .or_else(|| {
+                    Some(json!({"content": summary_call(&req)
+                .unwrap_or_else(|| "memories updated".to_owned())}))
+                }),
+            None => s.script.pop_front(),
+        };
         let fail_now = match &mut s.fail_next {
             Some((status, n, after)) if *n > 0 => {
                 *n -= 1;
@@ -269,8 +332,14 @@ async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response 
         .find(|m| m["role"] == "user")
         .map(|m| content_text(&m["content"]))
         .unwrap_or_default();
+    let system = messages
+        .iter()
+        .find(|m| m["role"] == "system")
+        .map(|m| content_text(&m["content"]))
+        .unwrap_or_default();
     let reply = match &scripted {
         Some(m) => m["content"].as_str().unwrap_or_default().to_owned(),
+        None if last.contains("[echo-system]") => system,
         None => format!("reply to: {last}"),
     };
     let tool_calls = scripted

@@ -7,8 +7,10 @@ agno's client takes headers on every method) against a server with JWT auth and 
 isolation; `--other-bearer` is another user's token, who must see none of alice's sessions.
 
 The server must serve (as `tests/agno_client.rs` sets it up):
-- the agent `assistant` and the seed workflow `analysis-workflow`, whose model is an
-  OpenAI-compatible mock answering `reply to: <last user message>`;
+- the agent `assistant` (with user memories on) and the seed workflow `analysis-workflow`,
+  whose model is an OpenAI-compatible mock answering `reply to: <last user message>` (and a
+  message with `[echo-system]` with the system message it was sent, and a memory manager with
+  one `add_memory` call keeping the user's message);
 - the agent `slow-assistant` and the workflow `slow-workflow`, whose model never answers in
   time, so that their runs can be cancelled while in flight.
 
@@ -495,6 +497,127 @@ class Suite:
                 expect_eq(e.response.status_code, 404, f"runs of deleted session {session}")
             expect(runs is None, f"deleted session {session} still has runs {runs}")
 
+    # ------------------------------------------------------------------ memories
+
+    async def memories(self):
+        user = f"mem-{self.tag}"
+        other = f"other-{self.tag}"
+        created = await self.client.create_memory(
+            memory="Likes green tea", user_id=user, topics=["drinks"]
+        )
+        expect(created.memory_id, "create_memory().memory_id is empty")
+        expect_eq(created.memory, "Likes green tea", "create_memory().memory")
+        expect_eq(created.topics, ["drinks"], "create_memory().topics")
+        expect_eq(created.user_id, user, "create_memory().user_id")
+        expect(created.updated_at is not None, "create_memory().updated_at is missing")
+        await self.client.create_memory(memory="Lives in Oslo", user_id=user, topics=["location"])
+        await self.client.create_memory(memory="Likes coffee", user_id=other, topics=["drinks"])
+
+        got = await self.client.get_memory(created.memory_id, user_id=user)
+        expect_eq(got.memory, "Likes green tea", "get_memory().memory")
+        listed = await self.client.list_memories(user_id=user)
+        expect_eq(listed.meta.total_count, 2, "list_memories(user).meta.total_count")
+        expect_eq(
+            [m.memory for m in listed.data], ["Lives in Oslo", "Likes green tea"], "newest first"
+        )
+        drinks = await self.client.list_memories(user_id=user, topics=["drinks"])
+        expect_eq([m.memory for m in drinks.data], ["Likes green tea"], "by topic")
+        found = await self.client.list_memories(search_content="OSLO")
+        expect_eq([m.memory for m in found.data], ["Lives in Oslo"], "by content")
+
+        updated = await self.client.update_memory(
+            created.memory_id, memory="Loves green tea", user_id=user, topics=["drinks", "tea"]
+        )
+        expect_eq(updated.memory, "Loves green tea", "update_memory().memory")
+        topics = await self.client.get_memory_topics(user_id=user)
+        expect_eq(sorted(topics), ["drinks", "location", "tea"], "get_memory_topics(user)")
+        stats = await self.client.get_user_memory_stats(user_id=user)
+        expect_eq(
+            [(s.user_id, s.total_memories) for s in stats.data],
+            [(user, 2)],
+            "get_user_memory_stats(user)",
+        )
+
+        # Another user's memory is not found, as a missing one.
+        try:
+            await self.client.get_memory(created.memory_id, user_id=other)
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "get_memory() of another user's memory")
+        else:
+            raise SuiteFailure("get_memory() of another user's memory did not fail")
+
+        optimized = await self.client.optimize_memories(user_id=user, apply=True)
+        expect_eq(optimized.memories_before, 2, "optimize_memories().memories_before")
+        expect_eq(optimized.memories_after, 1, "optimize_memories().memories_after")
+        listed = await self.client.list_memories(user_id=user)
+        expect_eq(
+            [m.memory_id for m in listed.data],
+            [optimized.memories[0].memory_id],
+            "the user's memories after optimize_memories()",
+        )
+        await self.client.delete_memory(listed.data[0].memory_id, user_id=user)
+        listed = await self.client.list_memories(user_id=user)
+        expect_eq(listed.data, [], "the user's memories after delete_memory()")
+        theirs = await self.client.list_memories(user_id=other)
+        expect_eq(len(theirs.data), 1, "the other user's memories, untouched")
+        await self.client.delete_memories([m.memory_id for m in theirs.data], user_id=other)
+        theirs = await self.client.list_memories(user_id=other)
+        expect_eq(theirs.data, [], "the other user's memories after delete_memories()")
+
+    async def memories_jwt(self):
+        """Under per-user isolation a memory is the token's user's, whatever user_id the
+        request names; another user's token neither lists nor reads it."""
+        created = await self.client.create_memory(
+            memory=f"Likes oolong {self.tag}", user_id="someone-else", topics=["drinks"]
+        )
+        expect_eq(created.user_id, "alice", "create_memory() under a token: the token's user")
+        mine = await self.client.list_memories(user_id="someone-else")
+        expect(
+            created.memory_id in [m.memory_id for m in mine.data],
+            "the token's user lists the memory",
+        )
+        other = WithHeaders(AgentOSClient(base_url=self.base_url, timeout=60.0), self.other_headers)
+        theirs = await other.list_memories(user_id="alice")
+        expect(
+            created.memory_id not in [m.memory_id for m in theirs.data],
+            "another user's token lists alice's memory",
+        )
+        try:
+            await other.get_memory(created.memory_id, user_id="alice")
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "another user's token reads alice's memory")
+        else:
+            raise SuiteFailure("another user's token read alice's memory")
+        await self.client.delete_memory(created.memory_id, user_id="alice")
+
+    async def memory_in_context(self):
+        user = f"learner-{self.tag}"
+        stranger = f"stranger-{self.tag}"
+        fact = f"I love jazz {self.tag}"
+        await self.client.run_agent(AGENT, fact, session_id=f"learn-{self.tag}", user_id=user)
+        # The memory manager runs after the response, in the background.
+        learned = []
+        for _ in range(200):
+            listed = await self.client.list_memories(user_id=user)
+            learned = [m.memory for m in listed.data if fact in m.memory]
+            if learned:
+                break
+            await asyncio.sleep(0.05)
+        expect(learned, f"no memory of {fact!r} for {user}")
+
+        # The mock answers "[echo-system]" with the system message the model was sent.
+        echo = await self.client.run_agent(
+            AGENT, "[echo-system] what do you know?", session_id=f"recall-{self.tag}", user_id=user
+        )
+        expect(fact in (echo.content or ""), f"another session of {user}: {echo.content!r}")
+        echo = await self.client.run_agent(
+            AGENT,
+            "[echo-system] what do you know?",
+            session_id=f"stranger-{self.tag}",
+            user_id=stranger,
+        )
+        expect(fact not in (echo.content or ""), f"{stranger} was sent: {echo.content!r}")
+
     # ------------------------------------------------------------------ the cookbook's raw HTTP
 
     async def cookbook_raw_http(self):
@@ -605,6 +728,17 @@ class Suite:
             ("session renamed and updated", self.rename),
             *([("another user's token sees none of it", self.other_user)] if self.jwt else []),
             ("sessions deleted", self.delete),
+            *(
+                [("memories belong to the token's user", self.memories_jwt)]
+                if self.jwt
+                else [
+                    ("memories created, listed, updated, optimized, deleted", self.memories),
+                    (
+                        "a memory learned reaches the user's other sessions only",
+                        self.memory_in_context,
+                    ),
+                ]
+            ),
             ("cookbook: raw HTTP run, SSE, runs by session", self.cookbook_raw_http),
         ]
         for name, func in steps:

@@ -4,18 +4,20 @@
 
 mod backend;
 mod contract;
+mod memories;
 mod service_accounts;
 mod sqlite_only;
 
-/// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>`.
+/// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>`, running
+/// `crate::contract::<name>` (or the tests of the module named first, after `in`).
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    (in $module:ident: $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let db = crate::backend::TestDb::sqlite();
-                    crate::contract::$name(&db).await;
+                    crate::$module::$name(&db).await;
                     db.cleanup().await;
                 }
             )*
@@ -27,11 +29,14 @@ macro_rules! on_both_backends {
                     let Some(db) = crate::backend::TestDb::postgres().await else {
                         return;
                     };
-                    crate::contract::$name(&db).await;
+                    crate::$module::$name(&db).await;
                     db.cleanup().await;
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        on_both_backends!(in contract: $($name),*);
     };
 }
 
@@ -60,3 +65,12 @@ on_both_backends!(
     service_accounts_are_found_by_token_hash_and_revoked,
     service_accounts_are_scoped_to_their_user_and_paged,
 );
+
+/// The memories domain's contract, on both backends.
+mod memory_contract {
+    on_both_backends!(in memories:
+        memories_are_written_read_and_listed_per_user,
+        memories_are_filtered_sorted_and_paged,
+        a_users_memories_are_replaced_at_once_and_counted,
+    );
+}

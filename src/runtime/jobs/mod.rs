@@ -59,10 +59,21 @@ impl Default for HookSettings {
 pub(crate) struct ReadyJob {
     pub job_id: String,
     /// The slot reserved for it before its run's final write, which then stored the job
-    /// already claimed (attempt 1), and the context it runs with: it starts without a claim.
+    /// already claimed (attempt 1), and what it runs with: it starts without a claim.
     /// `None`: the job was stored pending. It is claimed when a slot is free, and its context
     /// is read back from the claimed row, so a job waiting for a slot holds only its id.
-    pub start: Option<(Slot, HookContext)>,
+    pub start: Option<(Slot, Start)>,
+}
+
+/// What a job stored claimed runs with. Neither variant is boxed: each is moved in once, and a
+/// box would cost an allocation per job.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Start {
+    /// A hook, with its context.
+    Hook(HookContext),
+    /// A job of another kind, as its row holds it.
+    Job(JobRecord),
 }
 
 /// A hook slot reserved for a job stored already claimed, with what its attempt needs.
@@ -155,7 +166,10 @@ impl JobQueue {
     pub(crate) fn dispatch(&self, jobs: Vec<ReadyJob>) {
         for job in jobs {
             let (permit, claimed) = match job.start {
-                Some((slot, ctx)) => (slot.permit, Some((slot.hook_name, slot.max_attempts, ctx))),
+                Some((slot, start)) => (
+                    slot.permit,
+                    Some((slot.hook_name, slot.max_attempts, start)),
+                ),
                 None => match self.permits.clone().try_acquire_owned() {
                     Ok(permit) => (permit, None),
                     Err(_) => {
@@ -171,7 +185,7 @@ impl JobQueue {
             let job_id = job.job_id;
             self.tracker.spawn(async move {
                 match claimed {
-                    Some((hook_name, max_attempts, ctx)) => {
+                    Some((hook_name, max_attempts, Start::Hook(ctx))) => {
                         let claimed = Claimed {
                             job_id,
                             hook_name,
@@ -180,6 +194,7 @@ impl JobQueue {
                         };
                         this.attempt(claimed, ctx).await;
                     }
+                    Some((_, _, Start::Job(record))) => this.attempt_other(record).await,
                     None => this.run_local(&job_id).await,
                 }
                 // Keep the slot busy with queued jobs before giving it back.
@@ -192,7 +207,7 @@ impl JobQueue {
     }
 
     /// Reserves a free slot for a job about to be stored (see [`ReadyJob::start`]), if there is
-    /// one. Dropping the slot frees it.
+    /// one: `hook_name` is the job's name. Dropping the slot frees it.
     pub(crate) fn reserve(&self, hook_name: &str, max_attempts: u32) -> Option<Slot> {
         let permit = self.permits.clone().try_acquire_owned().ok()?;
         Some(Slot {

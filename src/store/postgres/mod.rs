@@ -11,6 +11,7 @@ mod cancel;
 mod events;
 mod jobs;
 mod leases;
+mod memories;
 mod runs;
 mod service_accounts;
 mod sessions;

@@ -8,6 +8,7 @@ mod checkpoint;
 mod events;
 mod jobs;
 mod leases;
+mod memories;
 mod runs;
 mod service_accounts;
 mod sessions;

@@ -14,7 +14,7 @@
 #[path = "../../../../examples/background_hooks_workflow.rs"]
 mod seed;
 
-use agentos::AgentOs;
+use agentos::{Agent, AgentOs};
 
 /// jemalloc instead of the system allocator: fewer CPU cycles per run under load. Unprefixed,
 /// so SQLite's allocations use it too.
@@ -46,12 +46,24 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 )]
 static malloc_conf: &[u8; 20] = b"dirty_decay_ms:1000\0";
 
-/// The example's `main`, on this binary's allocator.
+/// The Analyzer alone, served as an agent, for the memory levels: `bench-agent` as is, and
+/// `bench-memory` with user memories on (after each run, a memory job with one model call).
+fn bench_agent(id: &str) -> Agent {
+    Agent::new("Bench Agent")
+        .with_id(id)
+        .shared_model(seed::model("gpt-5.2"))
+        .instructions("Analyze the input and identify key points.")
+}
+
+/// The example's `main`, on this binary's allocator, plus the memory levels' two agents (the
+/// seed workflow's runs never touch them).
 #[tokio::main]
 async fn main() -> Result<(), agentos::OsError> {
     seed::init();
     AgentOs::new()
         .workflow(seed::analysis_workflow())
+        .agent(bench_agent("bench-agent"))
+        .agent(bench_agent("bench-memory").update_memory_on_run(true))
         .run_hooks_in_background(true)
         .serve("127.0.0.1:7777")
         .await
