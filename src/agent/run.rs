@@ -173,6 +173,9 @@ impl Agent {
         }
 
         let mut messages = self.initial_messages(call);
+        if let Some(knowledge) = &self.knowledge {
+            knowledge.prepare(rctx, &call.input, &mut messages).await;
+        }
         let answer = self
             .converse(
                 model.as_ref(),

@@ -236,6 +236,12 @@ impl RunForm {
                 }
                 "user_id" => req.user_id = Some(value).filter(|v| !v.is_empty()),
                 "stream_events" | "version" | "factory_input" => {}
+                "knowledge_filters" => {
+                    let map = json_object(&name, &value)?;
+                    crate::retrieval::MetadataFilter::from_map(&map)
+                        .map_err(|e| ApiError::bad_request(format!("knowledge_filters: {e}")))?;
+                    req.knowledge_filters = Some(map);
+                }
                 "session_state" | "additional_data" => {
                     let map = json_object(&name, &value)?;
                     if name == "session_state" {

@@ -16,6 +16,7 @@ mod flush;
 mod history;
 mod hook_payload;
 pub(crate) mod jobs;
+pub(crate) mod knowledge;
 pub(crate) mod lease;
 mod recovery;
 mod request;
@@ -29,6 +30,7 @@ pub(crate) use request::{ResponseGuard, RunHandle, RunRequest, RunResult, StartE
 use crate::agent::Agent;
 use crate::event::journal::Journal;
 use crate::kind::ComponentKind;
+use crate::knowledge::Knowledge;
 use crate::store::{ResumableRun, Store};
 use crate::workflow::Workflow;
 use component::Component;
@@ -57,6 +59,8 @@ pub(crate) struct Runtime {
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
     pub agents: Vec<Arc<Agent>>,
+    /// The knowledge bases served (`/knowledge`), each searching the store.
+    pub knowledge: Vec<Knowledge>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub instantiated_at: String,
@@ -85,6 +89,7 @@ pub(crate) struct RuntimeParts {
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
     pub agents: Vec<Arc<Agent>>,
+    pub knowledge: Vec<Knowledge>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
@@ -96,15 +101,28 @@ pub(crate) struct RuntimeParts {
 impl Runtime {
     pub(crate) fn new(parts: RuntimeParts) -> Runtime {
         let max_attempts = parts.hook_settings.max_attempts.max(1);
+        let mut handlers: HashMap<&'static str, Arc<dyn jobs::JobHandler>> = HashMap::new();
+        if !parts.knowledge.is_empty() {
+            for kb in &parts.knowledge {
+                kb.attach_index(Arc::new(knowledge::StoreIndex(parts.store.clone())));
+            }
+            let ingestion = knowledge::Ingestion::new(
+                parts.store.clone(),
+                &parts.knowledge,
+                parts.hook_settings.timeout,
+            );
+            handlers.insert(knowledge::KNOWLEDGE_JOB_KIND, Arc::new(ingestion));
+        }
         Runtime {
             os_id: parts.os_id,
             db_id: parts.db_id,
             workflows: parts.workflows,
             agents: parts.agents,
+            knowledge: parts.knowledge,
             dispatcher: JobQueue::new(
                 parts.store.clone(),
                 parts.hooks,
-                HashMap::new(),
+                handlers,
                 parts.hook_settings,
             ),
             store: parts.store,

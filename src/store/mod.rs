@@ -5,7 +5,8 @@
 //!
 //! The operations are grouped by domain, one trait each: [`RunStore`] (runs, background runs,
 //! cancels), [`EventStore`] (the replay log), [`SessionStore`] (the sessions API),
-//! [`JobStore`] (the durable job queue) and [`LeaseStore`] (owner leases across replicas).
+//! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas) and
+//! [`KnowledgeStore`] (knowledge bases: content items, chunks, vector and keyword search).
 //! [`Store`] is the one value the runtime holds (`Arc<dyn Store>`): it has every domain as a
 //! supertrait, plus what concerns the whole database. Through `dyn Store` every method is
 //! reached with `Store` alone in scope (a trait object has its supertraits' methods); a
@@ -27,6 +28,7 @@ mod record;
 mod columns;
 mod events;
 mod jobs;
+mod knowledge;
 mod leases;
 mod payload;
 mod postgres;
@@ -37,6 +39,10 @@ mod sqlite;
 pub use crate::db::{DbConfig, SqliteDb};
 pub use events::EventStore;
 pub use jobs::{HOOK_JOB_KIND, JobAttempt, JobFilter, JobRecord, JobStore, NewJob};
+pub use knowledge::{
+    ContentAdded, ContentPage, ContentRecord, ContentSort, ContentUpdate, KeywordQuery,
+    KnowledgeStore, NewChunk, NewContent, VectorQuery, status as content_status,
+};
 pub use leases::{LeaseStore, Reconciled};
 pub(crate) use payload::restored as restored_hook_payload;
 pub use payload::{inline_run_output, needs_run_output};
@@ -57,7 +63,15 @@ use std::sync::Arc;
 /// A new domain's trait joins the supertraits here and the [`prelude`] below.
 #[async_trait]
 pub trait Store:
-    RunStore + EventStore + SessionStore + JobStore + LeaseStore + Send + Sync + 'static
+    RunStore
+    + EventStore
+    + SessionStore
+    + JobStore
+    + LeaseStore
+    + KnowledgeStore
+    + Send
+    + Sync
+    + 'static
 {
     /// True when one process owns the database (SQLite): at startup, whatever a previous
     /// process left unfinished is that process's and can be taken over at once.
@@ -73,7 +87,9 @@ pub trait Store:
 /// Every store trait, for code that calls a concrete store's methods (`SqliteStore`,
 /// `PgStore`): `use agentos::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{EventStore, JobStore, LeaseStore, RunStore, SessionStore, Store};
+    pub use super::{
+        EventStore, JobStore, KnowledgeStore, LeaseStore, RunStore, SessionStore, Store,
+    };
 }
 
 impl DbConfig {
