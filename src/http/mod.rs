@@ -14,6 +14,7 @@ mod files;
 mod form;
 mod hooks;
 mod info;
+mod knowledge;
 mod meta;
 mod openapi;
 mod page;
@@ -45,6 +46,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(hooks::router())
+        .merge(knowledge::router())
         .split();
     api.merge(openapi::router(docs))
         .merge(docs::router())

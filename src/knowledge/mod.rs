@@ -10,7 +10,7 @@ mod attach;
 mod chunk;
 pub(crate) mod read;
 
-pub use attach::{KnowledgeAttachment, SEARCH_TOOL, documents};
+pub use attach::{KnowledgeAttachment, SEARCH_TOOL};
 pub use chunk::Chunking;
 pub use read::{Reader, Section};
 

@@ -148,7 +148,9 @@ impl Reader {
             Reader::Text => vec![Section::new(utf8(bytes)?, Map::new(), false)],
             Reader::Markdown => by_heading(&utf8(bytes)?),
             Reader::Html => {
-                let text = html2text::from_read(bytes, 100_000)
+                // Headings stay `#` lines; no emphasis marks, no link footnotes.
+                let text = html2text::config::plain_no_decorate()
+                    .string_from_read(bytes, 100_000)
                     .map_err(|e| format!("the HTML could not be read: {e}"))?;
                 by_heading(&text)
             }

@@ -275,6 +275,8 @@ pub trait KnowledgeStore: Send + Sync {
     async fn keyword_search(&self, query: &KeywordQuery<'_>) -> Result<Vec<SearchHit>, StoreError>;
     /// The metadata keys of a knowledge base's content items (what a filter can use).
     async fn metadata_keys(&self, knowledge_id: &str) -> Result<Vec<String>, StoreError>;
+    /// What ranks vectors: `sqlite-vec`, `pgvector`, or `sql` (cosine computed in SQL).
+    fn vector_backend(&self) -> &'static str;
 }
 
 /// A search hit from a row: the chunk's own metadata merged over its content item's.

@@ -10,6 +10,8 @@ mod errors;
 mod example;
 mod helpers;
 mod hooks;
+mod knowledge;
+mod knowledge_ingest;
 mod lifecycle;
 mod mock_openai;
 mod openapi;

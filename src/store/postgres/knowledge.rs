@@ -397,6 +397,13 @@ impl KnowledgeStore for PgStore {
         Ok(rows.into_iter().map(SearchHit::from).collect())
     }
 
+    fn vector_backend(&self) -> &'static str {
+        match self.pgvector {
+            Some(_) => "pgvector",
+            None => "sql",
+        }
+    }
+
     async fn metadata_keys(&self, knowledge_id: &str) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT jsonb_object_keys(metadata::jsonb) AS key FROM knowledge_contents

@@ -313,7 +313,7 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn vector_search(&self, q: &VectorQuery<'_>) -> Result<Vec<SearchHit>, StoreError> {
-        let (filters, binds) = filter_sql(q.filter, 4);
+        let (filters, binds) = filter_sql(q.filter, 3);
         let sql = format!(
             "SELECT {HIT_COLUMNS}, 1.0 - vec_distance_cosine(c.embedding, ?1) AS score
              FROM knowledge_chunks c JOIN knowledge_contents k ON k.id = c.content_id
@@ -353,6 +353,10 @@ impl KnowledgeStore for SqliteStore {
         let query = sqlx::query_as(&sql).bind(matching).bind(q.knowledge_id);
         let rows = bind_all(query, binds).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(SearchHit::from).collect())
+    }
+
+    fn vector_backend(&self) -> &'static str {
+        "sqlite-vec"
     }
 
     async fn metadata_keys(&self, knowledge_id: &str) -> Result<Vec<String>, StoreError> {
