@@ -525,3 +525,69 @@ async fn config_lists_the_knowledge_domain() {
     );
     assert_eq!(knowledge["dbs"][0]["tables"], json!(["knowledge_contents"]));
 }
+
+/// The whole path on a Postgres database: upload, ingestion job, search, the agent's tool.
+async fn knowledge_on(db: crate::pg_backend::TestDb) {
+    let agent = Agent::new("Support")
+        .model(searching_model())
+        .knowledge(docs());
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .agent(agent)
+        .hook_poll_interval(Duration::from_millis(20));
+    let app = crate::helpers::spawn_on_db(os, db.config(), mock, HookLog::default()).await;
+    let id = add_text(&app, "refunds", REFUNDS, Some(json!({"team": "billing"}))).await;
+    add_text(
+        &app,
+        "shipping",
+        SHIPPING,
+        Some(json!({"team": "logistics"})),
+    )
+    .await;
+    for search_type in ["vector", "keyword", "hybrid"] {
+        let (_, found) = search(
+            &app,
+            json!({"query": "when are refunds issued", "search_type": search_type,
+                   "filters": {"team": "billing"}}),
+        )
+        .await;
+        assert_eq!(
+            found["data"][0]["content_id"],
+            id.as_str(),
+            "{search_type}: {found}"
+        );
+        assert_eq!(found["meta"]["total_count"], 1, "{found}");
+    }
+    let run: Value = app
+        .client
+        .post(app.url("/agents/support/runs"))
+        .form(&[("message", "refunds issued"), ("stream", "false")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        run["tools"][0]["result"]
+            .as_str()
+            .unwrap()
+            .contains(REFUNDS),
+        "{run}"
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knowledge_works_on_postgres() {
+    if let Some(db) = crate::pg_backend::TestDb::postgres().await {
+        knowledge_on(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knowledge_works_on_postgres_with_pgvector() {
+    if let Some(db) = crate::pg_backend::TestDb::pgvector().await {
+        knowledge_on(db).await;
+    }
+}
