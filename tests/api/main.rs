@@ -11,6 +11,7 @@ mod example;
 mod helpers;
 mod hooks;
 mod knowledge;
+mod knowledge_agents;
 mod knowledge_example;
 mod knowledge_ingest;
 mod lifecycle;

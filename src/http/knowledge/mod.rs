@@ -1,9 +1,12 @@
-//! `/knowledge`: content in (uploads, URLs, text: `content.rs`), content listed, read, updated
-//! and deleted, search and the knowledge configuration (`search.rs`), in agno 3.1.10's shapes.
+//! `/knowledge`: content in (uploads, URLs, text: `upload.rs`), content listed, read, updated
+//! and deleted (`content.rs`), search and the knowledge configuration (`search.rs`), in agno
+//! 3.1.10's shapes.
 
 mod content;
+mod fields;
 mod schema;
 mod search;
+mod upload;
 
 use super::AppState;
 use super::error::ApiError;
@@ -14,11 +17,11 @@ use axum::http::StatusCode;
 pub(crate) fn router() -> Api {
     [
         routes!(
-            content::upload_content,
+            upload::upload_content,
             content::list_content,
             content::delete_all_content
         ),
-        routes!(content::upload_remote_content),
+        routes!(upload::upload_remote_content),
         routes!(
             content::get_content,
             content::update_content,
