@@ -17,11 +17,13 @@
 //! # }
 //! ```
 
+pub use crate::model::OpenAIEmbedder;
 pub use crate::workflow::Router as StepRouter;
 pub use crate::{
-    Agent, AgentOs, ComponentKind, Condition, Hook, HookContext, HookError, Loop, Model, NoArgs,
-    OnError, OpenAIChat, OsError, Parallel, RunEvent, RunOutput, RunStatus, SessionState, SqliteDb,
-    Step, StepInput, StepOutput, Steps, Tool, ToolError, Workflow, WorkflowRunOutput, tool_fn,
+    Agent, AgentOs, ComponentKind, Condition, Hook, HookContext, HookError, Knowledge, Loop,
+    MetadataFilter, Model, NoArgs, OnError, OpenAIChat, OsError, Parallel, RunEvent, RunOutput,
+    RunStatus, SearchType, SessionState, SqliteDb, Step, StepInput, StepOutput, Steps, Tool,
+    ToolError, Workflow, WorkflowRunOutput, tool_fn,
 };
 #[cfg(feature = "scripted")]
-pub use crate::{ScriptedModel, ScriptedReply};
+pub use crate::{ScriptedModel, ScriptedReply, model::HashEmbedder};
