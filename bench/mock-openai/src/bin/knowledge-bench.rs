@@ -286,11 +286,14 @@ const ANIMAL: ([&str; 8], [&str; 8]) = (
     ],
 );
 
+/// `(name, text)` of a document, or `(question, the name of the document that answers it)`.
+type Named = (String, String);
+
 /// The data set with known answers: a person per document (a made-up name, a city, a trade,
 /// pets), and for each of the first `queries` people a question naming two of their three
 /// facts and not their name; the relevant document is theirs. Other people share each fact, so
 /// a document matching one word is not enough.
-fn ir_set(docs: usize, queries: usize) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn ir_set(docs: usize, queries: usize) -> (Vec<Named>, Vec<Named>) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut corpus = Vec::with_capacity(docs);
     let mut facts = Vec::with_capacity(docs);
