@@ -1,12 +1,15 @@
-//! The AgentOS that agno's own clients talk to: an agent `assistant` (with a tool `add(a, b)`
-//! and user memories) and the seed workflow `analysis-workflow`, on the seed example's defaults
-//! (port 7777, `tmp/workflow.db`, OpenAI when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set, else
-//! the offline `ScriptedModel`).
+//! The AgentOS that agno's own clients talk to: an agent `assistant` (with a tool `add(a, b)`,
+//! user memories, and the knowledge base `docs`, which it searches with
+//! `search_knowledge_base`) and the seed workflow `analysis-workflow`, on the seed example's
+//! defaults (port 7777, `tmp/workflow.db`, OpenAI when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set,
+//! else the offline `ScriptedModel` and `HashEmbedder`).
 //!
 //! ```text
 //! cargo run --example agent_os
 //! curl -X POST http://localhost:7777/agents/assistant/runs -F "message=Hello" -F "stream=false"
 //! curl -N -X POST http://localhost:7777/agents/assistant/runs -F "message=What is 2 + 3?"
+//! curl -X POST http://localhost:7777/knowledge/content -F "text_content=Our office opens at 9." -F name=hours
+//! curl -X POST http://localhost:7777/knowledge/search -H 'content-type: application/json' -d '{"query": "opening hours"}'
 //! ```
 //!
 //! Point agno's Agent UI (`http://localhost:3000`) or `agno.client.AgentOSClient` at
@@ -36,8 +39,9 @@ mod offline_memory;
 #[path = "background_hooks_workflow.rs"]
 mod seed;
 
+use agentos::model::{HashEmbedder, OpenAIEmbedder};
 use agentos::{
-    Agent, AgentOs, JwtConfig, Model, OpenAIChat, ScriptedModel, ScriptedReply, tool_fn,
+    Agent, AgentOs, JwtConfig, Knowledge, Model, OpenAIChat, ScriptedModel, ScriptedReply, tool_fn,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -83,7 +87,16 @@ fn offline_model() -> ScriptedModel {
     })
 }
 
-/// The chat agent, with its `add` tool.
+/// The assistant's knowledge base: content comes in through `/knowledge/content`.
+fn docs() -> Knowledge {
+    let kb = Knowledge::new("docs").description("Documents uploaded to the assistant");
+    match OpenAIChat::configured_from_env() {
+        true => kb.embedder(OpenAIEmbedder::new("text-embedding-3-small")),
+        false => kb.embedder(HashEmbedder::new(256)),
+    }
+}
+
+/// The chat agent, with its `add` tool and its knowledge base.
 fn assistant() -> Agent {
     let model: Arc<dyn Model> = match OpenAIChat::configured_from_env() {
         true => seed::model("gpt-5.2"),
@@ -98,6 +111,7 @@ fn assistant() -> Agent {
             "Add two numbers and return the sum.",
             |args: AddArgs| async move { Ok::<_, String>(args.a + args.b) },
         ))
+        .knowledge(docs())
 }
 
 #[tokio::main]

@@ -2,6 +2,7 @@
 //! level of it (the runtime, each workflow step, each agent call, and the tools, hooks and
 //! function steps that run inside it), as agno's `RunContext` is.
 
+use crate::retrieval::MetadataFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
@@ -172,6 +173,9 @@ pub struct RunContext {
     pub additional_data: Map<String, Value>,
     /// Files uploaded with the run.
     pub media: Media,
+    /// The request's `knowledge_filters` form field: knowledge searches in this run only look
+    /// at content with this metadata (over the agent's own filters).
+    pub knowledge_filters: Option<MetadataFilter>,
     /// When the run started, unix seconds.
     pub created_at: i64,
     /// Who asked for the run, when the server authenticates requests (JWT, service account or
@@ -195,6 +199,7 @@ impl RunContext {
             extra: Map::new(),
             additional_data: Map::new(),
             media: Media::default(),
+            knowledge_filters: None,
             created_at: chrono::Utc::now().timestamp(),
             principal: None,
             cancel: CancellationToken::new(),

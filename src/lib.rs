@@ -38,6 +38,7 @@ mod event;
 mod hooks;
 mod http;
 mod kind;
+mod knowledge;
 mod mcp;
 mod memory;
 pub mod model;
@@ -45,6 +46,7 @@ mod os;
 mod outcome;
 mod output;
 pub mod prelude;
+mod retrieval;
 mod run;
 mod runtime;
 pub mod store;
@@ -58,12 +60,17 @@ pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
 pub use http::{JwtConfig, RateLimit};
 pub use kind::{ComponentKind, UnknownKind};
+pub use knowledge::{
+    Chunking, Knowledge, KnowledgeAttachment, KnowledgeError, KnowledgeIndex, Reader, Section,
+    Source,
+};
 pub use mcp::McpTools;
 pub use memory::{MemoryManager, SessionSummary, SessionSummaryManager};
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]
 pub use model::{ScriptedModel, ScriptedReply};
 pub use os::{AgentOs, OsError, shutdown_signal};
+pub use retrieval::{MetadataFilter, RRF_K, SearchHit, SearchType, fuse_rrf, query_words};
 pub use run::{
     Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics, StepOutput,
     WorkflowMetrics, WorkflowRunOutput,

@@ -5,6 +5,7 @@ use crate::hooks::Hook;
 use crate::http::mcp::McpSettings;
 use crate::http::serve::ServeOptions;
 use crate::http::{JwtConfig, RateLimit};
+use crate::knowledge::Knowledge;
 use crate::runtime::jobs::HookSettings;
 use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{Runtime, RuntimeParts};
@@ -53,6 +54,7 @@ pub struct AgentOs {
     id: String,
     workflows: Vec<Workflow>,
     agents: Vec<Agent>,
+    knowledge: Vec<Knowledge>,
     db: Option<DbConfig>,
     hooks_in_background: bool,
     hook_settings: HookSettings,
@@ -96,6 +98,7 @@ impl AgentOs {
             id: "agentos".to_owned(),
             workflows: Vec::new(),
             agents: Vec::new(),
+            knowledge: Vec::new(),
             db: None,
             hooks_in_background: false,
             hook_settings: HookSettings::default(),
@@ -128,6 +131,13 @@ impl AgentOs {
     /// Serves this agent on its own (`/agents/{id}`, `POST /agents/{id}/runs`).
     pub fn agent(mut self, agent: Agent) -> AgentOs {
         self.agents.push(agent);
+        self
+    }
+
+    /// Serves this knowledge base on `/knowledge` (agno's `AgentOS(knowledge=[...])`). The
+    /// knowledge bases of the agents served are served without it.
+    pub fn knowledge(mut self, knowledge: Knowledge) -> AgentOs {
+        self.knowledge.push(knowledge);
         self
     }
 
@@ -342,11 +352,37 @@ impl AgentOs {
         Ok(hooks)
     }
 
+    /// Every knowledge base: those given, then those of the agents (served, then workflow
+    /// steps), each once. Two different knowledge bases may not share an id.
+    fn knowledge_bases(&self) -> Result<Vec<Knowledge>, OsError> {
+        let mut bases: Vec<Knowledge> = Vec::new();
+        let step_agents = self.workflows.iter().flat_map(|wf| wf.agents());
+        let attached = self
+            .agents
+            .iter()
+            .chain(step_agents)
+            .filter_map(|a| a.get_knowledge().map(|k| k.knowledge().clone()));
+        for kb in self.knowledge.iter().cloned().chain(attached) {
+            match bases.iter().find(|b| b.id() == kb.id()) {
+                Some(known) if known.same(&kb) => {}
+                Some(_) => {
+                    return Err(OsError::Config(format!(
+                        "two knowledge bases have the id {:?}",
+                        kb.id()
+                    )));
+                }
+                None => bases.push(kb),
+            }
+        }
+        Ok(bases)
+    }
+
     /// Opens the database, applies migrations and builds the runtime (once).
     async fn runtime(&self) -> Result<Arc<Runtime>, OsError> {
         self.runtime
             .get_or_try_init(|| async {
                 let hooks = self.hooks()?;
+                let knowledge = self.knowledge_bases()?;
                 let db = self.db_config()?;
                 let store = db.open().await?;
                 let db_id = match &db {
@@ -364,6 +400,7 @@ impl AgentOs {
                     db_id,
                     workflows: self.workflows.iter().cloned().map(Arc::new).collect(),
                     agents: self.agents.iter().cloned().map(Arc::new).collect(),
+                    knowledge,
                     store,
                     hooks_in_background: self.hooks_in_background,
                     hooks,
@@ -372,6 +409,7 @@ impl AgentOs {
                     lease_settings: self.lease_settings,
                 });
                 runtime.recover().await?;
+                runtime.load_knowledge_sources().await;
                 let runtime = Arc::new(runtime);
                 runtime.start_resuming_orphans();
                 runtime.start_toolkits(TOOLKIT_START_WAIT).await;

@@ -17,12 +17,14 @@
 //! # }
 //! ```
 
+pub use crate::model::OpenAIEmbedder;
 pub use crate::workflow::Router as StepRouter;
 pub use crate::{
-    Agent, AgentOs, ComponentKind, Condition, Hook, HookContext, HookError, Instructions, Loop,
-    MemoryManager, Model, NoArgs, OnError, OpenAIChat, OsError, Parallel, RunContext, RunEvent,
-    RunOutput, RunStatus, SessionState, SessionSummaryManager, SqliteDb, Step, StepInput,
-    StepOutput, Steps, Tool, ToolContext, ToolError, Workflow, WorkflowRunOutput, tool_fn,
+    Agent, AgentOs, ComponentKind, Condition, Hook, HookContext, HookError, Instructions,
+    Knowledge, Loop, MemoryManager, MetadataFilter, Model, NoArgs, OnError, OpenAIChat, OsError,
+    Parallel, RunContext, RunEvent, RunOutput, RunStatus, SearchType, SessionState,
+    SessionSummaryManager, SqliteDb, Step, StepInput, StepOutput, Steps, Tool, ToolContext,
+    ToolError, Workflow, WorkflowRunOutput, tool_fn,
 };
 #[cfg(feature = "scripted")]
-pub use crate::{ScriptedModel, ScriptedReply};
+pub use crate::{ScriptedModel, ScriptedReply, model::HashEmbedder};

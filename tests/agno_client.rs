@@ -1,9 +1,10 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
 //! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete,
-//! memories and what a later session of the same user is told) and the cookbook's raw-HTTP
-//! flow, against the real server on a loopback port; then the same flows with a bearer JWT
-//! minted by PyJWT, on a server with JWT auth and per-user isolation.
+//! memories and what a later session of the same user is told, knowledge content, search and
+//! an agent searching it) and the cookbook's raw-HTTP flow, against the real server on a
+//! loopback port; then the same flows with a bearer JWT minted by PyJWT, on a server with JWT
+//! auth and per-user isolation.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
 //! under `CI=true`, where it fails. The virtualenv (`tests/support/python.rs`, agno pinned in
@@ -20,7 +21,10 @@ mod mock_openai;
 #[path = "support/python.rs"]
 mod python;
 
-use agentos::{Agent, AgentOs, JwtConfig, OpenAIChat, Workflow};
+use agentos::model::HashEmbedder;
+use agentos::{
+    Agent, AgentOs, JwtConfig, Knowledge, OpenAIChat, ScriptedModel, ScriptedReply, Workflow,
+};
 use auth_support::{AUDIENCE, ISSUER, claims, mint, spec};
 use helpers::{HookLog, fast_retries, seed_workflow, sleeping_hook, spawn_with};
 use mock_openai::MockOpenAi;
@@ -29,6 +33,25 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Command;
+
+/// The knowledge base of `examples/agent_os.rs`, on the offline embedder.
+fn docs() -> Knowledge {
+    Knowledge::new("docs").embedder(HashEmbedder::new(256))
+}
+
+/// Searches its knowledge base with the user's message, then answers with what it found.
+fn knowledge_agent(kb: Knowledge) -> Agent {
+    let model = ScriptedModel::respond(|req| {
+        if let Some(result) = req.tool_results().first() {
+            return Ok(ScriptedReply::text(format!("Found: {}", result.content)));
+        }
+        Ok(ScriptedReply::tool_call(
+            "search_knowledge_base",
+            serde_json::json!({"query": req.last_user_message()}),
+        ))
+    });
+    Agent::new("Knowledge Agent").model(model).knowledge(kb)
+}
 
 /// The chat agent of `examples/agent_os.rs`, on the model at `model_url`.
 fn assistant(model_url: &str) -> Agent {
@@ -50,8 +73,10 @@ async fn example_app(configure: impl FnOnce(AgentOs) -> AgentOs) -> (helpers::Te
     let slow = MockOpenAi::start().await;
     slow.set_delay(Duration::from_secs(300));
     let hooks = HookLog::default();
+    let kb = docs();
     let os = AgentOs::new()
-        .agent(assistant(&mock.base_url()))
+        .agent(assistant(&mock.base_url()).knowledge(kb.clone()))
+        .agent(knowledge_agent(kb))
         .agent(assistant(&slow.base_url()).with_id("slow-assistant"))
         .workflow(seed_workflow(
             &mock.base_url(),
@@ -124,6 +149,9 @@ async fn agnos_client_drives_agentos_with_a_jwt() {
         "memories:read",
         "memories:write",
         "memories:delete",
+        "knowledge:read",
+        "knowledge:write",
+        "knowledge:delete",
     ];
     let mut tokens = serde_json::Map::new();
     for user in ["alice", "mallory"] {

@@ -13,10 +13,11 @@ fn layer(module: &str) -> &'static str {
         "lib" | "prelude" | "os" => "surface",
         "http" => "http",
         "runtime" => "runtime",
-        "agent" | "workflow" | "team" | "tool" | "hooks" | "output" | "mcp" | "memory" => "engine",
+        "agent" | "workflow" | "team" | "tool" | "hooks" | "output" | "mcp" | "memory"
+        | "knowledge" => "engine",
         "model" => "model",
         "store" => "store",
-        "run" | "event" | "kind" | "context" | "outcome" | "db" => "data",
+        "run" | "event" | "kind" | "context" | "outcome" | "db" | "retrieval" => "data",
         other => panic!(
             "src/{other}: a new top-level module; give it a layer in tests/layers.rs (see docs/design-notes.md)"
         ),

@@ -14,8 +14,10 @@ pub(crate) use prompt::Recall;
 pub(crate) use run::{AgentCall, DeferredHook, StepPlace};
 
 use crate::hooks::{Hook, IntoHook};
+use crate::knowledge::{Knowledge, KnowledgeAttachment};
 use crate::model::{Model, ModelError, ModelRequest};
 use crate::output::OutputSchema;
+use crate::retrieval::MetadataFilter;
 use crate::tool::{AgentTool, IntoTool, Toolkit};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -56,6 +58,8 @@ pub struct Agent {
     loop_settings: Box<LoopSettings>,
     /// Prompt building, session state, memories and summaries; `None` until one is set.
     extras: Option<Box<Extras>>,
+    /// The knowledge base and how it is used; boxed for the same reason.
+    knowledge: Option<Box<KnowledgeAttachment>>,
 }
 
 /// How an agent talks to its model: the tool loop's limits, the output type and the request
@@ -125,6 +129,7 @@ impl Agent {
                 toolkits: Vec::new(),
             }),
             extras: None,
+            knowledge: None,
         }
     }
 
@@ -249,6 +254,60 @@ impl Agent {
     /// `reasoning_effort`...), sent as it is; it overrides the settings above.
     pub fn request_field(mut self, key: impl Into<String>, value: Value) -> Agent {
         self.loop_settings.request_fields.insert(key.into(), value);
+        self
+    }
+
+    /// Gives the agent a knowledge base. By default (agno's) the model gets the
+    /// `search_knowledge_base` tool and instructions to search before answering; see
+    /// [`Agent::add_knowledge_to_context`] for references added to the message instead.
+    pub fn knowledge(mut self, knowledge: Knowledge) -> Agent {
+        self.knowledge = Some(Box::new(KnowledgeAttachment::new(knowledge)));
+        self.refresh_knowledge_tool()
+    }
+
+    /// Whether the model gets the `search_knowledge_base` tool (agno's `search_knowledge`,
+    /// default true).
+    pub fn search_knowledge(self, on: bool) -> Agent {
+        self.with_attachment(|a| a.search_tool = on)
+    }
+
+    /// Adds the knowledge base's best chunks for the user's message to that message before
+    /// the model is called (agno's `add_knowledge_to_context`, default false).
+    pub fn add_knowledge_to_context(self, on: bool) -> Agent {
+        self.with_attachment(|a| a.add_references = on)
+    }
+
+    /// Limits every knowledge search of this agent to content with this metadata (agno's
+    /// `knowledge_filters`); a request's `knowledge_filters` field overrides it key by key.
+    pub fn knowledge_filters(self, filters: MetadataFilter) -> Agent {
+        self.with_attachment(|a| a.filters = filters)
+    }
+
+    /// Lets the model choose filters: the tool takes a `filters` argument and the
+    /// instructions list the metadata keys (agno's `enable_agentic_knowledge_filters`).
+    pub fn enable_agentic_knowledge_filters(self, on: bool) -> Agent {
+        self.with_attachment(|a| a.agentic_filters = on)
+    }
+
+    /// The knowledge base attached, and how it is used.
+    pub fn get_knowledge(&self) -> Option<&KnowledgeAttachment> {
+        self.knowledge.as_deref()
+    }
+
+    fn with_attachment(mut self, f: impl FnOnce(&mut KnowledgeAttachment)) -> Agent {
+        if let Some(attachment) = self.knowledge.as_deref_mut() {
+            f(attachment);
+        }
+        self.refresh_knowledge_tool()
+    }
+
+    /// The search tool as the attachment says now (replacing any earlier one).
+    fn refresh_knowledge_tool(mut self) -> Agent {
+        let name = crate::knowledge::SEARCH_TOOL;
+        self.tools.retain(|t| t.definition().name != name);
+        if let Some(tool) = self.knowledge.as_ref().and_then(|k| k.tool()) {
+            self.tools.push(tool);
+        }
         self
     }
 

@@ -183,6 +183,9 @@ impl Agent {
         }
 
         let mut messages = self.initial_messages(rctx, call);
+        if let Some(knowledge) = &self.knowledge {
+            knowledge.prepare(rctx, &call.input, &mut messages).await;
+        }
         let (tools, memory_tasks) = self.tools_for(call);
         let answer = self
             .converse(

@@ -66,6 +66,11 @@ pub(crate) struct AgentResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub memory: Option<Value>,
+    /// agno's knowledge section (`db_id`, `knowledge_table`, filters, ...); absent without a
+    /// knowledge base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub knowledge: Option<Value>,
 }
 
 /// agno's `ModelResponse`.
@@ -115,6 +120,27 @@ pub(crate) fn agent_response(rt: &Runtime, agent: &Agent) -> AgentResponse {
         is_component: false,
         tools: agent.tools_info(),
         memory: memory_info(agent),
+        knowledge: agent.get_knowledge().map(|k| {
+            let filters: serde_json::Map<String, Value> = k
+                .filters
+                .terms()
+                .iter()
+                .map(|(key, values)| match values.as_slice() {
+                    [one] => (key.clone(), one.clone()),
+                    many => (key.clone(), Value::Array(many.to_vec())),
+                })
+                .collect();
+            serde_json::json!({
+                "id": k.knowledge().id(),
+                "db_id": rt.db_id,
+                "knowledge_table": "knowledge_contents",
+                "enable_agentic_knowledge_filters": k.agentic_filters,
+                "knowledge_filters": if filters.is_empty() { Value::Null } else { Value::Object(filters) },
+                "references_format": "json",
+                "search_knowledge": k.search_tool,
+                "add_knowledge_to_context": k.add_references,
+            })
+        }),
     }
 }
 

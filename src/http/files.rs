@@ -9,6 +9,8 @@ use base64::Engine;
 /// One uploaded file part.
 #[derive(Debug, Clone)]
 pub(crate) struct Upload {
+    /// The form field it came in (`files` for a run, `file` for knowledge).
+    pub field: String,
     pub name: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
@@ -100,6 +102,7 @@ mod tests {
 
     fn upload(name: &str, content_type: &str, bytes: &[u8]) -> Upload {
         Upload {
+            field: "files".to_owned(),
             name: name.to_owned(),
             content_type: content_type.to_owned(),
             bytes: bytes.to_vec(),

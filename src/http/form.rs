@@ -75,8 +75,9 @@ impl RunForm {
                         .bytes()
                         .await
                         .map_err(|e| body_error(e.status(), e.body_text()))?;
-                    if name == "files" {
+                    if name == "files" || name == "file" {
                         uploads.push(Upload {
+                            field: name,
                             name: file_name,
                             content_type,
                             bytes: bytes.to_vec(),
@@ -208,7 +209,8 @@ fn has_nul(s: &str) -> bool {
 impl RunForm {
     /// Validates an agent run's form: the fields, and the uploaded files for the model.
     pub(crate) fn into_agent_request(mut self) -> Result<RunRequest, ApiError> {
-        let uploads = std::mem::take(&mut self.1);
+        let mut uploads = std::mem::take(&mut self.1);
+        uploads.retain(|u| u.field == "files");
         let mut req = self.into_run_request()?;
         super::files::attach(&mut req, uploads)?;
         Ok(req)
@@ -236,6 +238,12 @@ impl RunForm {
                 }
                 "user_id" => req.user_id = Some(value).filter(|v| !v.is_empty()),
                 "stream_events" | "version" | "factory_input" => {}
+                "knowledge_filters" => {
+                    let map = json_object(&name, &value)?;
+                    crate::retrieval::MetadataFilter::from_map(&map)
+                        .map_err(|e| ApiError::bad_request(format!("knowledge_filters: {e}")))?;
+                    req.knowledge_filters = Some(map);
+                }
                 "session_state" | "additional_data" => {
                     let map = json_object(&name, &value)?;
                     if name == "session_state" {

@@ -25,6 +25,9 @@ pub(crate) fn router() -> Api {
     .fold(Api::default(), Api::routes)
 }
 
+/// The table of knowledge content items.
+const KNOWLEDGE_TABLE: &str = "knowledge_contents";
+
 /// The OpenAPI tag of these routes.
 const TAG: &str = "Core";
 
@@ -66,6 +69,8 @@ struct ConfigResponse {
     session: SessionConfig,
     /// The memory domain: where user memories are kept.
     memory: SessionConfig,
+    /// The knowledge bases and where they are stored.
+    knowledge: KnowledgeConfig,
     agents: Vec<ConfigAgent>,
     /// None yet.
     #[schema(value_type = Vec<Object>)]
@@ -77,6 +82,23 @@ struct ConfigResponse {
     /// Whether `/mcp` is served, as `/info` says (an agentos addition: agno's `/config` does not
     /// say).
     mcp: McpInfo,
+}
+
+/// agno's `KnowledgeConfig`: the knowledge domain of `/config`.
+#[derive(Debug, Serialize, ToSchema)]
+struct KnowledgeConfig {
+    dbs: Vec<DatabaseConfig>,
+    knowledge_instances: Vec<KnowledgeInstance>,
+}
+
+/// agno's `KnowledgeInstanceConfig`.
+#[derive(Debug, Serialize, ToSchema)]
+struct KnowledgeInstance {
+    id: String,
+    name: String,
+    description: Option<String>,
+    db_id: String,
+    table: &'static str,
 }
 
 /// A domain's databases (sessions, memory).
@@ -204,8 +226,32 @@ async fn config(
             }),
         })
         .collect();
+    let knowledge = KnowledgeConfig {
+        dbs: match rt.knowledge.is_empty() {
+            true => Vec::new(),
+            false => vec![DatabaseConfig {
+                db_id: rt.db_id.clone(),
+                domain_config: DomainConfig {
+                    display_name: rt.db_id.clone(),
+                },
+                tables: vec![KNOWLEDGE_TABLE],
+            }],
+        },
+        knowledge_instances: rt
+            .knowledge
+            .iter()
+            .map(|k| KnowledgeInstance {
+                id: k.id().to_owned(),
+                name: k.name().to_owned(),
+                description: k.get_description().map(str::to_owned),
+                db_id: rt.db_id.clone(),
+                table: KNOWLEDGE_TABLE,
+            })
+            .collect(),
+    };
     Json(ConfigResponse {
         os_id: rt.os_id.clone(),
+        knowledge,
         available_models: available_models(&rt),
         os_database: rt.db_id.clone(),
         databases: vec![rt.db_id.clone()],

@@ -15,6 +15,7 @@ mod form;
 mod guard;
 mod hooks;
 mod info;
+mod knowledge;
 pub(crate) mod mcp;
 mod memory;
 mod meta;
@@ -52,6 +53,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(hooks::router())
         .merge(service_accounts::router())
         .merge(memory::router())
+        .merge(knowledge::router())
         .split();
     api.merge(openapi::router(docs))
         .merge(docs::router())

@@ -2,13 +2,19 @@
 //! and [`ScriptedModel`] for offline demos and users' own tests.
 
 mod connect;
+mod embed;
 #[cfg(feature = "scripted")]
 mod example;
+#[cfg(feature = "scripted")]
+mod hash_embed;
 mod openai;
 mod retry;
 #[cfg(feature = "scripted")]
 mod scripted;
 
+pub use embed::{EmbedError, Embedder, OpenAIEmbedder, normalized};
+#[cfg(feature = "scripted")]
+pub use hash_embed::HashEmbedder;
 pub use openai::OpenAIChat;
 pub use retry::RetryPolicy;
 #[cfg(feature = "scripted")]

@@ -16,6 +16,7 @@ mod flush;
 mod history;
 mod hook_payload;
 pub(crate) mod jobs;
+pub(crate) mod knowledge;
 pub(crate) mod lease;
 mod memory;
 mod recovery;
@@ -30,6 +31,7 @@ pub(crate) use request::{ResponseGuard, RunHandle, RunRequest, RunResult, StartE
 use crate::agent::Agent;
 use crate::event::journal::Journal;
 use crate::kind::ComponentKind;
+use crate::knowledge::Knowledge;
 use crate::store::{ResumableRun, Store};
 use crate::workflow::Workflow;
 use component::Component;
@@ -58,6 +60,8 @@ pub(crate) struct Runtime {
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
     pub agents: Vec<Arc<Agent>>,
+    /// The knowledge bases served (`/knowledge`), each searching the store.
+    pub knowledge: Vec<Knowledge>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub instantiated_at: String,
@@ -86,6 +90,7 @@ pub(crate) struct RuntimeParts {
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
     pub agents: Vec<Arc<Agent>>,
+    pub knowledge: Vec<Knowledge>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
@@ -112,12 +117,24 @@ fn memory_handlers(
 impl Runtime {
     pub(crate) fn new(parts: RuntimeParts) -> Runtime {
         let max_attempts = parts.hook_settings.max_attempts.max(1);
-        let handlers = memory_handlers(&parts.store, &parts.agents);
+        let mut handlers = memory_handlers(&parts.store, &parts.agents);
+        if !parts.knowledge.is_empty() {
+            for kb in &parts.knowledge {
+                kb.attach_index(Arc::new(knowledge::StoreIndex(parts.store.clone())));
+            }
+            let ingestion = knowledge::Ingestion::new(
+                parts.store.clone(),
+                &parts.knowledge,
+                parts.hook_settings.timeout,
+            );
+            handlers.insert(knowledge::KNOWLEDGE_JOB_KIND, Arc::new(ingestion));
+        }
         Runtime {
             os_id: parts.os_id,
             db_id: parts.db_id,
             workflows: parts.workflows,
             agents: parts.agents,
+            knowledge: parts.knowledge,
             dispatcher: JobQueue::new(
                 parts.store.clone(),
                 parts.hooks,

@@ -31,6 +31,9 @@ pub(crate) struct RunRequest {
     /// The `additional_data` form field (a JSON object).
     #[serde(default)]
     pub additional_data: Option<Map<String, Value>>,
+    /// The `knowledge_filters` form field (a JSON object of metadata keys and values).
+    #[serde(default)]
+    pub knowledge_filters: Option<Map<String, Value>>,
     /// `background=true`: answer at once, run detached.
     pub background: bool,
     /// Files uploaded with the run (agent runs).
@@ -106,6 +109,9 @@ impl RunRequest {
         ctx.additional_data = self.additional_data.unwrap_or_default();
         ctx.media = self.media;
         ctx.principal = self.principal;
+        ctx.knowledge_filters = self
+            .knowledge_filters
+            .and_then(|f| crate::retrieval::MetadataFilter::from_map(&f).ok());
         ctx.created_at = created_at;
         (self.message, ctx)
     }

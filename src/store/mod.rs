@@ -7,7 +7,8 @@
 //! cancels), [`EventStore`] (the replay log), [`SessionStore`] (the sessions API),
 //! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas) and
 //! [`ServiceAccountStore`] (machine identities' hashed tokens), [`MemoryStore`] (user
-//! memories).
+//! memories), [`KnowledgeStore`] (knowledge bases: content items, chunks, vector and keyword
+//! search).
 //! [`Store`] is the one value the runtime holds (`Arc<dyn Store>`): it has every domain as a
 //! supertrait, plus what concerns the whole database. Through `dyn Store` every method is
 //! reached with `Store` alone in scope (a trait object has its supertraits' methods); a
@@ -29,6 +30,7 @@ mod record;
 mod columns;
 mod events;
 mod jobs;
+mod knowledge;
 mod leases;
 mod memories;
 mod payload;
@@ -41,6 +43,10 @@ mod sqlite;
 pub use crate::db::{DbConfig, SqliteDb};
 pub use events::EventStore;
 pub use jobs::{HOOK_JOB_KIND, JobAttempt, JobFilter, JobRecord, JobStore, NewJob};
+pub use knowledge::{
+    ContentAdded, ContentPage, ContentRecord, ContentSort, ContentUpdate, KeywordQuery,
+    KnowledgeStore, NewChunk, NewContent, VectorQuery, status as content_status,
+};
 pub use leases::{LeaseStore, Reconciled};
 pub use memories::{
     MemoryFilter, MemoryRecord, MemorySort, MemoryStore, MemoryUpdate, UserMemoryStats, topics_json,
@@ -74,6 +80,7 @@ pub trait Store:
     + LeaseStore
     + ServiceAccountStore
     + MemoryStore
+    + KnowledgeStore
     + Send
     + Sync
     + 'static
@@ -93,8 +100,8 @@ pub trait Store:
 /// `PgStore`): `use agentos::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        EventStore, JobStore, LeaseStore, MemoryStore, RunStore, ServiceAccountStore, SessionStore,
-        Store,
+        EventStore, JobStore, KnowledgeStore, LeaseStore, MemoryStore, RunStore,
+        ServiceAccountStore, SessionStore, Store,
     };
 }
 

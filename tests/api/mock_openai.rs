@@ -1,6 +1,7 @@
 //! A local, OpenAI-compatible mock server for integration tests.
 //!
-//! Serves `POST /v1/chat/completions` (plain JSON or SSE streaming) and `GET /v1/models`.
+//! Serves `POST /v1/chat/completions` (plain JSON or SSE streaming), `POST /v1/embeddings`
+//! (deterministic vectors: agentos's `HashEmbedder` of each input) and `GET /v1/models`.
 //! Replies are deterministic: `reply to: <last user message>`; a message containing
 //! `[echo-system]` is answered with the request's system message; a request that offers agno's
 //! memory tool `add_memory` (a memory manager's) gets one `add_memory` call keeping the user's
@@ -60,6 +61,12 @@ struct Inner {
     calls: usize,
     /// Requests after the first `n` wait this long (on top of `delay`).
     slow_after: Option<(usize, Duration)>,
+    /// Every text embedded so far, in order of the requests (a failed request's too).
+    embedded: Vec<String>,
+    /// Embedding requests answered so far.
+    embedding_requests: usize,
+    /// Embedding requests after the first `n` fail with 503 (`Some(0)`: all of them).
+    embeddings_fail_after: Option<usize>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -78,6 +85,7 @@ impl MockOpenAi {
         let app = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
             .route("/v1/models", get(models))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -175,6 +183,27 @@ impl MockOpenAi {
         self.state.lock().unwrap().slow_after = Some((n, d));
     }
 
+    /// From now on, embedding requests after the first `n` (counted from the server's start)
+    /// fail with 503; `0` fails them all.
+    pub fn fail_embeddings_after(&self, n: usize) {
+        self.state.lock().unwrap().embeddings_fail_after = Some(n);
+    }
+
+    /// Embedding requests are answered again.
+    pub fn heal_embeddings(&self) {
+        self.state.lock().unwrap().embeddings_fail_after = None;
+    }
+
+    /// Every text sent to `/v1/embeddings` so far, in order, including failed requests'.
+    pub fn embedded_texts(&self) -> Vec<String> {
+        self.state.lock().unwrap().embedded.clone()
+    }
+
+    /// How many `/v1/embeddings` requests were received.
+    pub fn embedding_requests(&self) -> usize {
+        self.state.lock().unwrap().embedding_requests
+    }
+
     /// JSON bodies of all chat completion requests received so far, in order.
     pub fn requests(&self) -> Vec<Value> {
         self.state.lock().unwrap().requests.clone()
@@ -193,6 +222,42 @@ async fn models() -> Json<Value> {
         "object": "list",
         "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "mock"}]
     }))
+}
+
+/// `POST /v1/embeddings`: OpenAI's shape, one vector per input (agentos's `HashEmbedder`, 64
+/// dimensions), or 503 while embeddings are failing.
+async fn embeddings(State(state): State<Shared>, Json(req): Json<Value>) -> Response {
+    let inputs: Vec<String> = match &req["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let fail = {
+        let mut s = state.lock().unwrap();
+        s.embedded.extend(inputs.iter().cloned());
+        s.embedding_requests += 1;
+        s.embeddings_fail_after
+            .is_some_and(|n| s.embedding_requests > n)
+    };
+    if fail {
+        let err =
+            json!({"error": {"message": "mock embeddings unavailable", "type": "server_error"}});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(err)).into_response();
+    }
+    let embedder = agentos::model::HashEmbedder::new(64);
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": embedder.vector(text)}))
+        .collect();
+    Json(
+        json!({"object": "list", "data": data, "model": req["model"],
+                "usage": {"prompt_tokens": 0, "total_tokens": 0}}),
+    )
+    .into_response()
 }
 
 /// Text of a message `content`: a string, or the joined `text` of the text parts of an array.

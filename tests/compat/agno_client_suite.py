@@ -12,7 +12,10 @@ The server must serve (as `tests/agno_client.rs` sets it up):
   message with `[echo-system]` with the system message it was sent, and a memory manager with
   one `add_memory` call keeping the user's message);
 - the agent `slow-assistant` and the workflow `slow-workflow`, whose model never answers in
-  time, so that their runs can be cancelled while in flight.
+  time, so that their runs can be cancelled while in flight;
+- the knowledge base `docs` (an offline embedder), attached to `assistant` and to
+  `knowledge-agent`, whose model calls `search_knowledge_base` with the user's message and then
+  answers with what the tool returned.
 
 Every check is one named step. A failing step prints what was called, what was expected and
 what the server answered, and the next steps still run. Exit status 0 only if every step passed.
@@ -30,11 +33,15 @@ import uuid
 import httpx
 from agno.client import AgentOSClient
 from agno.db.base import SessionType
+from agno.media import File
 
 AGENT = "assistant"
 SLOW_AGENT = "slow-assistant"
 WORKFLOW = "analysis-workflow"
 SLOW_WORKFLOW = "slow-workflow"
+KNOWLEDGE_AGENT = "knowledge-agent"
+HANDBOOK = "Employees accrue twenty-five vacation days per year, booked through the HR portal."
+GUIDE = "# Expenses\n\nSubmit expense receipts within thirty days of purchase."
 
 
 class WithHeaders:
@@ -228,6 +235,92 @@ class Suite:
         run_ids = {e.run_id for e in events}
         expect_eq(len(run_ids), 1, f"run ids across the stream {run_ids}")
         expect_eq({e.session_id for e in events}, {self.agent_session}, "session ids")
+
+    # ------------------------------------------------------------------ knowledge
+
+    async def wait_indexed(self, content_id):
+        for _ in range(500):
+            status = await self.client.get_knowledge_content_status(content_id)
+            if status.status.value != "processing":
+                return status
+            await asyncio.sleep(0.02)
+        raise SuiteFailure(f"content {content_id} still processing: {status}")
+
+    async def knowledge_upload(self):
+        config = await self.client.get_knowledge_config()
+        expect("pdf" in config.readers, f"get_knowledge_config().readers: {list(config.readers)}")
+        expect(".docx" in config.readersForType, f"readersForType: {config.readersForType}")
+        text = await self.client.upload_knowledge_content(
+            name="handbook", text_content=HANDBOOK, metadata={"team": "hr"}
+        )
+        expect_eq(text.status.value, "processing", "upload_knowledge_content().status")
+        expect_eq(text.name, "handbook", "upload_knowledge_content().name")
+        self.knowledge_text = text.id
+        guide = await self.client.upload_knowledge_content(
+            file=File(content=GUIDE.encode(), filename="expenses.md", mime_type="text/markdown"),
+            metadata={"team": "finance"},
+        )
+        expect_eq(guide.name, "expenses.md", "the uploaded file's name")
+        self.knowledge_file = guide.id
+        for content_id in (text.id, guide.id):
+            status = await self.wait_indexed(content_id)
+            expect_eq(status.status.value, "completed", f"status of {content_id}")
+            expect_eq(status.status_message, "", "status_message")
+        listed = await self.client.list_knowledge_content(limit=10)
+        expect_eq(listed.meta.total_count, 2, "list_knowledge_content().meta.total_count")
+        expect_eq({c.id for c in listed.data}, {text.id, guide.id}, "listed ids")
+        one = await self.client.get_knowledge_content(guide.id)
+        expect_eq(one.type, "text/markdown", "get_knowledge_content().type")
+        expect_eq(one.metadata, {"team": "finance"}, "get_knowledge_content().metadata")
+        config = await self.client.get_knowledge_config()
+        expect_eq(sorted(config.filters), ["team"], "get_knowledge_config().filters")
+
+    async def knowledge_update_and_search(self):
+        updated = await self.client.update_knowledge_content(
+            self.knowledge_text, name="HR handbook", metadata={"team": "people"}
+        )
+        expect_eq(updated.name, "HR handbook", "update_knowledge_content().name")
+        expect_eq(updated.metadata, {"team": "people"}, "update_knowledge_content().metadata")
+        for search_type in ("vector", "keyword", "hybrid"):
+            found = await self.client.search_knowledge(
+                "how many vacation days", search_type=search_type, max_results=5
+            )
+            expect(found.data, f"search_knowledge({search_type}) found nothing")
+            top = found.data[0]
+            expect_eq(top.content_id, self.knowledge_text, f"top {search_type} hit")
+            expect_eq(top.content, HANDBOOK, f"top {search_type} hit's content")
+            expect_eq(top.meta_data.get("chunk"), 1, "the hit's chunk")
+        filtered = await self.client.search_knowledge("receipts", filters={"team": "people"})
+        expect(
+            all(hit.content_id == self.knowledge_text for hit in filtered.data),
+            f"filters ignored: {filtered.data}",
+        )
+        found = await self.client.search_knowledge("receipts", search_type="keyword")
+        expect_eq(found.data[0].content_origin, "expenses.md", "content_origin")
+        expect_eq(found.data[0].meta_data.get("section"), "Expenses", "the chunk's section")
+
+    async def knowledge_agent(self):
+        run = await self.client.run_agent(KNOWLEDGE_AGENT, "vacation days per year")
+        expect_eq(status_of(run), "COMPLETED", "run_agent(knowledge-agent).status")
+        tools = run.tools or []
+        expect(tools, f"the agent called no tool: {run}")
+        expect_eq(tools[0].tool_name, "search_knowledge_base", "the tool called")
+        expect(HANDBOOK in (tools[0].result or ""), f"the tool result: {tools[0].result!r}")
+        expect(HANDBOOK in str(run.content), f"the answer: {run.content!r}")
+
+    async def knowledge_delete(self):
+        deleted = await self.client.delete_knowledge_content(self.knowledge_file)
+        expect_eq(deleted.id, self.knowledge_file, "delete_knowledge_content().id")
+        try:
+            await self.client.get_knowledge_content(self.knowledge_file)
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "get_knowledge_content() after delete")
+        else:
+            raise SuiteFailure("a deleted content item is still there")
+        result = await self.client.delete_all_knowledge_content()
+        expect_eq(result, "success", "delete_all_knowledge_content()")
+        listed = await self.client.list_knowledge_content()
+        expect_eq(listed.meta.total_count, 0, "content left after delete_all_knowledge_content()")
 
     # ------------------------------------------------------------------ workflow runs
 
@@ -740,6 +833,10 @@ class Suite:
                 ]
             ),
             ("cookbook: raw HTTP run, SSE, runs by session", self.cookbook_raw_http),
+            ("knowledge: text and a file uploaded, indexed, listed", self.knowledge_upload),
+            ("knowledge: content updated, searched three ways", self.knowledge_update_and_search),
+            ("knowledge: an agent's search_knowledge_base finds it", self.knowledge_agent),
+            ("knowledge: content deleted, then all of it", self.knowledge_delete),
         ]
         for name, func in steps:
             await self.step(name, func)

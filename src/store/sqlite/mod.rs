@@ -7,6 +7,7 @@
 mod checkpoint;
 mod events;
 mod jobs;
+mod knowledge;
 mod leases;
 mod memories;
 mod runs;
@@ -43,6 +44,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        knowledge::register_vector_extension();
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
