@@ -46,6 +46,7 @@ pub mod prelude;
 mod run;
 mod runtime;
 pub mod store;
+pub mod telemetry;
 mod tool;
 mod workflow;
 

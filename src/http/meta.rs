@@ -60,6 +60,10 @@ struct ConfigResponse {
     os_database: String,
     databases: Vec<String>,
     session: SessionConfig,
+    /// agno's usage metrics domain (`/metrics`).
+    metrics: SessionConfig,
+    /// agno's traces domain (`/traces`).
+    traces: TracesConfig,
     agents: Vec<ConfigAgent>,
     /// None yet.
     #[schema(value_type = Vec<Object>)]
@@ -74,6 +78,19 @@ struct ConfigResponse {
 #[derive(Debug, Serialize, ToSchema)]
 struct SessionConfig {
     dbs: Vec<DatabaseConfig>,
+}
+
+/// The traces domain's databases (agno lists no tables for it).
+#[derive(Debug, Serialize, ToSchema)]
+struct TracesConfig {
+    dbs: Vec<TracesDatabase>,
+}
+
+/// A database of the traces domain.
+#[derive(Debug, Serialize, ToSchema)]
+struct TracesDatabase {
+    db_id: String,
+    domain_config: DomainConfig,
 }
 
 /// agno's `DatabaseConfig`.
@@ -190,6 +207,23 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
         os_database: rt.db_id.clone(),
         databases: vec![rt.db_id.clone()],
         session: SessionConfig { dbs: vec![db] },
+        metrics: SessionConfig {
+            dbs: vec![DatabaseConfig {
+                db_id: rt.db_id.clone(),
+                domain_config: DomainConfig {
+                    display_name: rt.db_id.clone(),
+                },
+                tables: vec!["usage_metrics"],
+            }],
+        },
+        traces: TracesConfig {
+            dbs: vec![TracesDatabase {
+                db_id: rt.db_id.clone(),
+                domain_config: DomainConfig {
+                    display_name: rt.db_id.clone(),
+                },
+            }],
+        },
         agents,
         teams: [],
         workflows,

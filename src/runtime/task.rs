@@ -53,6 +53,10 @@ pub(super) struct RunTask {
     pub background: TaskTracker,
     /// Cancelled at shutdown: helper tasks stop waiting.
     pub stopping: CancellationToken,
+    /// The run's span (disabled while tracing is off).
+    pub span: tracing::Span,
+    /// The component's run metrics, when metrics are on.
+    pub run_metrics: Option<Arc<crate::telemetry::metrics::RunHandles>>,
 }
 
 /// How a run ended, before it is stored.
@@ -74,6 +78,10 @@ impl RunTask {
     /// once the response is out — hands the jobs to the dispatcher.
     pub(super) async fn run(mut self: Box<Self>) {
         let run_id = self.ctx.run_id.clone();
+        let started = self.run_metrics.as_ref().map(|m| {
+            m.started();
+            std::time::Instant::now()
+        });
         if let Some(journal) = &self.journal
             && !self.store.exclusive()
         {
@@ -104,6 +112,14 @@ impl RunTask {
         } = ending;
         let (jobs, ready) = self.jobs(deferred, &agent_runs);
         let error = failure.as_ref().map(|f| f.message.as_str());
+        super::telemetry::end_run_span(
+            &self.span,
+            status.as_str(),
+            None,
+            failure
+                .as_ref()
+                .map(|f| (f.kind.as_str(), f.message.as_str())),
+        );
         let stored = match json {
             Ok(json) => self
                 .store
@@ -114,6 +130,10 @@ impl RunTask {
             Err(e) => Err(e),
         };
         let stored_ok = stored.is_ok();
+        if let (Some(m), Some(started)) = (&self.run_metrics, started) {
+            let status = if stored_ok { status.as_str() } else { "ERROR" };
+            m.finished(status, started.elapsed());
+        }
         match stored {
             Ok(json) => {
                 if let Some(event) = final_event {
@@ -192,6 +212,12 @@ impl RunTask {
             &stored,
         )
         .await;
+        if !self.span.is_disabled() {
+            self.span.record(
+                "output.value",
+                content_text(output.content.as_ref()).as_ref(),
+            );
+        }
         let final_event = self.sink.is_streaming().then(|| {
             let ctx = workflow.event_context(&self.ctx, None);
             match (&failure, output.status) {
@@ -228,6 +254,10 @@ impl RunTask {
         let call = AgentCall::top_level(std::mem::take(&mut self.call.input), history);
         let result = agent.run(&self.ctx, &call, &mut self.sink).await;
         let output = result.output;
+        if !self.span.is_disabled() {
+            self.span
+                .record("output.value", content_text(Some(&output.content)).as_ref());
+        }
         let final_event = self.sink.is_streaming().then(|| {
             let ctx = Arc::new(AgentContext::top_level(&output));
             match (&result.failure, output.status) {
@@ -288,6 +318,12 @@ impl RunTask {
         deferred: Vec<DeferredHook>,
         agent_runs: &[String],
     ) -> (Vec<NewJob>, Vec<ReadyJob>) {
+        // The jobs' attempts join this run's trace, here or in another process.
+        let trace_parent = match deferred.is_empty() {
+            true => None,
+            false => crate::telemetry::traceparent(&self.span),
+        };
+        let due_at = unix_millis();
         deferred
             .into_iter()
             .filter_map(|mut d| {
@@ -321,11 +357,14 @@ impl RunTask {
                     lease_owner: self.dispatcher.owner().to_owned(),
                     lease_until,
                     claimed: slot.is_some(),
+                    trace_parent: trace_parent.clone(),
                 };
                 // A job stored pending keeps only its id here: its context is in its row.
                 let ready = ReadyJob {
                     job_id,
                     start: slot.map(|slot| (slot, d.ctx)),
+                    trace_parent: trace_parent.clone(),
+                    due_at,
                 };
                 Some((new, ready))
             })
@@ -361,4 +400,13 @@ async fn close_journal(
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
     });
+}
+
+/// A run's content as the text its span records (`output.value`).
+fn content_text(content: Option<&serde_json::Value>) -> std::borrow::Cow<'_, str> {
+    match content {
+        None => std::borrow::Cow::Borrowed(""),
+        Some(serde_json::Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
+        Some(other) => std::borrow::Cow::Owned(other.to_string()),
+    }
 }

@@ -5,7 +5,8 @@
 //!
 //! The operations are grouped by domain, one trait each: [`RunStore`] (runs, background runs,
 //! cancels), [`EventStore`] (the replay log), [`SessionStore`] (the sessions API),
-//! [`JobStore`] (the durable job queue) and [`LeaseStore`] (owner leases across replicas).
+//! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas),
+//! [`TraceStore`] (agno's traces) and [`UsageStore`] (agno's usage metrics).
 //! [`Store`] is the one value the runtime holds (`Arc<dyn Store>`): it has every domain as a
 //! supertrait, plus what concerns the whole database. Through `dyn Store` every method is
 //! reached with `Store` alone in scope (a trait object has its supertraits' methods); a
@@ -33,6 +34,9 @@ mod postgres;
 mod runs;
 mod sessions;
 mod sqlite;
+mod traces;
+mod usage;
+mod write_span;
 
 pub use crate::db::{DbConfig, SqliteDb};
 pub use events::EventStore;
@@ -47,6 +51,12 @@ pub use sessions::{
     SessionView, SessionsDeleted,
 };
 pub use sqlite::SqliteStore;
+pub use traces::{
+    CmpOp, FilterValue, Page, SpanRecord, TraceBatch, TraceField, TraceFilter, TraceRecord,
+    TraceSessionStats, TraceStore,
+};
+pub use usage::{JobGauge, UsageRecord, UsageRun, UsageStore, aggregate, day_of, refresh_usage};
+pub use write_span::WriteObserver;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -57,7 +67,16 @@ use std::sync::Arc;
 /// A new domain's trait joins the supertraits here and the [`prelude`] below.
 #[async_trait]
 pub trait Store:
-    RunStore + EventStore + SessionStore + JobStore + LeaseStore + Send + Sync + 'static
+    RunStore
+    + EventStore
+    + SessionStore
+    + JobStore
+    + LeaseStore
+    + TraceStore
+    + UsageStore
+    + Send
+    + Sync
+    + 'static
 {
     /// True when one process owns the database (SQLite): at startup, whatever a previous
     /// process left unfinished is that process's and can be taken over at once.
@@ -68,12 +87,17 @@ pub trait Store:
     fn owner_id(&self) -> &str;
     /// Closes the connections once every write is done.
     async fn close(&self);
+    /// Reports each write's latency to `observer` from now on (Prometheus's store write
+    /// latency). A store that cannot ignores it.
+    fn observe_writes(&self, _observer: std::sync::Arc<dyn WriteObserver>) {}
 }
 
 /// Every store trait, for code that calls a concrete store's methods (`SqliteStore`,
 /// `PgStore`): `use agentos::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{EventStore, JobStore, LeaseStore, RunStore, SessionStore, Store};
+    pub use super::{
+        EventStore, JobStore, LeaseStore, RunStore, SessionStore, Store, TraceStore, UsageStore,
+    };
 }
 
 impl DbConfig {

@@ -17,6 +17,8 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 /// What a durable job of one kind does, given its stored payload. An `Err` is a failed
 /// attempt, retried with backoff until the job's attempts run out.
@@ -63,6 +65,10 @@ pub(crate) struct ReadyJob {
     /// `None`: the job was stored pending. It is claimed when a slot is free, and its context
     /// is read back from the claimed row, so a job waiting for a slot holds only its id.
     pub start: Option<(Slot, HookContext)>,
+    /// The `traceparent` of the run that made it, when tracing is on.
+    pub trace_parent: Option<String>,
+    /// When it became due (unix milliseconds): its attempt's lag is measured from here.
+    pub due_at: i64,
 }
 
 /// A hook slot reserved for a job stored already claimed, with what its attempt needs.
@@ -79,6 +85,8 @@ struct Claimed {
     hook_name: String,
     attempts: u32,
     max_attempts: u32,
+    trace_parent: Option<String>,
+    due_at: i64,
 }
 
 impl From<JobRecord> for Claimed {
@@ -88,6 +96,8 @@ impl From<JobRecord> for Claimed {
             hook_name: r.name,
             attempts: r.attempts,
             max_attempts: r.max_attempts,
+            trace_parent: r.trace_parent,
+            due_at: r.next_attempt_at,
         }
     }
 }
@@ -115,6 +125,10 @@ pub(crate) struct JobQueue {
     stopping: CancellationToken,
     /// Ids of jobs this process committed and will claim as soon as a slot frees up.
     queue: Arc<Mutex<VecDeque<String>>>,
+    /// The route of the runtime's traces, when spans are recorded.
+    route: Option<crate::telemetry::TraceRoute>,
+    /// The runtime's Prometheus registry, when on.
+    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 /// At most this many committed jobs wait in memory for a slot; the rest wait in the database.
@@ -139,7 +153,47 @@ impl JobQueue {
             owner,
             stopping: CancellationToken::new(),
             queue: Arc::default(),
+            route: None,
+            metrics: None,
         }
+    }
+
+    /// Attempts open their spans in `route`'s traces and record into `metrics`.
+    pub(crate) fn with_telemetry(
+        mut self,
+        route: Option<crate::telemetry::TraceRoute>,
+        metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    ) -> JobQueue {
+        self.route = route;
+        self.metrics = metrics;
+        self
+    }
+
+    /// The span of one attempt, in the trace of the run that made the job (its stored
+    /// `traceparent`); and its lag, into the metrics.
+    fn attempt_span(&self, kind: &str, record: &Claimed, run_id: Option<&str>) -> tracing::Span {
+        if let Some(m) = &self.metrics {
+            let lag = (unix_millis() - record.due_at).max(0) as f64 / 1000.0;
+            m.observe("agentos_job_lag_seconds", &[("kind", kind)], lag);
+        }
+        let span = tracing::info_span!(
+            target: "agentos::job",
+            "job",
+            otel.name = %format_args!("{kind} {}", record.hook_name),
+            otel.kind = "consumer",
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+            agentos.job.id = record.job_id.as_str(),
+            agentos.job.kind = kind,
+            agentos.job.name = record.hook_name.as_str(),
+            agentos.job.attempt = record.attempts,
+            agentos.job.run_id = run_id,
+            error.type = Empty,
+        );
+        if let Some(route) = self.route {
+            crate::telemetry::follow(&span, route, record.trace_parent.as_deref());
+        }
+        span
     }
 
     /// The lease owner name of this process.
@@ -177,6 +231,8 @@ impl JobQueue {
                             hook_name,
                             attempts: 1,
                             max_attempts,
+                            trace_parent: job.trace_parent,
+                            due_at: job.due_at,
                         };
                         this.attempt(claimed, ctx).await;
                     }
@@ -311,20 +367,26 @@ impl JobQueue {
             id: record.job_id.clone(),
             attempt: record.attempts,
         };
-        let call = std::panic::AssertUnwindSafe(handler.run(&record, info)).catch_unwind();
-        let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
-            Err(_) => Outcome::Timeout,
-            Ok(Err(panic)) => Outcome::Panic(panic_message(&panic)),
-            Ok(Ok(Err(e))) => Outcome::Error(e),
-            Ok(Ok(Ok(()))) => Outcome::Ok,
-        };
         let claimed = Claimed {
             job_id: record.job_id.clone(),
             hook_name: record.name.clone(),
             attempts: record.attempts,
             max_attempts: record.max_attempts,
+            trace_parent: record.trace_parent.clone(),
+            due_at: record.next_attempt_at,
         };
-        self.conclude(&claimed, &record.kind, outcome).await;
+        let span = self.attempt_span(&record.kind, &claimed, record.run_id.as_deref());
+        let attempt = async {
+            let call = std::panic::AssertUnwindSafe(handler.run(&record, info)).catch_unwind();
+            let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
+                Err(_) => Outcome::Timeout,
+                Ok(Err(panic)) => Outcome::Panic(panic_message(&panic)),
+                Ok(Ok(Err(e))) => Outcome::Error(e),
+                Ok(Ok(Ok(()))) => Outcome::Ok,
+            };
+            self.conclude(&claimed, &record.kind, outcome).await;
+        };
+        attempt.instrument(span).await;
     }
 
     /// Runs one claimed attempt and records how it ended.
@@ -343,19 +405,44 @@ impl JobQueue {
             id: record.job_id.clone(),
             attempt: record.attempts,
         });
-        let call = call_catching(&hook, ctx);
-        let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
-            Err(_) => Outcome::Timeout,
-            Ok(Err(panic)) => Outcome::Panic(panic),
-            Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
-            Ok(Ok(Ok(()))) => Outcome::Ok,
+        let span = self.attempt_span(HOOK_JOB_KIND, &record, Some(ctx.run_id.as_str()));
+        let attempt = async {
+            let call = call_catching(&hook, ctx);
+            let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
+                Err(_) => Outcome::Timeout,
+                Ok(Err(panic)) => Outcome::Panic(panic),
+                Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
+                Ok(Ok(Ok(()))) => Outcome::Ok,
+            };
+            self.conclude(&record, HOOK_JOB_KIND, outcome).await;
         };
-        self.conclude(&record, HOOK_JOB_KIND, outcome).await;
+        match span.is_disabled() {
+            true => attempt.await,
+            false => attempt.instrument(span).await,
+        }
     }
 
     /// Records how an attempt of a job of `job_kind` ended: done, or failed (retried after
     /// a backoff) or dead when its attempts ran out.
     async fn conclude(&self, record: &Claimed, job_kind: &str, outcome: Outcome) {
+        if let Some(m) = &self.metrics {
+            let name = match &outcome {
+                Outcome::Ok => "ok",
+                Outcome::Error(_) => "error",
+                Outcome::Panic(_) => "panic",
+                Outcome::Timeout => "timeout",
+            };
+            m.count(
+                "agentos_job_attempts_total",
+                &[("kind", job_kind), ("outcome", name)],
+                1,
+            );
+        }
+        if let Outcome::Error(e) | Outcome::Panic(e) = &outcome {
+            let span = tracing::Span::current();
+            span.record("otel.status_code", "error");
+            span.record("otel.status_description", e.as_str());
+        }
         let (kind, error) = match outcome {
             Outcome::Ok => {
                 self.record(&record.job_id, "done", "ok", None, 0).await;

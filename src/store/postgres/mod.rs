@@ -13,6 +13,8 @@ mod jobs;
 mod leases;
 mod runs;
 mod sessions;
+mod traces;
+mod usage;
 
 use super::{Store, StoreError};
 use async_trait::async_trait;

@@ -41,14 +41,16 @@ impl RunStore for PgStore {
              new_jobs AS (
                  INSERT INTO jobs (job_id, kind, name, run_id, payload, status, attempts,
                                    max_attempts, next_attempt_at, lease_owner, lease_until,
-                                   created_at, updated_at)
+                                   created_at, updated_at, trace_parent)
                  SELECT j.job_id, j.kind, j.name, j.run_id, j.payload, j.status, j.attempts,
-                        j.max_attempts, $4, j.lease_owner, j.lease_until, $4, $4
+                        j.max_attempts, $4, j.lease_owner, j.lease_until, $4, $4,
+                        j.trace_parent
                  FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                              $11::text[], $12::bigint[], $13::bigint[], $14::text[],
-                             $15::bigint[])
+                             $15::bigint[], $16::text[])
                       WITH ORDINALITY AS j(job_id, kind, name, run_id, payload, status, attempts,
-                                           max_attempts, lease_owner, lease_until, ord)
+                                           max_attempts, lease_owner, lease_until,
+                                           trace_parent, ord)
                  WHERE EXISTS (SELECT 1 FROM finished)
                  ORDER BY j.ord)
              SELECT count(*) FROM finished",
