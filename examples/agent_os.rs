@@ -12,6 +12,11 @@
 //! Point agno's Agent UI (`http://localhost:3000`) or `agno.client.AgentOSClient` at
 //! `http://localhost:7777`. Offline, the scripted model calls `add` for a message with two
 //! numbers, so the clients see tool-call events too.
+//!
+//! Observability is on: every run's trace is stored for agno's `/traces` (os.agno.com's Traces
+//! page), agno's usage metrics are at `/metrics`, Prometheus's exposition at
+//! `/metrics/prometheus`, and with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318` the
+//! spans also go to any OTLP collector (Jaeger, Tempo, ...): docs/guide/observability.md.
 
 #[allow(dead_code)]
 #[path = "background_hooks_workflow.rs"]
@@ -79,6 +84,8 @@ async fn main() -> Result<(), agentos::OsError> {
         .agent(assistant())
         .workflow(seed::analysis_workflow())
         .run_hooks_in_background(true)
+        .tracing(true)
+        .prometheus(true)
         .serve("127.0.0.1:7777")
         .await
 }

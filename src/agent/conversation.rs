@@ -386,8 +386,12 @@ impl ModelCall {
         match reply {
             Ok(reply) => {
                 let span = &self.span;
-                span.record("gen_ai.usage.input_tokens", reply.usage.input_tokens);
-                span.record("gen_ai.usage.output_tokens", reply.usage.output_tokens);
+                span.record("otel.status_code", "ok");
+                span.record("gen_ai.usage.input_tokens", reply.usage.input_tokens as i64);
+                span.record(
+                    "gen_ai.usage.output_tokens",
+                    reply.usage.output_tokens as i64,
+                );
                 // The model's reason, as OpenAI names it: tool calls, or the end of its text.
                 let reason = match reply.tool_calls.is_empty() {
                     true => "stop",

@@ -59,7 +59,7 @@ pub(super) async fn observe(State(rt): State<AppState>, req: Request, next: Next
     };
     let status = response.status();
     if !span.is_disabled() {
-        span.record("http.response.status_code", status.as_u16());
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         if status.is_server_error() {
             span.record("otel.status_code", "error");
         }

@@ -321,6 +321,9 @@ pub(crate) fn end_run_span(
     if let Some(output) = output {
         span.record("output.value", output);
     }
+    if error.is_none() && status == "COMPLETED" {
+        span.record("otel.status_code", "ok");
+    }
     if let Some((kind, message)) = error {
         span.record("otel.status_code", "error");
         span.record("otel.status_description", message);

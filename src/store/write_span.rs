@@ -57,5 +57,7 @@ impl Drop for WriteSpan<'_> {
 pub(crate) fn operation_of<F>() -> &'static str {
     let name = std::any::type_name::<F>();
     let head = name.split("::{{closure}}").next().unwrap_or(name);
-    head.rsplit("::").next().unwrap_or(head)
+    let method = head.rsplit("::").next().unwrap_or(head);
+    // An `async fn`'s lifetimes: `finish_run<'_, '_>`.
+    method.split('<').next().unwrap_or(method)
 }

@@ -103,7 +103,10 @@ pub(crate) async fn execute(
     });
     if !span.is_disabled() {
         match &result {
-            Ok(text) => span.record("output.value", text.as_str()),
+            Ok(text) => {
+                span.record("otel.status_code", "ok");
+                span.record("output.value", text.as_str())
+            }
             Err(e) => {
                 span.record("otel.status_code", "error");
                 span.record("otel.status_description", e.as_str());

@@ -106,6 +106,7 @@ fn step_span(step: &Step) -> tracing::Span {
 fn end_step_span(span: &tracing::Span, outcome: &StepOutcome) {
     match outcome {
         StepOutcome::Completed(output) => {
+            span.record("otel.status_code", "ok");
             if let Some(content) = &output.content {
                 span.record("output.value", content.as_str());
             }

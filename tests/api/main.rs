@@ -12,6 +12,7 @@ mod helpers;
 mod hooks;
 mod lifecycle;
 mod mock_openai;
+mod observability;
 mod openapi;
 #[path = "../store/backend.rs"]
 mod pg_backend;

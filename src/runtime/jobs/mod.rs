@@ -186,7 +186,7 @@ impl JobQueue {
             agentos.job.id = record.job_id.as_str(),
             agentos.job.kind = kind,
             agentos.job.name = record.hook_name.as_str(),
-            agentos.job.attempt = record.attempts,
+            agentos.job.attempt = i64::from(record.attempts),
             agentos.job.run_id = run_id,
             error.type = Empty,
         );
@@ -438,10 +438,19 @@ impl JobQueue {
                 1,
             );
         }
-        if let Outcome::Error(e) | Outcome::Panic(e) = &outcome {
-            let span = tracing::Span::current();
-            span.record("otel.status_code", "error");
-            span.record("otel.status_description", e.as_str());
+        let span = tracing::Span::current();
+        match &outcome {
+            Outcome::Ok => {
+                span.record("otel.status_code", "ok");
+            }
+            Outcome::Error(e) | Outcome::Panic(e) => {
+                span.record("otel.status_code", "error");
+                span.record("otel.status_description", e.as_str());
+            }
+            Outcome::Timeout => {
+                span.record("otel.status_code", "error");
+                span.record("error.type", "timeout");
+            }
         }
         let (kind, error) = match outcome {
             Outcome::Ok => {

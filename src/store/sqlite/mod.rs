@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::task::TaskTracker;
 use writer::Writer;
@@ -35,8 +35,6 @@ pub struct SqliteStore {
     tasks: TaskTracker,
     /// Shared with the writes that record it (a run's owner), without a copy.
     owner_id: Arc<str>,
-    /// Told every write's latency, once someone observes the store.
-    observer: OnceLock<Arc<dyn super::WriteObserver>>,
 }
 
 impl SqliteStore {
@@ -76,7 +74,6 @@ impl SqliteStore {
             checkpointer,
             tasks,
             owner_id: uuid::Uuid::new_v4().to_string().into(),
-            observer: OnceLock::new(),
         })
     }
 
@@ -101,8 +98,6 @@ impl SqliteStore {
         F: Fn(&rusqlite::Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let operation = super::write_span::operation_of::<F>();
-        let _span = super::write_span::WriteSpan::start("sqlite", operation, self.observer.get());
         self.writer()?.write(write).await
     }
 }
@@ -127,7 +122,9 @@ impl Store for SqliteStore {
     }
 
     fn observe_writes(&self, observer: Arc<dyn super::WriteObserver>) {
-        let _ = self.observer.set(observer);
+        if let Ok(writer) = self.writer() {
+            writer.observe(observer);
+        }
     }
 
     async fn close(&self) {
