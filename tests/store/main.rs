@@ -4,17 +4,22 @@
 
 mod backend;
 mod contract;
+mod observability;
 mod sqlite_only;
 
-/// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>`.
+/// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>` (the tests of
+/// `contract.rs`, or of the module named before a `;`).
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
+        on_both_backends!(contract; $($name),*);
+    };
+    ($module:ident; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let db = crate::backend::TestDb::sqlite();
-                    crate::contract::$name(&db).await;
+                    crate::$module::$name(&db).await;
                     db.cleanup().await;
                 }
             )*
@@ -26,7 +31,7 @@ macro_rules! on_both_backends {
                     let Some(db) = crate::backend::TestDb::postgres().await else {
                         return;
                     };
-                    crate::contract::$name(&db).await;
+                    crate::$module::$name(&db).await;
                     db.cleanup().await;
                 }
             )*
@@ -57,3 +62,13 @@ on_both_backends!(
     an_agents_history_is_its_last_completed_runs,
     a_jobs_context_gets_its_output_from_its_run_even_once_deleted,
 );
+
+/// The traces and usage domains (`observability.rs`).
+mod observability_on {
+    on_both_backends!(
+        observability;
+        traces_merge_their_batches_and_are_found_by_agnos_filters,
+        usage_is_counted_per_day_and_user_from_the_runs,
+        job_gauges_count_jobs_by_kind_and_state,
+    );
+}
