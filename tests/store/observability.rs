@@ -2,7 +2,6 @@
 //! both backends.
 
 use crate::backend::TestDb;
-use agentos::store::prelude::*;
 use agentos::store::{
     CmpOp, FilterValue, HOOK_JOB_KIND, NewJob, Page, RunRecord, SessionRecord, SpanRecord,
     TraceBatch, TraceField, TraceFilter, TraceRecord, refresh_usage,
@@ -82,7 +81,10 @@ pub async fn traces_merge_their_batches_and_are_found_by_agnos_filters(db: &Test
     store.write_traces(vec![early]).await.unwrap();
 
     let t = store.get_trace(Some(t1), None).await.unwrap().unwrap();
-    assert_eq!(t.name, "invoke_agent calc", "the run's batch names the trace");
+    assert_eq!(
+        t.name, "invoke_agent calc",
+        "the run's batch names the trace"
+    );
     assert_eq!((t.total_spans, t.error_count), (3, 1));
     assert_eq!(t.status, "ERROR");
     assert_eq!((t.start_time, t.end_time), (base, base + 6 * SEC));
@@ -113,22 +115,49 @@ pub async fn traces_merge_their_batches_and_are_found_by_agnos_filters(db: &Test
         }
     };
     let text = |s: &str| FilterValue::Text(s.into());
-    assert_eq!(find(TraceFilter::All).await, (vec![t2.into(), t1.into()], 2), "latest start first");
     assert_eq!(
-        find(TraceFilter::Cmp(TraceField::Status, CmpOp::Eq, text("ERROR"))).await.0,
+        find(TraceFilter::All).await,
+        (vec![t2.into(), t1.into()], 2),
+        "latest start first"
+    );
+    assert_eq!(
+        find(TraceFilter::Cmp(
+            TraceField::Status,
+            CmpOp::Eq,
+            text("ERROR")
+        ))
+        .await
+        .0,
         [t1]
     );
     assert_eq!(
-        find(TraceFilter::Cmp(TraceField::Name, CmpOp::Contains, text("WRITER"))).await.0,
+        find(TraceFilter::Cmp(
+            TraceField::Name,
+            CmpOp::Contains,
+            text("WRITER")
+        ))
+        .await
+        .0,
         [t2],
         "CONTAINS ignores case"
     );
     assert_eq!(
-        find(TraceFilter::Cmp(TraceField::Name, CmpOp::StartsWith, text("invoke_agent c"))).await.0,
+        find(TraceFilter::Cmp(
+            TraceField::Name,
+            CmpOp::StartsWith,
+            text("invoke_agent c")
+        ))
+        .await
+        .0,
         [t1]
     );
     assert_eq!(
-        find(TraceFilter::In(TraceField::AgentId, vec![text("calc"), text("x")])).await.0,
+        find(TraceFilter::In(
+            TraceField::AgentId,
+            vec![text("calc"), text("x")]
+        ))
+        .await
+        .0,
         [t1]
     );
     assert_eq!(
@@ -161,7 +190,13 @@ pub async fn traces_merge_their_batches_and_are_found_by_agnos_filters(db: &Test
         2
     );
     assert_eq!(
-        find(TraceFilter::Cmp(TraceField::Name, CmpOp::Contains, text("50%_"))).await.1,
+        find(TraceFilter::Cmp(
+            TraceField::Name,
+            CmpOp::Contains,
+            text("50%_")
+        ))
+        .await
+        .1,
         0,
         "LIKE's wildcards are matched literally"
     );
@@ -229,7 +264,13 @@ async fn finished_run(
         .await
         .unwrap();
     store
-        .finish_run(id, RunStatus::Completed, &output.to_string(), None, Vec::new())
+        .finish_run(
+            id,
+            RunStatus::Completed,
+            &output.to_string(),
+            None,
+            Vec::new(),
+        )
         .await
         .unwrap();
 }
@@ -243,26 +284,64 @@ fn agentos_now() -> i64 {
 
 pub async fn usage_is_counted_per_day_and_user_from_the_runs(db: &TestDb) {
     let store = db.open().await;
-    assert!(refresh_usage(&*store, agentos_now()).await.unwrap().is_empty());
+    assert!(
+        refresh_usage(&*store, agentos_now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let agent_output = json!({"model": "gpt-5.2", "model_provider": "OpenAI",
         "metrics": {"input_tokens": 10, "output_tokens": 4, "total_tokens": 14}});
-    finished_run(&*store, "r1", "s1", ComponentKind::Agent, Some("ada"), agent_output.clone()).await;
-    finished_run(&*store, "r2", "s1", ComponentKind::Agent, Some("ada"), agent_output).await;
+    finished_run(
+        &*store,
+        "r1",
+        "s1",
+        ComponentKind::Agent,
+        Some("ada"),
+        agent_output.clone(),
+    )
+    .await;
+    finished_run(
+        &*store,
+        "r2",
+        "s1",
+        ComponentKind::Agent,
+        Some("ada"),
+        agent_output,
+    )
+    .await;
     let workflow_output = json!({"step_executor_runs": [
         {"model": "gpt-5.2", "model_provider": "OpenAI", "metrics": {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}},
         {"model": "small", "model_provider": "OpenAI", "metrics": {"input_tokens": 5, "output_tokens": 5, "total_tokens": 10}},
     ]});
-    finished_run(&*store, "r3", "s2", ComponentKind::Workflow, None, workflow_output).await;
+    finished_run(
+        &*store,
+        "r3",
+        "s2",
+        ComponentKind::Workflow,
+        None,
+        workflow_output,
+    )
+    .await;
 
     let rows = refresh_usage(&*store, agentos_now()).await.unwrap();
     assert_eq!(rows.len(), 2, "one row per user today: {rows:?}");
     let ada = rows.iter().find(|r| r.user_id == "ada").unwrap();
     assert_eq!((ada.agent_runs_count, ada.agent_sessions_count), (2, 1));
-    assert_eq!((ada.input_tokens, ada.output_tokens, ada.total_tokens), (20, 8, 28));
+    assert_eq!(
+        (ada.input_tokens, ada.output_tokens, ada.total_tokens),
+        (20, 8, 28)
+    );
     let models: Value = serde_json::from_str(&ada.model_metrics).unwrap();
-    assert_eq!(models, json!([{"model_id": "gpt-5.2", "model_provider": "OpenAI", "count": 2}]));
+    assert_eq!(
+        models,
+        json!([{"model_id": "gpt-5.2", "model_provider": "OpenAI", "count": 2}])
+    );
     let nobody = rows.iter().find(|r| r.user_id.is_empty()).unwrap();
-    assert_eq!((nobody.workflow_runs_count, nobody.workflow_sessions_count), (1, 1));
+    assert_eq!(
+        (nobody.workflow_runs_count, nobody.workflow_sessions_count),
+        (1, 1)
+    );
     assert_eq!(nobody.total_tokens, 13);
     assert_eq!(nobody.completed, 0, "today is not over");
 
@@ -271,8 +350,21 @@ pub async fn usage_is_counted_per_day_and_user_from_the_runs(db: &TestDb) {
     let stored = store.usage(None, None, None).await.unwrap();
     assert_eq!(stored.len(), 2);
     let today = agentos::store::day_of(agentos_now());
-    assert_eq!(store.usage(Some(&today), Some(&today), Some("ada")).await.unwrap().len(), 1);
-    assert!(store.usage(Some("2999-01-01"), None, None).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .usage(Some(&today), Some(&today), Some("ada"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .usage(Some("2999-01-01"), None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn job_gauges_count_jobs_by_kind_and_state(db: &TestDb) {
@@ -290,7 +382,11 @@ pub async fn job_gauges_count_jobs_by_kind_and_state(db: &TestDb) {
         trace_parent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
     };
     store
-        .enqueue_jobs(vec![job("j1", HOOK_JOB_KIND), job("j2", HOOK_JOB_KIND), job("j3", "memory")])
+        .enqueue_jobs(vec![
+            job("j1", HOOK_JOB_KIND),
+            job("j2", HOOK_JOB_KIND),
+            job("j3", "memory"),
+        ])
         .await
         .unwrap();
     let mut gauges = store.job_gauges().await.unwrap();
@@ -301,7 +397,11 @@ pub async fn job_gauges_count_jobs_by_kind_and_state(db: &TestDb) {
         .collect();
     assert_eq!(counts, [("hook", "pending", 2), ("memory", "pending", 1)]);
     // The job keeps the trace context it was made in.
-    let claimed = store.claim_job("j1", "me", i64::MAX).await.unwrap().unwrap();
+    let claimed = store
+        .claim_job("j1", "me", i64::MAX)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         claimed.trace_parent.as_deref(),
         Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")

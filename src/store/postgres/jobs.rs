@@ -15,6 +15,7 @@ use std::borrow::Cow;
 #[async_trait]
 impl JobStore for PgStore {
     async fn enqueue_jobs(&self, jobs: Vec<NewJob>) -> Result<(), StoreError> {
+        let _span = self.write_span("enqueue_jobs");
         if jobs.is_empty() {
             return Ok(());
         }
@@ -46,6 +47,7 @@ impl JobStore for PgStore {
         owner: &str,
         lease_until: i64,
     ) -> Result<Option<JobRecord>, StoreError> {
+        let _span = self.write_span("claim_job");
         let row = sqlx::query(
             "WITH claimable AS (
                  SELECT job_id FROM jobs
@@ -72,6 +74,7 @@ impl JobStore for PgStore {
         lease_until: i64,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        let _span = self.write_span("claim_due_jobs");
         let rows = sqlx::query(
             "WITH due AS (
                  SELECT job_id FROM jobs
@@ -114,6 +117,7 @@ impl JobStore for PgStore {
         job_id: &str,
         attempt: &JobAttempt,
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("finish_job_attempt");
         sqlx::query(
             "UPDATE jobs SET status = $1, outcome = $2, last_error = $3, next_attempt_at = $4,
                              lease_until = NULL, updated_at = $5,
@@ -136,6 +140,7 @@ impl JobStore for PgStore {
     }
 
     async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, JobRecord)>, StoreError> {
+        let _span = self.write_span("retry_job");
         let now = unix_millis();
         let retried = sqlx::query_as(
             "UPDATE jobs SET status = 'pending', next_attempt_at = $1, lease_owner = NULL,

@@ -28,6 +28,8 @@ use std::time::Duration;
 pub struct PgStore {
     pool: PgPool,
     owner_id: String,
+    /// Told every run-path write's latency, once someone observes the store.
+    observer: std::sync::OnceLock<std::sync::Arc<dyn super::WriteObserver>>,
 }
 
 /// Connections per replica: enough for a run's writes and the job sweep to never wait on each
@@ -50,12 +52,18 @@ impl PgStore {
         Ok(PgStore {
             pool,
             owner_id: uuid::Uuid::new_v4().to_string(),
+            observer: std::sync::OnceLock::new(),
         })
     }
 
     /// The underlying pool, for tests and tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A write of `operation` in progress: its span and, if observed, its latency.
+    fn write_span(&self, operation: &'static str) -> super::write_span::WriteSpan<'_> {
+        super::write_span::WriteSpan::start("postgresql", operation, self.observer.get())
     }
 }
 
@@ -67,6 +75,10 @@ impl Store for PgStore {
 
     fn owner_id(&self) -> &str {
         &self.owner_id
+    }
+
+    fn observe_writes(&self, observer: std::sync::Arc<dyn super::WriteObserver>) {
+        let _ = self.observer.set(observer);
     }
 
     async fn close(&self) {

@@ -19,6 +19,7 @@ impl RunStore for PgStore {
         r: &RunRecord,
         key: Option<&IdempotencyKey>,
     ) -> Result<BeginRun, StoreError> {
+        let _span = self.write_span("begin_run");
         begin::begin_run(self, s, r, key).await
     }
 
@@ -30,6 +31,7 @@ impl RunStore for PgStore {
         error: Option<&str>,
         jobs: Vec<NewJob>,
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("finish_run");
         let now = unix_millis();
         // One statement, so one round trip and its own transaction: the run's final state, and
         // its jobs only if the run was there to update.
@@ -123,6 +125,7 @@ impl RunStore for PgStore {
     }
 
     async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError> {
+        let _span = self.write_span("start_background_run");
         background::start(&self.pool, run_id, request).await
     }
 
@@ -132,6 +135,7 @@ impl RunStore for PgStore {
         checkpoint: &str,
         events: &[(i64, String)],
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("checkpoint_run");
         background::checkpoint(&self.pool, run_id, checkpoint, events).await
     }
 

@@ -109,6 +109,7 @@ macro_rules! bind_all {
 #[async_trait]
 impl TraceStore for PgStore {
     async fn write_traces(&self, batches: Vec<TraceBatch>) -> Result<(), StoreError> {
+        let _span = self.write_span("write_traces");
         let mut tx = self.pool.begin().await?;
         write_batches(&mut tx, &batches).await?;
         tx.commit().await?;

@@ -44,6 +44,7 @@ impl UsageStore for PgStore {
         from_date: &str,
         records: Vec<UsageRecord>,
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("replace_usage");
         let from_date = from_date.to_owned();
         let mut tx = self.pool.begin().await?;
         // The rows replaced keep their first `created_at`.
