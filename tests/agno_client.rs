@@ -1,6 +1,7 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
-//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
+//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete,
+//! traces and usage metrics)
 //! and the cookbook's raw-HTTP flow, against the real server on a loopback port.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
@@ -56,7 +57,10 @@ async fn agnos_client_drives_agentos() {
             &[sleeping_hook(&hooks, Duration::from_millis(10))],
         ))
         .workflow(Workflow::new("slow-workflow").steps([assistant(&slow.base_url())]))
-        .run_hooks_in_background(true);
+        .run_hooks_in_background(true)
+        .tracing(true)
+        .without_otlp()
+        .trace_export_interval(Duration::from_millis(50));
     let app = spawn_with(os, mock, hooks).await;
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/agno_client_suite.py");
