@@ -22,6 +22,7 @@ mod runs;
 pub(crate) mod serve;
 mod sessions;
 mod telemetry;
+mod trace_filter;
 mod trace_tree;
 mod traces;
 mod usage;

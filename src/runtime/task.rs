@@ -323,7 +323,11 @@ impl RunTask {
             true => None,
             false => crate::telemetry::traceparent(&self.span),
         };
-        let due_at = unix_millis();
+        // The jobs' lag (a metric) is measured from now; nothing is read when metrics are off.
+        let due_at = match self.run_metrics {
+            Some(_) => unix_millis(),
+            None => 0,
+        };
         deferred
             .into_iter()
             .filter_map(|mut d| {

@@ -18,7 +18,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
-use tracing::field::Empty;
 
 /// What a durable job of one kind does, given its stored payload. An `Err` is a failed
 /// attempt, retried with backoff until the job's attempts run out.
@@ -167,33 +166,6 @@ impl JobQueue {
         self.route = route;
         self.metrics = metrics;
         self
-    }
-
-    /// The span of one attempt, in the trace of the run that made the job (its stored
-    /// `traceparent`); and its lag, into the metrics.
-    fn attempt_span(&self, kind: &str, record: &Claimed, run_id: Option<&str>) -> tracing::Span {
-        if let Some(m) = &self.metrics {
-            let lag = (unix_millis() - record.due_at).max(0) as f64 / 1000.0;
-            m.observe("agentos_job_lag_seconds", &[("kind", kind)], lag);
-        }
-        let span = tracing::info_span!(
-            target: "agentos::job",
-            "job",
-            otel.name = %format_args!("{kind} {}", record.hook_name),
-            otel.kind = "consumer",
-            otel.status_code = Empty,
-            otel.status_description = Empty,
-            agentos.job.id = record.job_id.as_str(),
-            agentos.job.kind = kind,
-            agentos.job.name = record.hook_name.as_str(),
-            agentos.job.attempt = i64::from(record.attempts),
-            agentos.job.run_id = run_id,
-            error.type = Empty,
-        );
-        if let Some(route) = self.route {
-            crate::telemetry::follow(&span, route, record.trace_parent.as_deref());
-        }
-        span
     }
 
     /// The lease owner name of this process.
@@ -376,6 +348,7 @@ impl JobQueue {
             due_at: record.next_attempt_at,
         };
         let span = self.attempt_span(&record.kind, &claimed, record.run_id.as_deref());
+        let ended = span.clone();
         let attempt = async {
             let call = std::panic::AssertUnwindSafe(handler.run(&record, info)).catch_unwind();
             let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
@@ -384,6 +357,7 @@ impl JobQueue {
                 Ok(Ok(Err(e))) => Outcome::Error(e),
                 Ok(Ok(Ok(()))) => Outcome::Ok,
             };
+            end_attempt_span(&ended, &outcome);
             self.conclude(&claimed, &record.kind, outcome).await;
         };
         attempt.instrument(span).await;
@@ -406,6 +380,7 @@ impl JobQueue {
             attempt: record.attempts,
         });
         let span = self.attempt_span(HOOK_JOB_KIND, &record, Some(ctx.run_id.as_str()));
+        let ended = span.clone();
         let attempt = async {
             let call = call_catching(&hook, ctx);
             let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
@@ -414,6 +389,7 @@ impl JobQueue {
                 Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
                 Ok(Ok(Ok(()))) => Outcome::Ok,
             };
+            end_attempt_span(&ended, &outcome);
             self.conclude(&record, HOOK_JOB_KIND, outcome).await;
         };
         match span.is_disabled() {
@@ -437,20 +413,6 @@ impl JobQueue {
                 &[("kind", job_kind), ("outcome", name)],
                 1,
             );
-        }
-        let span = tracing::Span::current();
-        match &outcome {
-            Outcome::Ok => {
-                span.record("otel.status_code", "ok");
-            }
-            Outcome::Error(e) | Outcome::Panic(e) => {
-                span.record("otel.status_code", "error");
-                span.record("otel.status_description", e.as_str());
-            }
-            Outcome::Timeout => {
-                span.record("otel.status_code", "error");
-                span.record("error.type", "timeout");
-            }
         }
         let (kind, error) = match outcome {
             Outcome::Ok => {
@@ -528,5 +490,8 @@ impl JobQueue {
     }
 }
 
+mod observe;
 #[cfg(test)]
 mod tests;
+
+use observe::end_attempt_span;
