@@ -34,6 +34,9 @@ static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// The routes of the `AgentOs` values with tracing on, by index (`None`: ended).
 static ROUTES: RwLock<Vec<Option<Arc<Route>>>> = RwLock::new(Vec::new());
 
+/// Set once [`layer`] has been made (so that it is, presumably, in the subscriber).
+static LAYER_MADE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The one tracer behind [`layer`], made on first use.
 fn tracer() -> &'static SdkTracer {
     static TRACER: OnceLock<SdkTracer> = OnceLock::new();
@@ -92,6 +95,7 @@ pub fn layer<S>() -> impl Layer<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
+    LAYER_MADE.store(true, Ordering::Relaxed);
     tracing_opentelemetry::layer()
         .with_tracer(tracer().clone())
         .with_context_activation(false)
@@ -158,6 +162,12 @@ impl Drop for Activation {
 pub(crate) fn activate(route: Arc<Route>) -> Activation {
     if !tracing::dispatcher::has_been_set() {
         init();
+    } else if !LAYER_MADE.load(Ordering::Relaxed) {
+        tracing::warn!(
+            "tracing is on, but the global subscriber was set without agentos's layer: no span \
+             will be stored or exported; add agentos::telemetry::layer() to it (or call \
+             agentos::telemetry::init() instead)"
+        );
     }
     tracer();
     let index = {

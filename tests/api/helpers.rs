@@ -155,6 +155,27 @@ pub async fn restart_on(previous: &TestApp, os: AgentOs) -> TestApp {
     .await
 }
 
+/// The test process's subscriber: agentos's span layer (tracing tests turn it on), and logs
+/// (`RUST_LOG`, default `warn`) captured with each test's output.
+fn init_tracing() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(filter),
+            )
+            .with(agentos::telemetry::layer())
+            .try_init();
+    });
+}
+
 async fn serve_on(
     os: AgentOs,
     mock: Arc<MockOpenAi>,
@@ -162,6 +183,7 @@ async fn serve_on(
     dir: Arc<tempfile::TempDir>,
     db_path: PathBuf,
 ) -> TestApp {
+    init_tracing();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
