@@ -572,3 +572,59 @@ async fn a_collector_that_is_down_fails_no_run_and_holds_none_back() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_retried_after_a_restart_joins_its_runs_trace() {
+    use agentos::{Hook, HookContext, HookError};
+    // The first attempt outlives the server; the next one, in the restarted server, succeeds.
+    let hook = Hook::new("outlives_the_server", |ctx: HookContext| async move {
+        if ctx.job.as_ref().is_some_and(|j| j.attempt == 1) {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        Ok::<(), HookError>(())
+    });
+    let os_for = |mock: &Arc<MockOpenAi>| {
+        AgentOs::new()
+            .workflow(seed_workflow(&mock.base_url(), std::slice::from_ref(&hook)))
+            .run_hooks_in_background(true)
+            .hook_retries(3, Duration::from_millis(10))
+            .hook_poll_interval(Duration::from_millis(20))
+            .shutdown_timeout(Duration::from_millis(200))
+            .tracing(true)
+            .without_otlp()
+            .trace_export_interval(Duration::from_millis(20))
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let mut app = spawn_with(os_for(&mock), mock.clone(), HookLog::default()).await;
+    let (status, run) = app.run_json(&[("message", "Explain")]).await;
+    assert_eq!(status, 200);
+    let run_id = run["run_id"].as_str().unwrap();
+    let list = wait_json(&app, &format!("/traces?run_id={run_id}"), |b| {
+        b["data"].as_array().is_some_and(|d| d.len() == 1)
+    })
+    .await;
+    let trace_id = list["data"][0]["trace_id"].as_str().unwrap().to_owned();
+    app.stop().await;
+
+    let app = crate::helpers::restart_on(&app, os_for(&mock)).await;
+    let detail = wait_json(&app, &format!("/traces/{trace_id}"), |b| {
+        let mut jobs = Vec::new();
+        nodes(&b["tree"], "JOB", &mut jobs);
+        jobs.iter()
+            .filter(|j| j["metadata"]["attempt"] == 2 && j["status"] == "OK")
+            .count()
+            == 2
+    })
+    .await;
+    // The retried attempts hang under the run's span, stored by the previous process.
+    let root = &detail["tree"][0];
+    assert_eq!(root["type"], "WORKFLOW");
+    assert_eq!(detail["run_id"], run_id);
+    let retried: Vec<&Value> = root["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] == "JOB" && n["metadata"]["attempt"] == 2)
+        .collect();
+    assert_eq!(retried.len(), 2, "{detail}");
+}
