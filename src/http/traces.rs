@@ -205,27 +205,31 @@ async fn get_trace(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = Params::parse(raw)?;
+    let Some(span_id) = q.get("span_id") else {
+        let (trace, spans) = rt
+            .store
+            .trace_detail(Some(&trace_id), q.get("run_id"))
+            .await?
+            .ok_or_else(|| ApiError::not_found("Trace not found"))?;
+        return Ok(Json(detail(trace, spans)).into_response());
+    };
     let trace = rt
         .store
         .get_trace(Some(&trace_id), q.get("run_id"))
         .await?
         .ok_or_else(|| ApiError::not_found("Trace not found"))?;
-    if let Some(span_id) = q.get("span_id") {
-        let span = rt
-            .store
-            .get_span(span_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("Span not found"))?;
-        if span.trace_id != trace.trace_id {
-            return Err(ApiError::not_found(format!(
-                "Span {span_id} does not belong to trace {trace_id}"
-            )));
-        }
-        let node: TraceNode = span_node(span);
-        return Ok(Json(node).into_response());
+    let span = rt
+        .store
+        .get_span(span_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Span not found"))?;
+    if span.trace_id != trace.trace_id {
+        return Err(ApiError::not_found(format!(
+            "Span {span_id} does not belong to trace {trace_id}"
+        )));
     }
-    let spans = rt.store.trace_spans(&trace.trace_id).await?;
-    Ok(Json(detail(trace, spans)).into_response())
+    let node: TraceNode = span_node(span);
+    Ok(Json(node).into_response())
 }
 
 /// Traces grouped by session, the latest first, paged

@@ -377,6 +377,13 @@ pub trait TraceStore: Send + Sync {
         trace_id: Option<&str>,
         run_id: Option<&str>,
     ) -> Result<Option<TraceRecord>, StoreError>;
+    /// The trace `trace_id` (else the latest of the run `run_id`) and its spans, earliest
+    /// first, read from one snapshot: the aggregate agrees with the spans.
+    async fn trace_detail(
+        &self,
+        trace_id: Option<&str>,
+        run_id: Option<&str>,
+    ) -> Result<Option<(TraceRecord, Vec<SpanRecord>)>, StoreError>;
     /// A trace's spans, earliest first.
     async fn trace_spans(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError>;
     /// One span.

@@ -170,18 +170,12 @@ pub(crate) fn activate(route: Arc<Route>) -> Activation {
         );
     }
     tracer();
+    // Never reused: a span still in flight for an `AgentOs` that has stopped must not reach
+    // another one that took its place.
     let index = {
         let mut routes = ROUTES.write().unwrap_or_else(|p| p.into_inner());
-        match routes.iter().position(Option::is_none) {
-            Some(free) => {
-                routes[free] = Some(route);
-                free
-            }
-            None => {
-                routes.push(Some(route));
-                routes.len() - 1
-            }
-        }
+        routes.push(Some(route));
+        routes.len() - 1
     };
     if ACTIVE.fetch_add(1, Ordering::Relaxed) == 0 {
         tracing::callsite::rebuild_interest_cache();

@@ -249,7 +249,7 @@ async fn a_callers_traceparent_and_the_runs_hook_jobs_share_the_trace() {
         jobs.len() == 2
     })
     .await;
-    assert_eq!(detail["workflow_id"], "analysis-workflow");
+    assert_eq!(detail["workflow_id"], "analysis-workflow", "{detail}");
     let root = &detail["tree"][0];
     assert_eq!(root["type"], "WORKFLOW");
     let children: Vec<&str> = root["spans"]
@@ -274,15 +274,31 @@ async fn a_callers_traceparent_and_the_runs_hook_jobs_share_the_trace() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn with_tracing_off_nothing_is_stored() {
+async fn with_tracing_off_nothing_is_stored_and_traces_stay_with_their_os() {
+    // Two servers in one process: one traced, one not.
     let mock = Arc::new(MockOpenAi::start().await);
-    let os = AgentOs::new().agent(calculator(&mock)).without_otlp();
-    let app = spawn_with(os, mock, HookLog::default()).await;
-    run_calc(&app, None).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let (status, list) = app.get_json("/traces").await;
+    let quiet = spawn_with(
+        AgentOs::new().agent(calculator(&mock)).without_otlp(),
+        mock.clone(),
+        HookLog::default(),
+    )
+    .await;
+    let traced_mock = Arc::new(MockOpenAi::start().await);
+    let traced = spawn_with(traced(&traced_mock), traced_mock, HookLog::default()).await;
+    let untraced_run = run_calc(&quiet, None).await;
+    let traced_run = run_calc(&traced, None).await;
+    // Once the traced server has written its run's trace, the other run's spans, ended
+    // earlier, would have been written too had they gone anywhere.
+    let path = format!("/traces?run_id={}", traced_run["run_id"].as_str().unwrap());
+    wait_json(&traced, &path, |b| {
+        b["data"].as_array().is_some_and(|d| d.len() == 1)
+    })
+    .await;
+    let (_, all) = traced.get_json("/traces").await;
+    assert_eq!(all["meta"]["total_count"], 1, "only its own run: {all}");
+    let (status, list) = quiet.get_json("/traces").await;
     assert_eq!(status, 200);
-    assert_eq!(list["data"], json!([]));
+    assert_eq!(list["data"], json!([]), "{untraced_run}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

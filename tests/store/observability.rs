@@ -93,6 +93,15 @@ pub async fn traces_merge_their_batches_and_are_found_by_agnos_filters(db: &Test
     assert_eq!(t.session_id.as_deref(), Some("sess-1"));
     assert_eq!(t.agent_id.as_deref(), Some("calc"));
     assert_eq!(t.input.as_deref(), Some("hello"));
+    let (whole, its_spans) = store.trace_detail(Some(t1), None).await.unwrap().unwrap();
+    assert_eq!(whole.total_spans, its_spans.len() as i64, "one snapshot");
+    assert!(
+        store
+            .trace_detail(Some("nope"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let by_run = store.get_trace(None, Some("run-2")).await.unwrap().unwrap();
     assert_eq!(by_run.trace_id, t2);
     assert!(store.get_trace(Some("nope"), None).await.unwrap().is_none());

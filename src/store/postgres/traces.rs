@@ -162,6 +162,38 @@ impl TraceStore for PgStore {
         Ok(trace)
     }
 
+    async fn trace_detail(
+        &self,
+        trace_id: Option<&str>,
+        run_id: Option<&str>,
+    ) -> Result<Option<(TraceRecord, Vec<SpanRecord>)>, StoreError> {
+        let (column, value) = match (trace_id, run_id) {
+            (Some(id), _) => ("trace_id", id),
+            (None, Some(run)) => ("run_id", run),
+            (None, None) => return Ok(None),
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let sql =
+            format!("SELECT * FROM traces WHERE {column} = $1 ORDER BY start_time DESC LIMIT 1");
+        let trace: Option<TraceRecord> = sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(trace) = trace else {
+            return Ok(None);
+        };
+        let spans =
+            sqlx::query_as("SELECT * FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id")
+                .bind(&trace.trace_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(Some((trace, spans)))
+    }
+
     async fn trace_spans(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
         let spans =
             sqlx::query_as("SELECT * FROM spans WHERE trace_id = $1 ORDER BY start_time, span_id")

@@ -158,6 +158,35 @@ impl TraceStore for SqliteStore {
         Ok(trace)
     }
 
+    async fn trace_detail(
+        &self,
+        trace_id: Option<&str>,
+        run_id: Option<&str>,
+    ) -> Result<Option<(TraceRecord, Vec<SpanRecord>)>, StoreError> {
+        let (column, value) = match (trace_id, run_id) {
+            (Some(id), _) => ("trace_id", id),
+            (None, Some(run)) => ("run_id", run),
+            (None, None) => return Ok(None),
+        };
+        let mut tx = self.pool.begin().await?;
+        let sql =
+            format!("SELECT * FROM traces WHERE {column} = ? ORDER BY start_time DESC LIMIT 1");
+        let trace: Option<TraceRecord> = sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(trace) = trace else {
+            return Ok(None);
+        };
+        let spans =
+            sqlx::query_as("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time, span_id")
+                .bind(&trace.trace_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(Some((trace, spans)))
+    }
+
     async fn trace_spans(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
         let spans =
             sqlx::query_as("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time, span_id")
