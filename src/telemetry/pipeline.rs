@@ -77,6 +77,23 @@ impl<S> Filter<S> for AgentosSpans {
     }
 }
 
+/// The console's filter beside `RUST_LOG`'s: everything but agentos's spans, decided once
+/// per callsite.
+struct NotAgentosSpans;
+
+impl<S> Filter<S> for NotAgentosSpans {
+    fn enabled(&self, meta: &tracing::Metadata<'_>, _: &LayerContext<'_, S>) -> bool {
+        !is_agentos_span(meta)
+    }
+
+    fn callsite_enabled(&self, meta: &'static tracing::Metadata<'static>) -> Interest {
+        match is_agentos_span(meta) {
+            true => Interest::never(),
+            false => Interest::always(),
+        }
+    }
+}
+
 /// The layer that turns agentos's spans into OpenTelemetry spans, for a subscriber of the
 /// application's own:
 ///
@@ -117,11 +134,9 @@ pub fn init() {
 pub fn try_init() -> Result<(), tracing_subscriber::util::TryInitError> {
     let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let console =
-        tracing_subscriber::fmt::layer().with_filter(tracing_subscriber::filter::FilterExt::and(
-            env,
-            tracing_subscriber::filter::filter_fn(|meta| !is_agentos_span(meta)),
-        ));
+    let console = tracing_subscriber::fmt::layer().with_filter(
+        tracing_subscriber::filter::FilterExt::and(env, NotAgentosSpans),
+    );
     tracing_subscriber::registry()
         .with(console)
         .with(layer())
