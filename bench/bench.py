@@ -47,6 +47,10 @@ TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
 SERVER_CORE, LOAD_CORE = "0", "1"
 PG_URL = os.environ.get("BENCH_POSTGRES_URL")
 PG_KINDS = {"agentos-pg": 1, "agentos-pg2": 2}
+# agentos on SQLite with tracing on, exporting over OTLP to a port nothing listens on: a
+# collector that is down must change no run's latency (`--otlp-dead`).
+DEAD_OTLP = "http://127.0.0.1:9"
+SQLITE_KINDS = ("agentos", "agentos-otlp-dead")
 NGINX_MAIN = """worker_processes 1;
 {user}
 pid {dir}/nginx.pid;
@@ -230,9 +234,11 @@ class Server:
             time.sleep(0.5)
             self.idle_rss = rss_mib(self.proc.pid)
             return
-        if kind == "agentos":
+        if kind in SQLITE_KINDS:
             self.port = 7777
             env.update(AGENT_OS_PORT=str(self.port), RUST_LOG="error")
+            if kind == "agentos-otlp-dead":
+                env.update(OTEL_EXPORTER_OTLP_ENDPOINT=DEAD_OTLP)
             cmd = [AGENTOS_SERVER]
         elif kind == "floor":
             self.port = 7779
@@ -260,7 +266,7 @@ class Server:
         if self.db_url:
             out = psql(self.db_url, "SELECT status, COUNT(*) FROM runs GROUP BY status")
             return {k: int(v) for k, v in (line.split("|") for line in out.split())}
-        if self.kind != "agentos":
+        if self.kind not in SQLITE_KINDS:
             return None
         db = sqlite3.connect(os.path.join(self.dir, "tmp/workflow.db"), timeout=30)
         try:
@@ -279,7 +285,7 @@ class Server:
         timers per run: waiting a little longer than that lets them fire."""
         if self.kind == "floor":
             time.sleep(1.2)
-        if self.kind != "agentos":
+        if self.kind not in SQLITE_KINDS:
             return
         deadline = time.monotonic() + limit
         db = sqlite3.connect(os.path.join(self.dir, "tmp/workflow.db"), timeout=30)
@@ -475,6 +481,8 @@ def main():
     ap.add_argument("--skip-memory", action="store_true", help="no memory levels (agent runs without and with memories)")
     ap.add_argument("--memory-levels", default="1,64", help="concurrency of the memory levels")
     ap.add_argument("--skip-levels", action="store_true", help="only cold start, hook drain and 10k")
+    ap.add_argument("--otlp-dead", action="store_true",
+                    help="also agentos with tracing on, exporting over OTLP to a collector that is down")
     ap.add_argument("--postgres", action="store_true",
                     help="also agentos on Postgres, one replica and two behind nginx (needs BENCH_POSTGRES_URL)")
     args = ap.parse_args()
@@ -491,7 +499,8 @@ def main():
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     levels = [int(x) for x in args.levels.split(",")]
     delays = [int(x) for x in args.delays.split(",")]
-    kinds = ["agentos"] + (list(PG_KINDS) if args.postgres else []) + (["agno"] if args.vs_agno else [])
+    kinds = (["agentos"] + (["agentos-otlp-dead"] if args.otlp_dead else [])
+             + (list(PG_KINDS) if args.postgres else []) + (["agno"] if args.vs_agno else []))
     if args.postgres and not PG_URL:
         raise SystemExit("--postgres needs BENCH_POSTGRES_URL (bench/run.sh --postgres sets it)")
 

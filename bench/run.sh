@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The benchmark: bench/run.sh [--vs-agno] [--postgres] [--seconds N] [--levels 1,16,...] [--delays 0,50] [--skip-10k] [--skip-memory]
+# The benchmark: bench/run.sh [--vs-agno] [--postgres] [--otlp-dead] [--seconds N] [--levels 1,16,...] [--delays 0,50] [--skip-10k] [--skip-memory]
 # Builds in release mode, starts the mock model server and bench-server (the seed example on
 # jemalloc: bench/mock-openai/src/bin/bench-server.rs) against it, loads them with wrk, and
 # prints a Markdown report (also written to bench/last-report.md).
 # --vs-agno also installs agno from PyPI into bench/.venv (git-ignored) and measures agno's
 # AgentOS serving the same workflow (bench/agno_app.py) in the same run.
+# --otlp-dead also measures bench-server with tracing on (OTEL_EXPORTER_OTLP_ENDPOINT set to a
+# port nothing listens on): a collector that is down must not change the runs' latency.
 # --postgres also installs postgresql and nginx from Debian if missing, starts a throwaway
 # Postgres cluster (as .ci/run does) and measures agentos on it with one replica and with two
 # replicas behind nginx (docs/nginx-agentos.conf), side by side with SQLite.

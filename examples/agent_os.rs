@@ -31,6 +31,11 @@
 //! curl "http://localhost:7777/memories?user_id=ana"
 //! curl -X POST http://localhost:7777/agents/assistant/runs -F "message=Who am I?" -F "user_id=ana" -F "stream=false"
 //! ```
+//!
+//! Observability is on: every run's trace is stored for agno's `/traces` (os.agno.com's Traces
+//! page), agno's usage metrics are at `/metrics`, Prometheus's exposition at
+//! `/metrics/prometheus`, and with `OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318` the
+//! spans also go to any OTLP collector (Jaeger, Tempo, ...): docs/guide/observability.md.
 
 #[allow(dead_code)]
 #[path = "support/offline_memory.rs"]
@@ -120,7 +125,9 @@ async fn main() -> Result<(), agentos::OsError> {
     let mut os = AgentOs::new()
         .agent(assistant())
         .workflow(seed::analysis_workflow())
-        .run_hooks_in_background(true);
+        .run_hooks_in_background(true)
+        .tracing(true)
+        .prometheus(true);
     if JwtConfig::configured_in_env() {
         os = os.authorization(JwtConfig::from_env().user_isolation(true));
     }

@@ -46,14 +46,11 @@ pub fn model(id: &str) -> Arc<dyn Model> {
     }
 }
 
-/// Loads `.env`, starts logging, and says which model answers.
+/// Loads `.env`, starts logging (and agentos's span layer, idle until tracing is turned on),
+/// and says which model answers.
 pub fn init() {
     let _ = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    agentos::telemetry::init();
     if !OpenAIChat::configured_from_env() {
         println!(
             "OPENAI_API_KEY and OPENAI_BASE_URL are not set: answering with the offline ScriptedModel"

@@ -183,6 +183,8 @@ pub struct RunContext {
     pub principal: Option<Arc<Principal>>,
     cancel: CancellationToken,
     hooks_in_background: bool,
+    /// The OS's Prometheus registry, when metrics are on (model calls record into it).
+    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 impl RunContext {
@@ -204,6 +206,7 @@ impl RunContext {
             principal: None,
             cancel: CancellationToken::new(),
             hooks_in_background: false,
+            metrics: None,
         }
     }
 
@@ -231,6 +234,20 @@ impl RunContext {
     /// AgentOs-wide `run_hooks_in_background`, as it was when the run started.
     pub(crate) fn hooks_in_background(&self) -> bool {
         self.hooks_in_background
+    }
+
+    /// The OS's Prometheus registry, when metrics are on.
+    pub(crate) fn metrics(&self) -> Option<&crate::telemetry::metrics::Metrics> {
+        self.metrics.as_deref()
+    }
+
+    /// Sets the registry model calls record into.
+    pub(crate) fn with_metrics(
+        mut self,
+        metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    ) -> RunContext {
+        self.metrics = metrics;
+        self
     }
 
     /// Sets the hook mode (the runtime's setting for this run).

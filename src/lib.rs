@@ -50,6 +50,7 @@ mod retrieval;
 mod run;
 mod runtime;
 pub mod store;
+pub mod telemetry;
 mod tool;
 mod workflow;
 

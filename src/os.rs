@@ -8,7 +8,8 @@ use crate::http::{JwtConfig, RateLimit};
 use crate::knowledge::Knowledge;
 use crate::runtime::jobs::HookSettings;
 use crate::runtime::lease::LeaseSettings;
-use crate::runtime::{Runtime, RuntimeParts};
+use crate::runtime::telemetry::{Otlp, Telemetry, TelemetrySettings};
+use crate::runtime::{Component, Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};
 use crate::workflow::Workflow;
 use std::collections::HashMap;
@@ -69,6 +70,9 @@ pub struct AgentOs {
     serve_options: ServeOptions,
     /// `Some` when `/mcp` is served.
     mcp: Option<McpSettings>,
+    telemetry: TelemetrySettings,
+    /// Where the Prometheus exposition is served, when on.
+    prometheus_path: Option<String>,
     runtime: OnceCell<Arc<Runtime>>,
 }
 
@@ -112,6 +116,8 @@ impl AgentOs {
             rate_limit: None,
             serve_options: ServeOptions::default(),
             mcp: None,
+            telemetry: TelemetrySettings::default(),
+            prometheus_path: None,
             runtime: OnceCell::new(),
         }
     }
@@ -301,6 +307,67 @@ impl AgentOs {
         self
     }
 
+    /// Stores every run's trace in the database for agno's traces API (`/traces`,
+    /// `/trace_session_stats`; agno's `AgentOS(tracing=True)`). Spans are written in batches by
+    /// a background task, never on a run's path. Default off.
+    ///
+    /// agentos's spans reach the database through [`crate::telemetry::layer`]: if the process
+    /// has no global `tracing` subscriber yet, [`crate::telemetry::init`]'s is installed.
+    pub fn tracing(mut self, on: bool) -> AgentOs {
+        self.telemetry.traces = on;
+        self
+    }
+
+    /// Exports every run's spans over OTLP/HTTP (protobuf) to this traces endpoint
+    /// (`http://collector:4318/v1/traces`). Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` plus `/v1/traces`, when set; otherwise no export. Export is
+    /// batched and bounded: a collector that is down or slow loses spans, never a run.
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> AgentOs {
+        self.telemetry.otlp = Otlp::Endpoint(url.into());
+        self
+    }
+
+    /// Never exports over OTLP, whatever the environment says.
+    pub fn without_otlp(mut self) -> AgentOs {
+        self.telemetry.otlp = Otlp::Off;
+        self
+    }
+
+    /// How often finished spans are written to the database and the OTLP endpoint (default
+    /// 1 s).
+    pub fn trace_export_interval(mut self, every: Duration) -> AgentOs {
+        self.telemetry.export_interval = every;
+        self
+    }
+
+    /// Serves Prometheus metrics (text exposition) at `/metrics/prometheus` (agno's `/metrics`
+    /// is its usage metrics): runs, latencies, tokens, jobs, store writes and HTTP requests.
+    /// Default off.
+    pub fn prometheus(self, on: bool) -> AgentOs {
+        match on {
+            true => self.prometheus_path("/metrics/prometheus"),
+            false => AgentOs {
+                prometheus_path: None,
+                telemetry: TelemetrySettings {
+                    metrics: false,
+                    ..self.telemetry
+                },
+                ..self
+            },
+        }
+    }
+
+    /// Serves Prometheus metrics at `path` (see [`AgentOs::prometheus`]).
+    pub fn prometheus_path(mut self, path: impl Into<String>) -> AgentOs {
+        let path = path.into();
+        self.prometheus_path = Some(match path.starts_with('/') {
+            true => path,
+            false => format!("/{path}"),
+        });
+        self.telemetry.metrics = true;
+        self
+    }
+
     fn db_config(&self) -> Result<DbConfig, OsError> {
         if let Some(db) = DbConfig::from_env()? {
             return Ok(db);
@@ -395,6 +462,20 @@ impl AgentOs {
                         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, url.as_bytes()).to_string()
                     }
                 };
+                let components: Vec<Component> = self
+                    .workflows
+                    .iter()
+                    .cloned()
+                    .map(|w| Component::Workflow(Arc::new(w)))
+                    .chain(
+                        self.agents
+                            .iter()
+                            .cloned()
+                            .map(|a| Component::Agent(Arc::new(a))),
+                    )
+                    .collect();
+                let telemetry = Telemetry::new(&self.telemetry, &store, &components)
+                    .map_err(|e| OsError::Config(format!("OTLP export: {e}")))?;
                 let runtime = Runtime::new(RuntimeParts {
                     os_id: self.id.clone(),
                     db_id,
@@ -407,6 +488,7 @@ impl AgentOs {
                     hook_settings: self.hook_settings.clone(),
                     idempotency_ttl: self.idempotency_ttl,
                     lease_settings: self.lease_settings,
+                    telemetry,
                 });
                 runtime.recover().await?;
                 runtime.load_knowledge_sources().await;
@@ -436,7 +518,11 @@ impl AgentOs {
         .map_err(OsError::Config)?;
         let runtime = self.runtime().await?;
         let store = runtime.store.clone();
-        let mut api = crate::http::api_router(runtime.clone(), self.max_body_bytes);
+        let mut api = crate::http::api_router(
+            runtime.clone(),
+            self.max_body_bytes,
+            self.prometheus_path.as_deref(),
+        );
         if let Some(settings) = &self.mcp {
             api =
                 crate::http::mcp::mount(api, runtime, settings, edge.keyed(), self.max_body_bytes);

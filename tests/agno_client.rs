@@ -2,9 +2,9 @@
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
 //! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete,
 //! memories and what a later session of the same user is told, knowledge content, search and
-//! an agent searching it) and the cookbook's raw-HTTP flow, against the real server on a
-//! loopback port; then the same flows with a bearer JWT minted by PyJWT, on a server with JWT
-//! auth and per-user isolation.
+//! an agent searching it, traces and usage metrics) and the cookbook's raw-HTTP flow, against
+//! the real server on a loopback port; then the same flows with a bearer JWT minted by PyJWT,
+//! on a server with JWT auth and per-user isolation.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
 //! under `CI=true`, where it fails. The virtualenv (`tests/support/python.rs`, agno pinned in
@@ -83,7 +83,10 @@ async fn example_app(configure: impl FnOnce(AgentOs) -> AgentOs) -> (helpers::Te
             &[sleeping_hook(&hooks, Duration::from_millis(10))],
         ))
         .workflow(Workflow::new("slow-workflow").steps([assistant(&slow.base_url())]))
-        .run_hooks_in_background(true);
+        .run_hooks_in_background(true)
+        .tracing(true)
+        .without_otlp()
+        .trace_export_interval(Duration::from_millis(50));
     (spawn_with(configure(os), mock, hooks).await, slow)
 }
 
@@ -152,6 +155,9 @@ async fn agnos_client_drives_agentos_with_a_jwt() {
         "knowledge:read",
         "knowledge:write",
         "knowledge:delete",
+        "traces:read",
+        "metrics:read",
+        "metrics:write",
     ];
     let mut tokens = serde_json::Map::new();
     for user in ["alice", "mallory"] {

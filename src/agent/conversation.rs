@@ -163,7 +163,10 @@ impl Agent {
             })
             .await;
             let structured = self.loop_settings.output_schema.is_some();
-            let reply = match call_model(model, &request, !structured, actx, sink, cancel).await {
+            let observed = ModelCall::start(model, sink.is_streaming(), rctx);
+            let reply = call_model(model, &request, !structured, actx, sink, cancel).await;
+            observed.end(model, &reply, rctx);
+            let reply = match reply {
                 Ok(reply) => reply,
                 Err(CallError::Cancelled(partial)) => return Err(Stop::Cancelled(partial)),
                 Err(CallError::Model(e)) => {
@@ -346,6 +349,92 @@ fn chat_message(m: &Message) -> ChatMessage {
             .collect(),
         tool_call_id: m.tool_call_id.clone(),
         images: Vec::new(),
+    }
+}
+
+/// One model call as a span (`chat gpt-5.2`, GenAI attributes) and, with metrics on, its
+/// latency and tokens. The span is disabled while tracing is off.
+struct ModelCall {
+    span: tracing::Span,
+    started: Option<Instant>,
+}
+
+impl ModelCall {
+    fn start(model: &dyn Model, streamed: bool, rctx: &RunContext) -> ModelCall {
+        let span = tracing::info_span!(
+            target: "agentos::model",
+            "chat",
+            otel.name = %format_args!("chat {}", model.id()),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            otel.status_description = tracing::field::Empty,
+            gen_ai.operation.name = "chat",
+            gen_ai.provider.name = %model.provider().to_ascii_lowercase(),
+            gen_ai.request.model = model.id(),
+            gen_ai.request.stream = streamed,
+            gen_ai.conversation.id = rctx.session_id.as_str(),
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            gen_ai.response.finish_reasons = tracing::field::Empty,
+            gen_ai.response.time_to_first_chunk = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        let started = rctx.metrics().map(|_| Instant::now());
+        ModelCall { span, started }
+    }
+
+    fn end(self, model: &dyn Model, reply: &Result<Reply, CallError>, rctx: &RunContext) {
+        if let (Some(metrics), Some(started), Ok(reply)) = (rctx.metrics(), self.started, reply) {
+            metrics.model_call(
+                model.id(),
+                model.provider(),
+                started.elapsed(),
+                reply.usage.input_tokens,
+                reply.usage.output_tokens,
+            );
+        }
+        if self.span.is_disabled() {
+            return;
+        }
+        match reply {
+            Ok(reply) => {
+                let span = &self.span;
+                span.record("otel.status_code", "ok");
+                span.record("gen_ai.usage.input_tokens", reply.usage.input_tokens as i64);
+                span.record(
+                    "gen_ai.usage.output_tokens",
+                    reply.usage.output_tokens as i64,
+                );
+                // The model's reason, as OpenAI names it: tool calls, or the end of its text.
+                let reason = match reply.tool_calls.is_empty() {
+                    true => "stop",
+                    false => "tool_calls",
+                };
+                span.record("gen_ai.response.finish_reasons", reason);
+                if let Some(ttft) = reply.ttft {
+                    span.record("gen_ai.response.time_to_first_chunk", ttft);
+                }
+            }
+            Err(CallError::Model(e)) => {
+                self.span.record("otel.status_code", "error");
+                self.span
+                    .record("otel.status_description", e.to_string().as_str());
+                self.span.record("error.type", model_error_type(e));
+            }
+            Err(CallError::Cancelled(_)) => {
+                self.span.record("error.type", "cancelled");
+            }
+        }
+    }
+}
+
+/// `error.type` of a failed model call: the HTTP status, or the class of failure.
+fn model_error_type(e: &ModelError) -> String {
+    match e {
+        ModelError::Status { status, .. } => status.to_string(),
+        ModelError::Transport(_) => "transport".to_owned(),
+        ModelError::Timeout(_) => "timeout".to_owned(),
+        ModelError::Malformed(_) => "malformed_response".to_owned(),
     }
 }
 

@@ -71,6 +71,10 @@ struct ConfigResponse {
     memory: SessionConfig,
     /// The knowledge bases and where they are stored.
     knowledge: KnowledgeConfig,
+    /// agno's usage metrics domain (`/metrics`).
+    metrics: SessionConfig,
+    /// agno's traces domain (`/traces`).
+    traces: TracesConfig,
     agents: Vec<ConfigAgent>,
     /// None yet.
     #[schema(value_type = Vec<Object>)]
@@ -105,6 +109,19 @@ struct KnowledgeInstance {
 #[derive(Debug, Serialize, ToSchema)]
 struct SessionConfig {
     dbs: Vec<DatabaseConfig>,
+}
+
+/// The traces domain's databases (agno lists no tables for it).
+#[derive(Debug, Serialize, ToSchema)]
+struct TracesConfig {
+    dbs: Vec<TracesDatabase>,
+}
+
+/// A database of the traces domain.
+#[derive(Debug, Serialize, ToSchema)]
+struct TracesDatabase {
+    db_id: String,
+    domain_config: DomainConfig,
 }
 
 /// agno's `DatabaseConfig`.
@@ -262,6 +279,23 @@ async fn config(
             }],
         },
         session: SessionConfig { dbs: vec![db] },
+        metrics: SessionConfig {
+            dbs: vec![DatabaseConfig {
+                db_id: rt.db_id.clone(),
+                domain_config: DomainConfig {
+                    display_name: rt.db_id.clone(),
+                },
+                tables: vec!["usage_metrics"],
+            }],
+        },
+        traces: TracesConfig {
+            dbs: vec![TracesDatabase {
+                db_id: rt.db_id.clone(),
+                domain_config: DomainConfig {
+                    display_name: rt.db_id.clone(),
+                },
+            }],
+        },
         agents,
         teams: [],
         workflows,

@@ -26,6 +26,11 @@ mod runs;
 pub(crate) mod serve;
 mod service_accounts;
 mod sessions;
+mod telemetry;
+mod trace_filter;
+mod trace_tree;
+mod traces;
+mod usage;
 mod validation;
 mod workflows;
 
@@ -43,7 +48,13 @@ pub(crate) type AppState = Arc<Runtime>;
 
 /// Every route, its OpenAPI document and docs page, with agno's error bodies for unknown paths
 /// and methods.
-pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router {
+/// With tracing or metrics on, every request is observed (`telemetry.rs`); with metrics on,
+/// `prometheus_path` serves the Prometheus exposition.
+pub(crate) fn api_router(
+    runtime: Arc<Runtime>,
+    max_body_bytes: usize,
+    prometheus_path: Option<&str>,
+) -> Router {
     let (api, docs) = Api::default()
         .merge(meta::router())
         .merge(info::router())
@@ -54,15 +65,32 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(service_accounts::router())
         .merge(memory::router())
         .merge(knowledge::router())
+        .merge(traces::router())
+        .merge(usage::router())
         .split();
-    api.merge(openapi::router(docs))
+    let api = match prometheus_path {
+        Some(path) if runtime.telemetry.metrics.is_some() => {
+            api.route(path, axum::routing::get(telemetry::prometheus))
+        }
+        _ => api,
+    };
+    let observed = runtime.telemetry.route.is_some() || runtime.telemetry.metrics.is_some();
+    let router = api
+        .merge(openapi::router(docs))
         .merge(docs::router())
         .fallback(move |request: Request| fallback::not_found(max_body_bytes, request))
         .method_not_allowed_fallback(move |request: Request| {
             fallback::method_not_allowed(max_body_bytes, request)
         })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(runtime)
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    let router = match observed {
+        true => router.layer(axum::middleware::from_fn_with_state(
+            runtime.clone(),
+            telemetry::observe,
+        )),
+        false => router,
+    };
+    router.with_state(runtime)
 }
 
 /// `axum::extract::Query` whose rejection is our JSON 400 `{"detail"}` (axum's is plain text).

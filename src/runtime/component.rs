@@ -21,6 +21,14 @@ impl Component {
         }
     }
 
+    /// The display name (the agent's or the workflow's name).
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Component::Workflow(w) => w.get_name(),
+            Component::Agent(a) => a.name(),
+        }
+    }
+
     /// The workflow or agent id.
     pub(crate) fn id(&self) -> &str {
         match self {

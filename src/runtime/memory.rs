@@ -202,6 +202,8 @@ pub(super) fn new_jobs(
     run_id: &str,
     dispatcher: &JobQueue,
     max_attempts: u32,
+    trace_parent: Option<String>,
+    due_at: i64,
 ) -> impl Iterator<Item = (NewJob, ReadyJob)> {
     jobs.into_iter().map(move |job| {
         let job_id = crate::run::new_row_id();
@@ -227,6 +229,7 @@ pub(super) fn new_jobs(
                 next_attempt_at: now,
                 created_at: now,
                 updated_at: now,
+                trace_parent: trace_parent.clone(),
             };
             (slot, Start::Job(record))
         });
@@ -240,8 +243,15 @@ pub(super) fn new_jobs(
             lease_owner: dispatcher.owner().to_owned(),
             lease_until,
             claimed: start.is_some(),
+            trace_parent: trace_parent.clone(),
         };
-        (new, ReadyJob { job_id, start })
+        let ready = ReadyJob {
+            job_id,
+            start,
+            trace_parent: trace_parent.clone(),
+            due_at,
+        };
+        (new, ready)
     })
 }
 

@@ -24,6 +24,8 @@ mod request;
 mod start;
 mod state;
 mod task;
+pub(crate) mod telemetry;
+mod trace_rows;
 
 pub(crate) use cancel::{CancelSwitches, cancel_requested_here};
 pub(crate) use request::{ResponseGuard, RunHandle, RunRequest, RunResult, StartError, Started};
@@ -34,7 +36,7 @@ use crate::kind::ComponentKind;
 use crate::knowledge::Knowledge;
 use crate::store::{ResumableRun, Store};
 use crate::workflow::Workflow;
-use component::Component;
+pub(crate) use component::Component;
 use jobs::JobQueue;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -83,6 +85,8 @@ pub(crate) struct Runtime {
     active: CancelSwitches,
     /// The journals of resumable runs executing here or recently finished, by run id.
     journals: task::Journals,
+    /// Spans (their route and export) and Prometheus metrics.
+    pub telemetry: telemetry::Telemetry,
 }
 
 pub(crate) struct RuntimeParts {
@@ -97,6 +101,7 @@ pub(crate) struct RuntimeParts {
     pub hook_settings: jobs::HookSettings,
     pub idempotency_ttl: Duration,
     pub lease_settings: lease::LeaseSettings,
+    pub telemetry: telemetry::Telemetry,
 }
 
 /// The handlers of the memory manager's and the session summaries' jobs.
@@ -140,7 +145,8 @@ impl Runtime {
                 parts.hooks,
                 handlers,
                 parts.hook_settings,
-            ),
+            )
+            .with_telemetry(parts.telemetry.route, parts.telemetry.metrics.clone()),
             store: parts.store,
             hooks_in_background: parts.hooks_in_background,
             instantiated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -154,7 +160,21 @@ impl Runtime {
             lease_settings: parts.lease_settings,
             active: Arc::default(),
             journals: Arc::default(),
+            telemetry: parts.telemetry,
         }
+    }
+
+    /// Runs `task` on the runtime's background tracker (it stops at shutdown with the rest).
+    pub(crate) fn spawn_background<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.background.spawn(task);
+    }
+
+    /// The runs executing in this process now.
+    pub(crate) fn runs_in_flight(&self) -> usize {
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// The in-memory journal of a resumable run, if it is executing here or ended recently.
@@ -242,6 +262,7 @@ impl Runtime {
         {
             tracing::warn!("background tasks did not stop within {deadline:?}");
         }
+        self.telemetry.stop();
         self.store.close().await;
     }
 }

@@ -42,6 +42,7 @@ impl Runtime {
                 tracing::info!("{n} hook job(s) left by a previous process are due again");
             }
         }
+        self.telemetry.start(&self.background, &self.stopping);
         self.dispatcher.start().await;
         if let Some(mut requests) = self.store.cancel_requests().await? {
             let active = self.active.clone();
@@ -156,15 +157,21 @@ impl Runtime {
         let store = self.store.clone();
         let journal = stream.then(|| self.new_journal(&run.run_id, Vec::new()));
         let (task, _ends) = self.task(component, ctx, call, stream, Some(request), journal.clone());
-        self.runs.spawn(async move {
-            if let Some(journal) = &journal {
-                match store.run_events(&run.run_id, -1).await {
-                    Ok(rows) => journal.preload(rows),
-                    Err(e) => tracing::warn!(error = %e, "cannot read the resumed run's events"),
+        let span = task.span.clone();
+        self.runs.spawn(tracing::Instrument::instrument(
+            async move {
+                if let Some(journal) = &journal {
+                    match store.run_events(&run.run_id, -1).await {
+                        Ok(rows) => journal.preload(rows),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read the resumed run's events")
+                        }
+                    }
                 }
-            }
-            Box::new(task).run().await;
-        });
+                Box::new(task).run().await;
+            },
+            span,
+        ));
         Ok(())
     }
 }

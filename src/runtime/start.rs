@@ -15,6 +15,7 @@ use crate::store::{BeginRun, IdempotencyKey, RunRecord, SessionRecord, StoreErro
 use crate::workflow::WorkflowCall;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 /// The receivers a requester holds for a run's task: its events (when streamed), its result,
 /// and the sender whose drop tells the task that the response is written.
@@ -155,7 +156,8 @@ impl Runtime {
         key: Option<IdempotencyKey>,
     ) -> oneshot::Receiver<Result<Option<RunRecord>, StoreError>> {
         let (begun_tx, begun) = oneshot::channel();
-        self.runs.spawn(async move {
+        let span = task.span.clone();
+        let run = async move {
             match task.store.begin_run(&session, &record, key.as_ref()).await {
                 Ok(BeginRun::Started(session)) => {
                     let _ = begun_tx.send(Ok(None));
@@ -172,7 +174,12 @@ impl Runtime {
                     let _ = begun_tx.send(Err(e));
                 }
             }
-        });
+        };
+        // With tracing off the span is disabled: the task is spawned as it is.
+        match span.is_disabled() {
+            true => self.runs.spawn(run),
+            false => self.runs.spawn(run.instrument(span)),
+        };
         begun
     }
 
@@ -215,6 +222,19 @@ impl Runtime {
         let (result_tx, result) = oneshot::channel();
         let (guard, response_done) = oneshot::channel();
         let active = ActiveRun::register(&self.active, &ctx.run_id, ctx.cancel_token().clone());
+        let span = super::telemetry::run_span(
+            self.telemetry.route,
+            &component,
+            &ctx.run_id,
+            &ctx.session_id,
+            ctx.user_id.as_deref(),
+            &call.input,
+        );
+        let run_metrics = self.telemetry.run_handles(&component);
+        let ctx = match &self.telemetry.metrics {
+            None => ctx,
+            Some(m) => ctx.with_metrics(Some(m.clone())),
+        };
         let task = RunTask {
             store: self.store.clone(),
             component,
@@ -232,6 +252,8 @@ impl Runtime {
             stored_state: None,
             background: self.background.clone(),
             stopping: self.stopping.clone(),
+            span,
+            run_metrics,
         };
         let ends = TaskEnds {
             events,

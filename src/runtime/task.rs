@@ -53,6 +53,10 @@ pub(super) struct RunTask {
     pub background: TaskTracker,
     /// Cancelled at shutdown: helper tasks stop waiting.
     pub stopping: CancellationToken,
+    /// The run's span (disabled while tracing is off).
+    pub span: tracing::Span,
+    /// The component's run metrics, when metrics are on.
+    pub run_metrics: Option<Arc<crate::telemetry::metrics::RunHandles>>,
 }
 
 /// How a run ended, before it is stored.
@@ -76,6 +80,10 @@ impl RunTask {
     /// once the response is out — hands the jobs to the dispatcher.
     pub(super) async fn run(mut self: Box<Self>) {
         let run_id = self.ctx.run_id.clone();
+        let started = self.run_metrics.as_ref().map(|m| {
+            m.started();
+            std::time::Instant::now()
+        });
         if let Some(journal) = &self.journal
             && !self.store.exclusive()
         {
@@ -108,10 +116,31 @@ impl RunTask {
         let (mut jobs, mut ready) = self.jobs(deferred, &agent_runs);
         if !after_run.is_empty() {
             let max_attempts = self.max_attempts;
-            let more = memory::new_jobs(after_run, &run_id, &self.dispatcher, max_attempts);
+            // Memory and summary jobs join the run's trace too.
+            let trace_parent = crate::telemetry::traceparent(&self.span);
+            let due_at = match self.run_metrics {
+                Some(_) => crate::run::unix_millis(),
+                None => 0,
+            };
+            let more = memory::new_jobs(
+                after_run,
+                &run_id,
+                &self.dispatcher,
+                max_attempts,
+                trace_parent,
+                due_at,
+            );
             (jobs, ready) = jobs.into_iter().zip(ready).chain(more).unzip();
         }
         let error = failure.as_ref().map(|f| f.message.as_str());
+        super::telemetry::end_run_span(
+            &self.span,
+            status.as_str(),
+            None,
+            failure
+                .as_ref()
+                .map(|f| (f.kind.as_str(), f.message.as_str())),
+        );
         let stored = match json {
             Ok(json) => self
                 .store
@@ -122,6 +151,10 @@ impl RunTask {
             Err(e) => Err(e),
         };
         let stored_ok = stored.is_ok();
+        if let (Some(m), Some(started)) = (&self.run_metrics, started) {
+            let status = if stored_ok { status.as_str() } else { "ERROR" };
+            m.finished(status, started.elapsed());
+        }
         match stored {
             Ok(json) => {
                 if let Some(event) = final_event {
@@ -200,6 +233,12 @@ impl RunTask {
             &stored,
         )
         .await;
+        if !self.span.is_disabled() {
+            self.span.record(
+                "output.value",
+                content_text(output.content.as_ref()).as_ref(),
+            );
+        }
         let final_event = self.sink.is_streaming().then(|| {
             let ctx = workflow.event_context(&self.ctx, None);
             match (&failure, output.status) {
@@ -263,6 +302,10 @@ impl RunTask {
         )
         .await;
         let output = result.output;
+        if !self.span.is_disabled() {
+            self.span
+                .record("output.value", content_text(Some(&output.content)).as_ref());
+        }
         let after_run = match agent.extras() {
             Some(extras) => {
                 memory::after_run(extras, agent, &self.ctx, &output, result.memory_tasks)
@@ -330,6 +373,16 @@ impl RunTask {
         deferred: Vec<DeferredHook>,
         agent_runs: &[String],
     ) -> (Vec<NewJob>, Vec<ReadyJob>) {
+        // The jobs' attempts join this run's trace, here or in another process.
+        let trace_parent = match deferred.is_empty() {
+            true => None,
+            false => crate::telemetry::traceparent(&self.span),
+        };
+        // The jobs' lag (a metric) is measured from now; nothing is read when metrics are off.
+        let due_at = match self.run_metrics {
+            Some(_) => unix_millis(),
+            None => 0,
+        };
         deferred
             .into_iter()
             .filter_map(|mut d| {
@@ -363,11 +416,14 @@ impl RunTask {
                     lease_owner: self.dispatcher.owner().to_owned(),
                     lease_until,
                     claimed: slot.is_some(),
+                    trace_parent: trace_parent.clone(),
                 };
                 // A job stored pending keeps only its id here: its context is in its row.
                 let ready = ReadyJob {
                     job_id,
                     start: slot.map(|slot| (slot, Start::Hook(d.ctx))),
+                    trace_parent: trace_parent.clone(),
+                    due_at,
                 };
                 Some((new, ready))
             })
@@ -403,4 +459,13 @@ async fn close_journal(
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
     });
+}
+
+/// A run's content as the text its span records (`output.value`).
+fn content_text(content: Option<&serde_json::Value>) -> std::borrow::Cow<'_, str> {
+    match content {
+        None => std::borrow::Cow::Borrowed(""),
+        Some(serde_json::Value::String(s)) => std::borrow::Cow::Borrowed(s.as_str()),
+        Some(other) => std::borrow::Cow::Owned(other.to_string()),
+    }
 }

@@ -38,6 +38,9 @@ pub struct NewJob {
     /// that has a free slot and starts the attempt as soon as the commit returns: one write
     /// instead of two. Otherwise the job is stored `pending` and claimed later.
     pub claimed: bool,
+    /// The W3C `traceparent` of the span that made it (its run's), when tracing is on: its
+    /// attempts join that trace.
+    pub trace_parent: Option<String>,
 }
 
 impl NewJob {
@@ -85,6 +88,8 @@ record! {
         pub created_at: i64,
         /// Unix milliseconds.
         pub updated_at: i64,
+        /// The W3C `traceparent` of the span that made it, if recorded.
+        pub trace_parent: Option<String>,
     }
 }
 

@@ -5,10 +5,10 @@
 //!
 //! The operations are grouped by domain, one trait each: [`RunStore`] (runs, background runs,
 //! cancels), [`EventStore`] (the replay log), [`SessionStore`] (the sessions API),
-//! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas) and
+//! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas),
 //! [`ServiceAccountStore`] (machine identities' hashed tokens), [`MemoryStore`] (user
 //! memories), [`KnowledgeStore`] (knowledge bases: content items, chunks, vector and keyword
-//! search).
+//! search), [`TraceStore`] (agno's traces) and [`UsageStore`] (agno's usage metrics).
 //! [`Store`] is the one value the runtime holds (`Arc<dyn Store>`): it has every domain as a
 //! supertrait, plus what concerns the whole database. Through `dyn Store` every method is
 //! reached with `Store` alone in scope (a trait object has its supertraits' methods); a
@@ -39,6 +39,9 @@ mod runs;
 mod service_accounts;
 mod sessions;
 mod sqlite;
+mod traces;
+mod usage;
+mod write_span;
 
 pub use crate::db::{DbConfig, SqliteDb};
 pub use events::EventStore;
@@ -63,6 +66,12 @@ pub use sessions::{
     SessionView, SessionsDeleted,
 };
 pub use sqlite::SqliteStore;
+pub use traces::{
+    CmpOp, FilterValue, Page, SpanRecord, TraceBatch, TraceField, TraceFilter, TraceRecord,
+    TraceSessionStats, TraceStore,
+};
+pub use usage::{JobGauge, UsageRecord, UsageRun, UsageStore, aggregate, day_of, refresh_usage};
+pub use write_span::WriteObserver;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -81,6 +90,8 @@ pub trait Store:
     + ServiceAccountStore
     + MemoryStore
     + KnowledgeStore
+    + TraceStore
+    + UsageStore
     + Send
     + Sync
     + 'static
@@ -94,6 +105,9 @@ pub trait Store:
     fn owner_id(&self) -> &str;
     /// Closes the connections once every write is done.
     async fn close(&self);
+    /// Reports each write's latency to `observer` from now on (Prometheus's store write
+    /// latency). A store that cannot ignores it.
+    fn observe_writes(&self, _observer: std::sync::Arc<dyn WriteObserver>) {}
 }
 
 /// Every store trait, for code that calls a concrete store's methods (`SqliteStore`,
@@ -101,7 +115,7 @@ pub trait Store:
 pub mod prelude {
     pub use super::{
         EventStore, JobStore, KnowledgeStore, LeaseStore, MemoryStore, RunStore,
-        ServiceAccountStore, SessionStore, Store,
+        ServiceAccountStore, SessionStore, Store, TraceStore, UsageStore,
     };
 }
 

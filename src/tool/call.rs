@@ -9,6 +9,7 @@ use futures::FutureExt;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// The outcome of one tool call: its record and the text given back to the model.
 pub(crate) struct ToolOutcome {
@@ -52,6 +53,24 @@ pub(crate) async fn execute(
 ) -> ToolOutcome {
     let start_time = unix_seconds_f64();
     let started = Instant::now();
+    let span = tracing::info_span!(
+        target: "agentos::tool",
+        "execute_tool",
+        otel.name = %format_args!("execute_tool {}", execution.tool_name),
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        gen_ai.operation.name = "execute_tool",
+        gen_ai.tool.name = execution.tool_name.as_str(),
+        gen_ai.tool.type = "function",
+        gen_ai.tool.call.id = execution.tool_call_id.as_str(),
+        gen_ai.tool.call.arguments = %execution
+            .tool_args
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        output.value = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
     let result = match (
         args,
         tools
@@ -63,7 +82,12 @@ pub(crate) async fn execute(
         (Ok(args), Some(tool)) => {
             let ctx = ToolContext::new(run.clone(), execution.tool_call_id.clone());
             let call = std::panic::AssertUnwindSafe(tool.inner.call_json(args, ctx)).catch_unwind();
-            match tokio::time::timeout(limit, call).await {
+            let call = tokio::time::timeout(limit, call);
+            let outcome = match span.is_disabled() {
+                true => call.await,
+                false => call.instrument(span.clone()).await,
+            };
+            match outcome {
                 Err(_) => Err(format!("the tool timed out after {limit:?}")),
                 Ok(Err(panic)) => Err(format!(
                     "the tool panicked: {}",
@@ -79,6 +103,19 @@ pub(crate) async fn execute(
         end_time: Some(unix_seconds_f64()),
         duration: Some(started.elapsed().as_secs_f64()),
     });
+    if !span.is_disabled() {
+        match &result {
+            Ok(text) => {
+                span.record("otel.status_code", "ok");
+                span.record("output.value", text.as_str())
+            }
+            Err(e) => {
+                span.record("otel.status_code", "error");
+                span.record("otel.status_description", e.as_str());
+                span.record("error.type", "tool_error")
+            }
+        };
+    }
     execution.tool_call_error = Some(result.is_err());
     let error = result.as_ref().err().cloned();
     execution.result = Some(result.unwrap_or_else(|e| e));

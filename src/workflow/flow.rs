@@ -12,6 +12,7 @@ use super::step::{Condition, Loop, Parallel, Router, Step, StepKind, Steps};
 use crate::event::{EventSink, RunEvent, StepIndex};
 use crate::run::StepOutput;
 use futures::future::BoxFuture;
+use tracing::Instrument;
 
 /// Runs one step of any kind.
 pub(crate) fn run_step<'a>(
@@ -26,7 +27,7 @@ pub(crate) fn run_step<'a>(
     // (~10 KB) would be held by every agent step in flight (BENCHMARKS.md). An agent or
     // function step reads the caller's input; a construct, which advances its own through
     // its children, gets a copy.
-    match &step.kind {
+    let run: BoxFuture<'a, StepOutcome> = match &step.kind {
         StepKind::Agent(agent) => {
             Box::pin(
                 async move { exec::run_agent(scope, step, agent, &place, input, sink, acc).await },
@@ -54,6 +55,71 @@ pub(crate) fn run_step<'a>(
             let input = input.clone();
             Box::pin(async move { run_router(scope, step, r, &place, input, sink, acc).await })
         }
+    };
+    let span = step_span(step);
+    match span.is_disabled() {
+        true => run,
+        false => Box::pin(
+            async move {
+                let outcome = run.await;
+                end_step_span(&tracing::Span::current(), &outcome);
+                outcome
+            }
+            .instrument(span),
+        ),
+    }
+}
+
+/// The span of one step (`step Analyzer`); for an agent step, an `invoke_agent` span.
+/// Disabled while tracing is off.
+fn step_span(step: &Step) -> tracing::Span {
+    let (kind, agent) = match &step.kind {
+        StepKind::Agent(a) => ("Agent", Some(a)),
+        StepKind::Function(_) => ("function", None),
+        StepKind::Steps(_) => ("Steps", None),
+        StepKind::Parallel(_) => ("Parallel", None),
+        StepKind::Condition(_) => ("Condition", None),
+        StepKind::Loop(_) => ("Loop", None),
+        StepKind::Router(_) => ("Router", None),
+    };
+    tracing::info_span!(
+        target: "agentos::step",
+        "step",
+        otel.name = %format_args!("{} {}", match agent {
+            Some(_) => "invoke_agent",
+            None => "step",
+        }, step.name),
+        otel.status_code = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
+        gen_ai.operation.name = agent.map(|_| "invoke_agent"),
+        gen_ai.agent.id = agent.map(|a| a.id()),
+        gen_ai.agent.name = agent.map(|a| a.name()),
+        agentos.step.id = step.id.as_str(),
+        agentos.step.name = step.name.as_str(),
+        agentos.step.type = kind,
+        output.value = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    )
+}
+
+/// Records how a step ended on its span.
+fn end_step_span(span: &tracing::Span, outcome: &StepOutcome) {
+    match outcome {
+        StepOutcome::Completed(output) => {
+            span.record("otel.status_code", "ok");
+            if let Some(content) = &output.content {
+                span.record("output.value", content.as_str());
+            }
+        }
+        StepOutcome::Failed(failed) => {
+            span.record("otel.status_code", "error");
+            span.record("otel.status_description", failed.failure.message.as_str());
+            span.record("error.type", failed.failure.kind.as_str());
+        }
+        StepOutcome::Cancelled(_) => {
+            span.record("error.type", "cancelled");
+        }
+        StepOutcome::Paused(_) => {}
     }
 }
 

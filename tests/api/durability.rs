@@ -352,6 +352,7 @@ async fn a_restart_takes_over_what_a_dead_process_left() {
         lease_owner: "dead-process".into(),
         lease_until: now + 3_600_000,
         claimed: false,
+        trace_parent: None,
     };
     store.finish_run("answered", RunStatus::Completed, "{\"input\":\"hi\",\"content_type\":\"str\",\"workflow_id\":\"analysis-workflow\",\"workflow_name\":\"AnalysisWorkflow\",\"run_id\":\"answered\",\"session_id\":\"s-crash\",\"created_at\":0,\"status\":\"COMPLETED\"}", None, vec![job]).await.unwrap();
     store.close().await;

@@ -155,6 +155,58 @@ pub async fn restart_on(previous: &TestApp, os: AgentOs) -> TestApp {
     .await
 }
 
+/// While set, every agentos log line at any level is also appended to [`CAPTURED`].
+pub static CAPTURE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// agentos's log lines written while [`CAPTURE`] was set.
+pub static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Appends to [`CAPTURED`].
+struct CaptureWriter;
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The test process's subscriber: agentos's span layer (tracing tests turn it on), logs
+/// (`RUST_LOG`, default `warn`) captured with each test's output, and, while [`CAPTURE`] is
+/// set, every agentos line in [`CAPTURED`] (a test of what the logs say).
+pub fn init_tracing() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(filter),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(|| CaptureWriter)
+                    .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                        CAPTURE.load(std::sync::atomic::Ordering::Relaxed)
+                            && meta.target().starts_with("agentos")
+                    })),
+            )
+            .with(agentos::telemetry::layer())
+            .try_init();
+    });
+}
+
 async fn serve_on(
     os: AgentOs,
     mock: Arc<MockOpenAi>,
@@ -162,6 +214,7 @@ async fn serve_on(
     dir: Arc<tempfile::TempDir>,
     db_path: PathBuf,
 ) -> TestApp {
+    init_tracing();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();

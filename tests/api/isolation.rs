@@ -331,3 +331,61 @@ async fn memories_belong_to_the_tokens_user() {
     .await;
     assert_eq!((status, mine["memory"].as_str()), (200, Some("Likes jazz")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn traces_belong_to_the_runs_user() {
+    let test = "traces_belong_to_the_runs_user";
+    let mut scopes = SCOPES.to_vec();
+    scopes.push("traces:read");
+    let mut tokens = Map::new();
+    for user in ["alice", "bob"] {
+        tokens.insert(user.into(), spec("HS256", "hs", claims(user, &scopes)));
+    }
+    let Some(minted) = mint(test, tokens).await else {
+        return;
+    };
+    let mock = Arc::new(MockOpenAi::start().await);
+    let os = AgentOs::new()
+        .agent(assistant(&mock.base_url()))
+        .tracing(true)
+        .without_otlp()
+        .trace_export_interval(std::time::Duration::from_millis(50))
+        .authorization(
+            JwtConfig::new()
+                .verification_key(minted.key("hs.txt"))
+                .algorithm("HS256")
+                .user_isolation(true),
+        );
+    let app = spawn_with(os, mock, HookLog::default()).await;
+    let (alice, bob) = (minted.token("alice"), minted.token("bob"));
+    let (status, run) = run_agent(&app, alice, None).await;
+    assert_eq!(status, 200, "{run}");
+    let run_id = run["run_id"].as_str().unwrap();
+    let get = |path: String, token: &str| call(request(&app, Method::GET, &path, Some(token)));
+    // Spans are written in batches: wait until Alice sees her run's trace.
+    let mut trace_id = None;
+    for _ in 0..100 {
+        let (_, page) = get(format!("/traces?run_id={run_id}"), alice).await;
+        if let Some(t) = page["data"].as_array().and_then(|d| d.first()) {
+            trace_id = t["trace_id"].as_str().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let trace_id = trace_id.expect("Alice's run has a trace");
+    let (_, page) = get(format!("/traces?run_id={run_id}"), bob).await;
+    assert_eq!(
+        page["data"],
+        json!([]),
+        "Bob lists none of Alice's traces: {page}"
+    );
+    let (status, _) = get(format!("/traces/{trace_id}"), bob).await;
+    assert_eq!(status, 404, "Bob cannot fetch Alice's trace");
+    let (_, stats) = get("/trace_session_stats".into(), bob).await;
+    assert_eq!(stats["data"], json!([]), "{stats}");
+    let (status, searched) =
+        call(request(&app, Method::POST, "/traces/search", Some(bob)).json(&json!({}))).await;
+    assert_eq!((status, &searched["data"]), (200, &json!([])), "{searched}");
+    let (status, _) = get(format!("/traces/{trace_id}"), alice).await;
+    assert_eq!(status, 200);
+}

@@ -719,31 +719,12 @@ async fn a_rotated_jwks_key_works_without_a_restart() {
     );
 }
 
-/// Captures every log line the server writes.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_never_appear_in_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter("agentos=trace")
-        .with_writer(move || writer.clone())
-        .finish();
-    if tracing::subscriber::set_global_default(subscriber).is_err() {
-        panic!("another test installed a global subscriber");
-    }
+    // Every agentos line at every level, from here on (other tests' lines too: none of them
+    // carries these tokens).
+    crate::helpers::init_tracing();
+    crate::helpers::CAPTURE.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut tokens = Map::new();
     tokens.insert(
         "good".into(),
@@ -772,7 +753,8 @@ async fn tokens_never_appear_in_the_logs() {
         ))
         .await;
     }
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = String::from_utf8_lossy(&crate::helpers::CAPTURED.lock().unwrap()).into_owned();
+    crate::helpers::CAPTURE.store(false, std::sync::atomic::Ordering::Relaxed);
     assert!(
         logs.contains("Invalid token"),
         "the refusals are logged: {logs}"

@@ -24,6 +24,7 @@ mod lifecycle;
 mod memory;
 mod memory_routes;
 mod mock_openai;
+mod observability;
 mod openapi;
 #[path = "../store/backend.rs"]
 mod pg_backend;

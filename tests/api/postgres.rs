@@ -148,6 +148,7 @@ async fn on_postgres_a_replica_takes_over_what_a_dead_replica_left() {
         lease_owner: owner.clone(),
         lease_until: now() + 3_600_000,
         claimed: false,
+        trace_parent: None,
     };
     let output = json!({"input": "hi", "content_type": "str", "workflow_id": WF,
         "workflow_name": "AnalysisWorkflow", "run_id": "answered", "session_id": "s-crash",

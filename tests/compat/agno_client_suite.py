@@ -16,6 +16,7 @@ The server must serve (as `tests/agno_client.rs` sets it up):
 - the knowledge base `docs` (an offline embedder), attached to `assistant` and to
   `knowledge-agent`, whose model calls `search_knowledge_base` with the user's message and then
   answers with what the tool returned.
+- tracing on (`AgentOs::tracing(true)`), for agno's traces API.
 
 Every check is one named step. A failing step prints what was called, what was expected and
 what the server answered, and the next steps still run. Exit status 0 only if every step passed.
@@ -34,6 +35,7 @@ import httpx
 from agno.client import AgentOSClient
 from agno.db.base import SessionType
 from agno.media import File
+from agno.os.routers.traces.schemas import TraceSearchGroupBy
 
 AGENT = "assistant"
 SLOW_AGENT = "slow-assistant"
@@ -801,6 +803,73 @@ class Suite:
         info = await other.aget_config()
         expect(info.os_id, "another user reads the config")
 
+    # ------------------------------------------------------------------ traces and metrics
+
+    async def traces(self):
+        run_id = self.agent_runs[0]
+        # Spans are written in batches, about a second after they end.
+        page = None
+        for _ in range(100):
+            page = await self.client.get_traces(run_id=run_id)
+            if page.data:
+                break
+            await asyncio.sleep(0.1)
+        expect(page.data, f"no trace of run {run_id}")
+        summary = page.data[0]
+        expect_eq(summary.run_id, run_id, "trace run_id")
+        expect_eq(summary.agent_id, AGENT, "trace agent_id")
+        expect_eq(summary.session_id, self.agent_session, "trace session_id")
+        expect_eq(summary.status, "OK", "trace status")
+        expect(summary.total_spans >= 2, f"a run and its model call at least: {summary}")
+        expect_eq(page.meta.total_count, 1, "traces of the run")
+
+        detail = await self.client.get_trace(summary.trace_id)
+        expect_eq(detail.trace_id, summary.trace_id, "get_trace id")
+        expect_eq(len(detail.tree), 1, "one root: the run")
+        root = detail.tree[0]
+        expect_eq(root.type, "AGENT", "root span type")
+        kinds = [child.type for child in (root.spans or [])]
+        expect("LLM" in kinds, f"a model call under the run: {kinds}")
+        llm = next(c for c in root.spans if c.type == "LLM")
+        expect_eq(llm.metadata.get("model"), "gpt-5.2", "the model call's model")
+        node = await self.client.get_trace(summary.trace_id, span_id=llm.id)
+        expect_eq(node.id, llm.id, "get_trace(span_id=...)")
+        expect_eq(node.type, "LLM", "the span's type")
+
+        found = await self.client.search_traces(
+            filter_expr={"op": "AND", "conditions": [
+                {"op": "EQ", "key": "run_id", "value": run_id},
+                {"op": "IN", "key": "status", "values": ["OK", "ERROR"]},
+            ]},
+        )
+        expect_eq([t.trace_id for t in found.data], [summary.trace_id], "search_traces by run")
+        expect(found.data[0].tree, "search_traces answers span trees")
+        sessions = await self.client.search_traces(
+            filter_expr={"op": "EQ", "key": "agent_id", "value": AGENT},
+            group_by=TraceSearchGroupBy.SESSION,
+        )
+        expect(
+            any(s.session_id == self.agent_session for s in sessions.data),
+            f"search_traces by session lacks {self.agent_session}: {sessions.data}",
+        )
+        stats = await self.client.get_trace_session_stats(agent_id=AGENT)
+        mine = [s for s in stats.data if s.session_id == self.agent_session]
+        expect(mine, f"get_trace_session_stats lacks {self.agent_session}")
+        expect_eq(mine[0].total_traces, len(self.agent_runs), "traces of the agent session")
+
+    async def usage_metrics(self):
+        refreshed = await self.client.refresh_metrics()
+        expect(isinstance(refreshed, list) and refreshed, f"refresh_metrics answered {refreshed}")
+        today = refreshed[-1]
+        expect(today.agent_runs_count >= len(self.agent_runs), f"agent runs counted: {today}")
+        expect(today.workflow_runs_count >= 1, f"workflow runs counted: {today}")
+        expect(today.token_metrics.get("input_tokens", 0) > 0, f"tokens counted: {today}")
+        metrics = await self.client.get_metrics()
+        expect(metrics.metrics, "get_metrics answered no day")
+        expect_eq(metrics.metrics[-1].agent_runs_count, today.agent_runs_count, "get_metrics runs")
+        status = await self.client.get_metrics_refresh_status()
+        expect_eq(status.status, "completed", "refresh status")
+
     async def run(self):
         steps = [
             ("config", self.config),
@@ -818,6 +887,8 @@ class Suite:
             ("session run previews", self.run_previews),
             ("session created, then run in", self.session_created),
             ("cancelled runs stored CANCELLED", self.cancelled_runs_stored),
+            ("traces listed, fetched and searched", self.traces),
+            ("usage metrics refreshed and read", self.usage_metrics),
             ("session renamed and updated", self.rename),
             *([("another user's token sees none of it", self.other_user)] if self.jwt else []),
             ("sessions deleted", self.delete),

@@ -63,6 +63,7 @@ fn job(id: &str, run: &str, owner: &str, lease_until: i64) -> NewJob {
         lease_owner: owner.into(),
         lease_until,
         claimed: false,
+        trace_parent: None,
     }
 }
 
@@ -293,6 +294,7 @@ pub async fn a_job_stored_claimed_is_running_its_first_attempt(db: &TestDb) {
     let later = now() + HOUR;
     let claimed = NewJob {
         claimed: true,
+        trace_parent: None,
         ..job("at-once", "r1", "a", later)
     };
     finished_with(
@@ -550,6 +552,7 @@ fn memory_job(id: &str, owner: &str, lease_until: i64) -> NewJob {
         lease_owner: owner.into(),
         lease_until,
         claimed: false,
+        trace_parent: None,
     }
 }
 

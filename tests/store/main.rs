@@ -7,6 +7,7 @@ mod backend;
 mod contract;
 mod knowledge;
 mod memories;
+mod observability;
 mod service_accounts;
 mod sqlite_only;
 
@@ -128,4 +129,13 @@ async fn pgvector_ranks_when_the_extension_is_there() {
     };
     crate::knowledge::pgvector_ranks_when_the_extension_is_there(&db).await;
     db.cleanup().await;
+}
+
+/// The traces and usage domains (`observability.rs`).
+mod observability_on {
+    on_both_backends!(in observability:
+        traces_merge_their_batches_and_are_found_by_agnos_filters,
+        usage_is_counted_per_day_and_user_from_the_runs,
+        job_gauges_count_jobs_by_kind_and_state,
+    );
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// What a durable job of one kind does, given its stored payload. An `Err` is a failed
 /// attempt, retried with backoff until the job's attempts run out.
@@ -63,6 +64,10 @@ pub(crate) struct ReadyJob {
     /// `None`: the job was stored pending. It is claimed when a slot is free, and its context
     /// is read back from the claimed row, so a job waiting for a slot holds only its id.
     pub start: Option<(Slot, Start)>,
+    /// The `traceparent` of the run that made it, when tracing is on.
+    pub trace_parent: Option<String>,
+    /// When it became due (unix milliseconds): its attempt's lag is measured from here.
+    pub due_at: i64,
 }
 
 /// What a job stored claimed runs with. Neither variant is boxed: each is moved in once, and a
@@ -90,6 +95,8 @@ struct Claimed {
     hook_name: String,
     attempts: u32,
     max_attempts: u32,
+    trace_parent: Option<String>,
+    due_at: i64,
 }
 
 impl From<JobRecord> for Claimed {
@@ -99,6 +106,8 @@ impl From<JobRecord> for Claimed {
             hook_name: r.name,
             attempts: r.attempts,
             max_attempts: r.max_attempts,
+            trace_parent: r.trace_parent,
+            due_at: r.next_attempt_at,
         }
     }
 }
@@ -126,6 +135,10 @@ pub(crate) struct JobQueue {
     stopping: CancellationToken,
     /// Ids of jobs this process committed and will claim as soon as a slot frees up.
     queue: Arc<Mutex<VecDeque<String>>>,
+    /// The route of the runtime's traces, when spans are recorded.
+    route: Option<crate::telemetry::TraceRoute>,
+    /// The runtime's Prometheus registry, when on.
+    metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
 }
 
 /// At most this many committed jobs wait in memory for a slot; the rest wait in the database.
@@ -150,7 +163,20 @@ impl JobQueue {
             owner,
             stopping: CancellationToken::new(),
             queue: Arc::default(),
+            route: None,
+            metrics: None,
         }
+    }
+
+    /// Attempts open their spans in `route`'s traces and record into `metrics`.
+    pub(crate) fn with_telemetry(
+        mut self,
+        route: Option<crate::telemetry::TraceRoute>,
+        metrics: Option<Arc<crate::telemetry::metrics::Metrics>>,
+    ) -> JobQueue {
+        self.route = route;
+        self.metrics = metrics;
+        self
     }
 
     /// The lease owner name of this process.
@@ -191,6 +217,8 @@ impl JobQueue {
                             hook_name,
                             attempts: 1,
                             max_attempts,
+                            trace_parent: job.trace_parent,
+                            due_at: job.due_at,
                         };
                         this.attempt(claimed, ctx).await;
                     }
@@ -326,20 +354,28 @@ impl JobQueue {
             id: record.job_id.clone(),
             attempt: record.attempts,
         };
-        let call = std::panic::AssertUnwindSafe(handler.run(&record, info)).catch_unwind();
-        let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
-            Err(_) => Outcome::Timeout,
-            Ok(Err(panic)) => Outcome::Panic(panic_message(&panic)),
-            Ok(Ok(Err(e))) => Outcome::Error(e),
-            Ok(Ok(Ok(()))) => Outcome::Ok,
-        };
         let claimed = Claimed {
             job_id: record.job_id.clone(),
             hook_name: record.name.clone(),
             attempts: record.attempts,
             max_attempts: record.max_attempts,
+            trace_parent: record.trace_parent.clone(),
+            due_at: record.next_attempt_at,
         };
-        self.conclude(&claimed, &record.kind, outcome).await;
+        let span = self.attempt_span(&record.kind, &claimed, record.run_id.as_deref());
+        let ended = span.clone();
+        let attempt = async {
+            let call = std::panic::AssertUnwindSafe(handler.run(&record, info)).catch_unwind();
+            let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
+                Err(_) => Outcome::Timeout,
+                Ok(Err(panic)) => Outcome::Panic(panic_message(&panic)),
+                Ok(Ok(Err(e))) => Outcome::Error(e),
+                Ok(Ok(Ok(()))) => Outcome::Ok,
+            };
+            end_attempt_span(&ended, &outcome);
+            self.conclude(&claimed, &record.kind, outcome).await;
+        };
+        attempt.instrument(span).await;
     }
 
     /// Runs one claimed attempt and records how it ended.
@@ -358,19 +394,41 @@ impl JobQueue {
             id: record.job_id.clone(),
             attempt: record.attempts,
         });
-        let call = call_catching(&hook, ctx);
-        let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
-            Err(_) => Outcome::Timeout,
-            Ok(Err(panic)) => Outcome::Panic(panic),
-            Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
-            Ok(Ok(Ok(()))) => Outcome::Ok,
+        let span = self.attempt_span(HOOK_JOB_KIND, &record, Some(ctx.run_id.as_str()));
+        let ended = span.clone();
+        let attempt = async {
+            let call = call_catching(&hook, ctx);
+            let outcome = match tokio::time::timeout(self.settings.timeout, call).await {
+                Err(_) => Outcome::Timeout,
+                Ok(Err(panic)) => Outcome::Panic(panic),
+                Ok(Ok(Err(e))) => Outcome::Error(e.to_string()),
+                Ok(Ok(Ok(()))) => Outcome::Ok,
+            };
+            end_attempt_span(&ended, &outcome);
+            self.conclude(&record, HOOK_JOB_KIND, outcome).await;
         };
-        self.conclude(&record, HOOK_JOB_KIND, outcome).await;
+        match span.is_disabled() {
+            true => attempt.await,
+            false => attempt.instrument(span).await,
+        }
     }
 
     /// Records how an attempt of a job of `job_kind` ended: done, or failed (retried after
     /// a backoff) or dead when its attempts ran out.
     async fn conclude(&self, record: &Claimed, job_kind: &str, outcome: Outcome) {
+        if let Some(m) = &self.metrics {
+            let name = match &outcome {
+                Outcome::Ok => "ok",
+                Outcome::Error(_) => "error",
+                Outcome::Panic(_) => "panic",
+                Outcome::Timeout => "timeout",
+            };
+            m.count(
+                "agentos_job_attempts_total",
+                &[("kind", job_kind), ("outcome", name)],
+                1,
+            );
+        }
         let (kind, error) = match outcome {
             Outcome::Ok => {
                 self.record(&record.job_id, "done", "ok", None, 0).await;
@@ -447,5 +505,8 @@ impl JobQueue {
     }
 }
 
+mod observe;
 #[cfg(test)]
 mod tests;
+
+use observe::end_attempt_span;

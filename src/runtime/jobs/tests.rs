@@ -38,6 +38,7 @@ fn job(id: &str, kind: &'static str) -> NewJob {
         lease_owner: String::new(),
         lease_until: 0,
         claimed: false,
+        trace_parent: None,
     }
 }
 

@@ -206,6 +206,7 @@ impl Runtime {
             lease_owner: self.dispatcher.owner().to_owned(),
             lease_until: unix_millis() + super::COMMITTED_JOB_LEASE.as_millis() as i64,
             claimed: false,
+            trace_parent: None,
         };
         self.store.enqueue_jobs(vec![job]).await?;
         let size = raw.as_ref().map_or(0, |r| r.len() as i64);
@@ -232,6 +233,8 @@ impl Runtime {
         self.dispatcher.dispatch(vec![ReadyJob {
             job_id,
             start: None,
+            trace_parent: None,
+            due_at: unix_millis(),
         }]);
         Ok(match added {
             ContentAdded::Queued(record) | ContentAdded::Exists(record) => record,

@@ -12,6 +12,7 @@ impl EventStore for PgStore {
         run_id: &str,
         events: &[(i64, String)],
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("append_run_events");
         if events.is_empty() {
             return Ok(());
         }

@@ -15,19 +15,22 @@ use std::borrow::Cow;
 #[async_trait]
 impl JobStore for PgStore {
     async fn enqueue_jobs(&self, jobs: Vec<NewJob>) -> Result<(), StoreError> {
+        let _span = self.write_span("enqueue_jobs");
         if jobs.is_empty() {
             return Ok(());
         }
         let statement = sqlx::query(
             "INSERT INTO jobs (job_id, kind, name, run_id, payload, status, attempts,
                                max_attempts, next_attempt_at, lease_owner, lease_until,
-                               created_at, updated_at)
+                               created_at, updated_at, trace_parent)
              SELECT j.job_id, j.kind, j.name, j.run_id, j.payload, j.status, j.attempts,
-                    j.max_attempts, $1, j.lease_owner, j.lease_until, $1, $1
+                    j.max_attempts, $1, j.lease_owner, j.lease_until, $1, $1, j.trace_parent
              FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::bigint[])
+                         $7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::bigint[],
+                         $12::text[])
                   WITH ORDINALITY AS j(job_id, kind, name, run_id, payload, status, attempts,
-                                       max_attempts, lease_owner, lease_until, ord)
+                                       max_attempts, lease_owner, lease_until, trace_parent,
+                                       ord)
              ORDER BY j.ord",
         )
         .bind(unix_millis());
@@ -44,6 +47,7 @@ impl JobStore for PgStore {
         owner: &str,
         lease_until: i64,
     ) -> Result<Option<JobRecord>, StoreError> {
+        let _span = self.write_span("claim_job");
         let row = sqlx::query(
             "WITH claimable AS (
                  SELECT job_id FROM jobs
@@ -70,6 +74,7 @@ impl JobStore for PgStore {
         lease_until: i64,
         limit: u32,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        let _span = self.write_span("claim_due_jobs");
         let rows = sqlx::query(
             "WITH due AS (
                  SELECT job_id FROM jobs
@@ -112,6 +117,7 @@ impl JobStore for PgStore {
         job_id: &str,
         attempt: &JobAttempt,
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("finish_job_attempt");
         sqlx::query(
             "UPDATE jobs SET status = $1, outcome = $2, last_error = $3, next_attempt_at = $4,
                              lease_until = NULL, updated_at = $5,
@@ -134,6 +140,7 @@ impl JobStore for PgStore {
     }
 
     async fn retry_job(&self, job_id: &str) -> Result<Option<(bool, JobRecord)>, StoreError> {
+        let _span = self.write_span("retry_job");
         let now = unix_millis();
         let retried = sqlx::query_as(
             "UPDATE jobs SET status = 'pending', next_attempt_at = $1, lease_owner = NULL,
@@ -203,6 +210,7 @@ pub(super) struct Columns {
     max_attempts: Vec<i64>,
     lease_owner: Vec<String>,
     lease_until: Vec<i64>,
+    trace_parent: Vec<Option<String>>,
 }
 
 impl Columns {
@@ -221,12 +229,13 @@ impl Columns {
             c.run_id.push(job.run_id);
             c.payload.push(job.payload);
             c.lease_owner.push(job.lease_owner);
+            c.trace_parent.push(job.trace_parent);
         }
         c
     }
 
     /// Binds the arrays as the next parameters, in the order the `unnest` takes them: id, kind,
-    /// name, run, payload, status, attempts, max attempts, lease owner, lease end.
+    /// name, run, payload, status, attempts, max attempts, lease owner, lease end, trace parent.
     pub(super) fn bind(
         self,
         q: sqlx::query::Query<'_, Postgres, PgArguments>,
@@ -241,6 +250,7 @@ impl Columns {
             .bind(self.max_attempts)
             .bind(self.lease_owner)
             .bind(self.lease_until)
+            .bind(self.trace_parent)
     }
 }
 

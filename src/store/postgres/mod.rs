@@ -16,6 +16,8 @@ mod memories;
 mod runs;
 mod service_accounts;
 mod sessions;
+mod traces;
+mod usage;
 
 use super::{Store, StoreError};
 use async_trait::async_trait;
@@ -31,6 +33,8 @@ pub struct PgStore {
     owner_id: String,
     /// The schema of the pgvector extension, when the database has it (knowledge search).
     pgvector: Option<String>,
+    /// Told every run-path write's latency, once someone observes the store.
+    observer: std::sync::OnceLock<std::sync::Arc<dyn super::WriteObserver>>,
 }
 
 /// Connections per replica: enough for a run's writes and the job sweep to never wait on each
@@ -55,6 +59,7 @@ impl PgStore {
             pool,
             owner_id: uuid::Uuid::new_v4().to_string(),
             pgvector,
+            observer: std::sync::OnceLock::new(),
         })
     }
 
@@ -68,6 +73,11 @@ impl PgStore {
     pub fn has_pgvector(&self) -> bool {
         self.pgvector.is_some()
     }
+
+    /// A write of `operation` in progress: its span and, if observed, its latency.
+    fn write_span(&self, operation: &'static str) -> super::write_span::WriteSpan<'_> {
+        super::write_span::WriteSpan::start("postgresql", operation, self.observer.get())
+    }
 }
 
 #[async_trait]
@@ -78,6 +88,10 @@ impl Store for PgStore {
 
     fn owner_id(&self) -> &str {
         &self.owner_id
+    }
+
+    fn observe_writes(&self, observer: std::sync::Arc<dyn super::WriteObserver>) {
+        let _ = self.observer.set(observer);
     }
 
     async fn close(&self) {

@@ -19,6 +19,7 @@ impl RunStore for PgStore {
         r: &RunRecord,
         key: Option<&IdempotencyKey>,
     ) -> Result<BeginRun, StoreError> {
+        let _span = self.write_span("begin_run");
         begin::begin_run(self, s, r, key).await
     }
 
@@ -30,6 +31,7 @@ impl RunStore for PgStore {
         error: Option<&str>,
         jobs: Vec<NewJob>,
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("finish_run");
         let now = unix_millis();
         // One statement, so one round trip and its own transaction: the run's final state, and
         // its jobs only if the run was there to update.
@@ -41,14 +43,16 @@ impl RunStore for PgStore {
              new_jobs AS (
                  INSERT INTO jobs (job_id, kind, name, run_id, payload, status, attempts,
                                    max_attempts, next_attempt_at, lease_owner, lease_until,
-                                   created_at, updated_at)
+                                   created_at, updated_at, trace_parent)
                  SELECT j.job_id, j.kind, j.name, j.run_id, j.payload, j.status, j.attempts,
-                        j.max_attempts, $4, j.lease_owner, j.lease_until, $4, $4
+                        j.max_attempts, $4, j.lease_owner, j.lease_until, $4, $4,
+                        j.trace_parent
                  FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                              $11::text[], $12::bigint[], $13::bigint[], $14::text[],
-                             $15::bigint[])
+                             $15::bigint[], $16::text[])
                       WITH ORDINALITY AS j(job_id, kind, name, run_id, payload, status, attempts,
-                                           max_attempts, lease_owner, lease_until, ord)
+                                           max_attempts, lease_owner, lease_until,
+                                           trace_parent, ord)
                  WHERE EXISTS (SELECT 1 FROM finished)
                  ORDER BY j.ord)
              SELECT count(*) FROM finished",
@@ -121,6 +125,7 @@ impl RunStore for PgStore {
     }
 
     async fn start_background_run(&self, run_id: &str, request: &str) -> Result<(), StoreError> {
+        let _span = self.write_span("start_background_run");
         background::start(&self.pool, run_id, request).await
     }
 
@@ -130,6 +135,7 @@ impl RunStore for PgStore {
         checkpoint: &str,
         events: &[(i64, String)],
     ) -> Result<(), StoreError> {
+        let _span = self.write_span("checkpoint_run");
         background::checkpoint(&self.pool, run_id, checkpoint, events).await
     }
 

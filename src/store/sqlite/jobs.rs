@@ -98,8 +98,9 @@ pub(super) fn insert(conn: &Connection, jobs: &[NewJob], now: i64) -> Result<(),
     }
     let mut insert = conn.prepare_cached(
         "INSERT INTO jobs (job_id, kind, name, run_id, payload, status, attempts, max_attempts,
-                           next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           next_attempt_at, lease_owner, lease_until, created_at, updated_at,
+                           trace_parent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?;
     for job in jobs {
         let (status, attempts) = job.initial_state();
@@ -116,7 +117,8 @@ pub(super) fn insert(conn: &Connection, jobs: &[NewJob], now: i64) -> Result<(),
             job.lease_owner,
             job.lease_until,
             now,
-            now
+            now,
+            job.trace_parent
         ])?;
     }
     Ok(())

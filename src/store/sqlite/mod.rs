@@ -13,6 +13,8 @@ mod memories;
 mod runs;
 mod service_accounts;
 mod sessions;
+mod traces;
+mod usage;
 mod writer;
 
 use super::{Store, StoreError};
@@ -121,6 +123,12 @@ impl Store for SqliteStore {
 
     fn owner_id(&self) -> &str {
         &self.owner_id
+    }
+
+    fn observe_writes(&self, observer: Arc<dyn super::WriteObserver>) {
+        if let Ok(writer) = self.writer() {
+            writer.observe(observer);
+        }
     }
 
     async fn close(&self) {

@@ -99,6 +99,8 @@ struct Shared {
     runs: AtomicUsize,
     /// Transactions committed (or tried) so far.
     commits: AtomicUsize,
+    /// Told every write's latency, once someone observes the store.
+    observer: std::sync::OnceLock<Arc<dyn crate::store::WriteObserver>>,
 }
 
 impl Writer {
@@ -115,6 +117,7 @@ impl Writer {
             queued: AtomicUsize::new(0),
             runs: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
+            observer: std::sync::OnceLock::new(),
         });
         tasks.spawn(commit_idle(Arc::clone(&shared), idle_rx, tx.clone()));
         let thread = Arc::clone(&shared);
@@ -140,6 +143,12 @@ impl Writer {
         F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        let operation = crate::store::write_span::operation_of::<F>();
+        let _span = crate::store::write_span::WriteSpan::start(
+            "sqlite",
+            operation,
+            self.shared.observer.get(),
+        );
         let (answer, reply) = oneshot::channel();
         let write: Write = Box::new(Pending {
             write,
@@ -162,6 +171,11 @@ impl Writer {
             return Err(closed());
         }
         reply.await.map_err(|_| closed())?
+    }
+
+    /// Reports each write's latency to `observer` from now on.
+    pub(super) fn observe(&self, observer: Arc<dyn crate::store::WriteObserver>) {
+        let _ = self.shared.observer.set(observer);
     }
 
     /// A run began (its first write committed): the store is no longer idle once two are in

@@ -8,7 +8,9 @@
 //! here is in BENCHMARKS.md and docs/design-notes.md ("The benchmark server's allocator").
 //!
 //! Environment: as the example (`OPENAI_BASE_URL`, `AGENT_OS_PORT`, `RUST_LOG`, ...), plus
-//! jemalloc's own `MALLOC_CONF`, which overrides the options set below.
+//! jemalloc's own `MALLOC_CONF`, which overrides the options set below. Tracing is off unless
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (spans exported over OTLP, as by any `AgentOs`) or
+//! `BENCH_TRACING=1` (spans also stored for agno's `/traces`).
 
 #[allow(dead_code)]
 #[path = "../../../../examples/background_hooks_workflow.rs"]
@@ -60,11 +62,13 @@ fn bench_agent(id: &str) -> Agent {
 #[tokio::main]
 async fn main() -> Result<(), agentos::OsError> {
     seed::init();
+    let tracing = std::env::var("BENCH_TRACING").is_ok_and(|v| v == "1");
     AgentOs::new()
         .workflow(seed::analysis_workflow())
         .agent(bench_agent("bench-agent"))
         .agent(bench_agent("bench-memory").update_memory_on_run(true))
         .run_hooks_in_background(true)
+        .tracing(tracing)
         .serve("127.0.0.1:7777")
         .await
 }
