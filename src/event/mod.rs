@@ -9,13 +9,19 @@ pub use context::{AgentContext, StepIndex, WorkflowContext};
 pub(crate) use sink::EventSink;
 
 use crate::run::{
-    RunMetrics, RunOutput, StepOutput, ToolExecution, WorkflowMetrics, WorkflowRunOutput,
+    ChildRun, RunMetrics, StepOutput, TeamRunOutput, ToolExecution, WorkflowMetrics,
+    WorkflowRunOutput,
 };
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// One event of a run, in agno's names and shapes (wire spec §2.6).
+///
+/// The agent-level events of a team's leader (`ctx.team`) are agno's team events: on the wire
+/// (`to_json`, `name`) `RunStarted` is `TeamRunStarted`, `ToolCallStarted` is
+/// `TeamToolCallStarted`, and so on; the keys are `team_id`/`team_name`. `Serialize` alone
+/// gives the agent-level name.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "event")]
 #[allow(missing_docs)] // the variant fields are agno's wire keys, documented in the wire spec
@@ -57,7 +63,7 @@ pub enum RunEvent {
         content: Option<Value>,
         content_type: String,
         step_results: Vec<StepOutput>,
-        step_executor_runs: Vec<RunOutput>,
+        step_executor_runs: Vec<ChildRun>,
         metrics: Box<WorkflowMetrics>,
     },
     /// The workflow run failed.
@@ -307,6 +313,72 @@ pub enum RunEvent {
         error: String,
         tool: Box<ToolExecution>,
     },
+    /// A team run finished (a nested team's, or a team step's; a top-level team's comes from
+    /// the runtime once stored).
+    TeamRunCompleted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        content: Value,
+        content_type: String,
+        #[schema(value_type = Vec<Object>)]
+        member_responses: Vec<ChildRun>,
+        metrics: RunMetrics,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
+        session_state: Option<serde_json::Map<String, Value>>,
+    },
+    /// Tasks mode: an iteration of the leader's loop began (`iteration` counts from 1).
+    TeamTaskIterationStarted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        iteration: usize,
+        max_iterations: usize,
+    },
+    /// Tasks mode: an iteration ended.
+    TeamTaskIterationCompleted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        iteration: usize,
+        max_iterations: usize,
+        task_summary: String,
+    },
+    /// Tasks mode: the task list as it stands.
+    TeamTaskStateUpdated {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        task_summary: String,
+        goal_complete: bool,
+        #[schema(value_type = Vec<Object>)]
+        tasks: Vec<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        completion_summary: Option<String>,
+    },
+    /// Tasks mode: a task was created.
+    TeamTaskCreated {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        task_id: String,
+        title: String,
+        description: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        assignee: Option<String>,
+        status: String,
+        dependencies: Vec<String>,
+    },
+    /// Tasks mode: a task's status changed.
+    TeamTaskUpdated {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        task_id: String,
+        title: String,
+        status: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous_status: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        assignee: Option<String>,
+    },
 }
 
 impl RunEvent {
@@ -322,8 +394,62 @@ impl RunEvent {
         }
     }
 
+    /// The `TeamRunCompleted` event of a finished team run.
+    pub fn team_completed(ctx: Arc<AgentContext>, output: &TeamRunOutput) -> RunEvent {
+        RunEvent::TeamRunCompleted {
+            ctx,
+            content: output.content.clone(),
+            content_type: output.content_type.clone(),
+            member_responses: output.member_responses.clone(),
+            metrics: output.metrics.clone(),
+            session_state: output.session_state.clone(),
+        }
+    }
+
+    /// True for an agent-level event of a team's leader: its wire name is the agent-level
+    /// name with `Team` in front.
+    fn is_team_level(&self) -> bool {
+        match self {
+            RunEvent::RunStarted { ctx, .. }
+            | RunEvent::PreHookStarted { ctx, .. }
+            | RunEvent::PreHookCompleted { ctx, .. }
+            | RunEvent::ModelRequestStarted { ctx, .. }
+            | RunEvent::RunContent { ctx, .. }
+            | RunEvent::ModelRequestCompleted { ctx, .. }
+            | RunEvent::RunContentCompleted { ctx }
+            | RunEvent::PostHookStarted { ctx, .. }
+            | RunEvent::PostHookCompleted { ctx, .. }
+            | RunEvent::RunCompleted { ctx, .. }
+            | RunEvent::RunError { ctx, .. }
+            | RunEvent::RunCancelled { ctx, .. }
+            | RunEvent::ToolCallStarted { ctx, .. }
+            | RunEvent::ToolCallCompleted { ctx, .. }
+            | RunEvent::ToolCallError { ctx, .. } => ctx.team,
+            _ => false,
+        }
+    }
+
     /// The event's name: the SSE `event:` line and the JSON `"event"` key.
     pub fn name(&self) -> &'static str {
+        if self.is_team_level() {
+            return match self {
+                RunEvent::RunStarted { .. } => "TeamRunStarted",
+                RunEvent::PreHookStarted { .. } => "TeamPreHookStarted",
+                RunEvent::PreHookCompleted { .. } => "TeamPreHookCompleted",
+                RunEvent::ModelRequestStarted { .. } => "TeamModelRequestStarted",
+                RunEvent::RunContent { .. } => "TeamRunContent",
+                RunEvent::ModelRequestCompleted { .. } => "TeamModelRequestCompleted",
+                RunEvent::RunContentCompleted { .. } => "TeamRunContentCompleted",
+                RunEvent::PostHookStarted { .. } => "TeamPostHookStarted",
+                RunEvent::PostHookCompleted { .. } => "TeamPostHookCompleted",
+                RunEvent::RunCompleted { .. } => "TeamRunCompleted",
+                RunEvent::RunError { .. } => "TeamRunError",
+                RunEvent::RunCancelled { .. } => "TeamRunCancelled",
+                RunEvent::ToolCallStarted { .. } => "TeamToolCallStarted",
+                RunEvent::ToolCallCompleted { .. } => "TeamToolCallCompleted",
+                _ => "TeamToolCallError",
+            };
+        }
         match self {
             RunEvent::WorkflowStarted { .. } => "WorkflowStarted",
             RunEvent::StepStarted { .. } => "StepStarted",
@@ -360,13 +486,25 @@ impl RunEvent {
             RunEvent::ToolCallStarted { .. } => "ToolCallStarted",
             RunEvent::ToolCallCompleted { .. } => "ToolCallCompleted",
             RunEvent::ToolCallError { .. } => "ToolCallError",
+            RunEvent::TeamRunCompleted { .. } => "TeamRunCompleted",
+            RunEvent::TeamTaskIterationStarted { .. } => "TeamTaskIterationStarted",
+            RunEvent::TeamTaskIterationCompleted { .. } => "TeamTaskIterationCompleted",
+            RunEvent::TeamTaskStateUpdated { .. } => "TeamTaskStateUpdated",
+            RunEvent::TeamTaskCreated { .. } => "TeamTaskCreated",
+            RunEvent::TeamTaskUpdated { .. } => "TeamTaskUpdated",
         }
     }
 
-    /// The compact JSON payload (the SSE `data:` line).
+    /// The compact JSON payload (the SSE `data:` line), under the event's wire name.
     pub fn to_json(&self) -> String {
         // Serializing these plain structs cannot fail: every key is a string and no map has
         // non-string keys.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+        let mut json = serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"));
+        // An internally tagged enum writes its tag first: `{"event":"RunStarted",...}`.
+        const TAG: &str = "{\"event\":\"";
+        if self.is_team_level() && json.starts_with(TAG) {
+            json.insert_str(TAG.len(), "Team");
+        }
+        json
     }
 }
