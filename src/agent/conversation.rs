@@ -1,7 +1,7 @@
 //! The agent loop: the conversation with the model, one model call per round, the tool calls
 //! of each reply run concurrently and their results fed back.
 
-use super::{Agent, AgentCall};
+use super::{Agent, AgentCall, ChildTools, LoopState};
 use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
@@ -93,8 +93,13 @@ impl Agent {
         rctx: &RunContext,
         call: &AgentCall,
     ) -> ModelRequest {
+        let children = call
+            .children
+            .as_deref()
+            .map(|c| c.definitions())
+            .unwrap_or_default();
         let tool_choice = match tools_allowed {
-            _ if self.tools.is_empty() => None,
+            _ if self.tools.is_empty() && children.is_empty() => None,
             true => self.loop_settings.tool_choice.clone(),
             false => Some(json!("none")),
         };
@@ -111,7 +116,12 @@ impl Agent {
         }
         ModelRequest {
             messages: chat,
-            tools: self.tools.iter().map(|t| t.definition().clone()).collect(),
+            tools: self
+                .tools
+                .iter()
+                .map(|t| t.definition().clone())
+                .chain(children.iter().cloned())
+                .collect(),
             tool_choice,
             response_format: self
                 .loop_settings
@@ -129,6 +139,12 @@ impl Agent {
     /// ends on a reply without tool calls, or fails when the model still calls tools after
     /// `max_tool_rounds` rounds. A cancel stops it at once: between rounds, during the model
     /// call (the HTTP request is dropped) or during the tool calls (they are dropped).
+    ///
+    /// A team's leader (`call.children`) differs in four ways: its child tools get the event
+    /// sink; a cancel lets the member runs in flight end (each stored CANCELLED) instead of
+    /// dropping them; its progress is reported as each reply and each call finishes; and an
+    /// answer may not be final (tasks mode asks for more iterations), or come from a tool (a
+    /// routed member's answer). A resumed run (`call.resume`) starts where its loop stood.
     pub(super) async fn converse(
         &self,
         model: &dyn Model,
@@ -139,14 +155,59 @@ impl Agent {
     ) -> Result<Answer, Stop> {
         let Turn { rctx, call, actx } = at;
         let cancel = rctx.cancel_token();
-        // The run's input: the last message so far (history comes before it).
-        let input = messages.len().saturating_sub(1);
+        let children = call.children.as_deref();
+        let resume = call.resume.as_deref();
+        // The run's input: the user's message (history comes before it).
+        let input = messages
+            .iter()
+            .position(|m| m.role == "user" && !m.from_history)
+            .unwrap_or_else(|| messages.len().saturating_sub(1));
         let mut usage = Usage::default();
         let mut ttft = None;
         let mut rounds = 0;
+        let mut iteration = 1;
+        // A resumed run whose last reply called tools: that round's calls, those done first.
+        let mut pending = None;
+        if let Some(state) = resume {
+            usage.input_tokens = state.input_tokens;
+            usage.output_tokens = state.output_tokens;
+            rounds = state.rounds;
+            iteration = state.iteration.max(1);
+            pending = messages
+                .last()
+                .filter(|m| m.role == "assistant" && m.tool_calls.is_some())
+                .map(|m| (chat_message(m).tool_calls, state.done.clone()));
+        }
+        let mut turn_begins = resume.is_none();
         loop {
             if cancel.is_cancelled() {
                 return Err(Stop::Cancelled(String::new()));
+            }
+            if let Some((calls, done)) = pending.take() {
+                let round = Round {
+                    calls: &calls,
+                    text: "",
+                    done,
+                    usage,
+                    rounds,
+                    iteration,
+                };
+                match self.round(round, messages, output, at, sink).await? {
+                    Some(content) => {
+                        return Ok(Answer {
+                            content,
+                            usage,
+                            ttft,
+                        });
+                    }
+                    None => continue,
+                }
+            }
+            if turn_begins {
+                turn_begins = false;
+                if let Some(children) = children {
+                    children.turn_started(iteration, sink).await;
+                }
             }
             let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
             let request = self.request(messages, tools_allowed, input, rctx, call);
@@ -202,11 +263,22 @@ impl Agent {
             })
             .await;
             if let Some(content) = answer? {
-                return Ok(Answer {
-                    content,
-                    usage,
-                    ttft,
-                });
+                let next = match children {
+                    Some(children) => children.next_turn(iteration, sink).await,
+                    None => None,
+                };
+                let Some(next) = next else {
+                    return Ok(Answer {
+                        content,
+                        usage,
+                        ttft,
+                    });
+                };
+                messages.push(Message::new("user", next));
+                iteration += 1;
+                rounds = 0;
+                turn_begins = true;
+                continue;
             }
             if !tools_allowed {
                 return Err(Stop::Failed(Failure::new(
@@ -219,29 +291,136 @@ impl Agent {
                 )));
             }
             rounds += 1;
-            let outcomes = tokio::select! {
-                outcomes = self.run_tools(&reply.tool_calls, rctx, actx, sink) => outcomes,
-                () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
+            let round = Round {
+                calls: &reply.tool_calls,
+                text: &reply.content,
+                done: Vec::new(),
+                usage,
+                rounds,
+                iteration,
             };
-            for outcome in outcomes {
-                messages.push(tool_message(&outcome.execution));
-                output.tools.push(outcome.execution);
+            if let Some(content) = self.round(round, messages, output, at, sink).await? {
+                return Ok(Answer {
+                    content,
+                    usage,
+                    ttft,
+                });
             }
         }
     }
 
+    /// Runs one reply's tool calls and appends their results. `Some(content)` when a call's
+    /// result is the answer (a routed member's: the reply's text, then the result).
+    async fn round(
+        &self,
+        round: Round<'_>,
+        messages: &mut Vec<Message>,
+        output: &mut RunOutput,
+        at: Turn<'_>,
+        sink: &mut EventSink,
+    ) -> Result<Option<Value>, Stop> {
+        let Turn { rctx, call, actx } = at;
+        let cancel = rctx.cancel_token();
+        let outcomes = match call.children.as_deref() {
+            // Member runs in flight are not dropped on a cancel: they see it too, end, and are
+            // recorded CANCELLED; the round ends when they have.
+            Some(children) => {
+                let mut state = LoopState {
+                    messages: messages.clone(),
+                    tools: output.tools.clone(),
+                    done: round.done,
+                    rounds: round.rounds,
+                    iteration: round.iteration,
+                    input_tokens: round.usage.input_tokens,
+                    output_tokens: round.usage.output_tokens,
+                };
+                children.progress(&state).await;
+                let outcomes = self
+                    .run_tools(round.calls, rctx, actx, sink, Some((children, &mut state)))
+                    .await;
+                for outcome in &outcomes {
+                    messages.push(tool_message(&outcome.execution));
+                    output.tools.push(outcome.execution.clone());
+                }
+                if cancel.is_cancelled() {
+                    return Err(Stop::Cancelled(String::new()));
+                }
+                outcomes
+            }
+            None => {
+                let outcomes = tokio::select! {
+                    outcomes = self.run_tools(round.calls, rctx, actx, sink, None) => outcomes,
+                    () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
+                };
+                for outcome in &outcomes {
+                    messages.push(tool_message(&outcome.execution));
+                    output.tools.push(outcome.execution.clone());
+                }
+                outcomes
+            }
+        };
+        let stopping: Vec<&ToolOutcome> = outcomes.iter().filter(|o| o.stop).collect();
+        if stopping.is_empty() {
+            return Ok(None);
+        }
+        if let Some(error) = stopping.iter().find_map(|o| o.error.as_ref()) {
+            return Err(Stop::Failed(Failure::new(ErrorKind::Member, error.clone())));
+        }
+        let mut content = round.text.to_owned();
+        for outcome in stopping {
+            let result = outcome.execution.result.as_deref().unwrap_or_default();
+            sink.emit(|| RunEvent::RunContent {
+                ctx: actx.clone(),
+                content: Value::String(result.to_owned()),
+                content_type: "str".to_owned(),
+                workflow_agent: false,
+                reasoning_content: String::new(),
+            })
+            .await;
+            content.push_str(result);
+        }
+        Ok(Some(Value::String(content)))
+    }
+
     /// Runs one reply's tool calls concurrently. `ToolCallStarted` for each in the model's
     /// order, then `ToolCallCompleted` (and `ToolCallError` for a failure) as each ends.
-    /// Returns the outcomes in the model's order.
+    /// Returns the outcomes in the model's order. With `children` (a team's leader), their
+    /// calls get a fork of the sink, calls already in `state.done` (a resumed round) are not
+    /// made again, every other call ends at a cancel, and each call's end is reported.
     async fn run_tools(
         &self,
         calls: &[ToolCall],
         rctx: &Arc<RunContext>,
         actx: &Arc<AgentContext>,
         sink: &mut EventSink,
+        mut children: Option<(&dyn ChildTools, &mut LoopState)>,
     ) -> Vec<ToolOutcome> {
-        let prepared: Vec<_> = calls.iter().map(tool::start).collect();
-        for (execution, _) in &prepared {
+        let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();
+        let done = children
+            .as_ref()
+            .map(|(_, state)| state.done.clone())
+            .unwrap_or_default();
+        let prepared: Vec<_> = calls
+            .iter()
+            .enumerate()
+            .filter_map(
+                |(i, call)| match done.iter().find(|d| d.tool_call_id == call.id) {
+                    Some(finished) => {
+                        outcomes[i] = Some(ToolOutcome {
+                            error: finished
+                                .tool_call_error
+                                .unwrap_or(false)
+                                .then(|| finished.result.clone().unwrap_or_default()),
+                            execution: finished.clone(),
+                            stop: false,
+                        });
+                        None
+                    }
+                    None => Some((i, tool::start(call))),
+                },
+            )
+            .collect();
+        for (_, (execution, _)) in &prepared {
             sink.emit(|| RunEvent::ToolCallStarted {
                 ctx: actx.clone(),
                 tool: Box::new(execution.clone()),
@@ -249,14 +428,34 @@ impl Agent {
             .await;
         }
         let (tools, limit) = (&self.tools, self.loop_settings.tool_timeout);
+        let lead = children.as_ref().map(|(c, _)| *c);
+        let cancel = rctx.cancel_token();
         let mut running: FuturesUnordered<_> = prepared
             .into_iter()
-            .enumerate()
-            .map(|(i, (execution, args))| async move {
-                (i, tool::execute(tools, execution, args, limit, rctx).await)
+            .map(|(i, (execution, args))| {
+                let child = lead.filter(|c| c.definitions().iter().any(|d| d.name == execution.tool_name));
+                let fork = child.map(|_| sink.fork());
+                async move {
+                    let outcome = match (child, fork) {
+                        (Some(child), Some(fork)) => child.call(execution, args, fork).await,
+                        // A leader's own tool ends at a cancel, with its members.
+                        _ if lead.is_some() => {
+                            let record = execution.clone();
+                            tokio::select! {
+                                outcome = tool::execute(tools, execution, args, limit, rctx) => outcome,
+                                () = cancel.cancelled() => ToolOutcome::finished(
+                                    record,
+                                    Err("cancelled".to_owned()),
+                                    tool::started_now(),
+                                ),
+                            }
+                        }
+                        _ => tool::execute(tools, execution, args, limit, rctx).await,
+                    };
+                    (i, outcome)
+                }
             })
             .collect();
-        let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();
         while let Some((i, outcome)) = running.next().await {
             sink.emit(|| RunEvent::ToolCallCompleted {
                 ctx: actx.clone(),
@@ -273,10 +472,26 @@ impl Agent {
                 })
                 .await;
             }
+            if let Some((children, state)) = children.as_mut() {
+                state.done.push(outcome.execution.clone());
+                children.progress(state).await;
+            }
             outcomes[i] = Some(outcome);
         }
         outcomes.into_iter().flatten().collect()
     }
+}
+
+/// One reply's tool calls, and where the loop stands when they run.
+struct Round<'a> {
+    calls: &'a [ToolCall],
+    /// The reply's text (a routed member's answer comes after it).
+    text: &'a str,
+    /// Calls of this round already finished (a resumed run's).
+    done: Vec<ToolExecution>,
+    usage: Usage,
+    rounds: usize,
+    iteration: usize,
 }
 
 /// The assistant message recording a reply, its tool calls in OpenAI's shape.

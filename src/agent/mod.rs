@@ -1,9 +1,11 @@
 //! [`Agent`]: a model with instructions, tools and hooks; the agent loop that runs it once
 //! (`run.rs`, `conversation.rs`).
 
+mod children;
 mod conversation;
 mod run;
 
+pub(crate) use children::{ChildTools, LoopState};
 pub(crate) use run::{AgentCall, DeferredHook, StepPlace};
 
 use crate::hooks::{Hook, IntoHook};
@@ -49,9 +51,11 @@ pub struct Agent {
 }
 
 /// How an agent talks to its model: the tool loop's limits, the output type and the request
-/// settings.
+/// settings (and its role in a team, which its team's leader reads: kept here, boxed, to keep
+/// a step small).
 #[derive(Clone)]
 struct LoopSettings {
+    role: Option<String>,
     tool_choice: Option<Value>,
     max_tool_rounds: usize,
     tool_timeout: Duration,
@@ -94,6 +98,7 @@ impl Agent {
             history_runs: HISTORY_RUNS,
             tools: Vec::new(),
             loop_settings: Box::new(LoopSettings {
+                role: None,
                 tool_choice: None,
                 max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
                 tool_timeout: DEFAULT_TOOL_TIMEOUT,
@@ -208,6 +213,24 @@ impl Agent {
     /// `reasoning_effort`...), sent as it is; it overrides the settings above.
     pub fn request_field(mut self, key: impl Into<String>, value: Value) -> Agent {
         self.loop_settings.request_fields.insert(key.into(), value);
+        self
+    }
+
+    /// What the agent does, for the leader of a team it is a member of (agno's `role`: shown in
+    /// the leader's roster beside its id and name).
+    pub fn role(mut self, role: impl Into<String>) -> Agent {
+        self.loop_settings.role = Some(role.into());
+        self
+    }
+
+    /// The agent's role in a team, if set.
+    pub fn get_role(&self) -> Option<&str> {
+        self.loop_settings.role.as_deref()
+    }
+
+    /// Sets the output type from a schema already made (a team's, for its leader).
+    pub(crate) fn with_output_schema(mut self, schema: Option<OutputSchema>) -> Agent {
+        self.loop_settings.output_schema = schema;
         self
     }
 

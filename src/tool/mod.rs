@@ -8,7 +8,7 @@
 mod call;
 mod func;
 
-pub(crate) use call::{ToolOutcome, execute, start, summary};
+pub(crate) use call::{ToolOutcome, execute, start, started_now, summary};
 pub use func::{FnTool, NoArgs, ToolFn, tool_fn};
 
 use crate::context::RunContext;
