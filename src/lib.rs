@@ -46,6 +46,7 @@ pub mod prelude;
 mod run;
 mod runtime;
 pub mod store;
+mod team;
 mod tool;
 mod workflow;
 
@@ -60,10 +61,11 @@ pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 pub use model::{ScriptedModel, ScriptedReply};
 pub use os::{AgentOs, OsError, shutdown_signal};
 pub use run::{
-    Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics, StepOutput,
-    WorkflowMetrics, WorkflowRunOutput,
+    ChildRun, Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics,
+    StepOutput, TeamRunOutput, WorkflowMetrics, WorkflowRunOutput,
 };
 pub use run::{ToolCallMetrics, ToolExecution};
+pub use team::{Member, Team, TeamMode};
 pub use tool::{
     AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolContext, ToolError, ToolFn, tool_fn,
 };

@@ -6,6 +6,7 @@ use crate::runtime::jobs::HookSettings;
 use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};
+use crate::team::Team;
 use crate::workflow::Workflow;
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,6 +47,7 @@ pub struct AgentOs {
     id: String,
     workflows: Vec<Workflow>,
     agents: Vec<Agent>,
+    teams: Vec<Team>,
     db: Option<DbConfig>,
     hooks_in_background: bool,
     hook_settings: HookSettings,
@@ -70,6 +72,7 @@ impl std::fmt::Debug for AgentOs {
             .field("id", &self.id)
             .field("workflows", &self.workflows.len())
             .field("agents", &self.agents.len())
+            .field("teams", &self.teams.len())
             .field("db", &self.db)
             .field("hooks_in_background", &self.hooks_in_background)
             .finish_non_exhaustive()
@@ -84,6 +87,7 @@ impl AgentOs {
             id: "agentos".to_owned(),
             workflows: Vec::new(),
             agents: Vec::new(),
+            teams: Vec::new(),
             db: None,
             hooks_in_background: false,
             hook_settings: HookSettings::default(),
@@ -112,6 +116,12 @@ impl AgentOs {
     /// Serves this agent on its own (`/agents/{id}`, `POST /agents/{id}/runs`).
     pub fn agent(mut self, agent: Agent) -> AgentOs {
         self.agents.push(agent);
+        self
+    }
+
+    /// Serves this team (`/teams/{id}`, `POST /teams/{id}/runs`).
+    pub fn team(mut self, team: Team) -> AgentOs {
+        self.teams.push(team);
         self
     }
 
@@ -235,8 +245,22 @@ impl AgentOs {
                 )));
             }
         }
+        let mut team_ids = std::collections::HashSet::new();
+        for team in &self.teams {
+            if !team_ids.insert(team.get_id()) {
+                return Err(OsError::Config(format!(
+                    "two teams have the id {:?}",
+                    team.get_id()
+                )));
+            }
+        }
+        let step_teams = self.workflows.iter().flat_map(|wf| wf.teams());
+        for team in self.teams.iter().chain(step_teams) {
+            team.check().map_err(OsError::Config)?;
+        }
         let step_agents = self.workflows.iter().flat_map(|wf| wf.agents());
-        for agent in self.agents.iter().chain(step_agents) {
+        let team_agents = self.teams.iter().flat_map(|t| t.agents());
+        for agent in self.agents.iter().chain(step_agents).chain(team_agents) {
             if agent.get_model().is_none() {
                 return Err(OsError::Config(format!(
                     "agent {:?} has no model",
@@ -277,6 +301,7 @@ impl AgentOs {
                     db_id,
                     workflows: self.workflows.iter().cloned().map(Arc::new).collect(),
                     agents: self.agents.iter().cloned().map(Arc::new).collect(),
+                    teams: self.teams.iter().cloned().map(Arc::new).collect(),
                     store,
                     hooks_in_background: self.hooks_in_background,
                     hooks,

@@ -21,6 +21,7 @@ mod py_json;
 mod runs;
 pub(crate) mod serve;
 mod sessions;
+mod teams;
 mod validation;
 mod workflows;
 
@@ -42,6 +43,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(meta::router())
         .merge(info::router())
         .merge(agents::router())
+        .merge(teams::router())
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(hooks::router())

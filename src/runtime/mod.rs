@@ -30,6 +30,7 @@ use crate::agent::Agent;
 use crate::event::journal::Journal;
 use crate::kind::ComponentKind;
 use crate::store::{ResumableRun, Store};
+use crate::team::Team;
 use crate::workflow::Workflow;
 use component::Component;
 use jobs::JobQueue;
@@ -57,6 +58,7 @@ pub(crate) struct Runtime {
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
     pub agents: Vec<Arc<Agent>>,
+    pub teams: Vec<Arc<Team>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub instantiated_at: String,
@@ -85,6 +87,7 @@ pub(crate) struct RuntimeParts {
     pub db_id: String,
     pub workflows: Vec<Arc<Workflow>>,
     pub agents: Vec<Arc<Agent>>,
+    pub teams: Vec<Arc<Team>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
@@ -101,6 +104,7 @@ impl Runtime {
             db_id: parts.db_id,
             workflows: parts.workflows,
             agents: parts.agents,
+            teams: parts.teams,
             dispatcher: JobQueue::new(
                 parts.store.clone(),
                 parts.hooks,
@@ -142,12 +146,17 @@ impl Runtime {
         self.agents.iter().find(|a| a.id() == id)
     }
 
+    /// A team by id.
+    pub(crate) fn team(&self, id: &str) -> Option<&Arc<Team>> {
+        self.teams.iter().find(|t| t.get_id() == id)
+    }
+
     /// The component of `kind` with this id, if served.
     fn component(&self, kind: ComponentKind, id: &str) -> Option<Component> {
         match kind {
             ComponentKind::Workflow => self.workflow(id).cloned().map(Component::Workflow),
             ComponentKind::Agent => self.agent(id).cloned().map(Component::Agent),
-            ComponentKind::Team => None,
+            ComponentKind::Team => self.team(id).cloned().map(Component::Team),
         }
     }
 
@@ -156,7 +165,7 @@ impl Runtime {
         match kind {
             ComponentKind::Workflow => self.workflows.iter().map(|w| w.id()).collect(),
             ComponentKind::Agent => self.agents.iter().map(|a| a.id()).collect(),
-            ComponentKind::Team => Vec::new(),
+            ComponentKind::Team => self.teams.iter().map(|t| t.get_id()).collect(),
         }
     }
 

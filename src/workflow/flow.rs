@@ -32,6 +32,11 @@ pub(crate) fn run_step<'a>(
                 async move { exec::run_agent(scope, step, agent, &place, input, sink, acc).await },
             )
         }
+        StepKind::Team(team) => {
+            Box::pin(
+                async move { exec::run_team(scope, step, team, &place, input, sink, acc).await },
+            )
+        }
         StepKind::Function(f) => {
             Box::pin(async move { exec::run_function(scope, step, f, &place, input, sink).await })
         }

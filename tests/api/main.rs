@@ -20,4 +20,5 @@ mod replicas;
 mod runs;
 mod scripted;
 mod sessions;
+mod teams;
 mod tools;

@@ -1,0 +1,641 @@
+//! Tasks mode (agno's `team/task.py`, `team/_task_tools.py`): the leader keeps a task list in
+//! the session state (`_team_tasks`, agno's key and shape), creates tasks, runs them on members
+//! (`execute_task`, `execute_tasks_parallel`) and is asked to go on until the goal is met.
+
+use super::delegate::{Leading, MemberRun, string_arg};
+use super::prompt::{definition, string};
+use crate::event::{EventSink, RunEvent};
+use crate::model::ToolDefinition;
+use crate::run::{RunStatus, ToolExecution, value_text};
+use crate::tool::ToolOutcome;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// agno's session-state key of the task list.
+const TASK_LIST_KEY: &str = "_team_tasks";
+
+/// One task (agno's `Task.to_dict()`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Task {
+    id: String,
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "pending")]
+    status: String,
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    parent_id: Option<String>,
+    #[serde(default)]
+    dependencies: Vec<String>,
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default)]
+    notes: Vec<String>,
+    #[serde(default)]
+    created_at: f64,
+}
+
+fn pending() -> String {
+    "pending".to_owned()
+}
+
+/// agno's `TaskList.to_dict()`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct TaskList {
+    #[serde(default)]
+    tasks: Vec<Task>,
+    #[serde(default)]
+    goal_complete: bool,
+    #[serde(default)]
+    completion_summary: Option<String>,
+}
+
+impl TaskList {
+    fn get(&self, id: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Task> {
+        self.tasks.iter_mut().find(|t| t.id == id)
+    }
+
+    fn is_blocked(&self, task: &Task) -> bool {
+        task.dependencies
+            .iter()
+            .any(|dep| self.get(dep).is_none_or(|d| d.status != "completed"))
+    }
+
+    fn has_failed_dependency(&self, task: &Task) -> bool {
+        task.dependencies
+            .iter()
+            .any(|dep| self.get(dep).is_some_and(|d| d.status == "failed"))
+    }
+
+    /// agno's `_update_blocked_statuses`: pending tasks with unfinished dependencies are
+    /// blocked, blocked ones whose dependencies completed are pending again, and a task whose
+    /// dependency failed fails too.
+    fn update_blocked(&mut self) {
+        for i in 0..self.tasks.len() {
+            let task = self.tasks[i].clone();
+            let status = match task.status.as_str() {
+                "blocked" if self.has_failed_dependency(&task) => Some("failed"),
+                "blocked" if !self.is_blocked(&task) => Some("pending"),
+                "pending" if self.is_blocked(&task) => Some("blocked"),
+                _ => None,
+            };
+            if let Some(status) = status {
+                let t = &mut self.tasks[i];
+                if status == "failed" {
+                    t.result = Some("Automatically failed: a dependency failed.".to_owned());
+                }
+                t.status = status.to_owned();
+            }
+        }
+    }
+
+    fn all_terminal(&self) -> bool {
+        !self.tasks.is_empty()
+            && self
+                .tasks
+                .iter()
+                .all(|t| t.status == "completed" || t.status == "failed")
+    }
+
+    /// agno's `get_summary_string`.
+    fn summary(&self) -> String {
+        if self.tasks.is_empty() {
+            return "No tasks created yet.".to_owned();
+        }
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for t in &self.tasks {
+            match counts.iter_mut().find(|(s, _)| *s == t.status) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((t.status.clone(), 1)),
+            }
+        }
+        let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let mut lines = vec![format!(
+            "Tasks ({} total: {}):",
+            self.tasks.len(),
+            parts.join(", ")
+        )];
+        for t in &self.tasks {
+            let assignee = match &t.assignee {
+                Some(a) if !a.is_empty() => format!(" (assigned: {a})"),
+                _ => " (unassigned)".to_owned(),
+            };
+            lines.push(format!(
+                "  [{}] {} - {}{assignee}",
+                t.id,
+                t.title,
+                t.status.to_uppercase()
+            ));
+            if !t.dependencies.is_empty() {
+                lines.push(format!("      Depends on: {:?}", t.dependencies));
+            }
+            if let Some(result) = &t.result {
+                let preview: String = match result.chars().count() > 200 {
+                    true => format!("{}...", result.chars().take(200).collect::<String>()),
+                    false => result.clone(),
+                };
+                lines.push(format!("      Result: {preview}"));
+            }
+            for note in t.notes.iter().rev().take(3).rev() {
+                lines.push(format!("      Note: {note}"));
+            }
+        }
+        if self.goal_complete
+            && let Some(summary) = &self.completion_summary
+        {
+            lines.push(format!("\nGoal marked complete: {summary}"));
+        }
+        lines.join("\n")
+    }
+
+    /// agno's `TaskData` of each task, for `TeamTaskStateUpdated`.
+    fn task_data(&self) -> Vec<Value> {
+        self.tasks
+            .iter()
+            .map(|t| {
+                json!({"id": t.id, "title": t.title, "description": t.description,
+                       "status": t.status, "assignee": t.assignee,
+                       "dependencies": t.dependencies, "result": t.result})
+            })
+            .collect()
+    }
+}
+
+impl Leading {
+    /// Reads, changes and stores the task list in one step (the session state's lock).
+    fn with_tasks<R>(&self, f: impl FnOnce(&mut TaskList) -> R) -> R {
+        self.rctx.session_state.update(|state| {
+            let mut list: TaskList = state
+                .get(TASK_LIST_KEY)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
+            list.update_blocked();
+            let out = f(&mut list);
+            list.update_blocked();
+            if let Ok(value) = serde_json::to_value(&list) {
+                state.insert(TASK_LIST_KEY.to_owned(), value);
+            }
+            out
+        })
+    }
+
+    fn read_tasks(&self) -> TaskList {
+        self.with_tasks(|list| list.clone())
+    }
+
+    async fn task_updated(
+        &self,
+        sink: &mut EventSink,
+        task: &Task,
+        previous: &str,
+        with_result: bool,
+    ) {
+        let ctx = self.event_context();
+        sink.emit(|| RunEvent::TeamTaskUpdated {
+            ctx,
+            task_id: task.id.clone(),
+            title: task.title.clone(),
+            status: task.status.clone(),
+            previous_status: Some(previous.to_owned()),
+            result: task.result.clone().filter(|_| with_result),
+            assignee: task.assignee.clone().filter(|a| !a.is_empty()),
+        })
+        .await;
+    }
+
+    /// Records what a member's run did to task `id`; returns the line the leader reads and
+    /// whether it failed.
+    fn task_finished(&self, id: &str, done: &MemberRun) -> (Task, Result<String, String>) {
+        self.with_tasks(|list| {
+            let Some(task) = list.get_mut(id) else {
+                return (
+                    placeholder(id),
+                    Err(format!("Task with ID '{id}' not found.")),
+                );
+            };
+            let content = value_text(done.run.content());
+            let line = if done.run.status() == RunStatus::Cancelled {
+                if !content.is_empty() {
+                    task.result = Some(content);
+                }
+                Err(format!("Task [{id}] was cancelled."))
+            } else if let Some(failure) = &done.failure {
+                task.status = "failed".to_owned();
+                task.result = Some(failure.message.clone());
+                Err(format!("Task [{id}] failed: {}", failure.message))
+            } else if !content.is_empty() {
+                task.status = "completed".to_owned();
+                task.result = Some(content.clone());
+                Ok(format!("Task [{id}] completed. Result: {content}"))
+            } else {
+                task.status = "completed".to_owned();
+                task.result = Some("No content returned".to_owned());
+                Ok(format!("Task [{id}] completed with no content."))
+            };
+            (task.clone(), line)
+        })
+    }
+}
+
+fn placeholder(id: &str) -> Task {
+    Task {
+        id: id.to_owned(),
+        title: String::new(),
+        description: String::new(),
+        status: pending(),
+        assignee: None,
+        parent_id: None,
+        dependencies: Vec::new(),
+        result: None,
+        notes: Vec::new(),
+        created_at: 0.0,
+    }
+}
+
+/// The task tools, with agno's names, descriptions and parameters.
+pub(super) fn definitions() -> Vec<ToolDefinition> {
+    let list = |d: &str| json!({"type": "array", "items": {"type": "string"}, "description": d});
+    vec![
+        definition(
+            "create_task",
+            "Create a new task for the team to work on.",
+            json!({
+                "title": string("(str) A short, actionable title for the task."),
+                "description": string("(str) Detailed description of what needs to be done."),
+                "assignee": string("(str) The member_id to assign this task to. Must be a valid member_id."),
+                "depends_on": list("(list, optional) List of task IDs that must complete before this task can start."),
+            }),
+            &["title"],
+        ),
+        definition(
+            "update_task_status",
+            "Update the status of a task. Use this to mark tasks you handle yourself as completed.",
+            json!({
+                "task_id": string("(str) The ID of the task to update."),
+                "status": string("(str) New status. One of: pending, in_progress, completed, failed."),
+                "result": string("(str, optional) The result or outcome of the task (when completing)."),
+            }),
+            &["task_id", "status"],
+        ),
+        definition(
+            "list_tasks",
+            "List all tasks with their current status, assignees, and dependencies.",
+            json!({}),
+            &[],
+        ),
+        definition(
+            "add_task_note",
+            "Add a note to a task for tracking progress or communicating context.",
+            json!({
+                "task_id": string("(str) The ID of the task."),
+                "note": string("(str) The note to add."),
+            }),
+            &["task_id", "note"],
+        ),
+        definition(
+            "mark_all_complete",
+            "Signal that the overall goal has been achieved. Call this when all tasks are done.",
+            json!({"summary": string("(str) A summary of the work done and the final outcome.")}),
+            &["summary"],
+        ),
+        definition(
+            "execute_task",
+            "Execute a task by delegating it to a team member. The member will receive the task\ndescription and return a result.",
+            json!({
+                "task_id": string("(str) The ID of the task to execute."),
+                "member_id": string("(str) The ID of the member to execute the task."),
+            }),
+            &["task_id", "member_id"],
+        ),
+        definition(
+            "execute_tasks_parallel",
+            "Execute multiple independent tasks in parallel by delegating each to its assigned member.\nAll tasks must be pending with no unresolved dependencies.",
+            json!({"task_ids": list("(list) List of task IDs to execute concurrently.")}),
+            &["task_ids"],
+        ),
+    ]
+}
+
+/// Runs one task tool call.
+pub(super) async fn call(
+    lead: &Leading,
+    execution: ToolExecution,
+    args: Value,
+    mut sink: EventSink,
+    started: (f64, Instant),
+) -> ToolOutcome {
+    let result = match execution.tool_name.as_str() {
+        "create_task" => create_task(lead, &args, &mut sink).await,
+        "update_task_status" => update_task_status(lead, &args, &mut sink).await,
+        "list_tasks" => Ok(lead.read_tasks().summary()),
+        "add_task_note" => add_task_note(lead, &args),
+        "mark_all_complete" => string_arg(&args, "summary").map(|summary| {
+            lead.with_tasks(|list| {
+                list.goal_complete = true;
+                list.completion_summary = Some(summary.clone());
+            });
+            format!("Goal marked as complete. Summary: {summary}")
+        }),
+        "execute_task" => execute_task(lead, &args, sink).await,
+        "execute_tasks_parallel" => execute_tasks_parallel(lead, &args, sink).await,
+        other => Err(format!("tool {other} not found")),
+    };
+    ToolOutcome::finished(execution, result, started)
+}
+
+async fn create_task(lead: &Leading, args: &Value, sink: &mut EventSink) -> Result<String, String> {
+    let title = string_arg(args, "title")?;
+    let description = string_arg(args, "description").unwrap_or_default();
+    let assignee = string_arg(args, "assignee").unwrap_or_default();
+    let depends_on: Vec<String> = args
+        .get("depends_on")
+        .and_then(Value::as_array)
+        .map(|deps| deps.iter().map(value_text).collect())
+        .unwrap_or_default();
+    let created = lead.with_tasks(|list| {
+        let key = title.trim().to_lowercase();
+        if let Some(existing) = list.tasks.iter().find(|t| t.title.trim().to_lowercase() == key) {
+            return Err(format!(
+                "Task already exists: [{}] {} (status: {}). Use this task instead of creating a duplicate.",
+                existing.id, existing.title, existing.status
+            ));
+        }
+        let mut id = uuid::Uuid::new_v4().to_string();
+        id.truncate(8);
+        list.tasks.push(Task {
+            id: id.clone(),
+            title: title.clone(),
+            description,
+            status: pending(),
+            assignee: Some(assignee),
+            parent_id: None,
+            dependencies: depends_on,
+            result: None,
+            notes: Vec::new(),
+            created_at: chrono::Utc::now().timestamp_micros() as f64 / 1e6,
+        });
+        list.update_blocked();
+        Ok(list.get(&id).cloned().unwrap_or_else(|| placeholder(&id)))
+    });
+    let task = match created {
+        Ok(task) => task,
+        // agno answers a duplicate title as a plain result, not an error.
+        Err(existing) => return Ok(existing),
+    };
+    let ctx = lead.event_context();
+    sink.emit(|| RunEvent::TeamTaskCreated {
+        ctx,
+        task_id: task.id.clone(),
+        title: task.title.clone(),
+        description: task.description.clone(),
+        assignee: task.assignee.clone().filter(|a| !a.is_empty()),
+        status: task.status.clone(),
+        dependencies: task.dependencies.clone(),
+    })
+    .await;
+    Ok(format!(
+        "Task created: [{}] {} (status: {})",
+        task.id, task.title, task.status
+    ))
+}
+
+async fn update_task_status(
+    lead: &Leading,
+    args: &Value,
+    sink: &mut EventSink,
+) -> Result<String, String> {
+    let id = string_arg(args, "task_id")?;
+    let status = string_arg(args, "status")?;
+    if status == "blocked" {
+        return Err("Cannot manually set status to 'blocked'. Blocked status is managed automatically based on task dependencies.".to_owned());
+    }
+    if !["pending", "in_progress", "completed", "failed"].contains(&status.as_str()) {
+        return Err(format!(
+            "Invalid status '{status}'. Must be one of: pending, in_progress, completed, failed."
+        ));
+    }
+    let result = string_arg(args, "result").ok();
+    let updated = lead.with_tasks(|list| {
+        let task = list.get_mut(&id)?;
+        let previous = task.status.clone();
+        task.status = status.clone();
+        if let Some(result) = result {
+            task.result = Some(result);
+        }
+        Some((previous, task.clone()))
+    });
+    let Some((previous, task)) = updated else {
+        return Err(format!("Task with ID '{id}' not found."));
+    };
+    let terminal = task.status == "completed" || task.status == "failed";
+    lead.task_updated(sink, &task, &previous, terminal).await;
+    Ok(format!(
+        "Task [{}] '{}' updated to {}.",
+        task.id, task.title, task.status
+    ))
+}
+
+fn add_task_note(lead: &Leading, args: &Value) -> Result<String, String> {
+    let id = string_arg(args, "task_id")?;
+    let note = string_arg(args, "note")?;
+    lead.with_tasks(|list| match list.get_mut(&id) {
+        Some(task) => {
+            task.notes.push(note);
+            Ok(format!("Note added to task [{}].", task.id))
+        }
+        None => Err(format!("Task with ID '{id}' not found.")),
+    })
+}
+
+async fn execute_task(lead: &Leading, args: &Value, mut sink: EventSink) -> Result<String, String> {
+    let id = string_arg(args, "task_id")?;
+    let member_id = string_arg(args, "member_id")?;
+    let Some(task) = lead.read_tasks().get(&id).cloned() else {
+        return Err(format!("Task with ID '{id}' not found."));
+    };
+    if task.status != "pending" && task.status != "in_progress" {
+        return Err(format!(
+            "Task [{id}] is {} and cannot be executed.",
+            task.status
+        ));
+    }
+    let Some(member) = lead.team.find_member(&member_id) else {
+        return Err(format!(
+            "Member with ID {member_id} not found. Available members:\n{}",
+            lead.team.roster(0)
+        ));
+    };
+    let started = lead.with_tasks(|list| {
+        let t = list.get_mut(&id)?;
+        let previous = t.status.clone();
+        t.status = "in_progress".to_owned();
+        t.assignee = Some(member_id.clone());
+        Some((previous, t.clone()))
+    });
+    if let Some((previous, t)) = &started {
+        lead.task_updated(&mut sink, t, previous, false).await;
+    }
+    let description = match task.description.is_empty() {
+        true => task.title.clone(),
+        false => task.description.clone(),
+    };
+    let done = lead
+        .run_member(member, &description, true, sink.fork())
+        .await;
+    let (task, line) = lead.task_finished(&id, &done);
+    if task.status != "in_progress" {
+        lead.task_updated(&mut sink, &task, "in_progress", true)
+            .await;
+    }
+    line
+}
+
+async fn execute_tasks_parallel(
+    lead: &Leading,
+    args: &Value,
+    mut sink: EventSink,
+) -> Result<String, String> {
+    let ids: Vec<String> = args
+        .get("task_ids")
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().map(value_text).collect())
+        .ok_or("invalid arguments: missing `task_ids`")?;
+    let list = lead.read_tasks();
+    let mut runs = Vec::new();
+    for id in &ids {
+        let Some(task) = list.get(id) else {
+            return Err(format!("Task '{id}' not found."));
+        };
+        if task.status != "pending" && task.status != "in_progress" {
+            return Err(format!("Task [{id}] is {}, cannot execute.", task.status));
+        }
+        let Some(assignee) = task.assignee.clone().filter(|a| !a.is_empty()) else {
+            return Err(format!(
+                "Task [{id}] has no assignee. Assign a member_id first."
+            ));
+        };
+        let Some(member) = lead.team.find_member(&assignee) else {
+            return Err(format!("Member '{assignee}' not found for task [{id}]."));
+        };
+        runs.push((task.clone(), member));
+    }
+    if runs.is_empty() {
+        return Ok("No valid tasks to execute.".to_owned());
+    }
+    for (task, _) in &runs {
+        let previous = lead.with_tasks(|list| {
+            let t = list.get_mut(&task.id)?;
+            let previous = t.status.clone();
+            t.status = "in_progress".to_owned();
+            Some((previous, t.clone()))
+        });
+        if let Some((previous, t)) = previous {
+            lead.task_updated(&mut sink, &t, &previous, false).await;
+        }
+    }
+    let finished = futures::future::join_all(runs.iter().map(|(task, member)| {
+        let description = match task.description.is_empty() {
+            true => task.title.clone(),
+            false => task.description.clone(),
+        };
+        let fork = sink.fork();
+        async move {
+            (
+                task.id.clone(),
+                lead.run_member(member, &description, true, fork).await,
+            )
+        }
+    }))
+    .await;
+    let mut lines = Vec::new();
+    let mut failed = 0;
+    for (id, done) in &finished {
+        let (task, line) = lead.task_finished(id, done);
+        lead.task_updated(&mut sink, &task, "in_progress", true)
+            .await;
+        match line {
+            Ok(line) => lines.push(line),
+            Err(line) => {
+                failed += 1;
+                lines.push(line);
+            }
+        }
+    }
+    match failed == finished.len() {
+        true => Err(lines.join("\n")),
+        false => Ok(lines.join("\n")),
+    }
+}
+
+/// `TeamTaskIterationStarted`.
+pub(super) async fn iteration_started(lead: &Leading, iteration: usize, sink: &mut EventSink) {
+    let ctx = lead.event_context();
+    sink.emit(|| RunEvent::TeamTaskIterationStarted {
+        ctx,
+        iteration,
+        max_iterations: lead.team.options.max_iterations,
+    })
+    .await;
+}
+
+/// The end of an iteration: the task list's state (`TeamTaskStateUpdated`,
+/// `TeamTaskIterationCompleted`), then agno's termination rules: the goal was marked complete,
+/// every task completed, a run without tasks answered twice without tool calls, or the
+/// iterations ran out. Otherwise the leader is shown the list and asked to go on.
+pub(super) async fn next_turn(
+    lead: &Leading,
+    iteration: usize,
+    sink: &mut EventSink,
+) -> Option<String> {
+    let list = lead.read_tasks();
+    let summary = list.summary();
+    let max_iterations = lead.team.options.max_iterations;
+    let ctx = lead.event_context();
+    sink.emit(|| RunEvent::TeamTaskStateUpdated {
+        ctx: ctx.clone(),
+        task_summary: summary.clone(),
+        goal_complete: list.goal_complete,
+        tasks: list.task_data(),
+        completion_summary: list.completion_summary.clone(),
+    })
+    .await;
+    sink.emit(|| RunEvent::TeamTaskIterationCompleted {
+        ctx,
+        iteration,
+        max_iterations,
+        task_summary: summary.clone(),
+    })
+    .await;
+    if list.goal_complete {
+        return None;
+    }
+    if list.all_terminal() && list.tasks.iter().all(|t| t.status != "failed") {
+        return None;
+    }
+    {
+        let mut shared = lead.lock();
+        match (list.tasks.is_empty(), shared.calls) {
+            (true, 0) => shared.idle_turns += 1,
+            _ => shared.idle_turns = 0,
+        }
+        if shared.idle_turns >= 2 {
+            return None;
+        }
+    }
+    if iteration >= max_iterations {
+        tracing::warn!(team = %lead.team.id, "reached max_iterations ({max_iterations}) without completing all tasks");
+        return None;
+    }
+    Some(format!(
+        "<current_task_state>\n{summary}\n</current_task_state>\n\n\
+Continue working on the tasks. Create, execute, or update tasks as needed. \
+When the goal is met, write your answer and call `mark_all_complete`."
+    ))
+}
