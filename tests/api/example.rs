@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// `target/<profile>/examples/background_hooks_workflow`, built by `cargo test`.
-pub(crate) fn example_binary() -> PathBuf {
+/// `target/<profile>/examples/<name>`, built by `cargo test`.
+pub(crate) fn named_example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/api-<hash>
     exe.parent()
         .unwrap()
         .parent()
         .unwrap()
         .join("examples")
-        .join("background_hooks_workflow")
+        .join(name)
 }
 
 pub(crate) struct Example {
@@ -47,8 +47,17 @@ pub(crate) fn free_port() -> u16 {
 
 /// Starts the example with `dir` as its working directory (its database is `dir/tmp/workflow.db`).
 pub(crate) async fn start_example_in(dir: tempfile::TempDir, envs: &[(&str, String)]) -> Example {
+    start_named_example_in("background_hooks_workflow", dir, envs).await
+}
+
+/// Starts the example `name` with `dir` as its working directory.
+pub(crate) async fn start_named_example_in(
+    name: &str,
+    dir: tempfile::TempDir,
+    envs: &[(&str, String)],
+) -> Example {
     let port = free_port();
-    let mut cmd = Command::new(example_binary());
+    let mut cmd = Command::new(named_example_binary(name));
     cmd.current_dir(dir.path())
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
