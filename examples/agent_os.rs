@@ -101,14 +101,17 @@ fn offline_leader() -> ScriptedModel {
 
 /// The research team: a leader coordinating a Researcher and a Writer.
 fn research_team() -> Team {
-    let (leader, members): (Arc<dyn Model>, fn() -> Arc<dyn Model>) =
-        match OpenAIChat::configured_from_env() {
-            true => (seed::model("gpt-5.2"), || seed::model("gpt-5.2")),
-            false => (
-                Arc::new(offline_leader()),
-                || Arc::new(ScriptedModel::new()),
-            ),
-        };
+    let online = OpenAIChat::configured_from_env();
+    let leader: Arc<dyn Model> = match online {
+        true => seed::model("gpt-5.2"),
+        false => Arc::new(offline_leader()),
+    };
+    let members = || -> Arc<dyn Model> {
+        match online {
+            true => seed::model("gpt-5.2"),
+            false => Arc::new(ScriptedModel::new()),
+        }
+    };
     let researcher = Agent::new("Researcher")
         .shared_model(members())
         .role("Finds the key facts about a topic")

@@ -3,8 +3,8 @@
 //! through the team's sink; their outputs, hooks and interactions are collected here); the
 //! leader's loop reports its progress, which a background run checkpoints.
 
-use super::run::{TeamCall, TeamCheckpoint, TeamHistory, TeamProgress};
-use super::{Member, Team, TeamMode, tasks};
+use super::call::{Interaction, TeamCall, TeamCheckpoint, TeamHistory, TeamProgress};
+use super::{Member, Team, TeamMode};
 use crate::agent::{AgentCall, ChildTools, DeferredHook, LoopState};
 use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink};
@@ -13,18 +13,9 @@ use crate::outcome::Failure;
 use crate::run::{ChildRun, RunStatus, ToolExecution, value_text};
 use crate::tool::{ToolOutcome, started_now};
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-
-/// A member's turn in this run, as `share_member_interactions` shows it to the next members.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Interaction {
-    member_name: String,
-    task: String,
-    response: String,
-}
 
 /// What the members of a run have left so far.
 #[derive(Debug, Default)]
@@ -332,7 +323,7 @@ impl ChildTools for Leading {
                     self.delegate_to_members(execution, args, sink, started)
                         .await
                 }
-                _ => tasks::call(self, execution, args, sink, started).await,
+                _ => self.task_call(execution, args, sink, started).await,
             }
         })
     }
@@ -345,7 +336,7 @@ impl ChildTools for Leading {
         Box::pin(async move {
             self.lock().calls = 0;
             if self.team.options.mode == TeamMode::Tasks {
-                tasks::iteration_started(self, iteration, sink).await;
+                self.iteration_started(iteration, sink).await;
             }
         })
     }
@@ -357,7 +348,7 @@ impl ChildTools for Leading {
     ) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
             match self.team.options.mode {
-                TeamMode::Tasks => tasks::next_turn(self, iteration, sink).await,
+                TeamMode::Tasks => self.next_task_turn(iteration, sink).await,
                 _ => None,
             }
         })

@@ -4,12 +4,14 @@
 //! the members as child runs. `prompt.rs` builds the leader's system message as agno does,
 //! `run.rs` runs the team once.
 
+mod call;
 mod delegate;
 mod prompt;
 mod run;
 mod tasks;
 
-pub(crate) use run::{TeamCall, TeamCheckpoint, TeamHistory, TeamProgress, last_event};
+pub(crate) use call::{TeamCall, TeamCheckpoint, TeamHistory, TeamProgress};
+pub(crate) use run::last_event;
 
 use crate::agent::{Agent, slug};
 use crate::model::Model;

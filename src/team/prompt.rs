@@ -183,7 +183,7 @@ the members inside it.\n",
             return Vec::new();
         }
         match self.options.mode {
-            TeamMode::Tasks => super::tasks::definitions(),
+            TeamMode::Tasks => task_definitions(),
             TeamMode::Broadcast => vec![definition(
                 "delegate_task_to_members",
                 "Use this function to send one task to every member agent and return their responses.\n\
@@ -207,12 +207,12 @@ One call reaches all members; do not call it once per member.",
 }
 
 /// A string parameter with agno's description (`(type) text`).
-pub(super) fn string(description: &str) -> Value {
+fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
 
 /// A tool definition: name, description and an object schema of these properties.
-pub(super) fn definition(
+fn definition(
     name: &str,
     description: &str,
     properties: Value,
@@ -227,4 +227,68 @@ pub(super) fn definition(
             "required": required,
         }),
     }
+}
+
+/// The task tools, with agno's names, descriptions and parameters.
+fn task_definitions() -> Vec<ToolDefinition> {
+    let list = |d: &str| json!({"type": "array", "items": {"type": "string"}, "description": d});
+    vec![
+        definition(
+            "create_task",
+            "Create a new task for the team to work on.",
+            json!({
+                "title": string("(str) A short, actionable title for the task."),
+                "description": string("(str) Detailed description of what needs to be done."),
+                "assignee": string("(str) The member_id to assign this task to. Must be a valid member_id."),
+                "depends_on": list("(list, optional) List of task IDs that must complete before this task can start."),
+            }),
+            &["title"],
+        ),
+        definition(
+            "update_task_status",
+            "Update the status of a task. Use this to mark tasks you handle yourself as completed.",
+            json!({
+                "task_id": string("(str) The ID of the task to update."),
+                "status": string("(str) New status. One of: pending, in_progress, completed, failed."),
+                "result": string("(str, optional) The result or outcome of the task (when completing)."),
+            }),
+            &["task_id", "status"],
+        ),
+        definition(
+            "list_tasks",
+            "List all tasks with their current status, assignees, and dependencies.",
+            json!({}),
+            &[],
+        ),
+        definition(
+            "add_task_note",
+            "Add a note to a task for tracking progress or communicating context.",
+            json!({
+                "task_id": string("(str) The ID of the task."),
+                "note": string("(str) The note to add."),
+            }),
+            &["task_id", "note"],
+        ),
+        definition(
+            "mark_all_complete",
+            "Signal that the overall goal has been achieved. Call this when all tasks are done.",
+            json!({"summary": string("(str) A summary of the work done and the final outcome.")}),
+            &["summary"],
+        ),
+        definition(
+            "execute_task",
+            "Execute a task by delegating it to a team member. The member will receive the task\ndescription and return a result.",
+            json!({
+                "task_id": string("(str) The ID of the task to execute."),
+                "member_id": string("(str) The ID of the member to execute the task."),
+            }),
+            &["task_id", "member_id"],
+        ),
+        definition(
+            "execute_tasks_parallel",
+            "Execute multiple independent tasks in parallel by delegating each to its assigned member.\nAll tasks must be pending with no unresolved dependencies.",
+            json!({"task_ids": list("(list) List of task IDs to execute concurrently.")}),
+            &["task_ids"],
+        ),
+    ]
 }

@@ -3,9 +3,7 @@
 //! (`execute_task`, `execute_tasks_parallel`) and is asked to go on until the goal is met.
 
 use super::delegate::{Leading, MemberRun, string_arg};
-use super::prompt::{definition, string};
 use crate::event::{EventSink, RunEvent};
-use crate::model::ToolDefinition;
 use crate::run::{RunStatus, ToolExecution, value_text};
 use crate::tool::ToolOutcome;
 use serde::{Deserialize, Serialize};
@@ -259,95 +257,34 @@ fn placeholder(id: &str) -> Task {
     }
 }
 
-/// The task tools, with agno's names, descriptions and parameters.
-pub(super) fn definitions() -> Vec<ToolDefinition> {
-    let list = |d: &str| json!({"type": "array", "items": {"type": "string"}, "description": d});
-    vec![
-        definition(
-            "create_task",
-            "Create a new task for the team to work on.",
-            json!({
-                "title": string("(str) A short, actionable title for the task."),
-                "description": string("(str) Detailed description of what needs to be done."),
-                "assignee": string("(str) The member_id to assign this task to. Must be a valid member_id."),
-                "depends_on": list("(list, optional) List of task IDs that must complete before this task can start."),
+impl Leading {
+    /// Runs one task tool call.
+    pub(super) async fn task_call(
+        &self,
+        execution: ToolExecution,
+        args: Value,
+        mut sink: EventSink,
+        started: (f64, Instant),
+    ) -> ToolOutcome {
+        let lead = self;
+        let result = match execution.tool_name.as_str() {
+            "create_task" => create_task(lead, &args, &mut sink).await,
+            "update_task_status" => update_task_status(lead, &args, &mut sink).await,
+            "list_tasks" => Ok(lead.read_tasks().summary()),
+            "add_task_note" => add_task_note(lead, &args),
+            "mark_all_complete" => string_arg(&args, "summary").map(|summary| {
+                lead.with_tasks(|list| {
+                    list.goal_complete = true;
+                    list.completion_summary = Some(summary.clone());
+                });
+                format!("Goal marked as complete. Summary: {summary}")
             }),
-            &["title"],
-        ),
-        definition(
-            "update_task_status",
-            "Update the status of a task. Use this to mark tasks you handle yourself as completed.",
-            json!({
-                "task_id": string("(str) The ID of the task to update."),
-                "status": string("(str) New status. One of: pending, in_progress, completed, failed."),
-                "result": string("(str, optional) The result or outcome of the task (when completing)."),
-            }),
-            &["task_id", "status"],
-        ),
-        definition(
-            "list_tasks",
-            "List all tasks with their current status, assignees, and dependencies.",
-            json!({}),
-            &[],
-        ),
-        definition(
-            "add_task_note",
-            "Add a note to a task for tracking progress or communicating context.",
-            json!({
-                "task_id": string("(str) The ID of the task."),
-                "note": string("(str) The note to add."),
-            }),
-            &["task_id", "note"],
-        ),
-        definition(
-            "mark_all_complete",
-            "Signal that the overall goal has been achieved. Call this when all tasks are done.",
-            json!({"summary": string("(str) A summary of the work done and the final outcome.")}),
-            &["summary"],
-        ),
-        definition(
-            "execute_task",
-            "Execute a task by delegating it to a team member. The member will receive the task\ndescription and return a result.",
-            json!({
-                "task_id": string("(str) The ID of the task to execute."),
-                "member_id": string("(str) The ID of the member to execute the task."),
-            }),
-            &["task_id", "member_id"],
-        ),
-        definition(
-            "execute_tasks_parallel",
-            "Execute multiple independent tasks in parallel by delegating each to its assigned member.\nAll tasks must be pending with no unresolved dependencies.",
-            json!({"task_ids": list("(list) List of task IDs to execute concurrently.")}),
-            &["task_ids"],
-        ),
-    ]
-}
-
-/// Runs one task tool call.
-pub(super) async fn call(
-    lead: &Leading,
-    execution: ToolExecution,
-    args: Value,
-    mut sink: EventSink,
-    started: (f64, Instant),
-) -> ToolOutcome {
-    let result = match execution.tool_name.as_str() {
-        "create_task" => create_task(lead, &args, &mut sink).await,
-        "update_task_status" => update_task_status(lead, &args, &mut sink).await,
-        "list_tasks" => Ok(lead.read_tasks().summary()),
-        "add_task_note" => add_task_note(lead, &args),
-        "mark_all_complete" => string_arg(&args, "summary").map(|summary| {
-            lead.with_tasks(|list| {
-                list.goal_complete = true;
-                list.completion_summary = Some(summary.clone());
-            });
-            format!("Goal marked as complete. Summary: {summary}")
-        }),
-        "execute_task" => execute_task(lead, &args, sink).await,
-        "execute_tasks_parallel" => execute_tasks_parallel(lead, &args, sink).await,
-        other => Err(format!("tool {other} not found")),
-    };
-    ToolOutcome::finished(execution, result, started)
+            "execute_task" => execute_task(lead, &args, sink).await,
+            "execute_tasks_parallel" => execute_tasks_parallel(lead, &args, sink).await,
+            other => Err(format!("tool {other} not found")),
+        };
+        ToolOutcome::finished(execution, result, started)
+    }
 }
 
 async fn create_task(lead: &Leading, args: &Value, sink: &mut EventSink) -> Result<String, String> {
@@ -574,26 +511,33 @@ async fn execute_tasks_parallel(
     }
 }
 
-/// `TeamTaskIterationStarted`.
-pub(super) async fn iteration_started(lead: &Leading, iteration: usize, sink: &mut EventSink) {
-    let ctx = lead.event_context();
-    sink.emit(|| RunEvent::TeamTaskIterationStarted {
-        ctx,
-        iteration,
-        max_iterations: lead.team.options.max_iterations,
-    })
-    .await;
+impl Leading {
+    /// `TeamTaskIterationStarted`.
+    pub(super) async fn iteration_started(&self, iteration: usize, sink: &mut EventSink) {
+        let ctx = self.event_context();
+        sink.emit(|| RunEvent::TeamTaskIterationStarted {
+            ctx,
+            iteration,
+            max_iterations: self.team.options.max_iterations,
+        })
+        .await;
+    }
+
+    /// See [`next_turn`].
+    pub(super) async fn next_task_turn(
+        &self,
+        iteration: usize,
+        sink: &mut EventSink,
+    ) -> Option<String> {
+        next_turn(self, iteration, sink).await
+    }
 }
 
 /// The end of an iteration: the task list's state (`TeamTaskStateUpdated`,
 /// `TeamTaskIterationCompleted`), then agno's termination rules: the goal was marked complete,
 /// every task completed, a run without tasks answered twice without tool calls, or the
 /// iterations ran out. Otherwise the leader is shown the list and asked to go on.
-pub(super) async fn next_turn(
-    lead: &Leading,
-    iteration: usize,
-    sink: &mut EventSink,
-) -> Option<String> {
+async fn next_turn(lead: &Leading, iteration: usize, sink: &mut EventSink) -> Option<String> {
     let list = lead.read_tasks();
     let summary = list.summary();
     let max_iterations = lead.team.options.max_iterations;

@@ -20,5 +20,6 @@ mod replicas;
 mod runs;
 mod scripted;
 mod sessions;
+mod team_durability;
 mod teams;
 mod tools;
