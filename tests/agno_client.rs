@@ -1,6 +1,6 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
-//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
+//! teams, agent, team and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
 //! and the cookbook's raw-HTTP flow, against the real server on a loopback port.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
@@ -15,7 +15,7 @@ mod mock_openai;
 #[path = "support/python.rs"]
 mod python;
 
-use agentos::{Agent, AgentOs, OpenAIChat, Workflow};
+use agentos::{Agent, AgentOs, OpenAIChat, ScriptedModel, ScriptedReply, Team, Workflow};
 use helpers::{HookLog, fast_retries, seed_workflow, sleeping_hook, spawn_with};
 use mock_openai::MockOpenAi;
 use std::path::Path;
@@ -34,6 +34,27 @@ fn assistant(model_url: &str) -> Agent {
     Agent::new("Assistant")
         .model(model)
         .instructions("You are a helpful assistant.")
+}
+
+/// `research-team` on the model at `model_url`: a scripted leader delegates `Research:
+/// <message>` to the researcher, then `Write: <its answer>` to the writer, then answers
+/// `Report: <the writer's answer>`.
+fn research_team(model_url: &str, id: &str) -> Team {
+    let leader = ScriptedModel::respond(|req| {
+        let last = req.tool_results().last().map(|r| r.content.clone());
+        Ok(match req.turn() {
+            0 => ScriptedReply::delegate(
+                "researcher",
+                format!("Research: {}", req.last_user_message()),
+            ),
+            1 => ScriptedReply::delegate("writer", format!("Write: {}", last.unwrap_or_default())),
+            _ => ScriptedReply::text(format!("Report: {}", last.unwrap_or_default())),
+        })
+    });
+    Team::new("Research Team").id(id).model(leader).members([
+        assistant(model_url).with_id("researcher"),
+        assistant(model_url).with_id("writer"),
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -56,6 +77,8 @@ async fn agnos_client_drives_agentos() {
             &[sleeping_hook(&hooks, Duration::from_millis(10))],
         ))
         .workflow(Workflow::new("slow-workflow").steps([assistant(&slow.base_url())]))
+        .team(research_team(&mock.base_url(), "research-team"))
+        .team(research_team(&slow.base_url(), "slow-team"))
         .run_hooks_in_background(true);
     let app = spawn_with(os, mock, hooks).await;
 
