@@ -234,6 +234,14 @@ impl Agent {
         self
     }
 
+    /// The output type's name, when the agent has one.
+    pub(crate) fn output_schema_name(&self) -> Option<&str> {
+        self.loop_settings
+            .output_schema
+            .as_ref()
+            .map(|s| s.format.name.as_str())
+    }
+
     /// The agent's id.
     pub fn id(&self) -> &str {
         &self.id

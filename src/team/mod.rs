@@ -101,6 +101,7 @@ struct Options {
     num_team_history_runs: usize,
     stream_member_events: bool,
     max_iterations: usize,
+    markdown: bool,
     session_state: Map<String, Value>,
 }
 
@@ -157,6 +158,7 @@ impl Team {
                 num_team_history_runs: 3,
                 stream_member_events: true,
                 max_iterations: 10,
+                markdown: false,
                 session_state: Map::new(),
             }),
         }
@@ -271,6 +273,13 @@ impl Team {
     /// it has (10 by default).
     pub fn max_iterations(mut self, n: usize) -> Team {
         self.options.max_iterations = n.max(1);
+        self
+    }
+
+    /// Asks the leader to format its answers in Markdown (agno's `markdown`: a line of the
+    /// system message's `<additional_information>`).
+    pub fn markdown(mut self, on: bool) -> Team {
+        self.options.markdown = on;
         self
     }
 

@@ -35,6 +35,11 @@ impl Team {
             content.push_str(&self.mode_instructions());
             content.push_str("</team>\n\n");
         }
+        if self.options.markdown && self.leader.output_schema_name().is_none() {
+            content.push_str(
+                "<additional_information>\n- Use markdown to format your answers.\n</additional_information>\n\n",
+            );
+        }
         content.trim().to_owned()
     }
 
