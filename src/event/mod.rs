@@ -323,9 +323,6 @@ pub enum RunEvent {
         #[schema(value_type = Vec<Object>)]
         member_responses: Vec<ChildRun>,
         metrics: RunMetrics,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        #[schema(value_type = Option<Object>)]
-        session_state: Option<serde_json::Map<String, Value>>,
     },
     /// Tasks mode: an iteration of the leader's loop began (`iteration` counts from 1).
     TeamTaskIterationStarted {
@@ -402,7 +399,6 @@ impl RunEvent {
             content_type: output.content_type.clone(),
             member_responses: output.member_responses.clone(),
             metrics: output.metrics.clone(),
-            session_state: output.session_state.clone(),
         }
     }
 
@@ -506,5 +502,56 @@ impl RunEvent {
             json.insert_str(TAG.len(), "Team");
         }
         json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(team: bool) -> Arc<AgentContext> {
+        let mut ctx = AgentContext::standalone("research-team", "Research Team", "r1", "s1");
+        ctx.team = team;
+        Arc::new(ctx)
+    }
+
+    #[test]
+    fn a_leaders_events_are_agnos_team_events() {
+        let started = |team| RunEvent::RunStarted {
+            ctx: ctx(team),
+            model: "m".into(),
+            model_provider: "p".into(),
+        };
+        let agent = started(false);
+        assert_eq!(agent.name(), "RunStarted");
+        assert!(
+            agent
+                .to_json()
+                .starts_with(r#"{"event":"RunStarted","created_at":"#)
+        );
+        assert!(
+            agent
+                .to_json()
+                .contains(r#""agent_id":"research-team","agent_name":"#)
+        );
+        let team = started(true);
+        assert_eq!(team.name(), "TeamRunStarted");
+        let json: Value = serde_json::from_str(&team.to_json()).unwrap();
+        assert_eq!(json["event"], "TeamRunStarted");
+        assert_eq!(json["team_id"], "research-team");
+        assert_eq!(json["team_name"], "Research Team");
+        assert!(json.get("agent_id").is_none());
+        // Team-only events keep their own names.
+        let iteration = RunEvent::TeamTaskIterationStarted {
+            ctx: ctx(true),
+            iteration: 1,
+            max_iterations: 10,
+        };
+        assert_eq!(iteration.name(), "TeamTaskIterationStarted");
+        assert!(
+            iteration
+                .to_json()
+                .starts_with(r#"{"event":"TeamTaskIterationStarted""#)
+        );
     }
 }

@@ -297,3 +297,81 @@ fn task_definitions() -> Vec<ToolDefinition> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Agent, Member, Team, TeamMode};
+
+    fn team(mode: TeamMode) -> Team {
+        let member = |name: &str| Agent::new(name).role(format!("{name}s"));
+        Team::new("Desk")
+            .instructions("Be brief.")
+            .members([member("Researcher"), member("Writer")])
+            .mode(mode)
+    }
+
+    #[test]
+    fn the_system_message_is_agnos() {
+        let system = team(TeamMode::Coordinate).system_message();
+        let expected_start = "Be brief.\n\n<team>\nYou coordinate this team to fulfill the user's request. \
+You have a team of specialists, listed below. Delegate to members when their expertise or tools \
+are needed; answer directly — including with your own tools — when they are not.\n\n\
+<team_members>\n<member id=\"researcher\" name=\"Researcher\">\n  Role: Researchers\n</member>\n\
+<member id=\"writer\" name=\"Writer\">\n  Role: Writers\n</member>\n</team_members>\n\n<delegation>\n\
+You work in coordinate mode:";
+        assert!(system.starts_with(expected_start), "{system}");
+        assert!(system.ends_with(
+            "Member ids are the ids shown in the roster above, used exactly as written.\n</delegation>\n</team>"
+        ), "{system}");
+        let broadcast = team(TeamMode::Broadcast).system_message();
+        assert!(broadcast.contains("You work in broadcast mode"));
+        assert!(
+            !broadcast.contains("Member ids are"),
+            "broadcast takes no member id"
+        );
+        let verbatim = team(TeamMode::Route)
+            .determine_input_for_members(false)
+            .system_message();
+        assert!(verbatim.contains("each one receives the user's message verbatim"));
+    }
+
+    #[test]
+    fn a_nested_team_shows_in_the_roster_without_inner_ids() {
+        let inner = Team::new("Research Team")
+            .role("Researches")
+            .members([Agent::new("Researcher")]);
+        let outer = Team::new("Newsroom").members([Member::from(inner)]);
+        let system = outer.system_message();
+        assert!(system.contains(
+            "<member id=\"research-team\" name=\"Research Team\" type=\"team\">\n  Role: Researches\n  <member name=\"Researcher\">\n  </member>\n</member>\n"
+        ), "{system}");
+        assert!(system.contains("Delegate to a sub-team by the sub-team's own id"));
+    }
+
+    #[test]
+    fn each_mode_offers_agnos_tools() {
+        let names = |mode| -> Vec<String> {
+            team(mode)
+                .child_tool_definitions()
+                .into_iter()
+                .map(|d| d.name)
+                .collect()
+        };
+        assert_eq!(names(TeamMode::Coordinate), ["delegate_task_to_member"]);
+        assert_eq!(names(TeamMode::Route), ["delegate_task_to_member"]);
+        assert_eq!(names(TeamMode::Broadcast), ["delegate_task_to_members"]);
+        assert_eq!(
+            names(TeamMode::Tasks),
+            [
+                "create_task",
+                "update_task_status",
+                "list_tasks",
+                "add_task_note",
+                "mark_all_complete",
+                "execute_task",
+                "execute_tasks_parallel"
+            ]
+        );
+        assert!(Team::new("Empty").child_tool_definitions().is_empty());
+    }
+}

@@ -132,7 +132,9 @@ impl TaskList {
                 t.status.to_uppercase()
             ));
             if !t.dependencies.is_empty() {
-                lines.push(format!("      Depends on: {:?}", t.dependencies));
+                // Python's repr of the list, as agno prints it.
+                let deps: Vec<String> = t.dependencies.iter().map(|d| format!("'{d}'")).collect();
+                lines.push(format!("      Depends on: [{}]", deps.join(", ")));
             }
             if let Some(result) = &t.result {
                 let preview: String = match result.chars().count() > 200 {
@@ -582,4 +584,68 @@ async fn next_turn(lead: &Leading, iteration: usize, sink: &mut EventSink) -> Op
 Continue working on the tasks. Create, execute, or update tasks as needed. \
 When the goal is met, write your answer and call `mark_all_complete`."
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, status: &str, deps: &[&str]) -> Task {
+        Task {
+            status: status.to_owned(),
+            title: format!("Task {id}"),
+            dependencies: deps.iter().map(|d| d.to_string()).collect(),
+            assignee: Some("writer".to_owned()),
+            ..placeholder(id)
+        }
+    }
+
+    #[test]
+    fn dependencies_block_and_a_failed_one_fails_its_dependents() {
+        let mut list = TaskList {
+            tasks: vec![
+                task("a", "pending", &[]),
+                task("b", "pending", &["a"]),
+                task("c", "blocked", &["d"]),
+                task("d", "failed", &[]),
+            ],
+            ..TaskList::default()
+        };
+        list.update_blocked();
+        let status: Vec<&str> = list.tasks.iter().map(|t| t.status.as_str()).collect();
+        assert_eq!(status, ["pending", "blocked", "failed", "failed"]);
+        assert_eq!(
+            list.tasks[2].result.as_deref(),
+            Some("Automatically failed: a dependency failed.")
+        );
+        list.get_mut("a").unwrap().status = "completed".to_owned();
+        list.update_blocked();
+        assert_eq!(list.tasks[1].status, "pending");
+        assert!(!list.all_terminal());
+        list.get_mut("b").unwrap().status = "completed".to_owned();
+        assert!(list.all_terminal());
+        assert!(
+            !TaskList::default().all_terminal(),
+            "an empty list never is"
+        );
+    }
+
+    #[test]
+    fn the_summary_is_agnos() {
+        let mut done = task("a", "completed", &[]);
+        done.result = Some("x".repeat(250));
+        done.notes = vec!["n1".into(), "n2".into(), "n3".into(), "n4".into()];
+        let list = TaskList {
+            tasks: vec![done, task("b", "pending", &["a"])],
+            goal_complete: true,
+            completion_summary: Some("all done".to_owned()),
+        };
+        let summary = list.summary();
+        let expected = format!(
+            "Tasks (2 total: 1 completed, 1 pending):\n  [a] Task a - COMPLETED (assigned: writer)\n      Result: {}...\n      Note: n2\n      Note: n3\n      Note: n4\n  [b] Task b - PENDING (assigned: writer)\n      Depends on: ['a']\n\nGoal marked complete: all done",
+            "x".repeat(200)
+        );
+        assert_eq!(summary, expected);
+        assert_eq!(TaskList::default().summary(), "No tasks created yet.");
+    }
 }
