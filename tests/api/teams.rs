@@ -404,8 +404,7 @@ async fn in_tasks_mode_the_leader_works_through_its_task_list() {
         stored[1]["result"], "Writer did: write the report",
         "{detail}"
     );
-    let assignee = &done["session_state"]["_team_tasks"]["tasks"][0]["assignee"];
-    assert_eq!(assignee, "researcher");
+    assert_eq!(stored[0]["assignee"], "researcher");
 }
 
 #[tokio::test]
@@ -725,4 +724,80 @@ async fn teams_show_in_config_models_and_info() {
     );
     let (_, info) = app.get_json("/info").await;
     assert_eq!(info["team_count"], 1);
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Facts {
+    /// The facts found.
+    facts: Vec<String>,
+}
+
+#[tokio::test]
+async fn a_structured_member_answers_its_object_and_the_leader_reads_it_as_json() {
+    let leader = ScriptedModel::respond(|req| {
+        Ok(match req.turn() {
+            0 => ScriptedReply::delegate("researcher", "list facts"),
+            _ => ScriptedReply::text(req.tool_results()[0].content.clone()),
+        })
+    });
+    let researcher = Agent::new("Researcher")
+        .model(ScriptedModel::script([ScriptedReply::json(
+            json!({"facts": ["tides follow the moon"]}),
+        )]))
+        .output_schema::<Facts>();
+    let team = Team::new("Facts").model(leader).members([researcher]);
+    let app = app_with(AgentOs::new().team(team)).await;
+    let (_, body) = run_team(&app, "facts", &[("message", "tides")]).await;
+    let member = &body["member_responses"][0];
+    assert_eq!(
+        member["content"],
+        json!({"facts": ["tides follow the moon"]})
+    );
+    assert_eq!(member["content_type"], "Facts");
+    assert_eq!(
+        body["content"],
+        "{\n  \"facts\": [\n    \"tides follow the moon\"\n  ]\n}"
+    );
+}
+
+#[tokio::test]
+async fn a_resumable_team_stream_is_picked_up_with_resume() {
+    let leader = two_step_leader(("researcher", "find facts"), ("writer", "write it up"));
+    let app = app_with(AgentOs::new().team(research_team(leader))).await;
+    let res = post_team(
+        &app,
+        "research-team",
+        &[
+            ("message", "tides"),
+            ("stream", "true"),
+            ("background", "true"),
+        ],
+    )
+    .await;
+    let first = parse_sse(&res.text().await.unwrap());
+    let run_id = first[0].1["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(first[0].0, "TeamRunStarted");
+    assert_eq!(first.last().unwrap().0, "TeamRunCompleted");
+    // A client that saw the first three events picks up the rest.
+    let form = reqwest::multipart::Form::new().text("last_event_index", "2");
+    let res = app
+        .client
+        .post(app.url(&format!("/teams/research-team/runs/{run_id}/resume")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rest: Vec<(String, Value)> = parse_sse(&res.text().await.unwrap())
+        .into_iter()
+        .filter(|(_, d)| d.get("event_index").is_some())
+        .collect();
+    let indices: Vec<i64> = rest
+        .iter()
+        .map(|(_, d)| d["event_index"].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (3..first.len() as i64).collect();
+    assert_eq!(indices, expected);
+    assert_eq!(rest.last().unwrap().0, "TeamRunCompleted");
 }
