@@ -1,28 +1,18 @@
 //! The agent loop: the conversation with the model, one model call per round, the tool calls
 //! of each reply run concurrently and their results fed back.
 
-use super::{Agent, AgentCall, ChildTools, LoopState};
+use super::round::{Round, Stop, Turn};
+use super::{Agent, AgentCall};
 use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
 use crate::outcome::{ErrorKind, Failure};
-use crate::run::{Message, RunOutput, ToolExecution};
-use crate::tool::{self, ToolOutcome};
+use crate::run::{Message, RunOutput};
 use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// Who is talking to the model, and for which run: the run's context, this agent call, and
-/// the fields its events carry.
-#[derive(Clone, Copy)]
-pub(super) struct Turn<'a> {
-    pub rctx: &'a Arc<RunContext>,
-    pub call: &'a AgentCall,
-    pub actx: &'a Arc<AgentContext>,
-}
 
 /// The final answer of a conversation with the model.
 pub(super) struct Answer {
@@ -32,20 +22,6 @@ pub(super) struct Answer {
     pub usage: Usage,
     /// Seconds to the first token of the first streamed reply.
     pub ttft: Option<f64>,
-}
-
-/// Why a conversation gave no answer.
-pub(super) enum Stop {
-    /// The model failed, its structured reply did not parse, or the tool rounds ran out.
-    Failed(Failure),
-    /// The run was cancelled; here is the content of the reply being received, if any.
-    Cancelled(String),
-}
-
-impl From<Failure> for Stop {
-    fn from(f: Failure) -> Stop {
-        Stop::Failed(f)
-    }
 }
 
 /// Why a model call gave no reply.
@@ -308,190 +284,6 @@ impl Agent {
             }
         }
     }
-
-    /// Runs one reply's tool calls and appends their results. `Some(content)` when a call's
-    /// result is the answer (a routed member's: the reply's text, then the result).
-    async fn round(
-        &self,
-        round: Round<'_>,
-        messages: &mut Vec<Message>,
-        output: &mut RunOutput,
-        at: Turn<'_>,
-        sink: &mut EventSink,
-    ) -> Result<Option<Value>, Stop> {
-        let Turn { rctx, call, actx } = at;
-        let cancel = rctx.cancel_token();
-        let outcomes = match call.children.as_deref() {
-            // Member runs in flight are not dropped on a cancel: they see it too, end, and are
-            // recorded CANCELLED; the round ends when they have.
-            Some(children) => {
-                let mut state = LoopState {
-                    messages: messages.clone(),
-                    tools: output.tools.clone(),
-                    done: round.done,
-                    rounds: round.rounds,
-                    iteration: round.iteration,
-                    input_tokens: round.usage.input_tokens,
-                    output_tokens: round.usage.output_tokens,
-                };
-                children.progress(&state).await;
-                let outcomes = self
-                    .run_tools(round.calls, rctx, actx, sink, Some((children, &mut state)))
-                    .await;
-                for outcome in &outcomes {
-                    messages.push(tool_message(&outcome.execution));
-                    output.tools.push(outcome.execution.clone());
-                }
-                if cancel.is_cancelled() {
-                    return Err(Stop::Cancelled(String::new()));
-                }
-                outcomes
-            }
-            None => {
-                let outcomes = tokio::select! {
-                    outcomes = self.run_tools(round.calls, rctx, actx, sink, None) => outcomes,
-                    () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
-                };
-                for outcome in &outcomes {
-                    messages.push(tool_message(&outcome.execution));
-                    output.tools.push(outcome.execution.clone());
-                }
-                outcomes
-            }
-        };
-        let stopping: Vec<&ToolOutcome> = outcomes.iter().filter(|o| o.stop).collect();
-        if stopping.is_empty() {
-            return Ok(None);
-        }
-        if let Some(error) = stopping.iter().find_map(|o| o.error.as_ref()) {
-            return Err(Stop::Failed(Failure::new(ErrorKind::Member, error.clone())));
-        }
-        let mut content = round.text.to_owned();
-        for outcome in stopping {
-            let result = outcome.execution.result.as_deref().unwrap_or_default();
-            sink.emit(|| RunEvent::RunContent {
-                ctx: actx.clone(),
-                content: Value::String(result.to_owned()),
-                content_type: "str".to_owned(),
-                workflow_agent: false,
-                reasoning_content: String::new(),
-            })
-            .await;
-            content.push_str(result);
-        }
-        Ok(Some(Value::String(content)))
-    }
-
-    /// Runs one reply's tool calls concurrently. `ToolCallStarted` for each in the model's
-    /// order, then `ToolCallCompleted` (and `ToolCallError` for a failure) as each ends.
-    /// Returns the outcomes in the model's order. With `children` (a team's leader), their
-    /// calls get a fork of the sink, calls already in `state.done` (a resumed round) are not
-    /// made again, every other call ends at a cancel, and each call's end is reported.
-    async fn run_tools(
-        &self,
-        calls: &[ToolCall],
-        rctx: &Arc<RunContext>,
-        actx: &Arc<AgentContext>,
-        sink: &mut EventSink,
-        mut children: Option<(&dyn ChildTools, &mut LoopState)>,
-    ) -> Vec<ToolOutcome> {
-        let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();
-        let done = children
-            .as_ref()
-            .map(|(_, state)| state.done.clone())
-            .unwrap_or_default();
-        let prepared: Vec<_> = calls
-            .iter()
-            .enumerate()
-            .filter_map(
-                |(i, call)| match done.iter().find(|d| d.tool_call_id == call.id) {
-                    Some(finished) => {
-                        outcomes[i] = Some(ToolOutcome {
-                            error: finished
-                                .tool_call_error
-                                .unwrap_or(false)
-                                .then(|| finished.result.clone().unwrap_or_default()),
-                            execution: finished.clone(),
-                            stop: false,
-                        });
-                        None
-                    }
-                    None => Some((i, tool::start(call))),
-                },
-            )
-            .collect();
-        for (_, (execution, _)) in &prepared {
-            sink.emit(|| RunEvent::ToolCallStarted {
-                ctx: actx.clone(),
-                tool: Box::new(execution.clone()),
-            })
-            .await;
-        }
-        let (tools, limit) = (&self.tools, self.loop_settings.tool_timeout);
-        let lead = children.as_ref().map(|(c, _)| *c);
-        let cancel = rctx.cancel_token();
-        let mut running: FuturesUnordered<_> = prepared
-            .into_iter()
-            .map(|(i, (execution, args))| {
-                let child = lead.filter(|c| c.definitions().iter().any(|d| d.name == execution.tool_name));
-                let fork = child.map(|_| sink.fork());
-                async move {
-                    let outcome = match (child, fork) {
-                        (Some(child), Some(fork)) => child.call(execution, args, fork).await,
-                        // A leader's own tool ends at a cancel, with its members.
-                        _ if lead.is_some() => {
-                            let record = execution.clone();
-                            tokio::select! {
-                                outcome = tool::execute(tools, execution, args, limit, rctx) => outcome,
-                                () = cancel.cancelled() => ToolOutcome::finished(
-                                    record,
-                                    Err("cancelled".to_owned()),
-                                    tool::started_now(),
-                                ),
-                            }
-                        }
-                        _ => tool::execute(tools, execution, args, limit, rctx).await,
-                    };
-                    (i, outcome)
-                }
-            })
-            .collect();
-        while let Some((i, outcome)) = running.next().await {
-            sink.emit(|| RunEvent::ToolCallCompleted {
-                ctx: actx.clone(),
-                content: tool::summary(&outcome.execution),
-                tool: Box::new(outcome.execution.clone()),
-            })
-            .await;
-            if let Some(error) = &outcome.error {
-                tracing::info!(tool = %outcome.execution.tool_name, agent = %self.name, %error, "tool call failed");
-                sink.emit(|| RunEvent::ToolCallError {
-                    ctx: actx.clone(),
-                    error: error.clone(),
-                    tool: Box::new(outcome.execution.clone()),
-                })
-                .await;
-            }
-            if let Some((children, state)) = children.as_mut() {
-                state.done.push(outcome.execution.clone());
-                children.progress(state).await;
-            }
-            outcomes[i] = Some(outcome);
-        }
-        outcomes.into_iter().flatten().collect()
-    }
-}
-
-/// One reply's tool calls, and where the loop stands when they run.
-struct Round<'a> {
-    calls: &'a [ToolCall],
-    /// The reply's text (a routed member's answer comes after it).
-    text: &'a str,
-    /// Calls of this round already finished (a resumed run's).
-    done: Vec<ToolExecution>,
-    usage: Usage,
-    rounds: usize,
-    iteration: usize,
 }
 
 /// The assistant message recording a reply, its tool calls in OpenAI's shape.
@@ -512,16 +304,6 @@ fn assistant_message(reply: &Reply) -> Message {
             m.content = None;
         }
     }
-    m
-}
-
-/// The message giving a tool call's result back to the model.
-fn tool_message(execution: &ToolExecution) -> Message {
-    let mut m = Message::new("tool", execution.result.clone().unwrap_or_default());
-    m.tool_call_id = Some(execution.tool_call_id.clone());
-    m.tool_name = Some(execution.tool_name.clone());
-    m.tool_args = execution.tool_args.clone();
-    m.tool_call_error = execution.tool_call_error;
     m
 }
 

@@ -3,6 +3,7 @@
 
 mod children;
 mod conversation;
+mod round;
 mod run;
 
 pub(crate) use children::{ChildTools, LoopState};

@@ -1,7 +1,7 @@
 //! One agent run: pre-hooks, the conversation with the model, post-hooks, and agno's agent
 //! events in agno's order.
 
-use super::{Agent, ChildTools, LoopState, NoModel, conversation};
+use super::{Agent, ChildTools, LoopState, NoModel, conversation, round};
 use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::hooks::{AgentInfo, HookContext, HookError, call_contained};
@@ -224,7 +224,7 @@ impl Agent {
                 model.as_ref(),
                 &mut messages,
                 &mut output,
-                conversation::Turn {
+                round::Turn {
                     rctx,
                     call,
                     actx: &actx,
@@ -241,11 +241,11 @@ impl Agent {
             ttft,
         } = match answer {
             Ok(answer) => answer,
-            Err(conversation::Stop::Cancelled(partial)) => {
+            Err(round::Stop::Cancelled(partial)) => {
                 output.content = Value::String(partial);
                 return cancelled(output, deferred, &actx, sink, started, last_event).await;
             }
-            Err(conversation::Stop::Failed(failure)) => {
+            Err(round::Stop::Failed(failure)) => {
                 return fail(output, failure, deferred, &actx, sink, started, last_event).await;
             }
         };

@@ -8,6 +8,7 @@ mod call;
 mod delegate;
 mod prompt;
 mod run;
+mod task_list;
 mod tasks;
 
 pub(crate) use call::{TeamCall, TeamCheckpoint, TeamHistory, TeamProgress};

@@ -21,5 +21,6 @@ mod runs;
 mod scripted;
 mod sessions;
 mod team_durability;
+mod team_features;
 mod teams;
 mod tools;
