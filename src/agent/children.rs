@@ -27,6 +27,10 @@ pub(crate) trait ChildTools: Send + Sync + std::fmt::Debug {
         sink: EventSink,
     ) -> BoxFuture<'a, ToolOutcome>;
 
+    /// Whether [`ChildTools::progress`] records anything (a background run's checkpoints): when
+    /// not, the loop does not copy its messages for it.
+    fn checkpoints(&self) -> bool;
+
     /// Where the loop stands: a reply with tool calls has arrived (`state.done` empty), or one
     /// of its calls has finished (`state.done` holds those that have).
     fn progress<'a>(&'a self, state: &'a LoopState) -> BoxFuture<'a, ()>;

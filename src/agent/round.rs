@@ -54,16 +54,25 @@ impl Agent {
             // Member runs in flight are not dropped on a cancel: they see it too, end, and are
             // recorded CANCELLED; the round ends when they have.
             Some(children) => {
+                let checkpoints = children.checkpoints();
                 let mut state = LoopState {
-                    messages: messages.clone(),
-                    tools: output.tools.clone(),
+                    messages: match checkpoints {
+                        true => messages.clone(),
+                        false => Vec::new(),
+                    },
+                    tools: match checkpoints {
+                        true => output.tools.clone(),
+                        false => Vec::new(),
+                    },
                     done: round.done,
                     rounds: round.rounds,
                     iteration: round.iteration,
                     input_tokens: round.usage.input_tokens,
                     output_tokens: round.usage.output_tokens,
                 };
-                children.progress(&state).await;
+                if checkpoints {
+                    children.progress(&state).await;
+                }
                 let outcomes = self
                     .run_tools(round.calls, rctx, actx, sink, Some((children, &mut state)))
                     .await;
@@ -201,7 +210,9 @@ impl Agent {
                 })
                 .await;
             }
-            if let Some((children, state)) = children.as_mut() {
+            if let Some((children, state)) = children.as_mut()
+                && children.checkpoints()
+            {
                 state.done.push(outcome.execution.clone());
                 children.progress(state).await;
             }

@@ -328,6 +328,10 @@ impl ChildTools for Leading {
         })
     }
 
+    fn checkpoints(&self) -> bool {
+        self.progress.is_some()
+    }
+
     fn progress<'a>(&'a self, state: &'a LoopState) -> BoxFuture<'a, ()> {
         Box::pin(self.checkpoint(state))
     }
