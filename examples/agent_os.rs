@@ -14,13 +14,19 @@
 //! `http://localhost:7777`. Offline, the scripted model calls `add` for a message with two
 //! numbers, so the clients see tool-call events too; the team's leader delegates to the
 //! Researcher, then to the Writer, then answers with the Writer's text.
+//!
+//! With `JWT_VERIFICATION_KEY` set (a shared secret or a PEM public key; or `JWT_JWKS_FILE` /
+//! `JWT_JWKS_URL`), every request needs a JWT: `JWT_ALGORITHM` (default `RS256`, as agno),
+//! `JWT_AUDIENCE` and `JWT_ISSUER` are checked when set, routes check agno's scopes, and each
+//! user sees only their own sessions and runs (docs/guide/identity.md).
 
 #[allow(dead_code)]
 #[path = "background_hooks_workflow.rs"]
 mod seed;
 
 use agentos::{
-    Agent, AgentOs, Model, OpenAIChat, ScriptedModel, ScriptedReply, Team, TeamMode, tool_fn,
+    Agent, AgentOs, JwtConfig, Model, OpenAIChat, ScriptedModel, ScriptedReply, Team, TeamMode,
+    tool_fn,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -131,11 +137,13 @@ fn research_team() -> Team {
 #[tokio::main]
 async fn main() -> Result<(), agentos::OsError> {
     seed::init();
-    AgentOs::new()
+    let mut os = AgentOs::new()
         .agent(assistant())
         .team(research_team())
         .workflow(seed::analysis_workflow())
-        .run_hooks_in_background(true)
-        .serve("127.0.0.1:7777")
-        .await
+        .run_hooks_in_background(true);
+    if JwtConfig::configured_in_env() {
+        os = os.authorization(JwtConfig::from_env().user_isolation(true));
+    }
+    os.serve("127.0.0.1:7777").await
 }

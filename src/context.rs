@@ -83,6 +83,35 @@ impl Media {
     }
 }
 
+/// Who asked for a run: the identity the server verified (a JWT's claims, a service account, or
+/// the security key), set by the auth layer; tools and hooks read it from the [`RunContext`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Principal {
+    /// The verified user: the token's user claim (`sub` by default), or a service account's
+    /// principal (`sa:<name>`). `None` for the security key and for a token without one.
+    pub user_id: Option<String>,
+    /// The scopes the credential grants (a JWT's `scopes` claim, a service account's scopes).
+    pub scopes: Vec<String>,
+    /// The service account's name, when the credential is one.
+    pub service_account: Option<String>,
+}
+
+impl Principal {
+    /// A principal for `user_id` with `scopes` (for tests of tools and hooks).
+    pub fn new<I, S>(user_id: Option<String>, scopes: I) -> Principal
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Principal {
+            user_id,
+            scopes: scopes.into_iter().map(Into::into).collect(),
+            service_account: None,
+        }
+    }
+}
+
 /// The facts of one run, shared by every level of it.
 ///
 /// The runtime makes one per run from the request; a workflow's steps, the agents they call,
@@ -119,6 +148,9 @@ pub struct RunContext {
     pub media: Media,
     /// When the run started, unix seconds.
     pub created_at: i64,
+    /// Who asked for the run, when the server authenticates requests (JWT, service account or
+    /// security key); `None` when auth is off.
+    pub principal: Option<Arc<Principal>>,
     cancel: CancellationToken,
     hooks_in_background: bool,
 }
@@ -138,6 +170,7 @@ impl RunContext {
             additional_data: Map::new(),
             media: Media::default(),
             created_at: chrono::Utc::now().timestamp(),
+            principal: None,
             cancel: CancellationToken::new(),
             hooks_in_background: false,
         }

@@ -38,6 +38,7 @@ mod event;
 mod hooks;
 mod http;
 mod kind;
+mod mcp;
 pub mod model;
 mod os;
 mod outcome;
@@ -51,11 +52,13 @@ mod tool;
 mod workflow;
 
 pub use agent::Agent;
-pub use context::{Document, Media, RunContext, SessionState};
+pub use context::{Document, Media, Principal, RunContext, SessionState};
 pub use db::{DbConfig, DbConfigError, SqliteDb};
 pub use event::{AgentContext, RunEvent, StepIndex, WorkflowContext};
 pub use hooks::{AgentInfo, Hook, HookContext, HookError, IntoHook, JobInfo};
+pub use http::{JwtConfig, RateLimit};
 pub use kind::{ComponentKind, UnknownKind};
+pub use mcp::McpTools;
 pub use model::{Model, ModelError, ModelRequest, OpenAIChat, RetryPolicy};
 #[cfg(feature = "scripted")]
 pub use model::{ScriptedModel, ScriptedReply};
@@ -67,7 +70,8 @@ pub use run::{
 pub use run::{ToolCallMetrics, ToolExecution};
 pub use team::{Member, Team, TeamMode};
 pub use tool::{
-    AgentTool, FnTool, IntoTool, NoArgs, Tool, ToolContext, ToolError, ToolFn, tool_fn,
+    AgentTool, FnTool, IntoTool, JsonTool, NoArgs, Tool, ToolContext, ToolError, ToolFn, Toolkit,
+    tool_fn,
 };
 pub use workflow::{
     Condition, Loop, OnError, Parallel, Router, Step, StepError, StepInput, StepKind, Steps,

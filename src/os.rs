@@ -2,6 +2,9 @@
 
 use crate::agent::Agent;
 use crate::hooks::Hook;
+use crate::http::mcp::McpSettings;
+use crate::http::serve::ServeOptions;
+use crate::http::{JwtConfig, RateLimit};
 use crate::runtime::jobs::HookSettings;
 use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{Runtime, RuntimeParts};
@@ -16,6 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
+
+/// How long the OS waits at startup for its toolkits' first attempt (MCP servers' tools) before
+/// it serves without the tools of those that have not answered.
+const TOOLKIT_START_WAIT: Duration = Duration::from_secs(10);
 
 /// Why the OS could not start.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +64,11 @@ pub struct AgentOs {
     lease_settings: LeaseSettings,
     security_key: Option<String>,
     cors_origins: Option<Vec<String>>,
+    jwt: Option<JwtConfig>,
+    rate_limit: Option<RateLimit>,
+    serve_options: ServeOptions,
+    /// `Some` when `/mcp` is served.
+    mcp: Option<McpSettings>,
     runtime: OnceCell<Arc<Runtime>>,
 }
 
@@ -97,6 +109,10 @@ impl AgentOs {
             lease_settings: LeaseSettings::default(),
             security_key: None,
             cors_origins: None,
+            jwt: None,
+            rate_limit: None,
+            serve_options: ServeOptions::default(),
+            mcp: None,
             runtime: OnceCell::new(),
         }
     }
@@ -214,6 +230,77 @@ impl AgentOs {
         self
     }
 
+    /// Verifies JWTs and checks agno's scopes on every route (agno's `AgentOS(authorization=True)`):
+    /// a token's user (`sub`) and scopes become the request's principal; with
+    /// [`JwtConfig::user_isolation`] each user sees only their own sessions and runs. The
+    /// security key is then not accepted (JWT takes precedence, as in agno); service account
+    /// tokens (`/service-accounts`) work with either.
+    pub fn authorization(mut self, config: JwtConfig) -> AgentOs {
+        self.jwt = Some(config);
+        self
+    }
+
+    /// Limits each principal (the verified user or service account, else the client's
+    /// address) to a request rate; past it, 429 with `Retry-After`. Default: no limit.
+    pub fn rate_limit(mut self, limit: RateLimit) -> AgentOs {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// How long a request's headers may take to arrive once the client starts waiting (default
+    /// 30 s); then the connection is closed. Applies to [`AgentOs::serve`].
+    pub fn header_read_timeout(mut self, timeout: Duration) -> AgentOs {
+        self.serve_options.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request's body may take to arrive once the client starts waiting (default
+    /// 60 s), however it trickles; then the connection is closed. Applies to [`AgentOs::serve`].
+    pub fn body_read_timeout(mut self, timeout: Duration) -> AgentOs {
+        self.serve_options.body_read_timeout = timeout;
+        self
+    }
+
+    /// At most `n` connections at once (default 10,000); more wait to be accepted. Applies to
+    /// [`AgentOs::serve`].
+    pub fn max_connections(mut self, n: usize) -> AgentOs {
+        self.serve_options.max_connections = Some(n);
+        self
+    }
+
+    /// The largest request head, request line and headers (default 64 KiB); larger ones get
+    /// 431. Applies to [`AgentOs::serve`].
+    pub fn max_header_bytes(mut self, bytes: usize) -> AgentOs {
+        self.serve_options.max_header_bytes = bytes;
+        self
+    }
+
+    /// Serves the OS as an MCP server over streamable HTTP at `/mcp` (agno's
+    /// `AgentOS(mcp_server=True)`), with agno's tools: the OS's config, run an agent, team or
+    /// workflow, continue and cancel a run, list sessions and a session's runs. The security
+    /// key applies. Without a key, only requests to a loopback host are served (protection
+    /// against DNS rebinding, as agno's); [`AgentOs::mcp_allowed_hosts`] adds others.
+    pub fn mcp_server(mut self, on: bool) -> AgentOs {
+        self.mcp = match (on, self.mcp.take()) {
+            (false, _) => None,
+            (true, settings) => Some(settings.unwrap_or_default()),
+        };
+        self
+    }
+
+    /// Host names (or `host:port`) `/mcp` answers besides loopback ones when no security key is
+    /// set; with a key, every host is served. Turns the MCP server on.
+    pub fn mcp_allowed_hosts<I, S>(mut self, hosts: I) -> AgentOs
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut settings = self.mcp.take().unwrap_or_default();
+        settings.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self.mcp = Some(settings);
+        self
+    }
+
     fn db_config(&self) -> Result<DbConfig, OsError> {
         if let Some(db) = DbConfig::from_env()? {
             return Ok(db);
@@ -312,6 +399,7 @@ impl AgentOs {
                 runtime.recover().await?;
                 let runtime = Arc::new(runtime);
                 runtime.start_resuming_orphans();
+                runtime.start_toolkits(TOOLKIT_START_WAIT).await;
                 Ok(runtime)
             })
             .await
@@ -321,14 +409,28 @@ impl AgentOs {
     /// The HTTP API as an `axum::Router`, to serve or to `nest` inside a host application.
     /// Opens the database on first use.
     pub async fn router(&self) -> Result<axum::Router, OsError> {
+        Ok(self.build_router().await?.0)
+    }
+
+    /// The router, and whether its requests need the client's address.
+    async fn build_router(&self) -> Result<(axum::Router, bool), OsError> {
         let edge = crate::http::Edge::from_config(
             self.security_key.as_deref(),
             self.cors_origins.as_deref(),
+            self.jwt.as_ref(),
+            self.rate_limit,
         )
         .map_err(OsError::Config)?;
         let runtime = self.runtime().await?;
-        let api = crate::http::api_router(runtime, self.max_body_bytes);
-        Ok(crate::http::with_edge(api, &edge))
+        let store = runtime.store.clone();
+        let mut api = crate::http::api_router(runtime.clone(), self.max_body_bytes);
+        if let Some(settings) = &self.mcp {
+            api =
+                crate::http::mcp::mount(api, runtime, settings, edge.keyed(), self.max_body_bytes);
+        }
+        let router =
+            crate::http::with_edge(api, &edge, &self.id, store).map_err(OsError::Config)?;
+        Ok((router, edge.needs_peer_addr()))
     }
 
     /// Binds `addr` (overridden by `AGENT_OS_HOST` / `AGENT_OS_PORT`) and serves until SIGINT or
@@ -347,8 +449,12 @@ impl AgentOs {
         listener: TcpListener,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), OsError> {
-        let router = self.router().await?;
-        crate::http::serve::serve(listener, router, signal).await;
+        let (router, peer_addr) = self.build_router().await?;
+        let options = ServeOptions {
+            peer_addr,
+            ..self.serve_options
+        };
+        crate::http::serve::serve(listener, router, signal, options).await;
         self.shutdown().await;
         Ok(())
     }

@@ -1,12 +1,17 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
-//! teams, agent, team and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete)
-//! and the cookbook's raw-HTTP flow, against the real server on a loopback port.
+//! teams, agent, team and workflow runs JSON and SSE, cancel, sessions, their runs, rename,
+//! update, delete) and the cookbook's raw-HTTP flow, against the real server on a loopback port;
+//! then the same flows with a bearer JWT minted by PyJWT, on a server with JWT auth and per-user
+//! isolation.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
 //! under `CI=true`, where it fails. The virtualenv (`tests/support/python.rs`, agno pinned in
 //! `tests/compat/requirements.txt`) is kept in `target/tmp/py-venv` and reused.
 
+#[allow(dead_code)]
+#[path = "api/auth_support.rs"]
+mod auth_support;
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
@@ -15,7 +20,10 @@ mod mock_openai;
 #[path = "support/python.rs"]
 mod python;
 
-use agentos::{Agent, AgentOs, OpenAIChat, ScriptedModel, ScriptedReply, Team, Workflow};
+use agentos::{
+    Agent, AgentOs, JwtConfig, OpenAIChat, ScriptedModel, ScriptedReply, Team, Workflow,
+};
+use auth_support::{AUDIENCE, ISSUER, claims, mint, spec};
 use helpers::{HookLog, fast_retries, seed_workflow, sleeping_hook, spawn_with};
 use mock_openai::MockOpenAi;
 use std::path::Path;
@@ -57,14 +65,9 @@ fn research_team(model_url: &str, id: &str) -> Team {
     ])
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn agnos_client_drives_agentos() {
-    let Some(python) = python::python_or_skip("agnos_client_drives_agentos").await else {
-        return;
-    };
-
-    // The example's AgentOS (`examples/agent_os.rs`) on the mock, plus an agent and a workflow
-    // whose model answers only after 300 s, so that their runs are cancelled in flight.
+/// The example's AgentOS (`examples/agent_os.rs`) on the mock, plus an agent, a workflow and
+/// a team whose model answers only after 300 s, so that their runs are cancelled in flight.
+async fn example_app(configure: impl FnOnce(AgentOs) -> AgentOs) -> (helpers::TestApp, MockOpenAi) {
     let mock = Arc::new(MockOpenAi::start().await);
     let slow = MockOpenAi::start().await;
     slow.set_delay(Duration::from_secs(300));
@@ -80,12 +83,16 @@ async fn agnos_client_drives_agentos() {
         .team(research_team(&mock.base_url(), "research-team"))
         .team(research_team(&slow.base_url(), "slow-team"))
         .run_hooks_in_background(true);
-    let app = spawn_with(os, mock, hooks).await;
+    (spawn_with(configure(os), mock, hooks).await, slow)
+}
 
+/// Runs the suite against `app` with `args`; asserts it passed and the hooks ran.
+async fn run_suite(python: &Path, app: &helpers::TestApp, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/agno_client_suite.py");
-    let suite = Command::new(&python)
+    let suite = Command::new(python)
         .arg(&script)
         .arg(&app.base)
+        .args(args)
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -114,4 +121,59 @@ async fn agnos_client_drives_agentos() {
         app.hooks.entries()
     );
     println!("{output}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agnos_client_drives_agentos() {
+    let Some(python) = python::python_or_skip("agnos_client_drives_agentos").await else {
+        return;
+    };
+    let (app, _slow) = example_app(|os| os).await;
+    run_suite(&python, &app, &[]).await;
+}
+
+/// The same flows with a bearer JWT (minted by PyJWT) on a server with JWT auth, agno's scopes
+/// and per-user isolation, as `cargo run --example agent_os` runs with `JWT_VERIFICATION_KEY`.
+#[tokio::test(flavor = "multi_thread")]
+async fn agnos_client_drives_agentos_with_a_jwt() {
+    let scopes = [
+        "config:read",
+        "agents:read",
+        "agents:run",
+        "workflows:read",
+        "workflows:run",
+        "teams:read",
+        "teams:run",
+        "sessions:read",
+        "sessions:write",
+        "sessions:delete",
+    ];
+    let mut tokens = serde_json::Map::new();
+    for user in ["alice", "mallory"] {
+        tokens.insert(user.into(), spec("RS256", "rsa", claims(user, &scopes)));
+    }
+    let test = "agnos_client_drives_agentos_with_a_jwt";
+    let (Some(python), Some(minted)) =
+        (python::python_or_skip(test).await, mint(test, tokens).await)
+    else {
+        return;
+    };
+    let key = minted.key("rsa.pem");
+    let (app, _slow) = example_app(|os| {
+        os.authorization(
+            JwtConfig::new()
+                .verification_key(key)
+                .audience(AUDIENCE)
+                .issuer(ISSUER)
+                .user_isolation(true),
+        )
+    })
+    .await;
+    let args = [
+        "--bearer",
+        minted.token("alice"),
+        "--other-bearer",
+        minted.token("mallory"),
+    ];
+    run_suite(&python, &app, &args).await;
 }

@@ -13,7 +13,7 @@ fn layer(module: &str) -> &'static str {
         "lib" | "prelude" | "os" => "surface",
         "http" => "http",
         "runtime" => "runtime",
-        "agent" | "workflow" | "team" | "tool" | "hooks" | "output" => "engine",
+        "agent" | "workflow" | "team" | "tool" | "hooks" | "output" | "mcp" => "engine",
         "model" => "model",
         "store" => "store",
         "run" | "event" | "kind" | "context" | "outcome" | "db" => "data",

@@ -8,6 +8,7 @@ use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
 use crate::outcome::{ErrorKind, Failure};
 use crate::run::{Message, RunOutput};
+use crate::tool::AgentTool;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -64,6 +65,7 @@ impl Agent {
     fn request(
         &self,
         messages: &[Message],
+        tools: &[AgentTool],
         tools_allowed: bool,
         input: usize,
         rctx: &RunContext,
@@ -75,7 +77,7 @@ impl Agent {
             .map(|c| c.definitions())
             .unwrap_or_default();
         let tool_choice = match tools_allowed {
-            _ if self.tools.is_empty() && children.is_empty() => None,
+            _ if tools.is_empty() && children.is_empty() => None,
             true => self.loop_settings.tool_choice.clone(),
             false => Some(json!("none")),
         };
@@ -92,8 +94,7 @@ impl Agent {
         }
         ModelRequest {
             messages: chat,
-            tools: self
-                .tools
+            tools: tools
                 .iter()
                 .map(|t| t.definition().clone())
                 .chain(children.iter().cloned())
@@ -160,8 +161,10 @@ impl Agent {
                 return Err(Stop::Cancelled(String::new()));
             }
             if let Some((calls, done)) = pending.take() {
+                let tools = self.current_tools();
                 let round = Round {
                     calls: &calls,
+                    tools: &tools,
                     text: "",
                     done,
                     usage,
@@ -186,7 +189,9 @@ impl Agent {
                 }
             }
             let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
-            let request = self.request(messages, tools_allowed, input, rctx, call);
+            // The tools of this round: what the model is offered is what its calls may run.
+            let tools = self.current_tools();
+            let request = self.request(messages, &tools, tools_allowed, input, rctx, call);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
                 model: output.model.clone(),
@@ -269,6 +274,7 @@ impl Agent {
             rounds += 1;
             let round = Round {
                 calls: &reply.tool_calls,
+                tools: &tools,
                 text: &reply.content,
                 done: Vec::new(),
                 usage,

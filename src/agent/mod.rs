@@ -12,10 +12,11 @@ pub(crate) use run::{AgentCall, DeferredHook, StepPlace};
 use crate::hooks::{Hook, IntoHook};
 use crate::model::{Model, ModelError, ModelRequest};
 use crate::output::OutputSchema;
-use crate::tool::{AgentTool, IntoTool};
+use crate::tool::{AgentTool, IntoTool, Toolkit};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +65,8 @@ struct LoopSettings {
     temperature: Option<f64>,
     max_tokens: Option<u32>,
     request_fields: Map<String, Value>,
+    /// Tool sets whose lists can change while the OS runs (MCP servers).
+    toolkits: Vec<Arc<dyn Toolkit>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -75,6 +78,15 @@ impl std::fmt::Debug for Agent {
             .field("pre_hooks", &self.pre_hooks)
             .field("post_hooks", &self.post_hooks)
             .field("tools", &self.tools)
+            .field(
+                "toolkits",
+                &self
+                    .loop_settings
+                    .toolkits
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>(),
+            )
             .field("output_schema", &self.loop_settings.output_schema)
             .finish_non_exhaustive()
     }
@@ -107,6 +119,7 @@ impl Agent {
                 temperature: None,
                 max_tokens: None,
                 request_fields: Map::new(),
+                toolkits: Vec::new(),
             }),
         }
     }
@@ -164,6 +177,22 @@ impl Agent {
         self.tools
             .retain(|t| t.definition().name != tool.definition().name);
         self.tools.push(tool);
+        self
+    }
+
+    /// Adds a set of tools whose list can change while the OS runs, such as an MCP server's
+    /// ([`McpTools`](crate::McpTools)); several may be added. The model is offered the
+    /// toolkit's tools of the moment at every model call; a native tool of the same name wins.
+    ///
+    /// ```no_run
+    /// use agentos::{Agent, McpTools, ScriptedModel};
+    /// let agent = Agent::new("Files")
+    ///     .model(ScriptedModel::new())
+    ///     .toolkit(McpTools::stdio("npx", ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]))
+    ///     .toolkit(McpTools::streamable_http("http://127.0.0.1:8000/mcp").prefix("search"));
+    /// ```
+    pub fn toolkit(mut self, toolkit: impl Toolkit) -> Agent {
+        self.loop_settings.toolkits.push(Arc::new(toolkit));
         self
     }
 
@@ -282,14 +311,38 @@ impl Agent {
         Ok(())
     }
 
+    /// The toolkits, for the OS to start.
+    pub(crate) fn toolkits(&self) -> &[Arc<dyn Toolkit>] {
+        &self.loop_settings.toolkits
+    }
+
+    /// The tools offered to the model now: the agent's own, then each toolkit's current ones
+    /// (a name already taken is skipped). Without toolkits, the agent's own list as it is.
+    pub(super) fn current_tools(&self) -> Cow<'_, [AgentTool]> {
+        let toolkits = &self.loop_settings.toolkits;
+        if toolkits.is_empty() {
+            return Cow::Borrowed(&self.tools);
+        }
+        let mut all = self.tools.clone();
+        for kit in toolkits {
+            for tool in kit.tools().iter() {
+                let name = &tool.definition().name;
+                if !all.iter().any(|t| &t.definition().name == name) {
+                    all.push(tool.clone());
+                }
+            }
+        }
+        Cow::Owned(all)
+    }
+
     /// agno's `AgentResponse.tools`: `{"tools": [{name, description, parameters}],
-    /// "tool_choice"?}`, or `None` without tools.
+    /// "tool_choice"?}`, or `None` without tools. A toolkit's tools are those of the moment.
     pub(crate) fn tools_info(&self) -> Option<Value> {
-        if self.tools.is_empty() {
+        let current = self.current_tools();
+        if current.is_empty() {
             return None;
         }
-        let tools: Vec<Value> = self
-            .tools
+        let tools: Vec<Value> = current
             .iter()
             .map(|t| {
                 let d = t.definition();

@@ -8,7 +8,7 @@ use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ToolCall, Usage};
 use crate::outcome::{ErrorKind, Failure};
 use crate::run::{Message, RunOutput, ToolExecution};
-use crate::tool::{self, ToolOutcome};
+use crate::tool::{self, AgentTool, ToolOutcome};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::Value;
@@ -74,7 +74,14 @@ impl Agent {
                     children.progress(&state).await;
                 }
                 let outcomes = self
-                    .run_tools(round.calls, rctx, actx, sink, Some((children, &mut state)))
+                    .run_tools(
+                        round.calls,
+                        round.tools,
+                        rctx,
+                        actx,
+                        sink,
+                        Some((children, &mut state)),
+                    )
                     .await;
                 for outcome in &outcomes {
                     messages.push(tool_message(&outcome.execution));
@@ -87,7 +94,7 @@ impl Agent {
             }
             None => {
                 let outcomes = tokio::select! {
-                    outcomes = self.run_tools(round.calls, rctx, actx, sink, None) => outcomes,
+                    outcomes = self.run_tools(round.calls, round.tools, rctx, actx, sink, None) => outcomes,
                     () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
                 };
                 for outcome in &outcomes {
@@ -128,6 +135,7 @@ impl Agent {
     async fn run_tools(
         &self,
         calls: &[ToolCall],
+        tools: &[AgentTool],
         rctx: &Arc<RunContext>,
         actx: &Arc<AgentContext>,
         sink: &mut EventSink,
@@ -165,7 +173,10 @@ impl Agent {
             })
             .await;
         }
-        let (tools, limit) = (&self.tools, self.loop_settings.tool_timeout);
+        let (toolkits, limit) = (
+            self.loop_settings.toolkits.as_slice(),
+            self.loop_settings.tool_timeout,
+        );
         let lead = children.as_ref().map(|(c, _)| *c);
         let cancel = rctx.cancel_token();
         let mut running: FuturesUnordered<_> = prepared
@@ -180,7 +191,7 @@ impl Agent {
                         _ if lead.is_some() => {
                             let record = execution.clone();
                             tokio::select! {
-                                outcome = tool::execute(tools, execution, args, limit, rctx) => outcome,
+                                outcome = tool::execute(tools, toolkits, execution, args, limit, rctx) => outcome,
                                 () = cancel.cancelled() => ToolOutcome::finished(
                                     record,
                                     Err("cancelled".to_owned()),
@@ -188,7 +199,7 @@ impl Agent {
                                 ),
                             }
                         }
-                        _ => tool::execute(tools, execution, args, limit, rctx).await,
+                        _ => tool::execute(tools, toolkits, execution, args, limit, rctx).await,
                     };
                     (i, outcome)
                 }
@@ -225,6 +236,8 @@ impl Agent {
 /// One reply's tool calls, and where the loop stands when they run.
 pub(super) struct Round<'a> {
     pub calls: &'a [ToolCall],
+    /// The tools of this round (what the model was offered).
+    pub tools: &'a [AgentTool],
     /// The reply's text (a routed member's answer comes after it).
     pub text: &'a str,
     /// Calls of this round already finished (a resumed run's).

@@ -1,10 +1,12 @@
 //! `/agents`: list, detail, run (JSON or SSE), the stored runs, cancel, resume.
 
+use super::auth::Access;
 use super::error::{ApiError, ErrorBody, ValidationErrorBody};
 use super::form::{AgentRunForm, ResumeRequest, RunForm};
 use super::runs::{
-    Cancelled, ResumeForm, RunAccepted, RunsQuery, answer, cancelled, find_run, idempotency_key,
-    json_text, list_session_runs, resume,
+    Cancelled, ResumeForm, RunAccepted, RunsQuery, SessionQuery, answer, authorize_run,
+    authorize_run_access, cancelled, find_run, idempotency_key, json_text, list_session_runs,
+    resume,
 };
 use super::sessions::run_schema::SessionRun;
 use super::{AppState, Path, Query};
@@ -122,8 +124,18 @@ fn find<'a>(rt: &'a AppState, id: &str) -> Result<&'a Arc<Agent>, ApiError> {
     get, path = "/agents", tag = TAG,
     responses((status = 200, description = "The agents served", body = Vec<AgentResponse>))
 )]
-async fn list_agents(State(rt): State<AppState>) -> Json<Vec<AgentResponse>> {
-    Json(rt.agents.iter().map(|a| agent_response(&rt, a)).collect())
+async fn list_agents(
+    State(rt): State<AppState>,
+    access: Access,
+) -> Result<Json<Vec<AgentResponse>>, ApiError> {
+    let visible = access.listing(ComponentKind::Agent)?;
+    Ok(Json(
+        rt.agents
+            .iter()
+            .filter(|a| visible.allows(a.id()))
+            .map(|a| agent_response(&rt, a))
+            .collect(),
+    ))
 }
 
 /// Get an agent
@@ -174,12 +186,16 @@ async fn get_agent(
 async fn create_run(
     State(rt): State<AppState>,
     Path(agent_id): Path<String>,
+    access: Access,
     headers: HeaderMap,
     form: RunForm,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
     let mut req = form.into_agent_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
+    if access.0.is_some() {
+        authorize_run(&rt, &access, &mut req).await?;
+    }
     let stream = req.stream;
     let started = match rt.start_agent_run(&agent_id, req).await {
         Ok(started) => started,
@@ -211,10 +227,21 @@ async fn create_run(
 async fn resume_run(
     State(rt): State<AppState>,
     Path((agent_id, run_id)): Path<(String, String)>,
+    access: Access,
     request: Request,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
     let form = ResumeForm::from_request(request).await?;
+    let session = form.session_id.as_deref();
+    authorize_run_access(
+        &rt,
+        &access,
+        ComponentKind::Agent,
+        &agent_id,
+        &run_id,
+        session,
+    )
+    .await?;
     resume(&rt, ComponentKind::Agent, &agent_id, &run_id, form).await
 }
 
@@ -265,10 +292,11 @@ fn parse_output(json: &str) -> Result<RunOutput, ApiError> {
 async fn list_runs(
     State(rt): State<AppState>,
     Path(agent_id): Path<String>,
+    access: Access,
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<SessionRun>>, ApiError> {
     find(&rt, &agent_id)?;
-    list_session_runs(&rt, ComponentKind::Agent, &agent_id, q).await
+    list_session_runs(&rt, &access, ComponentKind::Agent, &agent_id, q).await
 }
 
 /// Get (poll) an agent run
@@ -289,11 +317,13 @@ async fn list_runs(
 async fn get_run(
     State(rt): State<AppState>,
     Path((agent_id, run_id)): Path<(String, String)>,
+    access: Access,
     Query(q): Query<RunsQuery>,
 ) -> Result<Response, ApiError> {
     find(&rt, &agent_id)?;
     let run = find_run(
         &rt,
+        &access,
         ComponentKind::Agent,
         &agent_id,
         &run_id,
@@ -345,7 +375,19 @@ fn stored_output(run: &RunRecord) -> Result<Response, ApiError> {
 async fn cancel_run(
     State(rt): State<AppState>,
     Path((agent_id, run_id)): Path<(String, String)>,
+    access: Access,
+    Query(q): Query<SessionQuery>,
 ) -> Result<Json<Cancelled>, ApiError> {
     find(&rt, &agent_id)?;
+    let session = q.session_id.as_deref();
+    authorize_run_access(
+        &rt,
+        &access,
+        ComponentKind::Agent,
+        &agent_id,
+        &run_id,
+        session,
+    )
+    .await?;
     Ok(cancelled(rt.cancel_anywhere(&run_id).await?, &run_id))
 }

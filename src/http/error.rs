@@ -130,6 +130,19 @@ impl ValidationError {
 }
 
 impl ApiError {
+    /// The answer's text: its `detail`, or the validation errors' messages.
+    pub(crate) fn detail(&self) -> String {
+        match &self.body {
+            ErrorResponse::Message(body) => body.detail.clone(),
+            ErrorResponse::Invalid(body) => body
+                .detail
+                .iter()
+                .map(|e| e.msg.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
     pub(crate) fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
         ApiError {
             status,

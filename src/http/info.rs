@@ -1,6 +1,8 @@
 //! `/info` (agno's unauthenticated `InfoResponse`).
 
 use super::AppState;
+use super::edge::AuthInfo;
+use super::mcp::McpOn;
 use crate::http::api::{Api, routes};
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -11,10 +13,6 @@ use utoipa::ToSchema;
 /// The agno release whose AgentOS protocol this server speaks; reported as `agno_version` by
 /// `/info` (we are not agno: `os_version` is our own version).
 pub(crate) const AGNO_PROTOCOL_VERSION: &str = "3.1.10";
-
-/// agno's `auth_mode`, put into each request by the edge layers (absent means `"none"`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AuthMode(pub &'static str);
 
 pub(crate) fn router() -> Api {
     [routes!(info)]
@@ -36,19 +34,34 @@ struct InfoResponse {
     team_count: usize,
     workflow_count: usize,
     mcp: McpInfo,
-    /// `none` or `security_key`.
+    /// `none`, `security_key` or `jwt`.
     auth_mode: &'static str,
     user_isolation: bool,
 }
 
-/// MCP server availability (none here).
+/// agno's `McpInfo`: whether `/mcp` is served (`AgentOs::mcp_server`).
 #[derive(Debug, Serialize, ToSchema)]
-struct McpInfo {
+pub(crate) struct McpInfo {
     enabled: bool,
-    path: Option<String>,
+    /// `/mcp` when enabled.
+    path: Option<&'static str>,
+    /// Always null: no OAuth provider guards `/mcp` (the security key does).
     #[schema(value_type = Option<Object>)]
     oauth: Option<Value>,
+    /// Always false: agno's plain-HTTP tool runner is not served.
     tool_run_endpoint: bool,
+}
+
+impl McpInfo {
+    /// What to say, given the extension the MCP server puts on every request when it is on.
+    pub(crate) fn of(on: Option<Extension<McpOn>>) -> McpInfo {
+        McpInfo {
+            enabled: on.is_some(),
+            path: on.map(|_| super::mcp::PATH),
+            oauth: None,
+            tool_run_endpoint: false,
+        }
+    }
 }
 
 /// Lightweight OS metadata (no key needed)
@@ -56,8 +69,13 @@ struct McpInfo {
     get, path = "/info", tag = "Core",
     responses((status = 200, description = "What this OS serves and how it authenticates", body = InfoResponse))
 )]
-async fn info(State(rt): State<AppState>, mode: Option<Extension<AuthMode>>) -> Json<InfoResponse> {
-    let auth_mode = mode.map_or("none", |Extension(AuthMode(m))| m);
+async fn info(
+    State(rt): State<AppState>,
+    auth: Option<Extension<AuthInfo>>,
+    mcp: Option<Extension<McpOn>>,
+) -> Json<InfoResponse> {
+    let (auth_mode, user_isolation) =
+        auth.map_or(("none", false), |Extension(a)| (a.mode, a.user_isolation));
     Json(InfoResponse {
         os_id: rt.os_id.clone(),
         name: None,
@@ -66,13 +84,8 @@ async fn info(State(rt): State<AppState>, mode: Option<Extension<AuthMode>>) -> 
         agent_count: rt.agents.len(),
         team_count: rt.teams.len(),
         workflow_count: rt.workflows.len(),
-        mcp: McpInfo {
-            enabled: false,
-            path: None,
-            oauth: None,
-            tool_run_endpoint: false,
-        },
+        mcp: McpInfo::of(mcp),
         auth_mode,
-        user_isolation: false,
+        user_isolation,
     })
 }

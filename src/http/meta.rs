@@ -1,11 +1,15 @@
 //! `/`, `/health`, `/config` and `/models`.
 
 use super::AppState;
+use super::auth::Access;
+use super::info::McpInfo;
+use super::mcp::McpOn;
 use super::workflows::WorkflowSummary;
 use crate::http::api::{Api, routes};
+use crate::kind::ComponentKind;
 use crate::runtime::Runtime;
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -66,6 +70,9 @@ struct ConfigResponse {
     /// None.
     #[schema(value_type = Vec<Object>)]
     interfaces: [Value; 0],
+    /// Whether `/mcp` is served, as `/info` says (an agentos addition: agno's `/config` does not
+    /// say).
+    mcp: McpInfo,
 }
 
 /// The session domain's databases.
@@ -177,7 +184,16 @@ async fn health(State(rt): State<AppState>) -> Json<Health> {
     get, path = "/config", tag = TAG,
     responses((status = 200, description = "What this OS serves", body = ConfigResponse))
 )]
-async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
+async fn config(
+    State(rt): State<AppState>,
+    access: Access,
+    mcp: Option<Extension<McpOn>>,
+) -> Json<ConfigResponse> {
+    // The roster shows what the token may read, as agno's /config and the list routes do.
+    let (visible_agents, visible_workflows) = (
+        access.visible(ComponentKind::Agent),
+        access.visible(ComponentKind::Workflow),
+    );
     let db = DatabaseConfig {
         db_id: rt.db_id.clone(),
         domain_config: DomainConfig {
@@ -188,6 +204,7 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
     let workflows = rt
         .workflows
         .iter()
+        .filter(|wf| visible_workflows.allows(wf.id()))
         .map(|wf| WorkflowSummary {
             // `/config` keeps its keys: no description.
             description: None,
@@ -197,6 +214,7 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
     let agents = rt
         .agents
         .iter()
+        .filter(|a| visible_agents.allows(a.id()))
         .map(|a| ConfigAgent {
             id: a.id().to_owned(),
             name: a.name().to_owned(),
@@ -231,5 +249,6 @@ async fn config(State(rt): State<AppState>) -> Json<ConfigResponse> {
             .collect(),
         workflows,
         interfaces: [],
+        mcp: McpInfo::of(mcp),
     })
 }

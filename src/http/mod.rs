@@ -12,19 +12,23 @@ mod error;
 mod fallback;
 mod files;
 mod form;
+mod guard;
 mod hooks;
 mod info;
+pub(crate) mod mcp;
 mod meta;
 mod openapi;
 mod page;
 mod py_json;
 mod runs;
 pub(crate) mod serve;
+mod service_accounts;
 mod sessions;
 mod teams;
 mod validation;
 mod workflows;
 
+pub use auth::{JwtConfig, RateLimit};
 pub(crate) use edge::{Edge, apply as with_edge};
 
 use crate::runtime::Runtime;
@@ -47,6 +51,7 @@ pub(crate) fn api_router(runtime: Arc<Runtime>, max_body_bytes: usize) -> Router
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(hooks::router())
+        .merge(service_accounts::router())
         .split();
     api.merge(openapi::router(docs))
         .merge(docs::router())

@@ -2,11 +2,13 @@
 //! resume; agno's `TeamResponse` and `TeamRunOutput` shapes.
 
 use super::agents::{AgentResponse, ModelResponse, agent_response};
+use super::auth::Access;
 use super::error::{ApiError, ErrorBody, ValidationErrorBody};
 use super::form::{AgentRunForm, ResumeRequest, RunForm};
 use super::runs::{
-    Cancelled, ResumeForm, RunAccepted, RunsQuery, answer, cancelled, find_run, idempotency_key,
-    json_text, list_session_runs, resume,
+    Cancelled, ResumeForm, RunAccepted, RunsQuery, SessionQuery, answer, authorize_run,
+    authorize_run_access, cancelled, find_run, idempotency_key, json_text, list_session_runs,
+    resume,
 };
 use super::sessions::run_schema::SessionRun;
 use super::{AppState, Path, Query};
@@ -137,10 +139,23 @@ fn find<'a>(rt: &'a AppState, id: &str) -> Result<&'a Arc<Team>, ApiError> {
 /// List the teams
 #[utoipa::path(
     get, path = "/teams", tag = TAG,
-    responses((status = 200, description = "The teams served", body = Vec<TeamResponse>))
+    responses(
+        (status = 200, description = "The teams served (those the token may read)", body = Vec<TeamResponse>),
+        (status = 403, description = "The token may read no team", body = ErrorBody),
+    )
 )]
-async fn list_teams(State(rt): State<AppState>) -> Json<Vec<TeamResponse>> {
-    Json(rt.teams.iter().map(|t| team_response(&rt, t)).collect())
+async fn list_teams(
+    State(rt): State<AppState>,
+    access: Access,
+) -> Result<Json<Vec<TeamResponse>>, ApiError> {
+    let visible = access.listing(ComponentKind::Team)?;
+    Ok(Json(
+        rt.teams
+            .iter()
+            .filter(|t| visible.allows(t.get_id()))
+            .map(|t| team_response(&rt, t))
+            .collect(),
+    ))
 }
 
 /// Get a team
@@ -193,12 +208,16 @@ async fn get_team(
 async fn create_run(
     State(rt): State<AppState>,
     Path(team_id): Path<String>,
+    access: Access,
     headers: HeaderMap,
     form: RunForm,
 ) -> Result<Response, ApiError> {
     find(&rt, &team_id)?;
     let mut req = form.into_agent_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
+    if access.0.is_some() {
+        authorize_run(&rt, &access, &mut req).await?;
+    }
     let stream = req.stream;
     let started = match rt.start(ComponentKind::Team, &team_id, req).await {
         Ok(started) => started,
@@ -230,10 +249,21 @@ async fn create_run(
 async fn resume_run(
     State(rt): State<AppState>,
     Path((team_id, run_id)): Path<(String, String)>,
+    access: Access,
     request: Request,
 ) -> Result<Response, ApiError> {
     find(&rt, &team_id)?;
     let form = ResumeForm::from_request(request).await?;
+    let session = form.session_id.as_deref();
+    authorize_run_access(
+        &rt,
+        &access,
+        ComponentKind::Team,
+        &team_id,
+        &run_id,
+        session,
+    )
+    .await?;
     resume(&rt, ComponentKind::Team, &team_id, &run_id, form).await
 }
 
@@ -283,10 +313,11 @@ fn final_event(output: &str) -> Result<RunEvent, ApiError> {
 async fn list_runs(
     State(rt): State<AppState>,
     Path(team_id): Path<String>,
+    access: Access,
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<SessionRun>>, ApiError> {
     find(&rt, &team_id)?;
-    list_session_runs(&rt, ComponentKind::Team, &team_id, q).await
+    list_session_runs(&rt, &access, ComponentKind::Team, &team_id, q).await
 }
 
 /// Get (poll) a team run
@@ -308,11 +339,13 @@ async fn list_runs(
 async fn get_run(
     State(rt): State<AppState>,
     Path((team_id, run_id)): Path<(String, String)>,
+    access: Access,
     Query(q): Query<RunsQuery>,
 ) -> Result<Response, ApiError> {
     find(&rt, &team_id)?;
     let run = find_run(
         &rt,
+        &access,
         ComponentKind::Team,
         &team_id,
         &run_id,
@@ -366,7 +399,19 @@ fn stored_output(run: &RunRecord) -> Result<Response, ApiError> {
 async fn cancel_run(
     State(rt): State<AppState>,
     Path((team_id, run_id)): Path<(String, String)>,
+    access: Access,
+    Query(q): Query<SessionQuery>,
 ) -> Result<Json<Cancelled>, ApiError> {
     find(&rt, &team_id)?;
+    let session = q.session_id.as_deref();
+    authorize_run_access(
+        &rt,
+        &access,
+        ComponentKind::Team,
+        &team_id,
+        &run_id,
+        session,
+    )
+    .await?;
     Ok(cancelled(rt.cancel_anywhere(&run_id).await?, &run_id))
 }

@@ -1,11 +1,12 @@
 //! `/workflows`: list, detail, run (JSON or SSE), the stored runs, cancel, resume.
 
 use super::agents::ModelResponse;
+use super::auth::Access;
 use super::error::{ApiError, ErrorBody, ValidationErrorBody};
 use super::form::{ResumeRequest, RunForm, WorkflowRunForm};
 use super::runs::{
-    Cancelled, ResumeForm, RunAccepted, RunsQuery, answer, cancelled, find_run, idempotency_key,
-    list_session_runs, resume,
+    Cancelled, ResumeForm, RunAccepted, RunsQuery, SessionQuery, answer, authorize_run,
+    authorize_run_access, cancelled, find_run, idempotency_key, list_session_runs, resume,
 };
 use super::sessions::run_schema::SessionRun;
 use super::{AppState, Path, Query};
@@ -163,15 +164,23 @@ fn step_tree(rt: &Runtime, step: &Step) -> StepTree {
 /// List the workflows
 #[utoipa::path(
     get, path = "/workflows", tag = TAG,
-    responses((status = 200, description = "The workflows served", body = Vec<WorkflowSummary>))
+    responses(
+        (status = 200, description = "The workflows served (with auth: the ones the token may read)", body = Vec<WorkflowSummary>),
+        (status = 403, description = "The token may read no workflow", body = ErrorBody),
+    )
 )]
-async fn list_workflows(State(rt): State<AppState>) -> Json<Vec<WorkflowSummary>> {
-    Json(
+async fn list_workflows(
+    State(rt): State<AppState>,
+    access: Access,
+) -> Result<Json<Vec<WorkflowSummary>>, ApiError> {
+    let visible = access.listing(ComponentKind::Workflow)?;
+    Ok(Json(
         rt.workflows
             .iter()
+            .filter(|wf| visible.allows(wf.id()))
             .map(|wf| WorkflowSummary::of(&rt, wf))
             .collect(),
-    )
+    ))
 }
 
 fn find<'a>(rt: &'a AppState, id: &str) -> Result<&'a Workflow, ApiError> {
@@ -234,11 +243,15 @@ async fn get_workflow(
 async fn create_run(
     State(rt): State<AppState>,
     Path(workflow_id): Path<String>,
+    access: Access,
     headers: HeaderMap,
     form: RunForm,
 ) -> Result<Response, ApiError> {
     let mut req = form.into_run_request()?;
     req.idempotency_key = idempotency_key(&headers)?;
+    if access.0.is_some() {
+        authorize_run(&rt, &access, &mut req).await?;
+    }
     let stream = req.stream;
     let started = match rt.start_workflow_run(&workflow_id, req).await {
         Ok(started) => started,
@@ -272,10 +285,21 @@ async fn create_run(
 async fn resume_run(
     State(rt): State<AppState>,
     Path((workflow_id, run_id)): Path<(String, String)>,
+    access: Access,
     request: Request,
 ) -> Result<Response, ApiError> {
     find(&rt, &workflow_id)?;
     let form = ResumeForm::from_request(request).await?;
+    let session = form.session_id.as_deref();
+    authorize_run_access(
+        &rt,
+        &access,
+        ComponentKind::Workflow,
+        &workflow_id,
+        &run_id,
+        session,
+    )
+    .await?;
     resume(&rt, ComponentKind::Workflow, &workflow_id, &run_id, form).await
 }
 
@@ -322,8 +346,20 @@ fn final_event(output: &str) -> Result<RunEvent, ApiError> {
 async fn cancel_run(
     State(rt): State<AppState>,
     Path((workflow_id, run_id)): Path<(String, String)>,
+    access: Access,
+    Query(q): Query<SessionQuery>,
 ) -> Result<Json<Cancelled>, ApiError> {
     find(&rt, &workflow_id)?;
+    let session = q.session_id.as_deref();
+    authorize_run_access(
+        &rt,
+        &access,
+        ComponentKind::Workflow,
+        &workflow_id,
+        &run_id,
+        session,
+    )
+    .await?;
     Ok(cancelled(rt.cancel_anywhere(&run_id).await?, &run_id))
 }
 
@@ -346,10 +382,11 @@ async fn cancel_run(
 async fn list_runs(
     State(rt): State<AppState>,
     Path(workflow_id): Path<String>,
+    access: Access,
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<Vec<SessionRun>>, ApiError> {
     find(&rt, &workflow_id)?;
-    list_session_runs(&rt, ComponentKind::Workflow, &workflow_id, q).await
+    list_session_runs(&rt, &access, ComponentKind::Workflow, &workflow_id, q).await
 }
 
 /// Get (poll) a workflow run
@@ -370,11 +407,13 @@ async fn list_runs(
 async fn get_run(
     State(rt): State<AppState>,
     Path((workflow_id, run_id)): Path<(String, String)>,
+    access: Access,
     Query(q): Query<RunsQuery>,
 ) -> Result<Json<WorkflowRunOutput>, ApiError> {
     let wf = find(&rt, &workflow_id)?;
     let run = find_run(
         &rt,
+        &access,
         ComponentKind::Workflow,
         &workflow_id,
         &run_id,

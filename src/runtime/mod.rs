@@ -169,6 +169,30 @@ impl Runtime {
         }
     }
 
+    /// Starts the toolkits of every agent served, on its own or as a step (MCP connections), on
+    /// the background tracker: they stop at shutdown, after the runs.
+    /// Waits (up to `limit`) until each has made its first attempt, so that the first runs are
+    /// offered their tools; a toolkit whose server is down does not hold the OS back longer.
+    pub(crate) async fn start_toolkits(&self, limit: Duration) {
+        let step_agents = self.workflows.iter().flat_map(|w| w.agents());
+        let mut settled = Vec::new();
+        for agent in self.agents.iter().map(|a| a.as_ref()).chain(step_agents) {
+            for toolkit in agent.toolkits() {
+                toolkit.start(&self.background, &self.stopping);
+                settled.push(toolkit.settled());
+            }
+        }
+        if !settled.is_empty()
+            && tokio::time::timeout(limit, futures::future::join_all(settled))
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                "some toolkits did not answer within {limit:?}; serving without their tools until they do"
+            );
+        }
+    }
+
     /// Shuts down in order: in-flight runs finish, then pending background hooks drain (up to
     /// `deadline`), then background tasks stop and the database closes.
     pub(crate) async fn shutdown(&self, deadline: Duration) {

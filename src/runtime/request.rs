@@ -1,7 +1,7 @@
 //! What crosses between the wire and the runtime: the parsed request ([`RunRequest`]), and
 //! what a requester gets back ([`Started`], [`RunHandle`], [`RunResult`]).
 
-use crate::context::{Media, RunContext, SessionState};
+use crate::context::{Media, Principal, RunContext, SessionState};
 use crate::event::RunEvent;
 use crate::event::journal::Journal;
 use crate::store::{RunRecord, StoreError};
@@ -36,6 +36,54 @@ pub(crate) struct RunRequest {
     /// Files uploaded with the run (agent runs).
     #[serde(flatten)]
     pub media: Media,
+    /// Who asked (set by the HTTP layer when auth is on; kept with a background run's request so
+    /// a resumed run still knows).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "principal_serde"
+    )]
+    pub principal: Option<Arc<Principal>>,
+}
+
+/// A principal as stored with a background run's request: user and scopes.
+mod principal_serde {
+    use crate::context::Principal;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    #[derive(Serialize, Deserialize)]
+    struct Stored {
+        user_id: Option<String>,
+        #[serde(default)]
+        scopes: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service_account: Option<String>,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        p: &Option<Arc<Principal>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        p.as_ref()
+            .map(|p| Stored {
+                user_id: p.user_id.clone(),
+                scopes: p.scopes.clone(),
+                service_account: p.service_account.clone(),
+            })
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Arc<Principal>>, D::Error> {
+        let stored = Option::<Stored>::deserialize(d)?;
+        Ok(stored.map(|s| {
+            let mut p = Principal::new(s.user_id, s.scopes);
+            p.service_account = s.service_account;
+            Arc::new(p)
+        }))
+    }
 }
 
 impl RunRequest {
@@ -57,6 +105,7 @@ impl RunRequest {
         ctx.extra = self.extra;
         ctx.additional_data = self.additional_data.unwrap_or_default();
         ctx.media = self.media;
+        ctx.principal = self.principal;
         ctx.created_at = created_at;
         (self.message, ctx)
     }

@@ -5,7 +5,8 @@
 //!
 //! The operations are grouped by domain, one trait each: [`RunStore`] (runs, background runs,
 //! cancels), [`EventStore`] (the replay log), [`SessionStore`] (the sessions API),
-//! [`JobStore`] (the durable job queue) and [`LeaseStore`] (owner leases across replicas).
+//! [`JobStore`] (the durable job queue), [`LeaseStore`] (owner leases across replicas) and
+//! [`ServiceAccountStore`] (machine identities' hashed tokens).
 //! [`Store`] is the one value the runtime holds (`Arc<dyn Store>`): it has every domain as a
 //! supertrait, plus what concerns the whole database. Through `dyn Store` every method is
 //! reached with `Store` alone in scope (a trait object has its supertraits' methods); a
@@ -31,6 +32,7 @@ mod leases;
 mod payload;
 mod postgres;
 mod runs;
+mod service_accounts;
 mod sessions;
 mod sqlite;
 
@@ -42,6 +44,9 @@ pub(crate) use payload::restored as restored_hook_payload;
 pub use payload::{inline_run_output, needs_run_output};
 pub use postgres::PgStore;
 pub use runs::{BeginRun, IdempotencyKey, ResumableRun, RunRecord, RunStore};
+pub use service_accounts::{
+    ServiceAccountFilter, ServiceAccountRecord, ServiceAccountSort, ServiceAccountStore,
+};
 pub use sessions::{
     SessionFilter, SessionKey, SessionRecord, SessionSort, SessionStore, SessionUpdate,
     SessionView, SessionsDeleted,
@@ -57,7 +62,15 @@ use std::sync::Arc;
 /// A new domain's trait joins the supertraits here and the [`prelude`] below.
 #[async_trait]
 pub trait Store:
-    RunStore + EventStore + SessionStore + JobStore + LeaseStore + Send + Sync + 'static
+    RunStore
+    + EventStore
+    + SessionStore
+    + JobStore
+    + LeaseStore
+    + ServiceAccountStore
+    + Send
+    + Sync
+    + 'static
 {
     /// True when one process owns the database (SQLite): at startup, whatever a previous
     /// process left unfinished is that process's and can be taken over at once.
@@ -73,7 +86,9 @@ pub trait Store:
 /// Every store trait, for code that calls a concrete store's methods (`SqliteStore`,
 /// `PgStore`): `use agentos::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{EventStore, JobStore, LeaseStore, RunStore, SessionStore, Store};
+    pub use super::{
+        EventStore, JobStore, LeaseStore, RunStore, ServiceAccountStore, SessionStore, Store,
+    };
 }
 
 impl DbConfig {

@@ -1,7 +1,7 @@
 //! One tool call, from the model's request to the result given back: started, executed
 //! (contained: a timeout, a panic or an error is a result for the model), summarised.
 
-use super::{AgentTool, ToolContext};
+use super::{AgentTool, ToolContext, Toolkit, toolkit};
 use crate::context::RunContext;
 use crate::model::ToolCall;
 use crate::run::{ToolCallMetrics, ToolExecution, unix_seconds};
@@ -71,9 +71,11 @@ pub(crate) fn start(call: &ToolCall) -> (ToolExecution, Result<Value, String>) {
     (execution, args)
 }
 
-/// Runs one call to the end: never fails, never panics, never takes longer than `limit`.
+/// Runs one call to the end: never fails, never panics, never takes longer than `limit`. A
+/// call of a tool not in `tools` says what the `toolkits` report about their missing tools.
 pub(crate) async fn execute(
     tools: &[AgentTool],
+    toolkits: &[Arc<dyn Toolkit>],
     execution: ToolExecution,
     args: Result<Value, String>,
     limit: Duration,
@@ -86,7 +88,7 @@ pub(crate) async fn execute(
             .iter()
             .find(|t| t.definition.name == execution.tool_name),
     ) {
-        (_, None) => Err(format!("tool {} not found", execution.tool_name)),
+        (_, None) => Err(toolkit::not_found(&execution.tool_name, toolkits)),
         (Err(e), Some(_)) => Err(e),
         (Ok(args), Some(tool)) => {
             let ctx = ToolContext::new(run.clone(), execution.tool_call_id.clone());

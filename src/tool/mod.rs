@@ -2,14 +2,18 @@
 //! `schemars` derives), and [`tool_fn`], which wraps a plain async closure. Either may read the
 //! run's [`ToolContext`] (session state, user, dependencies, ...), which the model never sees.
 //!
+//! A [`Toolkit`] is a set of tools whose list can change while the OS runs (an MCP server's).
+//!
 //! A tool never ends a run: arguments that do not parse, an error, a panic or a timeout become
 //! an error message given back to the model, which can try again or answer without it.
 
 mod call;
 mod func;
+mod toolkit;
 
 pub(crate) use call::{ToolOutcome, execute, start, started_now, summary};
 pub use func::{FnTool, NoArgs, ToolFn, tool_fn};
+pub use toolkit::{JsonTool, Toolkit};
 
 use crate::context::RunContext;
 use crate::model::ToolDefinition;

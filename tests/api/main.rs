@@ -3,22 +3,29 @@
 
 mod agent_ui;
 mod agents;
+mod auth_support;
 mod constructs;
 mod durability;
 mod edge;
 mod errors;
 mod example;
+mod hardening;
 mod helpers;
 mod hooks;
+mod isolation;
+mod jwt;
 mod lifecycle;
 mod mock_openai;
 mod openapi;
 #[path = "../store/backend.rs"]
 mod pg_backend;
 mod postgres;
+#[path = "../support/python.rs"]
+mod python;
 mod replicas;
 mod runs;
 mod scripted;
+mod service_accounts;
 mod sessions;
 mod team_durability;
 mod team_features;

@@ -1,6 +1,10 @@
 """agno's own Python client, driven against a running agentos.
 
-Usage: python agno_client_suite.py <base_url>
+Usage: python agno_client_suite.py <base_url> [--bearer TOKEN --other-bearer TOKEN]
+
+With `--bearer`, every call carries `Authorization: Bearer TOKEN` (a JWT for the user `alice`;
+agno's client takes headers on every method) against a server with JWT auth and per-user
+isolation; `--other-bearer` is another user's token, who must see none of alice's sessions.
 
 The server must serve (as `tests/agno_client.rs` sets it up):
 - the agent `assistant` and the seed workflow `analysis-workflow`, whose model is an
@@ -16,7 +20,9 @@ Every check is one named step. A failing step prints what was called, what was e
 what the server answered, and the next steps still run. Exit status 0 only if every step passed.
 """
 
+import argparse
 import asyncio
+import inspect
 import json
 import logging
 import sys
@@ -33,6 +39,27 @@ WORKFLOW = "analysis-workflow"
 SLOW_WORKFLOW = "slow-workflow"
 TEAM = "research-team"
 SLOW_TEAM = "slow-team"
+
+
+class WithHeaders:
+    """agno's client with `headers=` given to every method that takes them (all do)."""
+
+    def __init__(self, client, headers):
+        self._client = client
+        self._headers = headers
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if not self._headers or name.startswith("_") or not callable(attr):
+            return attr
+        if "headers" not in inspect.signature(attr).parameters:
+            return attr
+
+        def call(*args, **kwargs):
+            kwargs.setdefault("headers", self._headers)
+            return attr(*args, **kwargs)
+
+        return call
 
 
 class SuiteFailure(Exception):
@@ -85,9 +112,12 @@ class ErrorLogCounter(logging.Handler):
 
 
 class Suite:
-    def __init__(self, base_url):
+    def __init__(self, base_url, bearer=None, other_bearer=None):
         self.base_url = base_url.rstrip("/")
-        self.client = AgentOSClient(base_url=self.base_url, timeout=60.0)
+        self.headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        self.other_headers = {"Authorization": f"Bearer {other_bearer}"} if other_bearer else {}
+        self.jwt = bool(bearer)
+        self.client = WithHeaders(AgentOSClient(base_url=self.base_url, timeout=60.0), self.headers)
         self.results = []
         self.tag = uuid.uuid4().hex[:8]
         self.agent_session = f"agent-{self.tag}"
@@ -256,6 +286,32 @@ class Suite:
 
     # ------------------------------------------------------------------ cancel
 
+    async def cancel(self, kind, component, run_id, session):
+        """agno's client cancels by run id alone. Under per-user isolation agno requires the
+        run's session too (400 without it), which its client cannot send: then the cancel goes
+        with `?session_id=` over plain HTTP, with the same bearer."""
+        cancel = {
+            "agents": self.client.cancel_agent_run,
+            "teams": self.client.cancel_team_run,
+            "workflows": self.client.cancel_workflow_run,
+        }[kind]
+        if not self.jwt:
+            await cancel(component, run_id)
+            return
+        try:
+            await cancel(component, run_id)
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 400, "a cancel without its session")
+            expect_eq(
+                e.response.json(), {"detail": "session_id is required for this action"}, "body"
+            )
+        else:
+            raise SuiteFailure("a cancel without session_id was accepted under isolation")
+        async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers) as http:
+            url = f"/{kind}/{component}/runs/{run_id}/cancel"
+            response = await http.post(url, params={"session_id": session})
+            response.raise_for_status()
+
     async def cancel_agent(self):
         session = f"slow-agent-{self.tag}"
         events = []
@@ -265,7 +321,7 @@ class Suite:
         ):
             events.append(event)
             if not cancelled and event.event == "ModelRequestStarted":
-                await self.client.cancel_agent_run(SLOW_AGENT, event.run_id)
+                await self.cancel("agents", SLOW_AGENT, event.run_id, session)
                 cancelled = True
         names = [e.event for e in events]
         expect(cancelled, f"no ModelRequestStarted to cancel at: {names}")
@@ -281,7 +337,7 @@ class Suite:
         ):
             events.append(event)
             if not cancelled and event.event == "ModelRequestStarted":
-                await self.client.cancel_workflow_run(SLOW_WORKFLOW, events[0].run_id)
+                await self.cancel("workflows", SLOW_WORKFLOW, events[0].run_id, session)
                 cancelled = True
         names = [e.event for e in events]
         expect(cancelled, f"no ModelRequestStarted to cancel at: {names}")
@@ -376,7 +432,8 @@ class Suite:
         expect_eq(created.session_name, "Made by agno", "create_session().session_name")
         expect_eq(created.session_state, {"plan": "draft"}, "create_session().session_state")
         expect_eq(created.metadata, {"source": "agno"}, "create_session().metadata")
-        expect_eq(created.user_id, "bob", "create_session().user_id")
+        # With a JWT, the token's user owns what it creates (agno: request state wins).
+        expect_eq(created.user_id, "alice" if self.jwt else "bob", "create_session().user_id")
         expect_eq(created.chat_history, [], "create_session().chat_history")
         try:
             await self.client.create_session(session_type=SessionType.AGENT, session_id=session)
@@ -539,7 +596,7 @@ class Suite:
         async for event in self.client.run_team_stream(SLOW_TEAM, "never mind", session_id=session):
             events.append(event)
             if not cancelled and event.event == "ModelRequestStarted":
-                await self.client.cancel_team_run(SLOW_TEAM, events[0].run_id)
+                await self.cancel("teams", SLOW_TEAM, events[0].run_id, session)
                 cancelled = True
         names = [e.event for e in events]
         expect(cancelled, f"no member ModelRequestStarted to cancel at: {names}")
@@ -581,7 +638,7 @@ class Suite:
 
     async def cookbook_raw_http(self):
         session = f"cookbook-{self.tag}"
-        with httpx.Client(base_url=self.base_url, timeout=60.0) as http:
+        with httpx.Client(base_url=self.base_url, timeout=60.0, headers=self.headers) as http:
             health = http.get("/health")
             health.raise_for_status()
             expect_eq(health.json()["status"], "ok", "/health status")
@@ -644,6 +701,29 @@ class Suite:
             expect_eq(stored_ids, [completed["run_id"], run_id], "runs listed by session")
             expect_eq([r["status"] for r in stored], ["COMPLETED"] * 2, "listed run statuses")
 
+    async def other_user(self):
+        """Another user's token sees none of alice's sessions and runs; no token, nothing."""
+        other = WithHeaders(AgentOSClient(base_url=self.base_url, timeout=60.0), self.other_headers)
+        page = await other.get_sessions(limit=100)
+        ids = [s.session_id for s in page.data]
+        expect(self.workflow_session not in ids, f"another user lists alice's session: {ids}")
+        for call in (
+            lambda: other.get_session(self.workflow_session),
+            lambda: other.get_session_runs(self.workflow_session),
+        ):
+            try:
+                await call()
+            except httpx.HTTPStatusError as e:
+                expect_eq(e.response.status_code, 404, "another user's session")
+            else:
+                raise SuiteFailure("another user read alice's session")
+        with httpx.Client(base_url=self.base_url, timeout=60.0) as http:
+            response = http.get("/sessions")
+            expect_eq(response.status_code, 401, "no token")
+            expect_eq(response.json(), {"detail": "Authorization header missing"}, "no token")
+        info = await other.aget_config()
+        expect(info.os_id, "another user reads the config")
+
     async def run(self):
         steps = [
             ("config", self.config),
@@ -667,6 +747,7 @@ class Suite:
             ("session created, then run in", self.session_created),
             ("cancelled runs stored CANCELLED", self.cancelled_runs_stored),
             ("session renamed and updated", self.rename),
+            *([("another user's token sees none of it", self.other_user)] if self.jwt else []),
             ("sessions deleted", self.delete),
             ("cookbook: raw HTTP run, SSE, runs by session", self.cookbook_raw_http),
         ]
@@ -678,10 +759,12 @@ class Suite:
 
 
 def main():
-    if len(sys.argv) != 2:
-        print("usage: agno_client_suite.py <base_url>", file=sys.stderr)
-        return 2
-    ok = asyncio.run(Suite(sys.argv[1]).run())
+    parser = argparse.ArgumentParser(description="agno's client against agentos")
+    parser.add_argument("base_url")
+    parser.add_argument("--bearer", help="a JWT for the user alice")
+    parser.add_argument("--other-bearer", help="a JWT for another user")
+    args = parser.parse_args()
+    ok = asyncio.run(Suite(args.base_url, args.bearer, args.other_bearer).run())
     return 0 if ok else 1
 
 

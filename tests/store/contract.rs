@@ -2,6 +2,7 @@
 //! database and runs unchanged on SQLite and on Postgres.
 
 use crate::backend::TestDb;
+pub use crate::service_accounts::*;
 use agentos::RunStatus;
 use agentos::store::prelude::*;
 use agentos::store::{

@@ -4,6 +4,7 @@
 
 mod backend;
 mod contract;
+mod service_accounts;
 mod sqlite_only;
 
 /// Declares each contract test twice: `sqlite::<name>` and `postgres::<name>`.
@@ -56,4 +57,6 @@ on_both_backends!(
     a_session_created_before_its_runs_is_completed_by_the_first,
     an_agents_history_is_its_last_completed_runs,
     a_jobs_context_gets_its_output_from_its_run_even_once_deleted,
+    service_accounts_are_found_by_token_hash_and_revoked,
+    service_accounts_are_scoped_to_their_user_and_paged,
 );

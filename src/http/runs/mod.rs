@@ -12,6 +12,7 @@ pub(crate) use answer::{answer, json_text};
 pub(crate) use resume::{ResumeForm, resume};
 pub(crate) use schema::{Cancelled, RunAccepted};
 
+use super::auth::Access;
 use super::error::ApiError;
 use super::sessions::run_schema::{SessionRun, run_schema};
 use crate::kind::ComponentKind;
@@ -79,6 +80,7 @@ pub(crate) fn cancelled(found: bool, run_id: &str) -> Json<Cancelled> {
 /// schema. `session_id` is required (422); a session of another component is not found (404).
 pub(crate) async fn list_session_runs(
     rt: &Runtime,
+    access: &Access,
     kind: ComponentKind,
     component_id: &str,
     q: RunsQuery,
@@ -87,8 +89,13 @@ pub(crate) async fn list_session_runs(
     let session_id = q
         .session_id
         .ok_or_else(|| ApiError::missing("query", "session_id"))?;
+    let user = access.scoped_user_id()?;
     let session = rt.store.get_session(&session_id).await?;
-    if !session.is_some_and(|s| s.component_id == component_id && s.session_type == kind) {
+    if !session.is_some_and(|s| {
+        s.component_id == component_id
+            && s.session_type == kind
+            && user.is_none_or(|u| s.user_id.as_deref() == Some(u))
+    }) {
         return Err(ApiError::not_found("Session not found"));
     }
     let runs = rt.store.session_runs(&session_id).await?;
@@ -100,19 +107,121 @@ pub(crate) async fn list_session_runs(
     ))
 }
 
-/// The stored run `run_id` of this workflow or agent (and of `session_id`, when given); 404
-/// `Run not found` otherwise.
+/// The stored run `run_id` of this workflow or agent (and of `session_id`, when given, and of a
+/// session of the caller's scoped user); 404 `Run not found` otherwise.
 pub(crate) async fn find_run(
     rt: &Runtime,
+    access: &Access,
     kind: ComponentKind,
     component_id: &str,
     run_id: &str,
     session_id: Option<&str>,
 ) -> Result<RunRecord, ApiError> {
-    rt.store
+    let run = rt
+        .store
         .get_run(run_id)
         .await?
         .filter(|r| r.component_type == kind && r.component_id == component_id)
         .filter(|r| session_id.is_none_or(|s| s == r.session_id))
-        .ok_or_else(|| ApiError::not_found("Run not found"))
+        .ok_or_else(|| ApiError::not_found("Run not found"))?;
+    if !run_visible(rt, access, &run).await? {
+        return Err(ApiError::not_found("Run not found"));
+    }
+    Ok(run)
+}
+
+/// agno's 400 when a scoped caller names a run without its session.
+const SESSION_ID_REQUIRED: &str = "session_id is required for this action";
+
+/// A new run's user and session for this caller (agno's run routes): the token's user
+/// overrides the form's `user_id`, its `session_id` claim the form's session; a verified
+/// caller may not run in another user's session (404 `Session not found`, unless admin).
+pub(crate) async fn authorize_run(
+    rt: &Runtime,
+    access: &Access,
+    req: &mut crate::runtime::RunRequest,
+) -> Result<(), ApiError> {
+    let Some(caller) = &access.0 else {
+        return Ok(());
+    };
+    req.user_id = access.run_user_id(req.user_id.take())?;
+    if let Some(session) = access.session_id() {
+        req.session_id = Some(session.to_owned());
+    }
+    req.principal = Some(caller.principal.clone());
+    if let Some(session_id) = req.session_id.as_deref().filter(|_| !access.is_admin())
+        && let Some(session) = rt.store.get_session(session_id).await?
+        && session.user_id.is_some()
+        && session.user_id != req.user_id
+    {
+        tracing::warn!("refused a run into a session owned by another user");
+        return Err(ApiError::not_found("Session not found"));
+    }
+    Ok(())
+}
+
+/// 404 `Run not found` unless the run is in a session of the caller's scoped user (agno's
+/// `verify_run_in_session`); for a caller scoped to a user, `session_id` is required (400).
+/// Without a scoped user, a verified caller's run must still be of the path's component.
+pub(crate) async fn authorize_run_access(
+    rt: &Runtime,
+    access: &Access,
+    kind: ComponentKind,
+    component_id: &str,
+    run_id: &str,
+    session_id: Option<&str>,
+) -> Result<(), ApiError> {
+    if access.0.is_none() {
+        return Ok(());
+    }
+    let not_found = || ApiError::not_found("Run not found");
+    let Some(user) = access.scoped_user_id()? else {
+        // RBAC without isolation: the run, if it exists, must belong to the gated component.
+        if let Some(run) = rt.store.get_run(run_id).await?
+            && (run.component_type != kind || run.component_id != component_id)
+        {
+            return Err(not_found());
+        }
+        return Ok(());
+    };
+    let session_id = session_id.ok_or_else(|| ApiError::bad_request(SESSION_ID_REQUIRED))?;
+    let session = rt
+        .store
+        .get_session(session_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if session.user_id.as_deref() != Some(user)
+        || session.session_type != kind
+        || session.component_id != component_id
+    {
+        return Err(not_found());
+    }
+    let run = rt.store.get_run(run_id).await?.ok_or_else(not_found)?;
+    if run.session_id != session_id
+        || run.component_type != kind
+        || run.component_id != component_id
+    {
+        return Err(not_found());
+    }
+    Ok(())
+}
+
+/// Whether the run's session belongs to the caller's scoped user (always, when unscoped).
+pub(crate) async fn run_visible(
+    rt: &Runtime,
+    access: &Access,
+    run: &RunRecord,
+) -> Result<bool, ApiError> {
+    let Some(user) = access.scoped_user_id()? else {
+        return Ok(true);
+    };
+    let session = rt.store.get_session(&run.session_id).await?;
+    Ok(session.is_some_and(|s| s.user_id.as_deref() == Some(user)))
+}
+
+/// `?session_id=` on cancel.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionQuery {
+    /// The run's session (required of a caller scoped to a user).
+    pub session_id: Option<String>,
 }

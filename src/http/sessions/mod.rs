@@ -8,7 +8,10 @@ pub(crate) mod run_schema;
 mod schema;
 mod write;
 
+pub(crate) use schema::session_summary;
+
 use super::AppState;
+use super::auth::Access;
 use super::error::{ApiError, ValidationError};
 use super::validation::{Params, check, json_object};
 use crate::http::api::{Api, routes};
@@ -63,19 +66,27 @@ fn optional_json_object(
     }
 }
 
-/// The session, if it exists and matches the `type` and `user_id` filters of the query.
+/// The user a request's session reads and writes are scoped to: the caller's scoped user (user
+/// isolation: it overrides the query), else the query's `user_id`.
+fn user_filter<'a>(access: &'a Access, q: &'a Params) -> Result<Option<&'a str>, ApiError> {
+    Ok(access.scoped_user_id()?.or_else(|| q.get("user_id")))
+}
+
+/// The session, if it exists and matches the `type` and `user_id` filters of the query (and
+/// belongs to the caller's scoped user: another user's session is not found).
 async fn find_session(
     rt: &AppState,
+    access: &Access,
     session_id: &str,
     q: &Params,
 ) -> Result<Option<SessionView>, ApiError> {
     let mut errors = Vec::new();
     let session_type = kind_param(q, &mut errors);
     check(errors)?;
+    let user = user_filter(access, q)?;
     let view = rt.store.session_view(session_id).await?.filter(|v| {
         session_type.is_none_or(|t| t == v.session.session_type)
-            && q.get("user_id")
-                .is_none_or(|u| v.session.user_id.as_deref() == Some(u))
+            && user.is_none_or(|u| v.session.user_id.as_deref() == Some(u))
     });
     Ok(view)
 }

@@ -2,7 +2,8 @@
 
 use super::run_schema::{RunPreview, SessionRun, run_preview, run_schema, with_member_runs};
 use super::schema::{SessionDetail, SessionList, WithoutNulls, session_detail, session_summary};
-use super::{TAG, find_session, kind_param, session_not_found};
+use super::{TAG, find_session, kind_param, session_not_found, user_filter};
+use crate::http::auth::Access;
 use crate::http::error::{ApiError, ErrorBody, ValidationErrorBody};
 use crate::http::page::PageMeta;
 use crate::http::validation::{Params, at, check, enum_error};
@@ -51,6 +52,7 @@ const RUN_STATUSES: [&str; 7] = [
 )]
 pub(super) async fn list_sessions(
     State(rt): State<AppState>,
+    access: Access,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SessionList>, ApiError> {
     let started = Instant::now();
@@ -85,7 +87,7 @@ pub(super) async fn list_sessions(
     let filter = SessionFilter {
         session_type,
         component_id: q.get("component_id").map(str::to_owned),
-        user_id: q.get("user_id").map(str::to_owned),
+        user_id: user_filter(&access, &q)?.map(str::to_owned),
         session_name: q.get("session_name").map(str::to_owned),
         sort_by,
         ascending,
@@ -123,11 +125,12 @@ pub(super) async fn list_sessions(
 )]
 pub(super) async fn get_session(
     State(rt): State<AppState>,
+    access: Access,
     Path(session_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<WithoutNulls<SessionDetail>>, ApiError> {
     let q = Params::parse(raw)?;
-    let view = find_session(&rt, &session_id, &q)
+    let view = find_session(&rt, &access, &session_id, &q)
         .await?
         .ok_or_else(|| session_not_found(&session_id))?;
     let runs = rt.store.session_runs(&session_id).await?;
@@ -158,10 +161,11 @@ pub(super) async fn get_session(
 )]
 pub(super) async fn list_runs(
     State(rt): State<AppState>,
+    access: Access,
     Path(session_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<WithoutNulls<SessionRun>>>, ApiError> {
-    let runs = filtered_runs(&rt, &session_id, raw).await?;
+    let runs = filtered_runs(&rt, &access, &session_id, raw).await?;
     Ok(Json(
         runs.iter().map(|r| WithoutNulls(run_schema(r))).collect(),
     ))
@@ -190,10 +194,11 @@ pub(super) async fn list_runs(
 )]
 pub(super) async fn list_run_previews(
     State(rt): State<AppState>,
+    access: Access,
     Path(session_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<RunPreview>>, ApiError> {
-    let runs = filtered_runs(&rt, &session_id, raw).await?;
+    let runs = filtered_runs(&rt, &access, &session_id, raw).await?;
     Ok(Json(runs.iter().map(run_preview).collect()))
 }
 
@@ -202,6 +207,7 @@ pub(super) async fn list_run_previews(
 /// match `type` and `user_id`.
 async fn filtered_runs(
     rt: &AppState,
+    access: &Access,
     session_id: &str,
     raw: Option<String>,
 ) -> Result<Vec<RunRecord>, ApiError> {
@@ -222,7 +228,7 @@ async fn filtered_runs(
             "Invalid status value(s) {unknown:?}; expected one of {RUN_STATUSES:?}"
         )));
     }
-    find_session(rt, session_id, &q)
+    find_session(rt, access, session_id, &q)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Session with ID {session_id} not found")))?;
     let mut runs = with_member_runs(rt.store.session_runs(session_id).await?);
@@ -255,11 +261,12 @@ async fn filtered_runs(
 )]
 pub(super) async fn get_run(
     State(rt): State<AppState>,
+    access: Access,
     Path((session_id, run_id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SessionRun>, ApiError> {
     let q = Params::parse(raw)?;
-    find_session(&rt, &session_id, &q)
+    find_session(&rt, &access, &session_id, &q)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Session with ID {session_id} not found")))?;
     let run = match rt.store.get_run(&run_id).await? {

@@ -213,7 +213,7 @@ fn metadata_of(view: &SessionView) -> Value {
 }
 
 /// `SessionSchema`: one entry of `GET /sessions`.
-pub(super) fn session_summary(view: &SessionView) -> SessionSchema {
+pub(crate) fn session_summary(view: &SessionView) -> SessionSchema {
     let s = &view.session;
     let id = component_of(view);
     let id_for = |kind| {

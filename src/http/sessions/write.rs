@@ -6,7 +6,9 @@ use super::schema::{
 };
 use super::{
     SESSION_TYPES, TAG, find_session, kind_param, optional_json_object, session_not_found,
+    user_filter,
 };
+use crate::http::auth::Access;
 use crate::http::error::{ApiError, ErrorBody, ErrorContext, Loc, ValidationErrorBody};
 use crate::http::validation::{
     Params, at, check, enum_error, invalid, json_object, object_field, string_field,
@@ -44,6 +46,7 @@ use serde_json::Value;
 )]
 pub(super) async fn create_session(
     State(rt): State<AppState>,
+    access: Access,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -55,10 +58,13 @@ pub(super) async fn create_session(
     let session_id = text("session_id").filter(|id| !id.is_empty());
     let session_name = text("session_name");
     let user_id = text("user_id");
+    let given_id = session_id.is_some();
     let ids = [text("agent_id"), text("team_id"), text("workflow_id")];
     let session_state = object_field(&body, "session_state", &mut errors);
     let metadata = object_field(&body, "metadata", &mut errors);
     check(errors)?;
+    // The token's user owns the session it creates (agno: request state wins over the body).
+    let user_id = access.run_user_id(user_id)?;
     let [agent_id, team_id, workflow_id] = ids;
     let component_id = match session_type {
         ComponentKind::Agent => agent_id,
@@ -96,17 +102,42 @@ pub(super) async fn create_session(
         metadata,
         summary: None,
     };
-    let created = rt.store.create_session(&view).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "Session with id '{session_id}' already exists. \
-                 Use PATCH /sessions/{session_id} to update it."
-            ),
-        )
-    })?;
+    let Some(created) = rt.store.create_session(&view).await? else {
+        return Err(session_taken(&rt, &access, &session_id, given_id).await?);
+    };
     let detail = WithoutNulls(session_detail(&rt, &created, &[]));
     Ok((StatusCode::CREATED, Json(detail)).into_response())
+}
+
+/// agno's 409 for a session id already in use: pointing at PATCH when the caller may see the
+/// session, a generic refusal when it is another user's (no existence oracle).
+async fn session_taken(
+    rt: &AppState,
+    access: &Access,
+    session_id: &str,
+    given_id: bool,
+) -> Result<ApiError, ApiError> {
+    if given_id
+        && let Some(user) = access.scoped_user_id()?
+        && rt
+            .store
+            .get_session(session_id)
+            .await?
+            .is_some_and(|s| s.user_id.as_deref() != Some(user))
+    {
+        return Ok(ApiError::new(
+            StatusCode::CONFLICT,
+            "Could not create a session with the supplied session_id. Omit session_id to have \
+             one generated, or choose a different one.",
+        ));
+    }
+    Ok(ApiError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "Session with id '{session_id}' already exists. \
+             Use PATCH /sessions/{session_id} to update it."
+        ),
+    ))
 }
 
 /// 409 naming the sessions that still have a run in progress.
@@ -137,6 +168,7 @@ fn busy(ids: &[String]) -> ApiError {
 )]
 pub(super) async fn delete_session(
     State(rt): State<AppState>,
+    access: Access,
     Path(session_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -144,7 +176,7 @@ pub(super) async fn delete_session(
     let key = SessionKey {
         session_id: session_id.clone(),
         session_type: None,
-        user_id: q.get("user_id").map(str::to_owned),
+        user_id: user_filter(&access, &q)?.map(str::to_owned),
     };
     let outcome = rt.store.delete_session(&key).await?;
     if !outcome.busy.is_empty() {
@@ -174,6 +206,7 @@ pub(super) async fn delete_session(
 )]
 pub(super) async fn delete_sessions(
     State(rt): State<AppState>,
+    access: Access,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -241,7 +274,7 @@ pub(super) async fn delete_sessions(
             "Session IDs and session types must have the same length",
         ));
     }
-    let user_id = q.get("user_id").map(str::to_owned);
+    let user_id = user_filter(&access, &q)?.map(str::to_owned);
     let keys: Vec<SessionKey> = ids
         .into_iter()
         .zip(types)
@@ -281,6 +314,7 @@ async fn updated(rt: &AppState, view: SessionView) -> Result<Json<SessionDetail>
 )]
 pub(super) async fn rename_session(
     State(rt): State<AppState>,
+    access: Access,
     Path(session_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
@@ -290,7 +324,7 @@ pub(super) async fn rename_session(
     let mut errors = Vec::new();
     let name = string_field(&body, "session_name", true, &mut errors);
     check(errors)?;
-    find_session(&rt, &session_id, &q)
+    find_session(&rt, &access, &session_id, &q)
         .await?
         .ok_or_else(|| session_not_found(&session_id))?;
     let name = name.unwrap_or_default();
@@ -322,6 +356,7 @@ pub(super) async fn rename_session(
 )]
 pub(super) async fn update_session(
     State(rt): State<AppState>,
+    access: Access,
     Path(session_id): Path<String>,
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
@@ -348,7 +383,7 @@ pub(super) async fn update_session(
         ));
     }
     check(errors)?;
-    find_session(&rt, &session_id, &q)
+    find_session(&rt, &access, &session_id, &q)
         .await?
         .ok_or_else(|| session_not_found(&session_id))?;
     let view = rt

@@ -12,6 +12,7 @@ mod events;
 mod jobs;
 mod leases;
 mod runs;
+mod service_accounts;
 mod sessions;
 
 use super::{Store, StoreError};

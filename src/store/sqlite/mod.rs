@@ -9,6 +9,7 @@ mod events;
 mod jobs;
 mod leases;
 mod runs;
+mod service_accounts;
 mod sessions;
 mod writer;
 
