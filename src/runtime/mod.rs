@@ -169,14 +169,28 @@ impl Runtime {
         }
     }
 
-    /// Starts the toolkits of every agent served, on its own or as a step (MCP connections), on
-    /// the background tracker: they stop at shutdown, after the runs.
+    /// Starts the toolkits of every agent served, on its own, as a step or in a team (leaders
+    /// too), on the background tracker (MCP connections): they stop at shutdown, after the runs.
     /// Waits (up to `limit`) until each has made its first attempt, so that the first runs are
     /// offered their tools; a toolkit whose server is down does not hold the OS back longer.
     pub(crate) async fn start_toolkits(&self, limit: Duration) {
+        // A workflow's agents include its team steps' members; their leaders come with the
+        // served teams' leaders and members.
         let step_agents = self.workflows.iter().flat_map(|w| w.agents());
+        let step_leaders = self
+            .workflows
+            .iter()
+            .flat_map(|w| w.teams())
+            .flat_map(|t| t.leaders());
+        let team_agents: Vec<&Agent> = self
+            .teams
+            .iter()
+            .flat_map(|t| t.leaders().into_iter().chain(t.agents()))
+            .chain(step_leaders)
+            .collect();
         let mut settled = Vec::new();
-        for agent in self.agents.iter().map(|a| a.as_ref()).chain(step_agents) {
+        let agents = self.agents.iter().map(|a| a.as_ref()).chain(step_agents);
+        for agent in agents.chain(team_agents) {
             for toolkit in agent.toolkits() {
                 toolkit.start(&self.background, &self.stopping);
                 settled.push(toolkit.settled());

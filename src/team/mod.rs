@@ -303,6 +303,13 @@ impl Team {
         self
     }
 
+    /// A toolkit of the leader's own (an MCP server's tools: `McpTools`), as
+    /// [`Agent::toolkit`].
+    pub fn toolkit(mut self, toolkit: impl crate::tool::Toolkit) -> Team {
+        self.leader = self.leader.toolkit(toolkit);
+        self
+    }
+
     /// Structured output for the team's answer (the leader's), as [`Agent::output_schema`].
     pub fn output_schema<T: JsonSchema + DeserializeOwned + 'static>(mut self) -> Team {
         self.leader = self
@@ -418,6 +425,12 @@ impl Team {
             }
         }
         out
+    }
+
+    /// The leaders of every team in the team, its own first (their toolkits are started with
+    /// the OS's).
+    pub(crate) fn leaders(&self) -> Vec<&Agent> {
+        self.teams().into_iter().map(|t| &t.leader).collect()
     }
 
     /// Every team in the team, itself first.
