@@ -2,8 +2,9 @@
 
 Same agents, instructions, hooks and flag as agno's cookbook example background_hooks_workflow.py
 (which examples/background_hooks_workflow.rs ports); the model server comes from OPENAI_BASE_URL
-(the benchmark's mock). Serve with
-`uvicorn agno_app:app --port 7778`.
+(the benchmark's mock). Also the team level's team `research-team`, the twin of bench-server's
+(a coordinating leader, members `researcher` and `writer`; the mock scripts the delegations).
+Serve with `uvicorn agno_app:app --port 7778`.
 """
 
 import asyncio
@@ -13,6 +14,8 @@ from agno.db.sqlite import AsyncSqliteDb
 from agno.models.openai import OpenAIChat
 from agno.os import AgentOS
 from agno.run.agent import RunOutput
+from agno.team import Team
+from agno.team.mode import TeamMode
 from agno.workflow import Workflow
 
 
@@ -43,5 +46,30 @@ workflow = Workflow(
     db=AsyncSqliteDb(db_file="tmp/workflow.db"),
 )
 
-agent_os = AgentOS(workflows=[workflow], run_hooks_in_background=True)
+team = Team(
+    id="research-team",
+    name="Research Team",
+    mode=TeamMode.coordinate,
+    model=OpenAIChat(id="gpt-5.2"),
+    instructions="Delegate research to the Researcher, then have the Writer write it up.",
+    members=[
+        Agent(
+            id="researcher",
+            name="Researcher",
+            role="Finds the key facts about a topic",
+            model=OpenAIChat(id="gpt-5.2"),
+            instructions="Research the topic and list the key facts.",
+        ),
+        Agent(
+            id="writer",
+            name="Writer",
+            role="Writes a clear short report from research notes",
+            model=OpenAIChat(id="gpt-5.2"),
+            instructions="Write a short report from the research.",
+        ),
+    ],
+    db=AsyncSqliteDb(db_file="tmp/workflow.db"),
+)
+
+agent_os = AgentOS(workflows=[workflow], teams=[team], run_hooks_in_background=True)
 app = agent_os.get_app()

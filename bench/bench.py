@@ -15,6 +15,10 @@ to core 1.
 --postgres (bench/run.sh starts a throwaway Postgres and sets BENCH_POSTGRES_URL) adds, side by
 side with SQLite, agentos on Postgres with one replica and with two replicas behind nginx
 (docs/nginx-agentos.conf); Postgres and nginx run on the server's core too.
+
+--team adds the team level: the same loads on `research-team` (a coordinating leader and two
+members on the same mock, which scripts the leader's two delegations: five model calls per run),
+served by bench-server and, with --vs-agno, by agno_app.py.
 """
 
 import argparse
@@ -43,6 +47,8 @@ FLOOR_SERVER = os.path.join(ROOT, "target/release/floor-server")
 VENV_PY = os.path.join(BENCH, ".venv/bin/python")
 MOCK_ADDR = "127.0.0.1:18080"
 WF = "analysis-workflow"
+# What a level posts to: the seed workflow, or the team level's team.
+TARGETS = {"workflow": f"/workflows/{WF}/runs", "team": "/teams/research-team/runs"}
 TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
 SERVER_CORE, LOAD_CORE = "0", "1"
 PG_URL = os.environ.get("BENCH_POSTGRES_URL")
@@ -258,8 +264,11 @@ class Server:
         time.sleep(0.5)
         self.idle_rss = rss_mib(self.proc.pid)
 
-    def url(self):
-        return f"http://127.0.0.1:{self.port}{getattr(self, 'path', f'/workflows/{WF}/runs')}"
+    def url(self, target="workflow"):
+        default = TARGETS[target]
+        if target == "workflow":
+            default = getattr(self, "path", default)
+        return f"http://127.0.0.1:{self.port}{default}"
 
     def stored(self):
         """Runs in the database by status (agentos's own tables only)."""
@@ -360,14 +369,14 @@ def settle(server, expect_at_least, limit=60):
         time.sleep(0.2)
 
 
-def run_level(server, conns, seconds, stream):
+def run_level(server, conns, seconds, stream, target="workflow"):
     pid = server.proc.pid
     # The warm-up's hook jobs run before the level starts, not inside it.
     server.wait_hooks()
     before_counts = server.stored() or {}
     sampler = RssSampler(pid)
     meter = CpuMeter(server.pids())
-    r = wrk(server.url(), conns, seconds, "run.lua", {"STREAM": "true" if stream else "false"})
+    r = wrk(server.url(target), conns, seconds, "run.lua", {"STREAM": "true" if stream else "false"})
     counts = settle(server, sum(before_counts.values()) + r["ok"])
     # A run's background hooks are part of its cost: wait for the level's (where they keep up;
     # at loaded levels the 64 hook slots fall behind and the backlog stays in the database).
@@ -471,6 +480,30 @@ def fmt(v, digits=1):
     return "-" if v is None else f"{v:.{digits}f}"
 
 
+def report_table(say, results, target, delays, levels, kinds, vs_agno):
+    """The levels of `target` as a Markdown table."""
+    say("| server | delay ms | stream | c | runs/s | p50 ms | p99 ms | errors | CPU ms/run | wake-ups/run | peak RSS MiB | stored OK / answered | not COMPLETED |"
+        + (" runs/s agentos/agno |" if vs_agno else ""))
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if vs_agno else ""))
+    for delay in delays:
+        for stream in (False, True):
+            for c in levels:
+                for kind in kinds:
+                    r = results[(kind, target, delay, stream, c)]
+                    stored = f"{r['stored_ok']} / {r['ok']}" if "stored_ok" in r else "-"
+                    bad = str(r["stored_bad"]) if "stored_bad" in r else "-"
+                    row = (f"| {kind} | {delay} | {'yes' if stream else 'no'} | {c} | {r['rps']:.1f} | {fmt(r['p50'])} | "
+                           f"{fmt(r['p99'])} | {r['errors']} | {fmt(r['cpu_ms_per_run'], 2)} | {fmt(r['switches_per_run'])} | "
+                           f"{r['peak_rss']:.0f} | {stored} | {bad} |")
+                    if vs_agno:
+                        ratio = "-"
+                        if kind == "agentos":
+                            a = results[("agno", target, delay, stream, c)]["rps"]
+                            ratio = f"{r['rps'] / a:.0f}x" if a > 0 else "inf"
+                        row += f" {ratio} |"
+                    say(row)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vs-agno", action="store_true")
@@ -485,6 +518,8 @@ def main():
                     help="also agentos with tracing on, exporting over OTLP to a collector that is down")
     ap.add_argument("--postgres", action="store_true",
                     help="also agentos on Postgres, one replica and two behind nginx (needs BENCH_POSTGRES_URL)")
+    ap.add_argument("--team", action="store_true",
+                    help="also the team level: research-team (coordinate, two members) at the same loads")
     args = ap.parse_args()
     # This script (its RSS sampler wakes every 50 ms) stays off the server's core too.
     os.sched_setaffinity(0, {int(LOAD_CORE)})
@@ -548,11 +583,12 @@ def main():
             f"and {fmt(fs['p50'])} ms")
 
     results = {}
+    targets = ["workflow"] + (["team"] if args.team else [])
     if args.skip_levels:
         delays, levels = [], []
     for delay in delays:
         mock = start_mock(delay)
-        for kind in kinds:
+        for kind, target in ((k, t) for t in targets for k in kinds):
             # A fresh server for every level: a level's backlog (agno's, at high concurrency)
             # never spills into the next one.
             for stream in (False, True):
@@ -561,39 +597,24 @@ def main():
                     results.setdefault((kind, "cold"), server.cold_start_ms)
                     results.setdefault((kind, "idle"), server.idle_rss)
                     try:
-                        wrk(server.url(), 2, 1, "run.lua")  # warm-up
-                        r = run_level(server, c, args.seconds, stream)
+                        wrk(server.url(target), 2, 1, "run.lua")  # warm-up
+                        r = run_level(server, c, args.seconds, stream, target)
                     finally:
                         server.stop()
-                    results[(kind, delay, stream, c)] = r
-                    print(f"  {kind} delay={delay} stream={stream} c={c}: {r['rps']:.1f} runs/s "
+                    results[(kind, target, delay, stream, c)] = r
+                    print(f"  {kind} {target} delay={delay} stream={stream} c={c}: {r['rps']:.1f} runs/s "
                           f"p50={fmt(r['p50'])} p99={fmt(r['p99'])} err={r['errors']} "
                           f"cpu={fmt(r['cpu_ms_per_run'], 2)}ms wakeups={fmt(r['switches_per_run'])} "
                           f"rss={r['peak_rss']:.0f}MiB", flush=True)
         mock.terminate()
         mock.wait()
 
-    say()
-    say("| server | delay ms | stream | c | runs/s | p50 ms | p99 ms | errors | CPU ms/run | wake-ups/run | peak RSS MiB | stored OK / answered | not COMPLETED |"
-        + (" runs/s agentos/agno |" if args.vs_agno else ""))
-    say("|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if args.vs_agno else ""))
-    for delay in delays:
-        for stream in (False, True):
-            for c in levels:
-                for kind in kinds:
-                    r = results[(kind, delay, stream, c)]
-                    stored = f"{r['stored_ok']} / {r['ok']}" if "stored_ok" in r else "-"
-                    bad = str(r["stored_bad"]) if "stored_bad" in r else "-"
-                    row = (f"| {kind} | {delay} | {'yes' if stream else 'no'} | {c} | {r['rps']:.1f} | {fmt(r['p50'])} | "
-                           f"{fmt(r['p99'])} | {r['errors']} | {fmt(r['cpu_ms_per_run'], 2)} | {fmt(r['switches_per_run'])} | "
-                           f"{r['peak_rss']:.0f} | {stored} | {bad} |")
-                    if args.vs_agno:
-                        ratio = "-"
-                        if kind == "agentos":
-                            a = results[("agno", delay, stream, c)]["rps"]
-                            ratio = f"{r['rps'] / a:.0f}x" if a > 0 else "inf"
-                        row += f" {ratio} |"
-                    say(row)
+    for target in targets:
+        say()
+        if target == "team":
+            say("Team level: `research-team`, a coordinating leader and two members (five model calls a run).")
+            say()
+        report_table(say, results, target, delays, levels, kinds, args.vs_agno)
     say()
     for kind in kinds:
         if (kind, "cold") not in results:

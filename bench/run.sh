@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: bench/run.sh [--vs-agno] [--postgres] [--otlp-dead] [--seconds N] [--levels 1,16,...] [--delays 0,50] [--skip-10k] [--skip-memory]
+# The benchmark: bench/run.sh [--vs-agno] [--postgres] [--otlp-dead] [--team] [--seconds N] [--levels 1,16,...] [--delays 0,50] [--skip-10k] [--skip-memory]
 # Builds in release mode, starts the mock model server and bench-server (the seed example on
 # jemalloc: bench/mock-openai/src/bin/bench-server.rs) against it, loads them with wrk, and
 # prints a Markdown report (also written to bench/last-report.md).
@@ -10,6 +10,7 @@
 # --postgres also installs postgresql and nginx from Debian if missing, starts a throwaway
 # Postgres cluster (as .ci/run does) and measures agentos on it with one replica and with two
 # replicas behind nginx (docs/nginx-agentos.conf), side by side with SQLite.
+# --team also measures the team level (research-team: a coordinating leader, two members).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -1,8 +1,9 @@
 //! The AgentOS that agno's own clients talk to: an agent `assistant` (with a tool `add(a, b)`,
 //! user memories, and the knowledge base `docs`, which it searches with
-//! `search_knowledge_base`) and the seed workflow `analysis-workflow`, on the seed example's
-//! defaults (port 7777, `tmp/workflow.db`, OpenAI when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set,
-//! else the offline `ScriptedModel` and `HashEmbedder`).
+//! `search_knowledge_base`), the team `research-team` (a leader coordinating `researcher` and
+//! `writer`) and the seed workflow `analysis-workflow`, on the seed example's defaults (port
+//! 7777, `tmp/workflow.db`, OpenAI when `OPENAI_API_KEY`/`OPENAI_BASE_URL` are set, else the
+//! offline `ScriptedModel` and `HashEmbedder`).
 //!
 //! ```text
 //! cargo run --example agent_os
@@ -10,11 +11,13 @@
 //! curl -N -X POST http://localhost:7777/agents/assistant/runs -F "message=What is 2 + 3?"
 //! curl -X POST http://localhost:7777/knowledge/content -F "text_content=Our office opens at 9." -F name=hours
 //! curl -X POST http://localhost:7777/knowledge/search -H 'content-type: application/json' -d '{"query": "opening hours"}'
+//! curl -X POST http://localhost:7777/teams/research-team/runs -F "message=Tides" -F "stream=false"
 //! ```
 //!
 //! Point agno's Agent UI (`http://localhost:3000`) or `agno.client.AgentOSClient` at
 //! `http://localhost:7777`. Offline, the scripted model calls `add` for a message with two
-//! numbers, so the clients see tool-call events too.
+//! numbers, so the clients see tool-call events too; the team's leader delegates to the
+//! Researcher, then to the Writer, then answers with the Writer's text.
 //!
 //! With `JWT_VERIFICATION_KEY` set (a shared secret or a PEM public key; or `JWT_JWKS_FILE` /
 //! `JWT_JWKS_URL`), every request needs a JWT: `JWT_ALGORITHM` (default `RS256`, as agno),
@@ -46,7 +49,8 @@ mod seed;
 
 use agentos::model::{HashEmbedder, OpenAIEmbedder};
 use agentos::{
-    Agent, AgentOs, JwtConfig, Knowledge, Model, OpenAIChat, ScriptedModel, ScriptedReply, tool_fn,
+    Agent, AgentOs, JwtConfig, Knowledge, Model, OpenAIChat, ScriptedModel, ScriptedReply, Team,
+    TeamMode, tool_fn,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -119,11 +123,64 @@ fn assistant() -> Agent {
         .knowledge(docs())
 }
 
+/// Offline, the leader's script: research, then writing, then the Writer's text as the answer.
+fn offline_leader() -> ScriptedModel {
+    ScriptedModel::respond(|req| {
+        Ok(match req.turn() {
+            0 => ScriptedReply::delegate(
+                "researcher",
+                format!("Research this topic: {}", req.last_user_message()),
+            ),
+            1 => ScriptedReply::delegate(
+                "writer",
+                format!(
+                    "Write a short report from these findings: {}",
+                    req.tool_results().last().map_or("", |r| r.content.as_str())
+                ),
+            ),
+            _ => ScriptedReply::text(format!(
+                "Here is the team's report. {}",
+                req.tool_results().last().map_or("", |r| r.content.as_str())
+            )),
+        })
+    })
+}
+
+/// The research team: a leader coordinating a Researcher and a Writer.
+fn research_team() -> Team {
+    let online = OpenAIChat::configured_from_env();
+    let leader: Arc<dyn Model> = match online {
+        true => seed::model("gpt-5.2"),
+        false => Arc::new(offline_leader()),
+    };
+    let members = || -> Arc<dyn Model> {
+        match online {
+            true => seed::model("gpt-5.2"),
+            false => Arc::new(ScriptedModel::new()),
+        }
+    };
+    let researcher = Agent::new("Researcher")
+        .shared_model(members())
+        .role("Finds the key facts about a topic")
+        .instructions("Research the topic and list the key facts.");
+    let writer = Agent::new("Writer")
+        .shared_model(members())
+        .role("Writes a clear short report from research notes")
+        .instructions("Write a short report from the research.");
+    Team::new("Research Team")
+        .id("research-team")
+        .shared_model(leader)
+        .instructions("Delegate research to the Researcher, then have the Writer write it up.")
+        .members([researcher, writer])
+        .mode(TeamMode::Coordinate)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), agentos::OsError> {
     seed::init();
     let mut os = AgentOs::new()
         .agent(assistant())
+        .team(research_team())
         .workflow(seed::analysis_workflow())
         .run_hooks_in_background(true)
         .tracing(true)

@@ -50,6 +50,7 @@ mod retrieval;
 mod run;
 mod runtime;
 pub mod store;
+mod team;
 pub mod telemetry;
 mod tool;
 mod workflow;
@@ -73,10 +74,11 @@ pub use model::{ScriptedModel, ScriptedReply};
 pub use os::{AgentOs, OsError, shutdown_signal};
 pub use retrieval::{MetadataFilter, RRF_K, SearchHit, SearchType, fuse_rrf, query_words};
 pub use run::{
-    Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics, StepOutput,
-    WorkflowMetrics, WorkflowRunOutput,
+    ChildRun, Message, ModelMetrics, RunInput, RunMetrics, RunOutput, RunStatus, StepMetrics,
+    StepOutput, TeamRunOutput, WorkflowMetrics, WorkflowRunOutput,
 };
 pub use run::{ToolCallMetrics, ToolExecution};
+pub use team::{Member, Team, TeamMode};
 pub use tool::{
     AgentTool, FnTool, IntoTool, JsonTool, NoArgs, Tool, ToolContext, ToolError, ToolFn, Toolkit,
     tool_fn,

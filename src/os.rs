@@ -11,6 +11,7 @@ use crate::runtime::lease::LeaseSettings;
 use crate::runtime::telemetry::{Otlp, Telemetry, TelemetrySettings};
 use crate::runtime::{Component, Runtime, RuntimeParts};
 use crate::store::{DbConfig, StoreError};
+use crate::team::Team;
 use crate::workflow::Workflow;
 use std::collections::HashMap;
 use std::future::Future;
@@ -56,6 +57,7 @@ pub struct AgentOs {
     workflows: Vec<Workflow>,
     agents: Vec<Agent>,
     knowledge: Vec<Knowledge>,
+    teams: Vec<Team>,
     db: Option<DbConfig>,
     hooks_in_background: bool,
     hook_settings: HookSettings,
@@ -88,6 +90,7 @@ impl std::fmt::Debug for AgentOs {
             .field("id", &self.id)
             .field("workflows", &self.workflows.len())
             .field("agents", &self.agents.len())
+            .field("teams", &self.teams.len())
             .field("db", &self.db)
             .field("hooks_in_background", &self.hooks_in_background)
             .finish_non_exhaustive()
@@ -103,6 +106,7 @@ impl AgentOs {
             workflows: Vec::new(),
             agents: Vec::new(),
             knowledge: Vec::new(),
+            teams: Vec::new(),
             db: None,
             hooks_in_background: false,
             hook_settings: HookSettings::default(),
@@ -144,6 +148,12 @@ impl AgentOs {
     /// knowledge bases of the agents served are served without it.
     pub fn knowledge(mut self, knowledge: Knowledge) -> AgentOs {
         self.knowledge.push(knowledge);
+        self
+    }
+
+    /// Serves this team (`/teams/{id}`, `POST /teams/{id}/runs`).
+    pub fn team(mut self, team: Team) -> AgentOs {
+        self.teams.push(team);
         self
     }
 
@@ -399,8 +409,22 @@ impl AgentOs {
                 )));
             }
         }
+        let mut team_ids = std::collections::HashSet::new();
+        for team in &self.teams {
+            if !team_ids.insert(team.get_id()) {
+                return Err(OsError::Config(format!(
+                    "two teams have the id {:?}",
+                    team.get_id()
+                )));
+            }
+        }
+        let step_teams = self.workflows.iter().flat_map(|wf| wf.teams());
+        for team in self.teams.iter().chain(step_teams) {
+            team.check().map_err(OsError::Config)?;
+        }
         let step_agents = self.workflows.iter().flat_map(|wf| wf.agents());
-        for agent in self.agents.iter().chain(step_agents) {
+        let team_agents = self.teams.iter().flat_map(|t| t.agents());
+        for agent in self.agents.iter().chain(step_agents).chain(team_agents) {
             if agent.get_model().is_none() {
                 return Err(OsError::Config(format!(
                     "agent {:?} has no model",
@@ -482,6 +506,7 @@ impl AgentOs {
                     workflows: self.workflows.iter().cloned().map(Arc::new).collect(),
                     agents: self.agents.iter().cloned().map(Arc::new).collect(),
                     knowledge,
+                    teams: self.teams.iter().cloned().map(Arc::new).collect(),
                     store,
                     hooks_in_background: self.hooks_in_background,
                     hooks,

@@ -16,6 +16,8 @@ pub(crate) enum ErrorKind {
     ToolRoundLimit,
     /// A workflow step failed (a function step's error, an evaluator's panic, ...).
     Step,
+    /// A team member failed, and its answer was to be the team's (route mode).
+    Member,
     /// The run's final state could not be stored.
     Storage,
 }
@@ -30,6 +32,7 @@ impl ErrorKind {
             ErrorKind::OutputSchema => "output_schema_error",
             ErrorKind::ToolRoundLimit => "tool_round_limit",
             ErrorKind::Step => "step_error",
+            ErrorKind::Member => "member_error",
             ErrorKind::Storage => "storage_error",
         }
     }

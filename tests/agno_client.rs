@@ -1,10 +1,10 @@
 //! agno's own Python client against agentos: agno 3.1.10 from PyPI in a virtualenv, driven by
 //! `tests/compat/agno_client_suite.py` through `agno.client.AgentOSClient` (config, agents,
-//! agent and workflow runs JSON and SSE, cancel, sessions, their runs, rename, update, delete,
-//! memories and what a later session of the same user is told, knowledge content, search and
-//! an agent searching it, traces and usage metrics) and the cookbook's raw-HTTP flow, against
-//! the real server on a loopback port; then the same flows with a bearer JWT minted by PyJWT,
-//! on a server with JWT auth and per-user isolation.
+//! teams, agent, team and workflow runs JSON and SSE, cancel, sessions, their runs, rename,
+//! update, delete, memories and what a later session of the same user is told, knowledge
+//! content, search and an agent searching it, traces and usage metrics) and the cookbook's
+//! raw-HTTP flow, against the real server on a loopback port; then the same flows with a bearer
+//! JWT minted by PyJWT, on a server with JWT auth and per-user isolation.
 //!
 //! Needs `python3` and PyPI. Without them the test is skipped with a message on stderr, except
 //! under `CI=true`, where it fails. The virtualenv (`tests/support/python.rs`, agno pinned in
@@ -23,7 +23,7 @@ mod python;
 
 use agentos::model::HashEmbedder;
 use agentos::{
-    Agent, AgentOs, JwtConfig, Knowledge, OpenAIChat, ScriptedModel, ScriptedReply, Workflow,
+    Agent, AgentOs, JwtConfig, Knowledge, OpenAIChat, ScriptedModel, ScriptedReply, Team, Workflow,
 };
 use auth_support::{AUDIENCE, ISSUER, claims, mint, spec};
 use helpers::{HookLog, fast_retries, seed_workflow, sleeping_hook, spawn_with};
@@ -66,8 +66,29 @@ fn assistant(model_url: &str) -> Agent {
         .update_memory_on_run(true)
 }
 
-/// The example's AgentOS (`examples/agent_os.rs`) on the mock, plus an agent and a workflow
-/// whose model answers only after 300 s, so that their runs are cancelled in flight.
+/// `research-team` on the model at `model_url`: a scripted leader delegates `Research:
+/// <message>` to the researcher, then `Write: <its answer>` to the writer, then answers
+/// `Report: <the writer's answer>`.
+fn research_team(model_url: &str, id: &str) -> Team {
+    let leader = ScriptedModel::respond(|req| {
+        let last = req.tool_results().last().map(|r| r.content.clone());
+        Ok(match req.turn() {
+            0 => ScriptedReply::delegate(
+                "researcher",
+                format!("Research: {}", req.last_user_message()),
+            ),
+            1 => ScriptedReply::delegate("writer", format!("Write: {}", last.unwrap_or_default())),
+            _ => ScriptedReply::text(format!("Report: {}", last.unwrap_or_default())),
+        })
+    });
+    Team::new("Research Team").id(id).model(leader).members([
+        assistant(model_url).with_id("researcher"),
+        assistant(model_url).with_id("writer"),
+    ])
+}
+
+/// The example's AgentOS (`examples/agent_os.rs`) on the mock, plus an agent, a workflow and
+/// a team whose model answers only after 300 s, so that their runs are cancelled in flight.
 async fn example_app(configure: impl FnOnce(AgentOs) -> AgentOs) -> (helpers::TestApp, MockOpenAi) {
     let mock = Arc::new(MockOpenAi::start().await);
     let slow = MockOpenAi::start().await;
@@ -83,6 +104,8 @@ async fn example_app(configure: impl FnOnce(AgentOs) -> AgentOs) -> (helpers::Te
             &[sleeping_hook(&hooks, Duration::from_millis(10))],
         ))
         .workflow(Workflow::new("slow-workflow").steps([assistant(&slow.base_url())]))
+        .team(research_team(&mock.base_url(), "research-team"))
+        .team(research_team(&slow.base_url(), "slow-team"))
         .run_hooks_in_background(true)
         .tracing(true)
         .without_otlp()
@@ -146,6 +169,8 @@ async fn agnos_client_drives_agentos_with_a_jwt() {
         "agents:run",
         "workflows:read",
         "workflows:run",
+        "teams:read",
+        "teams:run",
         "sessions:read",
         "sessions:write",
         "sessions:delete",

@@ -1,30 +1,19 @@
 //! The agent loop: the conversation with the model, one model call per round, the tool calls
 //! of each reply run concurrently and their results fed back.
 
+use super::round::{Round, Stop, Turn};
 use super::{Agent, AgentCall};
 use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::model::{ChatMessage, Model, ModelChunk, ModelError, ModelRequest, ToolCall, Usage};
 use crate::outcome::{ErrorKind, Failure};
-use crate::run::{Message, RunOutput, ToolExecution};
-use crate::tool::{self, AgentTool, ToolOutcome};
+use crate::run::{Message, RunOutput};
+use crate::tool::AgentTool;
 use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-/// Who is talking to the model, and for which run: the run's context, this agent call, and
-/// the fields its events carry.
-#[derive(Clone, Copy)]
-pub(super) struct Turn<'a> {
-    pub rctx: &'a Arc<RunContext>,
-    pub call: &'a AgentCall,
-    pub actx: &'a Arc<AgentContext>,
-    /// The run's tools: the agent's own, and the built-ins it uses.
-    pub tools: &'a [AgentTool],
-}
 
 /// The final answer of a conversation with the model.
 pub(super) struct Answer {
@@ -34,20 +23,6 @@ pub(super) struct Answer {
     pub usage: Usage,
     /// Seconds to the first token of the first streamed reply.
     pub ttft: Option<f64>,
-}
-
-/// Why a conversation gave no answer.
-pub(super) enum Stop {
-    /// The model failed, its structured reply did not parse, or the tool rounds ran out.
-    Failed(Failure),
-    /// The run was cancelled; here is the content of the reply being received, if any.
-    Cancelled(String),
-}
-
-impl From<Failure> for Stop {
-    fn from(f: Failure) -> Stop {
-        Stop::Failed(f)
-    }
 }
 
 /// Why a model call gave no reply.
@@ -93,11 +68,16 @@ impl Agent {
         tools: &[AgentTool],
         tools_allowed: bool,
         input: usize,
-        at: Turn<'_>,
+        rctx: &RunContext,
+        call: &AgentCall,
     ) -> ModelRequest {
-        let Turn { rctx, call, .. } = at;
+        let children = call
+            .children
+            .as_deref()
+            .map(|c| c.definitions())
+            .unwrap_or_default();
         let tool_choice = match tools_allowed {
-            _ if tools.is_empty() => None,
+            _ if tools.is_empty() && children.is_empty() => None,
             true => self.loop_settings.tool_choice.clone(),
             false => Some(json!("none")),
         };
@@ -114,7 +94,11 @@ impl Agent {
         }
         ModelRequest {
             messages: chat,
-            tools: tools.iter().map(|t| t.definition().clone()).collect(),
+            tools: tools
+                .iter()
+                .map(|t| t.definition().clone())
+                .chain(children.iter().cloned())
+                .collect(),
             tool_choice,
             response_format: self
                 .loop_settings
@@ -132,6 +116,12 @@ impl Agent {
     /// ends on a reply without tool calls, or fails when the model still calls tools after
     /// `max_tool_rounds` rounds. A cancel stops it at once: between rounds, during the model
     /// call (the HTTP request is dropped) or during the tool calls (they are dropped).
+    ///
+    /// A team's leader (`call.children`) differs in four ways: its child tools get the event
+    /// sink; a cancel lets the member runs in flight end (each stored CANCELLED) instead of
+    /// dropping them; its progress is reported as each reply and each call finishes; and an
+    /// answer may not be final (tasks mode asks for more iterations), or come from a tool (a
+    /// routed member's answer). A resumed run (`call.resume`) starts where its loop stood.
     pub(super) async fn converse(
         &self,
         model: &dyn Model,
@@ -140,22 +130,71 @@ impl Agent {
         at: Turn<'_>,
         sink: &mut EventSink,
     ) -> Result<Answer, Stop> {
-        let Turn { rctx, actx, .. } = at;
+        let Turn {
+            rctx, call, actx, ..
+        } = at;
         let cancel = rctx.cancel_token();
-        // The run's input: the last message so far (history comes before it).
-        let input = messages.len().saturating_sub(1);
+        let children = call.children.as_deref();
+        let resume = call.resume.as_deref();
+        // The run's input: the user's message (history comes before it).
+        let input = messages
+            .iter()
+            .position(|m| m.role == "user" && !m.from_history)
+            .unwrap_or_else(|| messages.len().saturating_sub(1));
         let mut usage = Usage::default();
         let mut ttft = None;
         let mut rounds = 0;
+        let mut iteration = 1;
+        // A resumed run whose last reply called tools: that round's calls, those done first.
+        let mut pending = None;
+        if let Some(state) = resume {
+            usage.input_tokens = state.input_tokens;
+            usage.output_tokens = state.output_tokens;
+            rounds = state.rounds;
+            iteration = state.iteration.max(1);
+            pending = messages
+                .last()
+                .filter(|m| m.role == "assistant" && m.tool_calls.is_some())
+                .map(|m| (chat_message(m).tool_calls, state.done.clone()));
+        }
+        let mut turn_begins = resume.is_none();
         loop {
             if cancel.is_cancelled() {
                 return Err(Stop::Cancelled(String::new()));
+            }
+            if let Some((calls, done)) = pending.take() {
+                let tools = self.round_tools(at.tools);
+                let round = Round {
+                    calls: &calls,
+                    tools: &tools,
+                    text: "",
+                    done,
+                    usage,
+                    rounds,
+                    iteration,
+                };
+                match self.round(round, messages, output, at, sink).await? {
+                    Some(content) => {
+                        return Ok(Answer {
+                            content,
+                            usage,
+                            ttft,
+                        });
+                    }
+                    None => continue,
+                }
+            }
+            if turn_begins {
+                turn_begins = false;
+                if let Some(children) = children {
+                    children.turn_started(iteration, sink).await;
+                }
             }
             let tools_allowed = rounds < self.loop_settings.max_tool_rounds;
             // The tools of this round (the run's, and the toolkits' of the moment): what the
             // model is offered is what its calls may run.
             let tools = self.round_tools(at.tools);
-            let request = self.request(messages, &tools, tools_allowed, input, at);
+            let request = self.request(messages, &tools, tools_allowed, input, rctx, call);
             sink.emit(|| RunEvent::ModelRequestStarted {
                 ctx: actx.clone(),
                 model: output.model.clone(),
@@ -211,11 +250,22 @@ impl Agent {
             })
             .await;
             if let Some(content) = answer? {
-                return Ok(Answer {
-                    content,
-                    usage,
-                    ttft,
-                });
+                let next = match children {
+                    Some(children) => children.next_turn(iteration, sink).await,
+                    None => None,
+                };
+                let Some(next) = next else {
+                    return Ok(Answer {
+                        content,
+                        usage,
+                        ttft,
+                    });
+                };
+                messages.push(Message::new("user", next));
+                iteration += 1;
+                rounds = 0;
+                turn_begins = true;
+                continue;
             }
             if !tools_allowed {
                 return Err(Stop::Failed(Failure::new(
@@ -228,70 +278,23 @@ impl Agent {
                 )));
             }
             rounds += 1;
-            let outcomes = tokio::select! {
-                outcomes = self.run_tools(&reply.tool_calls, &tools, at, sink) => outcomes,
-                () = cancel.cancelled() => return Err(Stop::Cancelled(String::new())),
+            let round = Round {
+                calls: &reply.tool_calls,
+                tools: &tools,
+                text: &reply.content,
+                done: Vec::new(),
+                usage,
+                rounds,
+                iteration,
             };
-            for outcome in outcomes {
-                messages.push(tool_message(&outcome.execution));
-                output.tools.push(outcome.execution);
+            if let Some(content) = self.round(round, messages, output, at, sink).await? {
+                return Ok(Answer {
+                    content,
+                    usage,
+                    ttft,
+                });
             }
         }
-    }
-
-    /// Runs one reply's tool calls concurrently. `ToolCallStarted` for each in the model's
-    /// order, then `ToolCallCompleted` (and `ToolCallError` for a failure) as each ends.
-    /// Returns the outcomes in the model's order.
-    async fn run_tools(
-        &self,
-        calls: &[ToolCall],
-        tools: &[AgentTool],
-        at: Turn<'_>,
-        sink: &mut EventSink,
-    ) -> Vec<ToolOutcome> {
-        let Turn { rctx, actx, .. } = at;
-        let prepared: Vec<_> = calls.iter().map(tool::start).collect();
-        for (execution, _) in &prepared {
-            sink.emit(|| RunEvent::ToolCallStarted {
-                ctx: actx.clone(),
-                tool: Box::new(execution.clone()),
-            })
-            .await;
-        }
-        let (toolkits, limit) = (
-            self.loop_settings.toolkits.as_slice(),
-            self.loop_settings.tool_timeout,
-        );
-        let mut running: FuturesUnordered<_> = prepared
-            .into_iter()
-            .enumerate()
-            .map(|(i, (execution, args))| async move {
-                (
-                    i,
-                    tool::execute(tools, toolkits, execution, args, limit, rctx).await,
-                )
-            })
-            .collect();
-        let mut outcomes: Vec<Option<ToolOutcome>> = calls.iter().map(|_| None).collect();
-        while let Some((i, outcome)) = running.next().await {
-            sink.emit(|| RunEvent::ToolCallCompleted {
-                ctx: actx.clone(),
-                content: tool::summary(&outcome.execution),
-                tool: Box::new(outcome.execution.clone()),
-            })
-            .await;
-            if let Some(error) = &outcome.error {
-                tracing::info!(tool = %outcome.execution.tool_name, agent = %self.name, %error, "tool call failed");
-                sink.emit(|| RunEvent::ToolCallError {
-                    ctx: actx.clone(),
-                    error: error.clone(),
-                    tool: Box::new(outcome.execution.clone()),
-                })
-                .await;
-            }
-            outcomes[i] = Some(outcome);
-        }
-        outcomes.into_iter().flatten().collect()
     }
 }
 
@@ -313,16 +316,6 @@ fn assistant_message(reply: &Reply) -> Message {
             m.content = None;
         }
     }
-    m
-}
-
-/// The message giving a tool call's result back to the model.
-fn tool_message(execution: &ToolExecution) -> Message {
-    let mut m = Message::new("tool", execution.result.clone().unwrap_or_default());
-    m.tool_call_id = Some(execution.tool_call_id.clone());
-    m.tool_name = Some(execution.tool_name.clone());
-    m.tool_args = execution.tool_args.clone();
-    m.tool_call_error = execution.tool_call_error;
     m
 }
 
@@ -352,6 +345,74 @@ fn chat_message(m: &Message) -> ChatMessage {
     }
 }
 
+/// Calls the model: streamed when someone listens (forwarding text deltas as `RunContent`
+/// when `forward` is set), in one piece otherwise. A cancel stops the call at once (the HTTP
+/// request to the model is dropped).
+async fn call_model(
+    model: &dyn Model,
+    request: &ModelRequest,
+    forward: bool,
+    actx: &Arc<AgentContext>,
+    sink: &mut EventSink,
+    cancel: &CancellationToken,
+) -> Result<Reply, CallError> {
+    let started = Instant::now();
+    if !sink.is_streaming() {
+        let response = tokio::select! {
+            response = model.complete(request) => response?,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+        };
+        return Ok(Reply {
+            content: response.content,
+            tool_calls: response.tool_calls,
+            usage: response.usage.unwrap_or_default(),
+            ttft: None,
+        });
+    }
+    let mut stream = tokio::select! {
+        stream = model.stream(request) => stream?,
+        () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
+    };
+    let mut reply = Reply {
+        content: String::new(),
+        tool_calls: Vec::new(),
+        usage: Usage::default(),
+        ttft: None,
+    };
+    loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            () = cancel.cancelled() => return Err(CallError::Cancelled(reply.content)),
+        };
+        let Some(chunk) = chunk else { break };
+        match chunk? {
+            ModelChunk::Content(delta) => {
+                reply
+                    .ttft
+                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
+                reply.content.push_str(&delta);
+                if forward {
+                    sink.emit(|| RunEvent::RunContent {
+                        ctx: actx.clone(),
+                        content: Value::String(delta),
+                        content_type: "str".to_owned(),
+                        workflow_agent: false,
+                        reasoning_content: String::new(),
+                    })
+                    .await;
+                }
+            }
+            ModelChunk::ToolCall(call) => {
+                reply
+                    .ttft
+                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
+                reply.tool_calls.push(call);
+            }
+            ModelChunk::Usage(u) => reply.usage = u,
+        }
+    }
+    Ok(reply)
+}
 /// One model call as a span (`chat gpt-5.2`, GenAI attributes) and, with metrics on, its
 /// latency and tokens. The span is disabled while tracing is off.
 struct ModelCall {
@@ -436,73 +497,4 @@ fn model_error_type(e: &ModelError) -> String {
         ModelError::Timeout(_) => "timeout".to_owned(),
         ModelError::Malformed(_) => "malformed_response".to_owned(),
     }
-}
-
-/// Calls the model: streamed when someone listens (forwarding text deltas as `RunContent`
-/// when `forward` is set), in one piece otherwise. A cancel stops the call at once (the HTTP
-/// request to the model is dropped).
-async fn call_model(
-    model: &dyn Model,
-    request: &ModelRequest,
-    forward: bool,
-    actx: &Arc<AgentContext>,
-    sink: &mut EventSink,
-    cancel: &CancellationToken,
-) -> Result<Reply, CallError> {
-    let started = Instant::now();
-    if !sink.is_streaming() {
-        let response = tokio::select! {
-            response = model.complete(request) => response?,
-            () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
-        };
-        return Ok(Reply {
-            content: response.content,
-            tool_calls: response.tool_calls,
-            usage: response.usage.unwrap_or_default(),
-            ttft: None,
-        });
-    }
-    let mut stream = tokio::select! {
-        stream = model.stream(request) => stream?,
-        () = cancel.cancelled() => return Err(CallError::Cancelled(String::new())),
-    };
-    let mut reply = Reply {
-        content: String::new(),
-        tool_calls: Vec::new(),
-        usage: Usage::default(),
-        ttft: None,
-    };
-    loop {
-        let chunk = tokio::select! {
-            chunk = stream.next() => chunk,
-            () = cancel.cancelled() => return Err(CallError::Cancelled(reply.content)),
-        };
-        let Some(chunk) = chunk else { break };
-        match chunk? {
-            ModelChunk::Content(delta) => {
-                reply
-                    .ttft
-                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
-                reply.content.push_str(&delta);
-                if forward {
-                    sink.emit(|| RunEvent::RunContent {
-                        ctx: actx.clone(),
-                        content: Value::String(delta),
-                        content_type: "str".to_owned(),
-                        workflow_agent: false,
-                        reasoning_content: String::new(),
-                    })
-                    .await;
-                }
-            }
-            ModelChunk::ToolCall(call) => {
-                reply
-                    .ttft
-                    .get_or_insert_with(|| started.elapsed().as_secs_f64());
-                reply.tool_calls.push(call);
-            }
-            ModelChunk::Usage(u) => reply.usage = u,
-        }
-    }
-    Ok(reply)
 }

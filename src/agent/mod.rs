@@ -2,12 +2,15 @@
 //! (`run.rs`, `conversation.rs`).
 
 mod builtin;
+mod children;
 mod conversation;
 mod options;
 mod prompt;
+mod round;
 mod run;
 
 pub(crate) use builtin::ChatHistory;
+pub(crate) use children::{ChildTools, LoopState};
 pub(crate) use options::Extras;
 pub use prompt::Instructions;
 pub(crate) use prompt::Recall;
@@ -63,9 +66,11 @@ pub struct Agent {
 }
 
 /// How an agent talks to its model: the tool loop's limits, the output type and the request
-/// settings.
+/// settings (and its role in a team, which its team's leader reads: kept here, boxed, to keep
+/// a step small).
 #[derive(Clone)]
 struct LoopSettings {
+    role: Option<String>,
     tool_choice: Option<Value>,
     max_tool_rounds: usize,
     tool_timeout: Duration,
@@ -119,6 +124,7 @@ impl Agent {
             history_runs: HISTORY_RUNS,
             tools: Vec::new(),
             loop_settings: Box::new(LoopSettings {
+                role: None,
                 tool_choice: None,
                 max_tool_rounds: DEFAULT_MAX_TOOL_ROUNDS,
                 tool_timeout: DEFAULT_TOOL_TIMEOUT,
@@ -309,6 +315,32 @@ impl Agent {
             self.tools.push(tool);
         }
         self
+    }
+
+    /// What the agent does, for the leader of a team it is a member of (agno's `role`: shown in
+    /// the leader's roster beside its id and name).
+    pub fn role(mut self, role: impl Into<String>) -> Agent {
+        self.loop_settings.role = Some(role.into());
+        self
+    }
+
+    /// The agent's role in a team, if set.
+    pub fn get_role(&self) -> Option<&str> {
+        self.loop_settings.role.as_deref()
+    }
+
+    /// Sets the output type from a schema already made (a team's, for its leader).
+    pub(crate) fn with_output_schema(mut self, schema: Option<OutputSchema>) -> Agent {
+        self.loop_settings.output_schema = schema;
+        self
+    }
+
+    /// The output type's name, when the agent has one.
+    pub(crate) fn output_schema_name(&self) -> Option<&str> {
+        self.loop_settings
+            .output_schema
+            .as_ref()
+            .map(|s| s.format.name.as_str())
     }
 
     /// The agent's id.

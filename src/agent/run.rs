@@ -2,7 +2,7 @@
 //! events in agno's order.
 
 use super::prompt::Recall;
-use super::{Agent, NoModel, conversation};
+use super::{Agent, ChildTools, LoopState, NoModel, conversation, round};
 use crate::context::RunContext;
 use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::hooks::{AgentInfo, HookContext, HookError, call_contained};
@@ -25,6 +25,9 @@ pub(crate) struct StepPlace {
 
 /// What differs between the agent calls of one run: the input, where the agent sits, and
 /// the session's earlier turns. Everything else comes from the run's [`RunContext`].
+///
+/// A team's leader is an agent call with `children` (the delegation tools): its events are the
+/// team's, and the team sends its last event (`TeamRunCompleted`, ...).
 #[derive(Debug, Clone)]
 pub(crate) struct AgentCall {
     /// What the agent is asked.
@@ -40,6 +43,16 @@ pub(crate) struct AgentCall {
     /// What the runtime read for the agent's context (memories, summary, chat history);
     /// `None` for an agent that uses none of them.
     pub recall: Option<Box<Recall>>,
+    /// The run's id when the caller chose it (a team's leader: the team run's id); else the
+    /// context's for a top-level run, a new one otherwise.
+    pub run_id: Option<String>,
+    /// The team run this run is a member of.
+    pub parent_run_id: Option<String>,
+    /// Set for a team's leader: the tools that run its members.
+    pub children: Option<Arc<dyn ChildTools>>,
+    /// Where a resumed run's loop stood (its finished tool calls are not made again); the run
+    /// then sends no `RunStarted` and runs no pre-hooks.
+    pub resume: Option<Box<LoopState>>,
 }
 
 impl AgentCall {
@@ -51,6 +64,10 @@ impl AgentCall {
             history,
             top_level: true,
             recall: None,
+            run_id: None,
+            parent_run_id: None,
+            children: None,
+            resume: None,
         }
     }
 
@@ -62,7 +79,32 @@ impl AgentCall {
             history: Vec::new(),
             top_level: false,
             recall: None,
+            run_id: None,
+            parent_run_id: None,
+            children: None,
+            resume: None,
         }
+    }
+
+    /// The call of an agent that is a member of the team run `parent_run_id`.
+    pub(crate) fn member(input: String, history: Vec<Message>, parent_run_id: String) -> AgentCall {
+        AgentCall {
+            input,
+            place: None,
+            history,
+            top_level: false,
+            recall: None,
+            run_id: None,
+            parent_run_id: Some(parent_run_id),
+            children: None,
+            resume: None,
+        }
+    }
+
+    /// Whether the agent sends its own last event (`RunCompleted`, ...): not for a run of its
+    /// own (the runtime sends it once stored), nor for a team's leader (the team does).
+    fn sends_last_event(&self) -> bool {
+        !self.top_level && self.children.is_none()
     }
 }
 
@@ -95,9 +137,10 @@ impl Agent {
         sink: &mut EventSink,
     ) -> AgentRunResult {
         let started = Instant::now();
-        let run_id = match call.top_level {
-            true => rctx.run_id.clone(),
-            false => uuid::Uuid::new_v4().to_string(),
+        let run_id = match (&call.run_id, call.top_level) {
+            (Some(id), _) => id.clone(),
+            (None, true) => rctx.run_id.clone(),
+            (None, false) => uuid::Uuid::new_v4().to_string(),
         };
         // `AgentOs` refuses agents without a model at build time; `NoModel` keeps this total.
         let model = self.model.clone().unwrap_or_else(|| Arc::new(NoModel));
@@ -106,6 +149,7 @@ impl Agent {
             agent_id: self.id.clone(),
             agent_name: self.name.clone(),
             run_id: run_id.clone(),
+            parent_run_id: call.parent_run_id.clone(),
             session_id: rctx.session_id.clone(),
             workflow_id: call.place.as_ref().map(|p| p.workflow_id.clone()),
             workflow_run_id: call.place.as_ref().map(|p| p.workflow_run_id.clone()),
@@ -113,6 +157,7 @@ impl Agent {
             step_name: call.place.as_ref().map(|p| p.step_name.clone()),
             step_index: call.place.as_ref().map(|p| p.step_index),
             nested_depth: 0,
+            team: call.children.is_some(),
         });
         let mut hook_ctx = HookContext {
             agent: AgentInfo {
@@ -139,7 +184,10 @@ impl Agent {
             agent_id: self.id.clone(),
             agent_name: self.name.clone(),
             session_id: rctx.session_id.clone(),
-            parent_run_id: actx.workflow_run_id.clone(),
+            parent_run_id: call
+                .parent_run_id
+                .clone()
+                .or_else(|| actx.workflow_run_id.clone()),
             workflow_id: actx.workflow_id.clone(),
             workflow_step_id: actx.step_id.clone(),
             user_id: rctx.user_id.clone(),
@@ -155,44 +203,46 @@ impl Agent {
             input: hook_ctx.run_input.clone(),
         };
         let mut deferred = Vec::new();
+        let last_event = call.sends_last_event();
 
-        sink.emit(|| RunEvent::RunStarted {
-            ctx: actx.clone(),
-            model: output.model.clone(),
-            model_provider: output.model_provider.clone(),
-        })
-        .await;
-
-        if let Err(failure) = self
-            .run_hooks(true, rctx, &hook_ctx, &actx, sink, &mut deferred)
-            .await
-        {
-            return fail(
-                output,
-                failure,
-                deferred,
-                &actx,
-                sink,
-                started,
-                call.top_level,
-            )
+        if call.resume.is_none() {
+            sink.emit(|| RunEvent::RunStarted {
+                ctx: actx.clone(),
+                model: output.model.clone(),
+                model_provider: output.model_provider.clone(),
+            })
             .await;
+            if let Err(failure) = self
+                .run_hooks(true, rctx, &hook_ctx, &actx, sink, &mut deferred)
+                .await
+            {
+                return fail(output, failure, deferred, &actx, sink, started, last_event).await;
+            }
         }
         if rctx.is_cancelled() {
-            return cancelled(output, deferred, &actx, sink, started, call.top_level).await;
+            return cancelled(output, deferred, &actx, sink, started, last_event).await;
         }
 
-        let mut messages = self.initial_messages(rctx, call);
-        if let Some(knowledge) = &self.knowledge {
-            knowledge.prepare(rctx, &call.input, &mut messages).await;
-        }
+        let mut messages = match &call.resume {
+            Some(state) => {
+                output.tools.clone_from(&state.tools);
+                state.messages.clone()
+            }
+            None => {
+                let mut messages = self.initial_messages(rctx, call);
+                if let Some(knowledge) = &self.knowledge {
+                    knowledge.prepare(rctx, &call.input, &mut messages).await;
+                }
+                messages
+            }
+        };
         let (tools, memory_tasks) = self.tools_for(call);
         let answer = self
             .converse(
                 model.as_ref(),
                 &mut messages,
                 &mut output,
-                conversation::Turn {
+                round::Turn {
                     rctx,
                     call,
                     actx: &actx,
@@ -213,21 +263,12 @@ impl Agent {
             ttft,
         } = match answer {
             Ok(answer) => answer,
-            Err(conversation::Stop::Cancelled(partial)) => {
+            Err(round::Stop::Cancelled(partial)) => {
                 output.content = Value::String(partial);
-                return cancelled(output, deferred, &actx, sink, started, call.top_level).await;
+                return cancelled(output, deferred, &actx, sink, started, last_event).await;
             }
-            Err(conversation::Stop::Failed(failure)) => {
-                return fail(
-                    output,
-                    failure,
-                    deferred,
-                    &actx,
-                    sink,
-                    started,
-                    call.top_level,
-                )
-                .await;
+            Err(round::Stop::Failed(failure)) => {
+                return fail(output, failure, deferred, &actx, sink, started, last_event).await;
             }
         };
         sink.emit(|| RunEvent::RunContentCompleted { ctx: actx.clone() })
@@ -245,19 +286,10 @@ impl Agent {
             .run_hooks(false, rctx, &hook_ctx, &actx, sink, &mut deferred)
             .await
         {
-            return fail(
-                output,
-                failure,
-                deferred,
-                &actx,
-                sink,
-                started,
-                call.top_level,
-            )
-            .await;
+            return fail(output, failure, deferred, &actx, sink, started, last_event).await;
         }
         output.metrics.duration = Some(started.elapsed().as_secs_f64());
-        if !call.top_level {
+        if last_event {
             sink.emit(|| RunEvent::RunCompleted {
                 ctx: actx.clone(),
                 content: output.content.clone(),
@@ -385,12 +417,12 @@ async fn fail(
     actx: &Arc<AgentContext>,
     sink: &mut EventSink,
     started: Instant,
-    top_level: bool,
+    last_event: bool,
 ) -> AgentRunResult {
     output.status = RunStatus::Error;
     output.content = Value::String(failure.message.clone());
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
-    if !top_level {
+    if last_event {
         sink.emit(|| RunEvent::RunError {
             ctx: actx.clone(),
             content: failure.message.clone(),
@@ -415,7 +447,7 @@ async fn cancelled(
     actx: &Arc<AgentContext>,
     sink: &mut EventSink,
     started: Instant,
-    top_level: bool,
+    last_event: bool,
 ) -> AgentRunResult {
     let reason = cancel_reason(&output.run_id);
     output.status = RunStatus::Cancelled;
@@ -423,7 +455,7 @@ async fn cancelled(
         output.content = Value::String(reason.clone());
     }
     output.metrics.duration = Some(started.elapsed().as_secs_f64());
-    if !top_level {
+    if last_event {
         sink.emit(|| RunEvent::RunCancelled {
             ctx: actx.clone(),
             reason,

@@ -66,36 +66,73 @@ pub struct WorkflowContext {
     pub nested_depth: u32,
 }
 
-/// Fields every agent-level event carries.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+/// Fields every agent-level event carries, and every team-level one: a team's events are its
+/// leader's (`team == true`), whose keys are `team_id`/`team_name` and whose names start with
+/// `Team` (`TeamRunStarted`, ...), as agno's team events.
+#[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct AgentContext {
     /// Unix seconds.
     pub created_at: i64,
-    /// The agent's id.
+    /// The agent's id (the team's, for a team's events).
     pub agent_id: String,
-    /// The agent's name.
+    /// The agent's name (the team's, for a team's events).
     pub agent_name: String,
-    /// The agent run's own id.
+    /// The agent (or team) run's own id.
     pub run_id: String,
+    /// The team run this run is a member of.
+    pub parent_run_id: Option<String>,
     /// The session.
     pub session_id: String,
     /// The workflow, when the agent runs as a step.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow_id: Option<String>,
     /// The workflow run, when the agent runs as a step.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow_run_id: Option<String>,
     /// The step's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub step_id: Option<String>,
     /// The step's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub step_name: Option<String>,
     /// The step's position.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub step_index: Option<usize>,
     /// Always 0.
     pub nested_depth: u32,
+    /// A team's event: `team_id`/`team_name` on the wire, and a `Team` name.
+    #[schema(ignore)]
+    pub team: bool,
+}
+
+impl Serialize for AgentContext {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (id_key, name_key) = match self.team {
+            true => ("team_id", "team_name"),
+            false => ("agent_id", "agent_name"),
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("created_at", &self.created_at)?;
+        map.serialize_entry(id_key, &self.agent_id)?;
+        map.serialize_entry(name_key, &self.agent_name)?;
+        map.serialize_entry("run_id", &self.run_id)?;
+        if let Some(parent) = &self.parent_run_id {
+            map.serialize_entry("parent_run_id", parent)?;
+        }
+        map.serialize_entry("session_id", &self.session_id)?;
+        let optional = [
+            ("workflow_id", &self.workflow_id),
+            ("workflow_run_id", &self.workflow_run_id),
+            ("step_id", &self.step_id),
+            ("step_name", &self.step_name),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        if let Some(index) = self.step_index {
+            map.serialize_entry("step_index", &index)?;
+        }
+        map.serialize_entry("nested_depth", &self.nested_depth)?;
+        map.end()
+    }
 }
 
 impl AgentContext {
@@ -121,6 +158,7 @@ impl AgentContext {
             agent_id: agent_id.to_owned(),
             agent_name: agent_name.to_owned(),
             run_id: run_id.to_owned(),
+            parent_run_id: None,
             session_id: session_id.to_owned(),
             workflow_id: None,
             workflow_run_id: None,
@@ -128,6 +166,7 @@ impl AgentContext {
             step_name: None,
             step_index: None,
             nested_depth: 0,
+            team: false,
         }
     }
 }

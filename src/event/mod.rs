@@ -4,18 +4,22 @@
 mod context;
 pub(crate) mod journal;
 mod sink;
+mod wire;
 
 pub use context::{AgentContext, StepIndex, WorkflowContext};
 pub(crate) use sink::EventSink;
 
-use crate::run::{
-    RunMetrics, RunOutput, StepOutput, ToolExecution, WorkflowMetrics, WorkflowRunOutput,
-};
+use crate::run::{ChildRun, RunMetrics, StepOutput, ToolExecution, WorkflowMetrics};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// One event of a run, in agno's names and shapes (wire spec §2.6).
+///
+/// The agent-level events of a team's leader (`ctx.team`) are agno's team events: on the wire
+/// (`to_json`, `name`) `RunStarted` is `TeamRunStarted`, `ToolCallStarted` is
+/// `TeamToolCallStarted`, and so on; the keys are `team_id`/`team_name`. `Serialize` alone
+/// gives the agent-level name.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "event")]
 #[allow(missing_docs)] // the variant fields are agno's wire keys, documented in the wire spec
@@ -57,7 +61,7 @@ pub enum RunEvent {
         content: Option<Value>,
         content_type: String,
         step_results: Vec<StepOutput>,
-        step_executor_runs: Vec<RunOutput>,
+        step_executor_runs: Vec<ChildRun>,
         metrics: Box<WorkflowMetrics>,
     },
     /// The workflow run failed.
@@ -307,66 +311,67 @@ pub enum RunEvent {
         error: String,
         tool: Box<ToolExecution>,
     },
-}
-
-impl RunEvent {
-    /// The `WorkflowCompleted` event of a finished run.
-    pub fn workflow_completed(ctx: WorkflowContext, output: &WorkflowRunOutput) -> RunEvent {
-        RunEvent::WorkflowCompleted {
-            ctx,
-            content: output.content.clone(),
-            content_type: output.content_type.clone(),
-            step_results: output.step_results.clone(),
-            step_executor_runs: output.step_executor_runs.clone(),
-            metrics: Box::new(output.metrics.clone().unwrap_or_default()),
-        }
-    }
-
-    /// The event's name: the SSE `event:` line and the JSON `"event"` key.
-    pub fn name(&self) -> &'static str {
-        match self {
-            RunEvent::WorkflowStarted { .. } => "WorkflowStarted",
-            RunEvent::StepStarted { .. } => "StepStarted",
-            RunEvent::StepCompleted { .. } => "StepCompleted",
-            RunEvent::StepError { .. } => "StepError",
-            RunEvent::WorkflowCompleted { .. } => "WorkflowCompleted",
-            RunEvent::WorkflowError { .. } => "WorkflowError",
-            RunEvent::RunStarted { .. } => "RunStarted",
-            RunEvent::PreHookStarted { .. } => "PreHookStarted",
-            RunEvent::PreHookCompleted { .. } => "PreHookCompleted",
-            RunEvent::ModelRequestStarted { .. } => "ModelRequestStarted",
-            RunEvent::RunContent { .. } => "RunContent",
-            RunEvent::ModelRequestCompleted { .. } => "ModelRequestCompleted",
-            RunEvent::RunContentCompleted { .. } => "RunContentCompleted",
-            RunEvent::PostHookStarted { .. } => "PostHookStarted",
-            RunEvent::PostHookCompleted { .. } => "PostHookCompleted",
-            RunEvent::RunCompleted { .. } => "RunCompleted",
-            RunEvent::RunError { .. } => "RunError",
-            RunEvent::RunCancelled { .. } => "RunCancelled",
-            RunEvent::WorkflowCancelled { .. } => "WorkflowCancelled",
-            RunEvent::StepOutput { .. } => "StepOutput",
-            RunEvent::StepsExecutionStarted { .. } => "StepsExecutionStarted",
-            RunEvent::StepsExecutionCompleted { .. } => "StepsExecutionCompleted",
-            RunEvent::ParallelExecutionStarted { .. } => "ParallelExecutionStarted",
-            RunEvent::ParallelExecutionCompleted { .. } => "ParallelExecutionCompleted",
-            RunEvent::ConditionExecutionStarted { .. } => "ConditionExecutionStarted",
-            RunEvent::ConditionExecutionCompleted { .. } => "ConditionExecutionCompleted",
-            RunEvent::LoopExecutionStarted { .. } => "LoopExecutionStarted",
-            RunEvent::LoopIterationStarted { .. } => "LoopIterationStarted",
-            RunEvent::LoopIterationCompleted { .. } => "LoopIterationCompleted",
-            RunEvent::LoopExecutionCompleted { .. } => "LoopExecutionCompleted",
-            RunEvent::RouterExecutionStarted { .. } => "RouterExecutionStarted",
-            RunEvent::RouterExecutionCompleted { .. } => "RouterExecutionCompleted",
-            RunEvent::ToolCallStarted { .. } => "ToolCallStarted",
-            RunEvent::ToolCallCompleted { .. } => "ToolCallCompleted",
-            RunEvent::ToolCallError { .. } => "ToolCallError",
-        }
-    }
-
-    /// The compact JSON payload (the SSE `data:` line).
-    pub fn to_json(&self) -> String {
-        // Serializing these plain structs cannot fail: every key is a string and no map has
-        // non-string keys.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
-    }
+    /// A team run finished (a nested team's, or a team step's; a top-level team's comes from
+    /// the runtime once stored).
+    TeamRunCompleted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        content: Value,
+        content_type: String,
+        #[schema(value_type = Vec<Object>)]
+        member_responses: Vec<ChildRun>,
+        metrics: RunMetrics,
+    },
+    /// Tasks mode: an iteration of the leader's loop began (`iteration` counts from 1).
+    TeamTaskIterationStarted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        iteration: usize,
+        max_iterations: usize,
+    },
+    /// Tasks mode: an iteration ended.
+    TeamTaskIterationCompleted {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        iteration: usize,
+        max_iterations: usize,
+        task_summary: String,
+    },
+    /// Tasks mode: the task list as it stands.
+    TeamTaskStateUpdated {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        task_summary: String,
+        goal_complete: bool,
+        #[schema(value_type = Vec<Object>)]
+        tasks: Vec<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        completion_summary: Option<String>,
+    },
+    /// Tasks mode: a task was created.
+    TeamTaskCreated {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        task_id: String,
+        title: String,
+        description: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        assignee: Option<String>,
+        status: String,
+        dependencies: Vec<String>,
+    },
+    /// Tasks mode: a task's status changed.
+    TeamTaskUpdated {
+        #[serde(flatten)]
+        ctx: Arc<AgentContext>,
+        task_id: String,
+        title: String,
+        status: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        previous_status: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        assignee: Option<String>,
+    },
 }

@@ -85,11 +85,17 @@ pub(crate) struct ModelResponse {
 
 impl ModelResponse {
     pub(crate) fn of(agent: &Agent) -> Option<ModelResponse> {
-        agent.get_model().map(|m| ModelResponse {
+        agent
+            .get_model()
+            .map(|m| ModelResponse::from_model(m.as_ref()))
+    }
+
+    pub(crate) fn from_model(m: &dyn crate::model::Model) -> ModelResponse {
+        ModelResponse {
             name: m.provider().to_owned(),
             model: m.id().to_owned(),
             provider: m.provider().to_owned(),
-        })
+        }
     }
 }
 

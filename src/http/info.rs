@@ -1,12 +1,9 @@
-//! `/info` (agno's unauthenticated `InfoResponse`) and `/teams` (no teams exist yet).
+//! `/info` (agno's unauthenticated `InfoResponse`).
 
-use super::auth::Access;
+use super::AppState;
 use super::edge::AuthInfo;
-use super::error::{ApiError, ErrorBody};
 use super::mcp::McpOn;
-use super::{AppState, Path};
 use crate::http::api::{Api, routes};
-use crate::kind::ComponentKind;
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Serialize;
@@ -18,7 +15,7 @@ use utoipa::ToSchema;
 pub(crate) const AGNO_PROTOCOL_VERSION: &str = "3.1.10";
 
 pub(crate) fn router() -> Api {
-    [routes!(info), routes!(list_teams), routes!(get_team)]
+    [routes!(info)]
         .into_iter()
         .fold(Api::default(), Api::routes)
 }
@@ -85,43 +82,10 @@ async fn info(
         os_version: env!("CARGO_PKG_VERSION"),
         agno_version: AGNO_PROTOCOL_VERSION,
         agent_count: rt.agents.len(),
-        team_count: 0,
+        team_count: rt.teams.len(),
         workflow_count: rt.workflows.len(),
         mcp: McpInfo::of(mcp),
         auth_mode,
         user_isolation,
     })
-}
-
-/// List the teams
-///
-/// None yet: `[]`.
-#[utoipa::path(
-    get, path = "/teams", tag = "Teams",
-    responses(
-        (status = 200, description = "The teams served (none yet)", body = Vec<Object>),
-        (status = 403, description = "The token may read no team", body = ErrorBody),
-    )
-)]
-async fn list_teams(access: Access) -> Result<Json<[Value; 0]>, ApiError> {
-    access.listing(ComponentKind::Team)?;
-    Ok(Json([]))
-}
-
-/// Get a team
-///
-/// No team is served yet: always 404.
-#[utoipa::path(
-    get, path = "/teams/{team_id}", tag = "Teams",
-    params(("team_id" = String, Path, description = "The team's id")),
-    responses(
-        (status = 200, description = "The team", body = Object),
-        (status = 404, description = "No team with this id (the detail names the ones served)", body = ErrorBody),
-    )
-)]
-async fn get_team(
-    State(rt): State<AppState>,
-    Path(team_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Err(ApiError::unknown(&rt, ComponentKind::Team, &team_id))
 }

@@ -76,9 +76,7 @@ struct ConfigResponse {
     /// agno's traces domain (`/traces`).
     traces: TracesConfig,
     agents: Vec<ConfigAgent>,
-    /// None yet.
-    #[schema(value_type = Vec<Object>)]
-    teams: [Value; 0],
+    teams: Vec<ConfigTeam>,
     workflows: Vec<WorkflowSummary>,
     /// None.
     #[schema(value_type = Vec<Object>)]
@@ -147,14 +145,39 @@ struct ConfigAgent {
     model: Option<Model>,
 }
 
-/// Every model in use (by agents served on their own and by workflow steps), once each.
+/// A team in `/config` (agno's `TeamSummaryResponse`).
+#[derive(Debug, Serialize, ToSchema)]
+struct ConfigTeam {
+    id: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    db_id: String,
+    /// `coordinate`, `route`, `broadcast` or `tasks`.
+    mode: &'static str,
+    model: Option<Model>,
+}
+
+/// Every model in use (by agents served on their own, teams' leaders and members, and
+/// workflow steps), once each.
 fn available_models(rt: &Runtime) -> Vec<Model> {
     let mut seen = std::collections::HashSet::new();
-    rt.agents
+    let teams = rt.teams.iter().flat_map(|t| t.teams()).chain(
+        rt.workflows
+            .iter()
+            .flat_map(|w| w.teams())
+            .flat_map(|t| t.teams()),
+    );
+    let leaders = teams.filter_map(|t| t.get_model());
+    let agents = rt
+        .agents
         .iter()
         .map(|a| a.as_ref())
-        .chain(rt.workflows.iter().flat_map(|w| w.agents()))
+        .chain(rt.teams.iter().flat_map(|t| t.agents()))
+        .chain(rt.workflows.iter().flat_map(|w| w.agents()));
+    agents
         .filter_map(|a| a.get_model())
+        .chain(leaders)
         .filter(|m| seen.insert((m.id().to_owned(), m.provider().to_owned())))
         .map(|m| Model {
             id: m.id().to_owned(),
@@ -297,7 +320,21 @@ async fn config(
             }],
         },
         agents,
-        teams: [],
+        teams: rt
+            .teams
+            .iter()
+            .map(|t| ConfigTeam {
+                id: t.get_id().to_owned(),
+                name: t.get_name().to_owned(),
+                description: t.get_description().map(str::to_owned),
+                db_id: rt.db_id.clone(),
+                mode: t.get_mode().as_str(),
+                model: t.get_model().map(|m| Model {
+                    id: m.id().to_owned(),
+                    provider: m.provider().to_owned(),
+                }),
+            })
+            .collect(),
         workflows,
         interfaces: [],
         mcp: McpInfo::of(mcp),

@@ -26,6 +26,7 @@ mod runs;
 pub(crate) mod serve;
 mod service_accounts;
 mod sessions;
+mod teams;
 mod telemetry;
 mod trace_filter;
 mod trace_tree;
@@ -59,6 +60,7 @@ pub(crate) fn api_router(
         .merge(meta::router())
         .merge(info::router())
         .merge(agents::router())
+        .merge(teams::router())
         .merge(workflows::router())
         .merge(sessions::router())
         .merge(hooks::router())

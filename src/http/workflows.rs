@@ -90,6 +90,9 @@ pub(crate) struct StepTree {
     /// An agent step's agent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<StepAgent>,
+    /// A team step's team.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<super::teams::TeamResponse>,
     /// A construct's children (a Router's choices).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(no_recursion)]
@@ -125,19 +128,21 @@ impl StepAgent {
     }
 }
 
-fn step_tree(step: &Step) -> StepTree {
-    let list = |steps: &[Step]| Some(steps.iter().map(step_tree).collect());
+fn step_tree(rt: &Runtime, step: &Step) -> StepTree {
+    let list = |steps: &[Step]| Some(steps.iter().map(|s| step_tree(rt, s)).collect());
     let mut tree = StepTree {
         name: step.name().to_owned(),
         description: step.get_description().map(str::to_owned),
         kind: step.kind().type_name(),
         agent: None,
+        team: None,
         steps: None,
         else_steps: None,
         max_iterations: None,
     };
     match step.kind() {
         StepKind::Agent(a) => tree.agent = Some(StepAgent::of(a)),
+        StepKind::Team(t) => tree.team = Some(super::teams::team_response(rt, t)),
         StepKind::Function(_) => {}
         StepKind::Steps(s) => tree.steps = list(&s.steps),
         StepKind::Parallel(p) => tree.steps = list(&p.steps),
@@ -200,7 +205,7 @@ async fn get_workflow(
     let wf = find(&rt, &workflow_id)?;
     Ok(Json(WorkflowResponse {
         summary: WorkflowSummary::of(&rt, wf),
-        steps: wf.get_steps().iter().map(step_tree).collect(),
+        steps: wf.get_steps().iter().map(|s| step_tree(&rt, s)).collect(),
         workflow_agent: false,
     }))
 }

@@ -44,6 +44,28 @@ impl ScriptedReply {
         self.and_raw_tool_call(name, args.to_string())
     }
 
+    /// A team leader's delegation: `delegate_task_to_member` with this member id and task
+    /// (coordinate and route modes).
+    pub fn delegate(member_id: impl Into<String>, task: impl Into<String>) -> ScriptedReply {
+        ScriptedReply::default().and_delegate(member_id, task)
+    }
+
+    /// Adds another delegation to the same reply (the members run concurrently).
+    pub fn and_delegate(
+        self,
+        member_id: impl Into<String>,
+        task: impl Into<String>,
+    ) -> ScriptedReply {
+        let args = serde_json::json!({"member_id": member_id.into(), "task": task.into()});
+        self.and_tool_call("delegate_task_to_member", args)
+    }
+
+    /// A broadcast team leader's call: `delegate_task_to_members` with this task.
+    pub fn delegate_to_all(task: impl Into<String>) -> ScriptedReply {
+        let args = serde_json::json!({"task": task.into()});
+        ScriptedReply::tool_call("delegate_task_to_members", args)
+    }
+
     /// Adds a tool call whose arguments are this text, as is, valid JSON or not (to test how
     /// an agent copes with a model that writes broken arguments).
     pub fn and_raw_tool_call(

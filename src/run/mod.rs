@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod team;
 mod workflow;
 
+pub use team::{ChildRun, TeamRunOutput};
 pub use workflow::{StepMetrics, StepOutput, WorkflowMetrics, WorkflowRunOutput};
 
 /// Unix time in whole seconds, as agno puts in `created_at`.
@@ -241,7 +243,7 @@ pub struct RunOutput {
     pub agent_name: String,
     /// The session the run belongs to.
     pub session_id: String,
-    /// The workflow run this agent run is a step of.
+    /// The workflow run this agent run is a step of, or the team run it is a member of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_run_id: Option<String>,
     /// The workflow this run is a step of.

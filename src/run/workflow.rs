@@ -1,7 +1,7 @@
 //! What a workflow run produces: each step's [`StepOutput`], the run's [`WorkflowRunOutput`]
 //! and its metrics (agno's `StepOutput` and `WorkflowRunOutput`, with agno's keys).
 
-use super::{RunMetrics, RunOutput, RunStatus, value_text};
+use super::{ChildRun, RunMetrics, RunStatus, value_text};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -179,9 +179,10 @@ pub struct WorkflowRunOutput {
     /// One entry per executed step.
     #[serde(default)]
     pub step_results: Vec<StepOutput>,
-    /// The agent runs behind the steps.
+    /// The agent and team runs behind the steps.
     #[serde(default)]
-    pub step_executor_runs: Vec<RunOutput>,
+    #[schema(value_type = Vec<Object>)]
+    pub step_executor_runs: Vec<ChildRun>,
     /// Per-step metrics and total duration (absent until the run ends).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<WorkflowMetrics>,

@@ -35,6 +35,7 @@ use crate::event::journal::Journal;
 use crate::kind::ComponentKind;
 use crate::knowledge::Knowledge;
 use crate::store::{ResumableRun, Store};
+use crate::team::Team;
 use crate::workflow::Workflow;
 pub(crate) use component::Component;
 use jobs::JobQueue;
@@ -64,6 +65,7 @@ pub(crate) struct Runtime {
     pub agents: Vec<Arc<Agent>>,
     /// The knowledge bases served (`/knowledge`), each searching the store.
     pub knowledge: Vec<Knowledge>,
+    pub teams: Vec<Arc<Team>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub instantiated_at: String,
@@ -95,6 +97,7 @@ pub(crate) struct RuntimeParts {
     pub workflows: Vec<Arc<Workflow>>,
     pub agents: Vec<Arc<Agent>>,
     pub knowledge: Vec<Knowledge>,
+    pub teams: Vec<Arc<Team>>,
     pub store: Arc<dyn Store>,
     pub hooks_in_background: bool,
     pub hooks: HashMap<String, crate::hooks::Hook>,
@@ -140,6 +143,7 @@ impl Runtime {
             workflows: parts.workflows,
             agents: parts.agents,
             knowledge: parts.knowledge,
+            teams: parts.teams,
             dispatcher: JobQueue::new(
                 parts.store.clone(),
                 parts.hooks,
@@ -196,12 +200,17 @@ impl Runtime {
         self.agents.iter().find(|a| a.id() == id)
     }
 
+    /// A team by id.
+    pub(crate) fn team(&self, id: &str) -> Option<&Arc<Team>> {
+        self.teams.iter().find(|t| t.get_id() == id)
+    }
+
     /// The component of `kind` with this id, if served.
     fn component(&self, kind: ComponentKind, id: &str) -> Option<Component> {
         match kind {
             ComponentKind::Workflow => self.workflow(id).cloned().map(Component::Workflow),
             ComponentKind::Agent => self.agent(id).cloned().map(Component::Agent),
-            ComponentKind::Team => None,
+            ComponentKind::Team => self.team(id).cloned().map(Component::Team),
         }
     }
 
@@ -210,18 +219,32 @@ impl Runtime {
         match kind {
             ComponentKind::Workflow => self.workflows.iter().map(|w| w.id()).collect(),
             ComponentKind::Agent => self.agents.iter().map(|a| a.id()).collect(),
-            ComponentKind::Team => Vec::new(),
+            ComponentKind::Team => self.teams.iter().map(|t| t.get_id()).collect(),
         }
     }
 
-    /// Starts the toolkits of every agent served, on its own or as a step (MCP connections), on
-    /// the background tracker: they stop at shutdown, after the runs.
+    /// Starts the toolkits of every agent served, on its own, as a step or in a team (leaders
+    /// too), on the background tracker (MCP connections): they stop at shutdown, after the runs.
     /// Waits (up to `limit`) until each has made its first attempt, so that the first runs are
     /// offered their tools; a toolkit whose server is down does not hold the OS back longer.
     pub(crate) async fn start_toolkits(&self, limit: Duration) {
+        // A workflow's agents include its team steps' members; their leaders come with the
+        // served teams' leaders and members.
         let step_agents = self.workflows.iter().flat_map(|w| w.agents());
+        let step_leaders = self
+            .workflows
+            .iter()
+            .flat_map(|w| w.teams())
+            .flat_map(|t| t.leaders());
+        let team_agents: Vec<&Agent> = self
+            .teams
+            .iter()
+            .flat_map(|t| t.leaders().into_iter().chain(t.agents()))
+            .chain(step_leaders)
+            .collect();
         let mut settled = Vec::new();
-        for agent in self.agents.iter().map(|a| a.as_ref()).chain(step_agents) {
+        let agents = self.agents.iter().map(|a| a.as_ref()).chain(step_agents);
+        for agent in agents.chain(team_agents) {
             for toolkit in agent.toolkits() {
                 toolkit.start(&self.background, &self.stopping);
                 settled.push(toolkit.settled());

@@ -136,12 +136,20 @@ impl Runtime {
                     run.component_type, run.component_id
                 )
             })?;
-        let resume_from = match (component.kind(), checkpoint) {
-            (ComponentKind::Workflow, Some(c)) => Some(Box::new(
-                serde_json::from_str(&c).map_err(|e| e.to_string())?,
-            )),
-            _ => None,
-        };
+        let (mut resume_from, mut team_resume) = (None, None);
+        match (component.kind(), checkpoint) {
+            (ComponentKind::Workflow, Some(c)) => {
+                resume_from = Some(Box::new(
+                    serde_json::from_str(&c).map_err(|e| e.to_string())?,
+                ));
+            }
+            (ComponentKind::Team, Some(c)) => {
+                team_resume = Some(Box::new(
+                    serde_json::from_str(&c).map_err(|e| e.to_string())?,
+                ));
+            }
+            _ => {}
+        }
         let stream = req.stream;
         let (input, ctx) = req.into_context(
             run.run_id.clone(),
@@ -156,7 +164,9 @@ impl Runtime {
         };
         let store = self.store.clone();
         let journal = stream.then(|| self.new_journal(&run.run_id, Vec::new()));
-        let (task, _ends) = self.task(component, ctx, call, stream, Some(request), journal.clone());
+        let (mut task, _ends) =
+            self.task(component, ctx, call, stream, Some(request), journal.clone());
+        task.team_resume = team_resume;
         let span = task.span.clone();
         self.runs.spawn(tracing::Instrument::instrument(
             async move {

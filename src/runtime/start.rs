@@ -212,13 +212,22 @@ impl Runtime {
             }
             (None, false) => (EventSink::new(None), None),
         };
-        if request.is_some() {
-            call.checkpoint = Some(Arc::new(Checkpointer {
+        let checkpointer = request.is_some().then(|| {
+            Arc::new(Checkpointer {
                 store: self.store.clone(),
                 journal: journal.clone(),
                 events_written: Default::default(),
-            }));
+            })
+        });
+        if let Some(checkpointer) = &checkpointer
+            && matches!(component, Component::Workflow(_))
+        {
+            call.checkpoint = Some(checkpointer.clone());
         }
+        let team_progress = match component {
+            Component::Team(_) => checkpointer.map(|c| c as Arc<dyn crate::team::TeamProgress>),
+            _ => None,
+        };
         let (result_tx, result) = oneshot::channel();
         let (guard, response_done) = oneshot::channel();
         let active = ActiveRun::register(&self.active, &ctx.run_id, ctx.cancel_token().clone());
@@ -254,6 +263,8 @@ impl Runtime {
             stopping: self.stopping.clone(),
             span,
             run_metrics,
+            team_progress,
+            team_resume: None,
         };
         let ends = TaskEnds {
             events,

@@ -4,7 +4,7 @@
 
 use super::component::Component;
 use super::jobs::{JobQueue, ReadyJob, Start};
-use super::{COMMITTED_JOB_LEASE, RESPONSE_WAIT, cancel::ActiveRun, memory, state};
+use super::{COMMITTED_JOB_LEASE, RESPONSE_WAIT, cancel::ActiveRun, history, memory, state};
 use crate::agent::{Agent, AgentCall, DeferredHook};
 use crate::context::RunContext;
 use crate::event::journal::Journal;
@@ -12,6 +12,7 @@ use crate::event::{AgentContext, EventSink, RunEvent};
 use crate::outcome::{ErrorKind, Failure, cancel_reason};
 use crate::run::{RunStatus, unix_millis};
 use crate::store::{HOOK_JOB_KIND, NewJob, Store};
+use crate::team::{Team, TeamCall, TeamCheckpoint, TeamProgress};
 use crate::workflow::{Execution, Workflow, WorkflowCall};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,6 +58,10 @@ pub(super) struct RunTask {
     pub span: tracing::Span,
     /// The component's run metrics, when metrics are on.
     pub run_metrics: Option<Arc<crate::telemetry::metrics::RunHandles>>,
+    /// A background team run's checkpoint writer.
+    pub team_progress: Option<Arc<dyn TeamProgress>>,
+    /// A resumed team run's progress.
+    pub team_resume: Option<Box<TeamCheckpoint>>,
 }
 
 /// How a run ended, before it is stored.
@@ -103,6 +108,7 @@ impl RunTask {
         let ending = match self.component.clone() {
             Component::Workflow(workflow) => Box::pin(self.run_workflow(&workflow)).await,
             Component::Agent(agent) => Box::pin(self.run_agent(&agent)).await,
+            Component::Team(team) => Box::pin(self.run_team(&team)).await,
         };
         let Ending {
             status,
@@ -262,7 +268,7 @@ impl RunTask {
             agent_runs: output
                 .step_executor_runs
                 .iter()
-                .map(|run| run.run_id.clone())
+                .map(|run| run.run_id().to_owned())
                 .collect(),
             final_event: final_event.flatten(),
         }
@@ -344,6 +350,55 @@ impl RunTask {
         }
     }
 
+    /// A team run: the session's state and history, the team (its members as child runs),
+    /// then the state stored and the last event made, as for a workflow.
+    async fn run_team(&mut self, team: &Arc<Team>) -> Ending {
+        let (session_id, run_id) = (&self.ctx.session_id, &self.ctx.run_id);
+        let stored =
+            state::stored_state(&*self.store, session_id, run_id, self.stored_state.take()).await;
+        let merged = state::merge_session_state(
+            team.get_session_state(),
+            &stored,
+            &self.ctx.session_state.snapshot(),
+        );
+        self.ctx.session_state.replace(merged);
+        let history = history::team_history(&*self.store, session_id, run_id, team).await;
+        let call = TeamCall {
+            input: std::mem::take(&mut self.call.input),
+            top_level: true,
+            run_id: None,
+            parent_run_id: None,
+            place: None,
+            history: Arc::new(history),
+            progress: self.team_progress.take(),
+            resume: self.team_resume.take(),
+        };
+        let result = team.run(&self.ctx, call, &mut self.sink).await;
+        state::save_state(
+            &*self.store,
+            &self.ctx.session_id,
+            &self.ctx.run_id,
+            self.ctx.session_state.snapshot(),
+            &stored,
+        )
+        .await;
+        let output = result.output;
+        let final_event = self.sink.is_streaming().then(|| {
+            let ctx = Arc::new(team.event_context(&output));
+            crate::team::last_event(ctx, &output, result.failure.as_ref())
+        });
+        Ending {
+            status: output.status,
+            json: serde_json::to_string(&output).map_err(|e| e.to_string()),
+            failure: result.failure,
+            deferred: result.deferred,
+            // Member runs are nested in `member_responses`: their hooks keep their outputs.
+            agent_runs: Vec::new(),
+            after_run: Vec::new(),
+            final_event,
+        }
+    }
+
     /// The event that tells a streaming client the run's final state could not be stored.
     fn storage_error_event(&self, message: &str) -> RunEvent {
         let error_type = Some(ErrorKind::Storage.as_str().to_owned());
@@ -365,6 +420,21 @@ impl RunTask {
                 error_type,
                 error_id: None,
             },
+            Component::Team(team) => {
+                let mut ctx = AgentContext::standalone(
+                    team.get_id(),
+                    team.get_name(),
+                    &self.ctx.run_id,
+                    &self.ctx.session_id,
+                );
+                ctx.team = true;
+                RunEvent::RunError {
+                    ctx: Arc::new(ctx),
+                    content: message.to_owned(),
+                    error_type,
+                    error_id: None,
+                }
+            }
         }
     }
 

@@ -276,8 +276,10 @@ pub(crate) fn run_span(
     user_id: Option<&str>,
     input: &str,
 ) -> Span {
+    // A team is an agent to GenAI's conventions (`agentos.component.kind` says `team`).
     let (operation, agent, workflow) = match component {
-        Component::Agent(a) => ("invoke_agent", Some(a), None),
+        Component::Agent(a) => ("invoke_agent", Some((a.id(), a.name())), None),
+        Component::Team(t) => ("invoke_agent", Some((t.get_id(), t.get_name())), None),
         Component::Workflow(w) => ("invoke_workflow", None, Some(w)),
     };
     let span = tracing::info_span!(
@@ -287,8 +289,8 @@ pub(crate) fn run_span(
         otel.status_code = Empty,
         otel.status_description = Empty,
         gen_ai.operation.name = operation,
-        gen_ai.agent.id = agent.map(|a| a.id()),
-        gen_ai.agent.name = agent.map(|a| a.name()),
+        gen_ai.agent.id = agent.map(|(id, _)| id),
+        gen_ai.agent.name = agent.map(|(_, name)| name),
         gen_ai.workflow.name = workflow.map(|w| w.get_name()),
         gen_ai.conversation.id = session_id,
         agentos.run.id = run_id,

@@ -16,6 +16,37 @@ pub(crate) struct ToolOutcome {
     pub execution: ToolExecution,
     /// The error, when the call failed.
     pub error: Option<String>,
+    /// The call's result ends the conversation: it is the answer (a team's routed member).
+    pub stop: bool,
+}
+
+impl ToolOutcome {
+    /// A call that ended with `result` (an error when `failed`), timed from `started`.
+    pub(crate) fn finished(
+        mut execution: ToolExecution,
+        result: Result<String, String>,
+        started: (f64, Instant),
+    ) -> ToolOutcome {
+        execution.metrics = Some(ToolCallMetrics {
+            start_time: Some(started.0),
+            end_time: Some(unix_seconds_f64()),
+            duration: Some(started.1.elapsed().as_secs_f64()),
+        });
+        execution.tool_call_error = Some(result.is_err());
+        let error = result.as_ref().err().cloned();
+        execution.result = Some(result.unwrap_or_else(|e| e));
+        ToolOutcome {
+            execution,
+            error,
+            stop: false,
+        }
+    }
+}
+
+/// When a call starts: unix seconds (its record's `start_time`) and the instant (its
+/// duration).
+pub(crate) fn started_now() -> (f64, Instant) {
+    (unix_seconds_f64(), Instant::now())
 }
 
 /// The record of a call that has not run yet (the `ToolCallStarted` payload), with the
@@ -46,13 +77,12 @@ pub(crate) fn start(call: &ToolCall) -> (ToolExecution, Result<Value, String>) {
 pub(crate) async fn execute(
     tools: &[AgentTool],
     toolkits: &[Arc<dyn Toolkit>],
-    mut execution: ToolExecution,
+    execution: ToolExecution,
     args: Result<Value, String>,
     limit: Duration,
     run: &Arc<RunContext>,
 ) -> ToolOutcome {
-    let start_time = unix_seconds_f64();
-    let started = Instant::now();
+    let started = started_now();
     let span = tracing::info_span!(
         target: "agentos::tool",
         "execute_tool",
@@ -98,11 +128,6 @@ pub(crate) async fn execute(
             }
         }
     };
-    execution.metrics = Some(ToolCallMetrics {
-        start_time: Some(start_time),
-        end_time: Some(unix_seconds_f64()),
-        duration: Some(started.elapsed().as_secs_f64()),
-    });
     if !span.is_disabled() {
         match &result {
             Ok(text) => {
@@ -116,10 +141,7 @@ pub(crate) async fn execute(
             }
         };
     }
-    execution.tool_call_error = Some(result.is_err());
-    let error = result.as_ref().err().cloned();
-    execution.result = Some(result.unwrap_or_else(|e| e));
-    ToolOutcome { execution, error }
+    ToolOutcome::finished(execution, result, started)
 }
 
 /// agno's `ToolCallCompleted` content: `name(a=1, b=x) completed in 0.0012s. `

@@ -11,7 +11,7 @@ mod call;
 mod func;
 mod toolkit;
 
-pub(crate) use call::{ToolOutcome, execute, start, summary};
+pub(crate) use call::{ToolOutcome, execute, start, started_now, summary};
 pub use func::{FnTool, NoArgs, ToolFn, tool_fn};
 pub use toolkit::{JsonTool, Toolkit};
 

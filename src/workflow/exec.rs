@@ -10,7 +10,8 @@ use crate::agent::{Agent, AgentCall, StepPlace};
 use crate::context::RunContext;
 use crate::event::{EventSink, RunEvent, StepIndex, WorkflowContext};
 use crate::outcome::{ErrorKind, Failure};
-use crate::run::{RunMetrics, RunStatus, StepMetrics, StepOutput, unix_seconds};
+use crate::run::{ChildRun, RunMetrics, RunStatus, StepMetrics, StepOutput, unix_seconds};
+use crate::team::{Team, TeamCall};
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub(crate) struct Place<'a> {
 pub(super) fn output_of(step: &Step, content: impl Into<String>) -> StepOutput {
     let (executor_type, executor_name) = match &step.kind {
         StepKind::Agent(a) => (Some("agent"), Some(a.name().to_owned())),
+        StepKind::Team(t) => (Some("team"), Some(t.get_name().to_owned())),
         StepKind::Function(_) => (Some("function"), Some(step.name.clone())),
         StepKind::Parallel(_) => (Some("parallel"), Some(step.name.clone())),
         _ => (None, None),
@@ -224,38 +226,75 @@ pub(super) async fn run_agent(
     acc: &mut Collected,
 ) -> StepOutcome {
     emit_started(scope, step, place, sink).await;
-    let call = AgentCall::step(
-        input.agent_message(),
-        StepPlace {
-            workflow_id: scope.wf.id.clone(),
-            workflow_run_id: scope.ctx.run_id.clone(),
-            step_id: step.id.clone(),
-            step_name: step.name.clone(),
-            step_index: place.index.position(),
-        },
-    );
+    let call = AgentCall::step(input.agent_message(), step_place(scope, step, place));
     let result = agent.run(scope.ctx, &call, sink).await;
     acc.deferred.extend(result.deferred);
-    let run = result.output;
+    let executor = (agent.name(), "agent");
+    let run = ChildRun::Agent(result.output);
+    finish_executor(scope, step, place, executor, run, result.failure, sink, acc).await
+}
+
+pub(super) async fn run_team(
+    scope: &Scope<'_>,
+    step: &Step,
+    team: &Arc<Team>,
+    place: &Place<'_>,
+    input: &StepInput,
+    sink: &mut EventSink,
+    acc: &mut Collected,
+) -> StepOutcome {
+    emit_started(scope, step, place, sink).await;
+    let call = TeamCall::step(input.agent_message(), step_place(scope, step, place));
+    let result = team.run(scope.ctx, call, sink).await;
+    acc.deferred.extend(result.deferred);
+    let executor = (team.get_name(), "team");
+    let run = ChildRun::Team(Box::new(result.output));
+    finish_executor(scope, step, place, executor, run, result.failure, sink, acc).await
+}
+
+/// Where an agent or team step sits, as its run records it.
+fn step_place(scope: &Scope<'_>, step: &Step, place: &Place<'_>) -> StepPlace {
+    StepPlace {
+        workflow_id: scope.wf.id.clone(),
+        workflow_run_id: scope.ctx.run_id.clone(),
+        step_id: step.id.clone(),
+        step_name: step.name.clone(),
+        step_index: place.index.position(),
+    }
+}
+
+/// The step's output from its agent's or team's run (`executor`: its name and type): recorded,
+/// then completed, skipped, failed or cancelled as the run ended.
+#[allow(clippy::too_many_arguments)]
+async fn finish_executor(
+    scope: &Scope<'_>,
+    step: &Step,
+    place: &Place<'_>,
+    executor: (&str, &str),
+    run: ChildRun,
+    failure: Option<Failure>,
+    sink: &mut EventSink,
+    acc: &mut Collected,
+) -> StepOutcome {
     let out = StepOutput {
-        step_run_id: Some(run.run_id.clone()),
-        metrics: Some(run.metrics.clone()),
-        success: result.failure.is_none(),
-        error: result.failure.as_ref().map(|f| f.message.clone()),
-        ..output_of(step, run.content_text())
+        step_run_id: Some(run.run_id().to_owned()),
+        metrics: Some(run.metrics().clone()),
+        success: failure.is_none(),
+        error: failure.as_ref().map(|f| f.message.clone()),
+        ..output_of(step, crate::run::value_text(run.content()))
     };
     acc.metrics.push(StepMetrics {
         step_name: step.name.clone(),
-        executor_type: "agent".to_owned(),
-        executor_name: agent.name().to_owned(),
-        metrics: run.metrics.clone(),
+        executor_type: executor.1.to_owned(),
+        executor_name: executor.0.to_owned(),
+        metrics: run.metrics().clone(),
     });
-    let was_cancelled = run.status == RunStatus::Cancelled;
+    let was_cancelled = run.status() == RunStatus::Cancelled;
     acc.executor_runs.push(run);
     if was_cancelled {
         return cancelled(step, Some(out));
     }
-    match result.failure {
+    match failure {
         None => {
             emit_completed(scope, step, place, &out, sink).await;
             StepOutcome::Completed(out)

@@ -33,6 +33,11 @@ pub(crate) fn run_step<'a>(
                 async move { exec::run_agent(scope, step, agent, &place, input, sink, acc).await },
             )
         }
+        StepKind::Team(team) => {
+            Box::pin(
+                async move { exec::run_team(scope, step, team, &place, input, sink, acc).await },
+            )
+        }
         StepKind::Function(f) => {
             Box::pin(async move { exec::run_function(scope, step, f, &place, input, sink).await })
         }
@@ -74,7 +79,8 @@ pub(crate) fn run_step<'a>(
 /// Disabled while tracing is off.
 fn step_span(step: &Step) -> tracing::Span {
     let (kind, agent) = match &step.kind {
-        StepKind::Agent(a) => ("Agent", Some(a)),
+        StepKind::Agent(a) => ("Agent", Some((a.id(), a.name()))),
+        StepKind::Team(t) => ("Team", Some((t.get_id(), t.get_name()))),
         StepKind::Function(_) => ("function", None),
         StepKind::Steps(_) => ("Steps", None),
         StepKind::Parallel(_) => ("Parallel", None),
@@ -92,8 +98,8 @@ fn step_span(step: &Step) -> tracing::Span {
         otel.status_code = tracing::field::Empty,
         otel.status_description = tracing::field::Empty,
         gen_ai.operation.name = agent.map(|_| "invoke_agent"),
-        gen_ai.agent.id = agent.map(|a| a.id()),
-        gen_ai.agent.name = agent.map(|a| a.name()),
+        gen_ai.agent.id = agent.map(|(id, _)| id),
+        gen_ai.agent.name = agent.map(|(_, name)| name),
         agentos.step.id = step.id.as_str(),
         agentos.step.name = step.name.as_str(),
         agentos.step.type = kind,

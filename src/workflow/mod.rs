@@ -127,6 +127,15 @@ impl Workflow {
         self.db.as_ref()
     }
 
+    /// Every team that is a step of the workflow, inside constructs too.
+    pub fn teams(&self) -> impl Iterator<Item = &crate::team::Team> {
+        let mut teams = Vec::new();
+        for step in &self.steps {
+            step.collect_teams(&mut teams);
+        }
+        teams.into_iter()
+    }
+
     /// Every agent in the workflow, inside constructs too.
     pub fn agents(&self) -> impl Iterator<Item = &Agent> {
         let mut agents = Vec::new();
@@ -371,12 +380,12 @@ impl Workflow {
             output
                 .step_executor_runs
                 .iter()
-                .find(|r| r.run_id == run_id && r.content.is_object())
+                .find(|r| r.run_id() == run_id && r.content().is_object())
         });
         output.content = match structured {
             Some(run) => {
-                output.content_type = run.content_type.clone();
-                Some(run.content.clone())
+                output.content_type = run.content_type().to_owned();
+                Some(run.content().clone())
             }
             None => Some(Value::String(
                 last.content

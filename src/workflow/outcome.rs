@@ -3,7 +3,7 @@
 
 use crate::agent::DeferredHook;
 use crate::outcome::Failure;
-use crate::run::{RunOutput, StepMetrics, StepOutput};
+use crate::run::{ChildRun, StepMetrics, StepOutput};
 
 /// How a step ended.
 ///
@@ -59,7 +59,7 @@ impl StepOutcome {
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
     pub deferred: Vec<DeferredHook>,
-    pub executor_runs: Vec<RunOutput>,
+    pub executor_runs: Vec<ChildRun>,
     pub metrics: Vec<StepMetrics>,
 }
 

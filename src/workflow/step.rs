@@ -30,6 +30,7 @@
 use super::input::StepInput;
 use crate::agent::Agent;
 use crate::run::StepOutput;
+use crate::team::Team;
 use futures::future::BoxFuture;
 use std::future::Future;
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub enum OnError {
 pub enum StepKind {
     /// An agent, given the previous step's content (or the run's message) as input.
     Agent(Agent),
+    /// A team, given the previous step's content (or the run's message) as input.
+    Team(Arc<Team>),
     /// An async Rust function of [`StepInput`] returning a [`StepOutput`].
     Function(StepFn),
     /// A named sequential group.
@@ -76,6 +79,7 @@ impl std::fmt::Debug for StepKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StepKind::Agent(a) => f.debug_tuple("Agent").field(a).finish(),
+            StepKind::Team(t) => f.debug_tuple("Team").field(&t.get_id()).finish(),
             StepKind::Function(_) => f.write_str("Function"),
             StepKind::Steps(s) => s.fmt(f),
             StepKind::Parallel(p) => p.fmt(f),
@@ -90,7 +94,7 @@ impl StepKind {
     /// agno's `step_type` for this kind.
     pub fn type_name(&self) -> &'static str {
         match self {
-            StepKind::Agent(_) | StepKind::Function(_) => "Step",
+            StepKind::Agent(_) | StepKind::Team(_) | StepKind::Function(_) => "Step",
             StepKind::Steps(_) => "Steps",
             StepKind::Parallel(_) => "Parallel",
             StepKind::Condition(_) => "Condition",
@@ -140,6 +144,11 @@ impl Step {
     /// A step called `name` running `agent`.
     pub fn agent(name: impl Into<String>, agent: Agent) -> Step {
         Step::with_kind(name, StepKind::Agent(agent))
+    }
+
+    /// A step running `team`, named after it (agno's `Step(team=...)`).
+    pub fn team(team: Team) -> Step {
+        Step::with_kind(team.get_name().to_owned(), StepKind::Team(Arc::new(team)))
     }
 
     /// A step called `name` running an async function of the [`StepInput`]. An `Err` (or a
@@ -199,6 +208,7 @@ impl Step {
     pub(crate) fn collect_agents<'a>(&'a self, out: &mut Vec<&'a Agent>) {
         match &self.kind {
             StepKind::Agent(a) => out.push(a),
+            StepKind::Team(t) => out.extend(t.agents()),
             StepKind::Function(_) => {}
             kind => {
                 for child in children(kind) {
@@ -206,6 +216,25 @@ impl Step {
                 }
             }
         }
+    }
+
+    /// Every team in this step and its children.
+    pub(crate) fn collect_teams<'a>(&'a self, out: &mut Vec<&'a Team>) {
+        match &self.kind {
+            StepKind::Team(t) => out.push(t),
+            kind => {
+                for child in children(kind) {
+                    child.collect_teams(out);
+                }
+            }
+        }
+    }
+}
+
+/// A team in a step list becomes a step named after the team.
+impl From<Team> for Step {
+    fn from(team: Team) -> Step {
+        Step::team(team)
     }
 }
 
@@ -455,7 +484,7 @@ impl From<Router> for Step {
 /// Every child of a construct (both branches of a Condition, every choice of a Router).
 pub(crate) fn children(kind: &StepKind) -> Vec<&Step> {
     match kind {
-        StepKind::Agent(_) | StepKind::Function(_) => Vec::new(),
+        StepKind::Agent(_) | StepKind::Team(_) | StepKind::Function(_) => Vec::new(),
         StepKind::Steps(s) => s.steps.iter().collect(),
         StepKind::Parallel(p) => p.steps.iter().collect(),
         StepKind::Condition(c) => c.steps.iter().chain(&c.else_steps).collect(),

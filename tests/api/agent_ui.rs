@@ -8,7 +8,7 @@ use crate::helpers::{HookLog, TestApp, fast_retries, spawn_with};
 use crate::mock_openai::MockOpenAi;
 use agentos::{Agent, AgentOs, OpenAIChat};
 use reqwest::{Method, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,16 +124,51 @@ struct Chat {
     history_during_stream: Option<(u16, Value)>,
 }
 
+/// Agent UI's two modes: the agent `assistant`, or the team `research-team`.
+#[derive(Clone, Copy)]
+enum Mode {
+    Agent,
+    Team,
+}
+
+impl Mode {
+    fn run_path(self) -> &'static str {
+        match self {
+            Mode::Agent => "/agents/assistant/runs",
+            Mode::Team => "/teams/research-team/runs",
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Mode::Agent => "agent",
+            Mode::Team => "team",
+        }
+    }
+}
+
 /// The chat POST (multipart: `message`, `stream=true`, `session_id`), read incrementally. On
 /// `RunStarted` it fetches the session's history, as Agent UI does while the reply streams.
 async fn chat(app: &TestApp, message: &str, session_id: &str, token: Option<&str>) -> Chat {
+    chat_in(app, Mode::Agent, message, session_id, token).await
+}
+
+/// [`chat`] in either mode: Agent UI handles `RunStarted`/`TeamRunStarted`,
+/// `RunContent`/`TeamRunContent` and `RunCompleted`/`TeamRunCompleted` alike.
+async fn chat_in(
+    app: &TestApp,
+    mode: Mode,
+    message: &str,
+    session_id: &str,
+    token: Option<&str>,
+) -> Chat {
     let form = reqwest::multipart::Form::new()
         .text("message", message.to_owned())
         .text("stream", "true")
         .text("session_id", session_id.to_owned());
     let mut req = app
         .client
-        .post(app.url("/agents/assistant/runs"))
+        .post(app.url(mode.run_path()))
         .header("Origin", UI)
         .multipart(form);
     if let Some(token) = token {
@@ -160,35 +195,41 @@ async fn chat(app: &TestApp, message: &str, session_id: &str, token: Option<&str
                 "an event must not carry a `data` key"
             );
             match event["event"].as_str().unwrap() {
-                "RunStarted" => {
+                "RunStarted" | "TeamRunStarted" => {
                     chat.session_id = event["session_id"].as_str().unwrap().to_owned();
                     assert!(event["created_at"].is_i64());
                     if chat.history_during_stream.is_none() {
-                        let path = format!("/sessions/{}/runs?type=agent&db_id=", chat.session_id);
+                        let path = format!(
+                            "/sessions/{}/runs?type={}&db_id=",
+                            chat.session_id,
+                            mode.kind()
+                        );
                         let res = ui_call(app, Method::GET, &path, token).await;
                         let status = res.status().as_u16();
                         let body = res.json().await.unwrap_or(Value::Null);
                         chat.history_during_stream = Some((status, body));
                     }
                 }
-                "RunContent" => {
+                "RunContent" | "TeamRunContent" => {
                     let delta = event["content"].as_str().expect("a string delta");
                     chat.reply.push_str(&delta.replacen(&previous_chunk, "", 1));
                     previous_chunk = delta.to_owned();
                 }
-                "RunCompleted" => {
+                "RunCompleted" | "TeamRunCompleted" => {
                     chat.reply = event["content"]
                         .as_str()
                         .expect("the full content")
                         .to_owned();
-                    completed = true;
+                    completed = event["event"] == "TeamRunCompleted" || event["team_id"].is_null();
                 }
-                "RunError" | "RunCancelled" => panic!("the run failed: {event}"),
+                "RunError" | "TeamRunError" | "TeamRunCancelled" => {
+                    panic!("the run failed: {event}")
+                }
                 _ => {}
             }
         }
     }
-    assert!(completed, "no RunCompleted");
+    assert!(completed, "no RunCompleted (TeamRunCompleted in team mode)");
     chat
 }
 
@@ -327,4 +368,107 @@ async fn agent_ui_shows_the_detail_of_a_failed_run() {
     let res = ui_call(&app, Method::GET, "/health", None).await;
     assert_eq!(res.status(), 200);
     tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+/// A research team whose leader delegates to a researcher, then answers with its findings.
+async fn spawn_team() -> TestApp {
+    use agentos::{ScriptedModel, ScriptedReply, Team};
+    let mock = Arc::new(MockOpenAi::start().await);
+    let model = || {
+        OpenAIChat::new("gpt-5.2")
+            .base_url(mock.base_url())
+            .api_key("k")
+            .retry_policy(fast_retries())
+    };
+    let leader = ScriptedModel::respond(|req| {
+        Ok(match req.turn() {
+            0 => ScriptedReply::delegate("researcher", req.last_user_message()),
+            _ => ScriptedReply::text(format!("Team: {}", req.tool_results()[0].content)),
+        })
+    });
+    let team = Team::new("Research Team")
+        .model(leader)
+        .members([Agent::new("Researcher").model(model())]);
+    let os = AgentOs::new()
+        .agent(Agent::new("Assistant").model(model()))
+        .team(team);
+    spawn_with(os, mock.clone(), HookLog::default()).await
+}
+
+#[tokio::test]
+async fn agent_ui_in_team_mode() {
+    let app = spawn_team().await;
+    let res = ui_call(&app, Method::GET, "/teams", None).await;
+    assert_eq!(res.status(), 200);
+    let teams: Value = res.json().await.unwrap();
+    let team = &teams.as_array().expect("a bare array")[0];
+    assert_eq!(team["id"], "research-team");
+    assert_eq!(team["name"], "Research Team");
+    assert_eq!(team["model"]["provider"], "Scripted");
+    let db_id = team["db_id"].as_str().expect("db_id").to_owned();
+    let sessions_path = format!("/sessions?type=team&component_id=research-team&db_id={db_id}");
+    let res = ui_call(&app, Method::GET, &sessions_path, None).await;
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["data"],
+        serde_json::json!([])
+    );
+
+    let first = chat_in(&app, Mode::Team, "Tides", "", None).await;
+    assert_eq!(first.reply, "Team: reply to: Tides");
+    // Mid-stream: 404 until the run is stored, or an array holding this team run.
+    match first.history_during_stream.expect("fetched mid-stream") {
+        (404, _) => {}
+        (200, runs) => {
+            let last = runs.as_array().expect("an array").last().cloned();
+            let last = last.expect("this run");
+            assert_eq!(
+                (&last["team_id"], &last["run_input"]),
+                (&json!("research-team"), &json!("Tides"))
+            );
+        }
+        (status, body) => panic!("mid-stream history: {status} {body}"),
+    }
+    let second = chat_in(&app, Mode::Team, "Waves", &first.session_id, None).await;
+    assert_eq!(second.session_id, first.session_id);
+    assert_eq!(second.reply, "Team: reply to: Waves");
+
+    // Reload: the team's sessions, and the history with the team's turns (each after its
+    // member's, as agno lists a team session).
+    let res = ui_call(&app, Method::GET, &sessions_path, None).await;
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list["data"][0]["session_id"], first.session_id.as_str());
+    assert_eq!(list["data"][0]["session_name"], "Tides");
+    let history_path = format!(
+        "/sessions/{}/runs?type=team&db_id={db_id}",
+        first.session_id
+    );
+    let res = ui_call(&app, Method::GET, &history_path, None).await;
+    assert_eq!(res.status(), 200);
+    let runs: Value = res.json().await.unwrap();
+    let team_turns: Vec<(&str, &str)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["team_id"] == "research-team")
+        .map(|r| {
+            (
+                r["run_input"].as_str().unwrap(),
+                r["content"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        team_turns,
+        [
+            ("Tides", "Team: reply to: Tides"),
+            ("Waves", "Team: reply to: Waves")
+        ]
+    );
+    let last = runs.as_array().unwrap().last().unwrap();
+    assert_eq!(
+        last["team_id"], "research-team",
+        "the team's answer closes the chat"
+    );
+    assert!(last["tools"].is_array());
+    assert_eq!(last["tools"][0]["tool_name"], "delegate_task_to_member");
 }

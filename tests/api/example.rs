@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// `target/<profile>/examples/background_hooks_workflow`, built by `cargo test`.
-pub(crate) fn example_binary() -> PathBuf {
+/// `target/<profile>/examples/<name>`, built by `cargo test`.
+pub(crate) fn named_example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap(); // target/<profile>/deps/api-<hash>
     exe.parent()
         .unwrap()
         .parent()
         .unwrap()
         .join("examples")
-        .join("background_hooks_workflow")
+        .join(name)
 }
 
 pub(crate) struct Example {
@@ -47,8 +47,17 @@ pub(crate) fn free_port() -> u16 {
 
 /// Starts the example with `dir` as its working directory (its database is `dir/tmp/workflow.db`).
 pub(crate) async fn start_example_in(dir: tempfile::TempDir, envs: &[(&str, String)]) -> Example {
+    start_named_example_in("background_hooks_workflow", dir, envs).await
+}
+
+/// Starts the example `name` with `dir` as its working directory.
+pub(crate) async fn start_named_example_in(
+    name: &str,
+    dir: tempfile::TempDir,
+    envs: &[(&str, String)],
+) -> Example {
     let port = free_port();
-    let mut cmd = Command::new(example_binary());
+    let mut cmd = Command::new(named_example_binary(name));
     cmd.current_dir(dir.path())
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENAI_BASE_URL")
@@ -406,4 +415,63 @@ async fn a_background_run_killed_mid_way_resumes_from_its_last_completed_step() 
     }
     let (status, _) = again.terminate().await;
     assert!(status.success());
+}
+
+#[tokio::test]
+async fn the_team_examples_answer_offline_with_scripted_delegations() {
+    let client = reqwest::Client::new();
+    let run = |base: &str, team: &str, message: &str| {
+        let form = reqwest::multipart::Form::new()
+            .text("message", message.to_owned())
+            .text("stream", "false");
+        client
+            .post(format!("{base}/teams/{team}/runs"))
+            .multipart(form)
+            .send()
+    };
+    let agent_os = start_named_example_in("agent_os", tempfile::tempdir().unwrap(), &[]).await;
+    let body: Value = run(&agent_os.base, "research-team", "Tides")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "COMPLETED", "{body}");
+    assert_eq!(body["team_name"], "Research Team");
+    assert_eq!(
+        body["content"],
+        "Here is the team's report. Scripted reply to: Write a short report from these findings: Scripted reply to: Research this topic: Tides"
+    );
+    let members: Vec<&str> = body["member_responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["agent_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ["Researcher", "Writer"]);
+    let _ = agent_os.terminate().await;
+
+    let team = start_named_example_in("team", tempfile::tempdir().unwrap(), &[]).await;
+    let body: Value = run(&team.base, "research-writing-team", "How are LLMs trained?")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "COMPLETED", "{body}");
+    let content = body["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("## Overview\n\nScripted reply to: Polish these findings"),
+        "{content}"
+    );
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.starts_with("- You lead a research and writing team."),
+        "{system}"
+    );
+    assert!(
+        system.ends_with("- Use markdown to format your answers.\n</additional_information>"),
+        "{system}"
+    );
+    let _ = team.terminate().await;
 }

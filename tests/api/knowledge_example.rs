@@ -1,7 +1,7 @@
 //! Process-level: `cargo run --example knowledge_agent` as a user runs it, offline: it ingests
 //! the files of `examples/knowledge/` and answers from them.
 
-use crate::example::{example_binary, free_port};
+use crate::example::{free_port, named_example_binary};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use tokio::process::Command;
 async fn the_knowledge_agent_example_answers_from_its_folder() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let binary = example_binary().with_file_name("knowledge_agent");
+    let binary = named_example_binary("knowledge_agent");
     let _child = Command::new(binary)
         .current_dir(dir.path())
         .env_remove("OPENAI_API_KEY")

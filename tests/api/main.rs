@@ -36,4 +36,7 @@ mod runs;
 mod scripted;
 mod service_accounts;
 mod sessions;
+mod team_durability;
+mod team_features;
+mod teams;
 mod tools;

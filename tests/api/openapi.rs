@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// Every operation of the API (the list), as `(method, path)`.
-const EXPECTED: [(&str, &str); 33] = [
+const EXPECTED: [(&str, &str); 38] = [
     ("get", "/"),
     ("get", "/health"),
     ("get", "/info"),
@@ -25,6 +25,11 @@ const EXPECTED: [(&str, &str); 33] = [
     ("post", "/agents/{agent_id}/runs/{run_id}/resume"),
     ("get", "/teams"),
     ("get", "/teams/{team_id}"),
+    ("post", "/teams/{team_id}/runs"),
+    ("get", "/teams/{team_id}/runs"),
+    ("get", "/teams/{team_id}/runs/{run_id}"),
+    ("post", "/teams/{team_id}/runs/{run_id}/cancel"),
+    ("post", "/teams/{team_id}/runs/{run_id}/resume"),
     ("get", "/workflows"),
     ("get", "/workflows/{workflow_id}"),
     ("post", "/workflows/{workflow_id}/runs"),

@@ -1,7 +1,7 @@
 //! Process-level, on Postgres: two replicas of the seed example (the built binary) share one
 //! database; one is killed with SIGKILL half-way through; the other finishes everything.
 
-use crate::example::start_example_in;
+use crate::example::{start_example_in, start_named_example_in};
 use crate::helpers::WF;
 use crate::mock_openai::MockOpenAi;
 use crate::pg_backend::TestDb;
@@ -254,6 +254,80 @@ async fn across_two_replica_processes_cancel_and_resume_reach_the_run_where_it_e
     let stored = get(&client, format!("{}/{run_id}", run_url(&b.base))).await;
     assert_eq!(stored["status"], "COMPLETED");
     mock.set_delay(Duration::ZERO);
+    let _ = a.terminate().await;
+    let _ = b.terminate().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_run_cancelled_through_another_replica_stops_its_members_there() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let agentos::DbConfig::Postgres(url) = db.config() else {
+        unreachable!("a Postgres test database")
+    };
+    let mock = MockOpenAi::start().await;
+    // The leader delegates to both members at once; their calls take 30 s.
+    mock.push_tool_calls(&[
+        (
+            "delegate_task_to_member",
+            serde_json::json!({"member_id": "researcher", "task": "dig"}),
+        ),
+        (
+            "delegate_task_to_member",
+            serde_json::json!({"member_id": "writer", "task": "draft"}),
+        ),
+    ]);
+    mock.slow_after(1, Duration::from_secs(30));
+    let envs = [
+        ("OPENAI_BASE_URL", mock.base_url()),
+        ("OPENAI_API_KEY", "test-key".to_owned()),
+        ("DATABASE_URL", url),
+    ];
+    let a = start_named_example_in("agent_os", tempfile::tempdir().unwrap(), &envs).await;
+    let b = start_named_example_in("agent_os", tempfile::tempdir().unwrap(), &envs).await;
+    let client = reqwest::Client::new();
+    let runs = |base: &str| format!("{base}/teams/research-team/runs");
+    let form = reqwest::multipart::Form::new().text("message", "stop us");
+    let mut res = client
+        .post(runs(&a.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::new();
+    // The two members' model calls are under way.
+    while text.matches("event: ModelRequestStarted").count() < 2 {
+        let chunk = res.chunk().await.unwrap();
+        let chunk = chunk.unwrap_or_else(|| panic!("stream ended early: {text}"));
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let run_id = crate::helpers::parse_sse(&text)[0].1["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cancel = client
+        .post(format!("{}/{run_id}/cancel", runs(&b.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    let rest = tokio::time::timeout(Duration::from_secs(10), res.text())
+        .await
+        .expect("the team run on A did not stop after a cancel sent to B")
+        .unwrap();
+    let events = crate::helpers::parse_sse(&format!("{text}{rest}"));
+    assert_eq!(events.last().unwrap().0, "TeamRunCancelled");
+    let stored = get(&client, format!("{}/{run_id}", runs(&b.base))).await;
+    assert_eq!(stored["status"], "CANCELLED", "{stored}");
+    let members = stored["member_responses"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    assert!(
+        members.iter().all(|m| m["status"] == "CANCELLED"),
+        "{stored}"
+    );
+    mock.slow_after(usize::MAX, Duration::ZERO);
     let _ = a.terminate().await;
     let _ = b.terminate().await;
     db.cleanup().await;

@@ -17,6 +17,10 @@ The server must serve (as `tests/agno_client.rs` sets it up):
   `knowledge-agent`, whose model calls `search_knowledge_base` with the user's message and then
   answers with what the tool returned.
 - tracing on (`AgentOs::tracing(true)`), for agno's traces API.
+- the team `research-team` (a scripted leader delegating `Research: <message>` to
+  `researcher`, then `Write: <its answer>` to `writer`, then answering `Report: <the writer's
+  answer>`; members on the mock), and the team `slow-team`, whose member never answers in
+  time.
 
 Every check is one named step. A failing step prints what was called, what was expected and
 what the server answered, and the next steps still run. Exit status 0 only if every step passed.
@@ -44,6 +48,8 @@ SLOW_WORKFLOW = "slow-workflow"
 KNOWLEDGE_AGENT = "knowledge-agent"
 HANDBOOK = "Employees accrue twenty-five vacation days per year, booked through the HR portal."
 GUIDE = "# Expenses\n\nSubmit expense receipts within thirty days of purchase."
+TEAM = "research-team"
+SLOW_TEAM = "slow-team"
 
 
 class WithHeaders:
@@ -131,6 +137,9 @@ class Suite:
         self.workflow_runs = []
         self.cancelled_agent = None
         self.cancelled_workflow = None
+        self.team_session = f"team-{self.tag}"
+        self.team_run_id = None
+        self.cancelled_team = None
         self.agno_errors = ErrorLogCounter()
         logging.getLogger("agno").addHandler(self.agno_errors)
 
@@ -378,9 +387,11 @@ class Suite:
         """agno's client cancels by run id alone. Under per-user isolation agno requires the
         run's session too (400 without it), which its client cannot send: then the cancel goes
         with `?session_id=` over plain HTTP, with the same bearer."""
-        cancel = (
-            self.client.cancel_agent_run if kind == "agents" else self.client.cancel_workflow_run
-        )
+        cancel = {
+            "agents": self.client.cancel_agent_run,
+            "teams": self.client.cancel_team_run,
+            "workflows": self.client.cancel_workflow_run,
+        }[kind]
         if not self.jwt:
             await cancel(component, run_id)
             return
@@ -713,6 +724,134 @@ class Suite:
         )
         expect(fact not in (echo.content or ""), f"{stranger} was sent: {echo.content!r}")
 
+    # ------------------------------------------------------------------ teams
+
+    async def teams(self):
+        listed = await self.client.list_teams()
+        ids = [t.id for t in listed]
+        expect(TEAM in ids and SLOW_TEAM in ids, f"list_teams() ids: {ids}")
+        mine = next(t for t in listed if t.id == TEAM)
+        expect_eq(mine.name, "Research Team", "list_teams() name")
+        expect_eq(mine.mode, "coordinate", "list_teams() mode")
+        team = self.client.get_team(TEAM)
+        expect_eq(team.id, TEAM, "get_team().id")
+        expect_eq(team.mode, "coordinate", "get_team().mode")
+        members = [m.id for m in team.members or []]
+        expect_eq(members, ["researcher", "writer"], "get_team().members")
+        tools = [t["name"] for t in team.tools["tools"]]
+        expect_eq(tools, ["delegate_task_to_member"], "get_team().tools")
+        team = await self.client.aget_team(TEAM)
+        expect_eq(team.name, "Research Team", "aget_team().name")
+        try:
+            await self.client.aget_team("nobody")
+        except httpx.HTTPStatusError as e:
+            expect_eq(e.response.status_code, 404, "aget_team() of an unknown team")
+        else:
+            raise SuiteFailure("aget_team() of an unknown team did not fail")
+        config = self.client.get_config()
+        expect(TEAM in [t.id for t in config.teams], f"config.teams: {config.teams}")
+
+    async def team_run(self):
+        run = await self.client.run_team(
+            TEAM, "hello team", session_id=self.team_session, user_id="alice"
+        )
+        self.team_run_id = run.run_id
+        expect_eq(status_of(run), "COMPLETED", "run_team().status")
+        expect_eq(
+            run.content,
+            "Report: reply to: Write: reply to: Research: hello team",
+            "run_team().content",
+        )
+        expect_eq(run.team_id, TEAM, "run_team().team_id")
+        expect_eq(run.session_id, self.team_session, "run_team().session_id")
+        members = run.member_responses
+        expect_eq([m.agent_id for m in members], ["researcher", "writer"], "member_responses")
+        expect_eq(type(members[0]).__name__, "RunOutput", "a member run's type")
+        expect_eq(members[0].content, "reply to: Research: hello team", "the researcher's answer")
+        expect_eq({m.parent_run_id for m in members}, {run.run_id}, "members' parent_run_id")
+        delegations = [t.tool_name for t in run.tools or []]
+        expect_eq(delegations, ["delegate_task_to_member"] * 2, "the leader's tool calls")
+
+    async def team_stream(self):
+        events = []
+        async for event in self.client.run_team_stream(
+            TEAM, "stream team", session_id=self.team_session, user_id="alice"
+        ):
+            events.append(event)
+        names = [e.event for e in events]
+        expect(names, "run_team_stream() yielded no events")
+        expect_eq(names[0], "TeamRunStarted", f"first event of {names}")
+        expect_eq(names[-1], "TeamRunCompleted", f"last event of {names}")
+        expect_eq(type(events[0]).__name__, "RunStartedEvent", "TeamRunStarted parsed")
+        expect_eq(events[0].team_id, TEAM, "TeamRunStarted.team_id")
+        expect_eq(names.count("TeamToolCallStarted"), 2, f"delegations in {names}")
+        expect_eq(names.count("TeamToolCallCompleted"), 2, f"delegations in {names}")
+        member_events = [e for e in events if getattr(e, "agent_id", None)]
+        expect_eq(
+            {e.agent_id for e in member_events if e.event == "RunCompleted"},
+            {"researcher", "writer"},
+            "the members' own RunCompleted",
+        )
+        expect_eq(
+            {e.parent_run_id for e in member_events},
+            {events[0].run_id},
+            "the members' events name the team run",
+        )
+        done = events[-1]
+        expect_eq(
+            done.content,
+            "Report: reply to: Write: reply to: Research: stream team",
+            "TeamRunCompleted.content",
+        )
+        expect_eq(len(done.member_responses), 2, "TeamRunCompleted.member_responses")
+        streamed = "".join(e.content or "" for e in events if e.event == "TeamRunContent")
+        expect_eq(streamed, done.content, "the TeamRunContent deltas joined")
+
+    async def cancel_team(self):
+        session = f"slow-team-{self.tag}"
+        events = []
+        cancelled = False
+        async for event in self.client.run_team_stream(SLOW_TEAM, "never mind", session_id=session):
+            events.append(event)
+            if not cancelled and event.event == "ModelRequestStarted":
+                await self.cancel("teams", SLOW_TEAM, events[0].run_id, session)
+                cancelled = True
+        names = [e.event for e in events]
+        expect(cancelled, f"no member ModelRequestStarted to cancel at: {names}")
+        expect_eq(names[-1], "TeamRunCancelled", f"last event of {names}")
+        expect("RunCancelled" in names, f"the member's own RunCancelled in {names}")
+        self.cancelled_team = (session, events[0].run_id)
+
+    async def team_sessions(self):
+        page = await self.client.get_sessions(session_type=SessionType.TEAM, component_id=TEAM)
+        ids = [s.session_id for s in page.data]
+        expect(self.team_session in ids, f"team sessions {ids}")
+        mine = next(s for s in page.data if s.session_id == self.team_session)
+        expect_eq(mine.team_id, TEAM, "the listed team session's team_id")
+        detail = await self.client.get_session(self.team_session)
+        expect_eq(type(detail).__name__, "TeamSessionDetailSchema", "the team session's schema")
+        expect_eq(detail.team_id, TEAM, "get_session().team_id")
+        runs = await self.client.get_session_runs(self.team_session)
+        kinds = [type(r).__name__ for r in runs]
+        expect_eq(
+            kinds,
+            ["RunSchema", "RunSchema", "TeamRunSchema"] * 2,
+            "a team session's runs: each team run after its members'",
+        )
+        expect_eq(runs[0].parent_run_id, self.team_run_id, "a member run's parent_run_id")
+        expect_eq(runs[2].run_id, self.team_run_id, "the team run")
+        expect_eq(runs[2].run_input, "hello team", "the team run's input")
+        expect(self.cancelled_team, "the team cancel step did not get a run")
+        session, run_id = self.cancelled_team
+        run = await self.client.get_session_run(session, run_id, session_type=SessionType.TEAM)
+        expect_eq(status_of(run), "CANCELLED", "the cancelled team run's stored status")
+        runs = await self.client.get_session_runs(session)
+        expect_eq(
+            [status_of(r) for r in runs],
+            ["CANCELLED", "CANCELLED"],
+            "the cancelled team run and its member",
+        )
+
     # ------------------------------------------------------------------ the cookbook's raw HTTP
 
     async def cookbook_raw_http(self):
@@ -881,6 +1020,11 @@ class Suite:
             ("workflow run (stream)", self.workflow_stream),
             ("agent run cancelled in flight", self.cancel_agent),
             ("workflow run cancelled in flight", self.cancel_workflow),
+            ("teams listed and fetched", self.teams),
+            ("team run (JSON), members nested", self.team_run),
+            ("team run (stream), members' events", self.team_stream),
+            ("team run cancelled in flight, member too", self.cancel_team),
+            ("team sessions and their runs", self.team_sessions),
             ("sessions listed", self.sessions_listed),
             ("session detail", self.session_detail),
             ("session runs", self.session_runs),

@@ -87,7 +87,8 @@ async def main():
         check(json.loads(text_of(config)) == body, "the config as text and as structured content")
         check([w["id"] for w in body["workflows"]] == ["analysis-workflow"], "workflows listed", body["workflows"])
         check([a["id"] for a in body["agents"]] == ["assistant"], "agents listed", body["agents"])
-        check(body["teams"] == [] and len(body["databases"]) == 1, "no teams, one database", body)
+        check([t["id"] for t in body["teams"]] == ["research-team"] and len(body["databases"]) == 1,
+              "teams listed, one database", body)
 
         steps = []
 
@@ -136,7 +137,10 @@ async def main():
         check("Tool call started: add" in agent_steps, "progress per tool call", agent_steps)
 
         team = await c.call_tool("run_team", {"team_id": "research-team", "message": "hi"})
-        check(team.is_error and "Team research-team not found" in text_of(team), "run_team: unknown team",
+        check(not team.is_error and team.structured_content["team_id"] == "research-team"
+              and team.structured_content["content"] == "The team's report.", "run_team answers", text_of(team))
+        team = await c.call_tool("run_team", {"team_id": "nobody", "message": "hi"})
+        check(team.is_error and "Team nobody not found" in text_of(team), "run_team: unknown team",
               text_of(team))
         missing = await c.call_tool("run_workflow", {"message": "no id"})
         check(missing.is_error and "workflow_id" in text_of(missing), "a missing argument is named",

@@ -244,3 +244,50 @@ async fn a_workflow_steps_agent_uses_mcp_tools() {
     assert_eq!(step["tools"][0]["tool_name"], "add", "{run}");
     assert_eq!(step["tools"][0]["result"], "42", "{run}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_team_member_and_its_leader_use_mcp_tools() {
+    let Some(python) = python("a_team_member_and_its_leader_use_mcp_tools").await else {
+        return;
+    };
+    // The leader (scripted) delegates to the calculator, which calls the server's `add`
+    // through the mock; the leader's own toolkit is offered beside its delegation tool.
+    let mock = Arc::new(MockOpenAi::start().await);
+    mock.push_tool_calls(&[("add", json!({"a": 20, "b": 22}))]);
+    let model = OpenAIChat::new("gpt-5.2")
+        .base_url(mock.base_url())
+        .api_key("test-key")
+        .retry_policy(fast_retries());
+    let calculator = Agent::new("Calculator")
+        .model(model)
+        .toolkit(stdio_tools(&python));
+    let leader = ScriptedModel::respond(|req| {
+        let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+        Ok(match req.turn() {
+            0 if names.contains(&"whoami") => ScriptedReply::delegate("calculator", "20 + 22"),
+            0 => ScriptedReply::text(format!("the leader's toolkit is missing: {names:?}")),
+            _ => ScriptedReply::text(format!("Sum: {}", req.tool_results()[0].content)),
+        })
+    });
+    let team = agentos::Team::new("Desk")
+        .model(leader)
+        .toolkit(stdio_tools(&python))
+        .members([calculator]);
+    let app = spawn_with(AgentOs::new().team(team), mock.clone(), HookLog::default()).await;
+    let res = app
+        .client
+        .post(app.url("/teams/desk/runs"))
+        .form(&[("message", "add"), ("stream", "false")])
+        .send()
+        .await
+        .unwrap();
+    let run: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    let member = &run["member_responses"][0];
+    assert_eq!(member["tools"][0]["tool_name"], "add", "{member}");
+    assert_eq!(member["tools"][0]["result"], "42");
+    assert_eq!(
+        run["content"],
+        format!("Sum: {}", member["content"].as_str().unwrap())
+    );
+}

@@ -3,7 +3,7 @@
 
 use crate::helpers::{HookLog, TestApp, spawn_with};
 use crate::mock_openai::MockOpenAi;
-use agentos::{Agent, AgentOs, ScriptedModel, ScriptedReply, Workflow, tool_fn};
+use agentos::{Agent, AgentOs, ScriptedModel, ScriptedReply, Team, Workflow, tool_fn};
 use serde::Deserialize;
 use serde_json::json;
 use std::path::Path;
@@ -20,8 +20,9 @@ struct AddArgs {
     b: i64,
 }
 
-/// The example's OS (`examples/agent_os.rs`: the workflow `analysis-workflow` and the agent
-/// `assistant` with `add`), offline, with the security key and `/mcp`.
+/// The example's OS (`examples/agent_os.rs`: the workflow `analysis-workflow`, the agent
+/// `assistant` with `add` and the team `research-team`), offline, with the security key and
+/// `/mcp`.
 async fn serve_os(mcp: bool) -> TestApp {
     let step = |name: &str| Agent::new(name).model(ScriptedModel::new());
     let workflow = Workflow::new("analysis-workflow")
@@ -36,9 +37,16 @@ async fn serve_os(mcp: bool) -> TestApp {
             ScriptedReply::text("2 + 3 = 5"),
         ]))
         .tool(add);
+    let team = Team::new("Research Team")
+        .model(ScriptedModel::script([
+            ScriptedReply::delegate("researcher", "find facts"),
+            ScriptedReply::text("The team's report."),
+        ]))
+        .members([step("Researcher")]);
     let os = AgentOs::new()
         .workflow(workflow)
         .agent(assistant)
+        .team(team)
         .security_key(KEY)
         .mcp_server(mcp);
     spawn_with(os, Arc::new(MockOpenAi::start().await), HookLog::default()).await

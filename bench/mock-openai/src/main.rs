@@ -4,6 +4,11 @@
 //! little work per request as it can, so it is never the bottleneck: `bench/run.sh` reports its
 //! own requests per second.
 //!
+//! A team leader's request (one that offers the tool `delegate_task_to_member`: the benchmark's
+//! team level) is answered like a coordinating model: the first call delegates to the member
+//! `researcher`, the second (after one tool result) to `writer`, the third answers with the
+//! fixed reply. Only those requests are parsed; the seed's are not.
+//!
 //! The delay is kept to the tenth of a millisecond by one timer thread (see [`Timer`]): tokio's
 //! timer wheel ticks in whole milliseconds and rounds a deadline up to the next tick, so a
 //! 50 ms `tokio::time::sleep` answers after 51-52 ms, and two model calls would charge the
@@ -87,10 +92,12 @@ async fn main() {
                     }
                     // A substring test instead of parsing: the mock must stay cheap.
                     let streamed = streams_requested(&body);
-                    let (ctype, bytes) = if streamed {
-                        ("text/event-stream", sse)
-                    } else {
-                        ("application/json", json)
+                    let delegation = leader_delegation(&body);
+                    let (ctype, bytes) = match (streamed, delegation) {
+                        (true, Some(member)) => ("text/event-stream", delegation_sse(member)),
+                        (false, Some(member)) => ("application/json", delegation_json(member)),
+                        (true, None) => ("text/event-stream", sse),
+                        (false, None) => ("application/json", json),
                     };
                     Response::builder()
                         .header(header::CONTENT_TYPE, ctype)
@@ -108,6 +115,76 @@ async fn main() {
         .expect("bind MOCK_ADDR");
     eprintln!("mock OpenAI on http://{addr}/v1 (delay {delay:?})");
     axum::serve(listener, app).await.expect("serve");
+}
+
+/// The member a team leader's request should delegate to next: `researcher` before any tool
+/// result, `writer` after one; `None` for any other request (and for a leader that has heard
+/// from both, which then gets the fixed reply).
+fn leader_delegation(body: &[u8]) -> Option<&'static str> {
+    const TOOL: &[u8] = b"delegate_task_to_member";
+    if !body.windows(TOOL.len()).any(|w| w == TOOL) {
+        return None;
+    }
+    let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let results = request["messages"]
+        .as_array()?
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .count();
+    match results {
+        0 => Some("researcher"),
+        1 => Some("writer"),
+        _ => None,
+    }
+}
+
+/// The tool call of a delegation to `member`.
+fn delegation_call(member: &str) -> serde_json::Value {
+    let args = serde_json::json!({"member_id": member, "task": "Explain the benefits of exercise"});
+    serde_json::json!({"id": format!("call_{member}"), "type": "function",
+                       "function": {"name": "delegate_task_to_member", "arguments": args.to_string()}})
+}
+
+fn delegation_json(member: &str) -> Bytes {
+    let body = serde_json::json!({
+        "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "gpt-5.2",
+        "choices": [{"index": 0, "finish_reason": "tool_calls",
+                     "message": {"role": "assistant", "content": null, "tool_calls": [delegation_call(member)]}}],
+        "usage": {"prompt_tokens": 40, "completion_tokens": 20, "total_tokens": 60},
+    });
+    Bytes::from(body.to_string())
+}
+
+fn delegation_sse(member: &str) -> Bytes {
+    let mut call = delegation_call(member);
+    call["index"] = serde_json::json!(0);
+    let chunk = |delta: serde_json::Value, finish: serde_json::Value, usage: serde_json::Value| {
+        let mut c = serde_json::json!({
+            "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": "gpt-5.2",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        });
+        if !usage.is_null() {
+            c["choices"] = serde_json::json!([]);
+            c["usage"] = usage;
+        }
+        format!("data: {c}\n\n")
+    };
+    let null = serde_json::Value::Null;
+    let mut out = chunk(
+        serde_json::json!({"role": "assistant", "content": null, "tool_calls": [call]}),
+        null.clone(),
+        null.clone(),
+    );
+    out.push_str(&chunk(
+        serde_json::json!({}),
+        serde_json::json!("tool_calls"),
+        null.clone(),
+    ));
+    let usage =
+        serde_json::json!({"prompt_tokens": 40, "completion_tokens": 20, "total_tokens": 60});
+    out.push_str(&chunk(null.clone(), null, usage));
+    out.push_str("data: [DONE]\n\n");
+    Bytes::from(out)
 }
 
 /// True when the JSON body asks for a stream (`"stream":true`, with or without a space).

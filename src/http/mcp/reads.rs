@@ -81,13 +81,29 @@ pub(super) async fn config(rt: &Runtime) -> Result<CallToolResult, Failure> {
             })
         })
         .collect();
+    // agno's `TeamSummaryResponse`.
+    let teams: Vec<Value> = rt
+        .teams
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.get_id(),
+                "name": t.get_name(),
+                "description": t.get_description(),
+                "db_id": rt.db_id,
+                "mode": t.get_mode().as_str(),
+                "model": t.get_model().map(|m| json!({"id": m.id(), "provider": m.provider()})),
+                "metadata": null,
+                "sandboxed": false,
+            })
+        })
+        .collect();
     Ok(object_result(json!({
         "os_id": rt.os_id,
         "description": null,
         "databases": [rt.db_id],
         "agents": agents,
-        // No team is served yet.
-        "teams": [],
+        "teams": teams,
         "workflows": workflows,
     })))
 }

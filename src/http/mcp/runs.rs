@@ -93,7 +93,7 @@ async fn finish(
         let label = match kind {
             ComponentKind::Workflow => "Workflow".to_owned(),
             ComponentKind::Agent => format!("Agent {}", rt.agent(id).map_or(id, |a| a.name())),
-            ComponentKind::Team => format!("Team {id}"),
+            ComponentKind::Team => format!("Team {}", rt.team(id).map_or(id, |t| t.get_name())),
         };
         let steps = rt.workflow(id).map(|w| w.get_steps().len());
         forward_progress(events, token, peer, &label, steps).await;

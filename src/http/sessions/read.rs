@@ -1,6 +1,6 @@
 //! The reading routes of `/sessions`: the list, one session, its runs and their previews.
 
-use super::run_schema::{RunPreview, SessionRun, run_preview, run_schema};
+use super::run_schema::{RunPreview, SessionRun, run_preview, run_schema, with_member_runs};
 use super::schema::{SessionDetail, SessionList, WithoutNulls, session_detail, session_summary};
 use super::{TAG, find_session, kind_param, session_not_found, user_filter};
 use crate::http::auth::Access;
@@ -231,7 +231,7 @@ async fn filtered_runs(
     find_session(rt, access, session_id, &q)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Session with ID {session_id} not found")))?;
-    let mut runs = rt.store.session_runs(session_id).await?;
+    let mut runs = with_member_runs(rt.store.session_runs(session_id).await?);
     let wanted =
         |status: RunStatus| statuses.is_empty() || statuses.iter().any(|s| s == status.as_str());
     runs.retain(|r| {
@@ -269,15 +269,17 @@ pub(super) async fn get_run(
     find_session(&rt, &access, &session_id, &q)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Session with ID {session_id} not found")))?;
-    let run = rt
-        .store
-        .get_run(&run_id)
-        .await?
-        .filter(|r| r.session_id == session_id)
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Run with ID {run_id} not found in session {session_id}"
-            ))
-        })?;
+    let run = match rt.store.get_run(&run_id).await? {
+        Some(run) => Some(run),
+        // A team member's run is held in its team run's output.
+        None => with_member_runs(rt.store.session_runs(&session_id).await?)
+            .into_iter()
+            .find(|r| r.run_id == run_id),
+    };
+    let run = run.filter(|r| r.session_id == session_id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "Run with ID {run_id} not found in session {session_id}"
+        ))
+    })?;
     Ok(Json(run_schema(&run)))
 }

@@ -429,3 +429,58 @@ pub(super) fn run_preview(run: &RunRecord) -> RunPreview {
         created_at: iso(run.created_at),
     }
 }
+
+/// The session's runs with each team run's members as runs of their own, as agno lists a team
+/// session: the member runs (with `parent_run_id`; a nested team's members before it) come
+/// before their team run.
+pub(crate) fn with_member_runs(runs: Vec<RunRecord>) -> Vec<RunRecord> {
+    let mut all = Vec::with_capacity(runs.len());
+    for run in runs {
+        if run.component_type == ComponentKind::Team {
+            push_members(&run, &output_of(&run), &mut all);
+        }
+        all.push(run);
+    }
+    all
+}
+
+/// The member runs of the team output `out` (of the row `team`), depth first.
+fn push_members(team: &RunRecord, out: &Map<String, Value>, all: &mut Vec<RunRecord>) {
+    let members = out.get("member_responses").and_then(Value::as_array);
+    for member in members.into_iter().flatten() {
+        let Value::Object(map) = member else { continue };
+        let kind = match map.contains_key("team_id") {
+            true => ComponentKind::Team,
+            false => ComponentKind::Agent,
+        };
+        if kind == ComponentKind::Team {
+            push_members(team, map, all);
+        }
+        let text = |key: &str| map.get(key).and_then(Value::as_str).unwrap_or_default();
+        let status = RunStatus::parse(text("status"));
+        all.push(RunRecord {
+            run_id: text("run_id").to_owned(),
+            session_id: team.session_id.clone(),
+            component_type: kind,
+            component_id: text(kind.id_key()).to_owned(),
+            user_id: team.user_id.clone(),
+            status,
+            input: map
+                .get("input")
+                .and_then(|i| i.get("input_content"))
+                .map(stringify)
+                .unwrap_or_default(),
+            output: Some(member.to_string()),
+            error: (status == RunStatus::Error).then(|| value_text_of(map.get("content"))),
+            created_at: map
+                .get("created_at")
+                .and_then(Value::as_i64)
+                .map_or(team.created_at, |s| s * 1000),
+            updated_at: team.updated_at,
+        });
+    }
+}
+
+fn value_text_of(v: Option<&Value>) -> String {
+    v.map(stringify).unwrap_or_default()
+}

@@ -1,6 +1,8 @@
 //! The benchmark's agentos server: the seed example (`examples/background_hooks_workflow.rs`,
 //! compiled in as a module, so the benchmark serves exactly the workflow a user runs) on
-//! jemalloc. `bench/run.sh` builds it in release mode and `bench/bench.py` starts it against
+//! jemalloc, and, for the team level, the team `research-team` (a coordinating leader and two
+//! members, `researcher` and `writer`, all on the same model; `bench/agno_app.py` serves its
+//! twin). `bench/run.sh` builds it in release mode and `bench/bench.py` starts it against
 //! the mock.
 //!
 //! The allocator is the application's choice, not the library's: agentos sets none, and the
@@ -16,7 +18,7 @@
 #[path = "../../../../examples/background_hooks_workflow.rs"]
 mod seed;
 
-use agentos::{Agent, AgentOs};
+use agentos::{Agent, AgentOs, Team, TeamMode};
 
 /// jemalloc instead of the system allocator: fewer CPU cycles per run under load. Unprefixed,
 /// so SQLite's allocations use it too.
@@ -57,8 +59,36 @@ fn bench_agent(id: &str) -> Agent {
         .instructions("Analyze the input and identify key points.")
 }
 
-/// The example's `main`, on this binary's allocator, plus the memory levels' two agents (the
-/// seed workflow's runs never touch them).
+/// The team level's team: a leader coordinating a Researcher and a Writer (the mock scripts the
+/// leader's two delegations, then its answer).
+fn research_team() -> Team {
+    let member = |name: &str, role: &str, instructions: &str| {
+        Agent::new(name)
+            .shared_model(seed::model("gpt-5.2"))
+            .role(role)
+            .instructions(instructions)
+    };
+    Team::new("Research Team")
+        .id("research-team")
+        .mode(TeamMode::Coordinate)
+        .shared_model(seed::model("gpt-5.2"))
+        .instructions("Delegate research to the Researcher, then have the Writer write it up.")
+        .members([
+            member(
+                "Researcher",
+                "Finds the key facts about a topic",
+                "Research the topic and list the key facts.",
+            ),
+            member(
+                "Writer",
+                "Writes a clear short report from research notes",
+                "Write a short report from the research.",
+            ),
+        ])
+}
+
+/// The example's `main`, on this binary's allocator, plus the memory levels' two agents and
+/// the team level's team (the seed workflow's runs never touch them).
 #[tokio::main]
 async fn main() -> Result<(), agentos::OsError> {
     seed::init();
@@ -67,6 +97,7 @@ async fn main() -> Result<(), agentos::OsError> {
         .workflow(seed::analysis_workflow())
         .agent(bench_agent("bench-agent"))
         .agent(bench_agent("bench-memory").update_memory_on_run(true))
+        .team(research_team())
         .run_hooks_in_background(true)
         .tracing(tracing)
         .serve("127.0.0.1:7777")
